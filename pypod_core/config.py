@@ -1,0 +1,316 @@
+"""The runtime configuration: attrs classes, read from TOML and caller options by cattrs.
+
+Precedence, as libpod's: built-in defaults; then one file (the override file if it
+exists, else the vendor file; rootless, the user's file); then the caller's options.
+Keys a file or the caller set are recorded in ``RuntimeConfig.explicit`` (libpod's
+``configuredFrom``): the DB-config stage only overrides values nobody set.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+import tomli_w
+
+from pypod_core.errors import ConfigError
+
+#: Where root's configuration lives (pypod's own names, never podman's files).
+VENDOR_CONFIG = "/usr/share/containers/pypod.conf"
+OVERRIDE_CONFIG = "/etc/containers/pypod.conf"
+#: The user's file, under ``$HOME`` (rootless).
+USER_CONFIG = ".config/containers/pypod.conf"
+
+_CONMON_PATHS = [
+    "/usr/libexec/pypod/conmon",
+    "/usr/local/libexec/pypod/conmon",
+    "/usr/libexec/podman/conmon",
+    "/usr/bin/conmon",
+    "/usr/sbin/conmon",
+    "/usr/local/bin/conmon",
+    "/usr/local/sbin/conmon",
+]
+_BINARY_DIRS = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/sbin", "/bin"]
+
+
+def is_rootless() -> bool:
+    """Whether pypod runs rootless: decided by the effective uid, as libpod does."""
+    return os.geteuid() != 0
+
+
+def _home() -> str:
+    home = os.environ.get("HOME")
+    if not home:
+        raise ConfigError("rootless pypod needs $HOME to be set")
+    return home
+
+
+def rootless_runtime_dir() -> str:
+    """``$XDG_RUNTIME_DIR``, or a private directory under /tmp as libpod falls back to."""
+    return os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/run-{os.geteuid()}"
+
+
+@attrs.define(kw_only=True)
+class RuntimeConfig:
+    """Every key of ``pypod.conf``; the defaults are root's."""
+
+    # Backends, chosen by name among those the installed plugins declare.
+    state_type: str = "sqlite"
+    runtime: str = "runc"
+    network_backend: str = "cni"
+    firewall_backend: str = "iptables"
+    disabled_plugins: list[str] = attrs.field(factory=list)
+    # Binaries.  An empty runtime_path searches the usual directories for ``runtime``.
+    runtime_path: list[str] = attrs.field(factory=list)
+    conmon_path: list[str] = attrs.field(factory=lambda: list(_CONMON_PATHS))
+    conmon_env_vars: list[str] = attrs.field(
+        factory=lambda: ["PATH=/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin:/bin:/sbin"]
+    )
+    cgroup_manager: str = "cgroupfs"
+    init_path: str = ""
+    # Storage and the runtime's own directories.
+    graph_root: str = "/var/lib/pypod"
+    run_root: str = "/run/pypod"
+    graph_driver: str = "dir"
+    static_dir: str = "/var/lib/pypod/static"
+    tmp_dir: str = "/run/pypod/tmp"
+    volume_path: str = "/var/lib/pypod/volumes"
+    # Containers.
+    max_log_size: int = -1
+    no_pivot_root: bool = False
+    hooks_dir: list[str] = attrs.field(factory=lambda: ["/usr/share/pypod/oci/hooks.d"])
+    namespace: str = ""
+    label: bool = True
+    num_locks: int = 2048
+    # Networking.
+    cni_config_dir: str = "/etc/pypod/cni/net.d"
+    cni_plugin_dir: list[str] = attrs.field(
+        factory=lambda: ["/usr/lib/cni", "/usr/libexec/cni", "/usr/local/lib/cni", "/opt/cni/bin"]
+    )
+    cni_default_network: str = "pypod"
+    enable_port_reservation: bool = True
+    # Pods.
+    infra_image: str = "pypod-infra"
+    infra_command: list[str] = attrs.field(factory=lambda: ["/pypod-pause"])
+    # Images (read only: pypod lists what a registries.conf says).
+    registries_conf: str = "/etc/containers/registries.conf"
+    # One table per plugin, for its own settings: [plugins.state_sqlite] ...
+    plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    # Not a key: which keys a file or the caller set (libpod's configuredFrom).
+    explicit: frozenset[str] = attrs.field(factory=frozenset, metadata={"internal": True})
+    # Not a key: the file the config was read from, if any.
+    source: str = attrs.field(default="", metadata={"internal": True})
+
+    def plugin_config(self, plugin: str) -> dict[str, Any]:
+        """The settings table of one plugin (``[plugins.NAME]``), empty if none."""
+        return dict(self.plugins.get(plugin, {}))
+
+    def runtime_paths(self) -> list[str]:
+        """Where to look for the OCI runtime binary, in order."""
+        return self.runtime_path or [f"{d}/{self.runtime}" for d in _BINARY_DIRS]
+
+    def to_toml(self) -> str:
+        """The configuration as a TOML document that :func:`load_config` reads back."""
+        return tomli_w.dumps(_public_dict(self))
+
+
+def _public_fields() -> list[attrs.Attribute]:
+    return [a for a in attrs.fields(RuntimeConfig) if not a.metadata.get("internal")]
+
+
+def _public_dict(config: RuntimeConfig) -> dict[str, Any]:
+    return {a.name: copy.deepcopy(getattr(config, a.name)) for a in _public_fields()}
+
+
+def _strict_converter() -> cattrs.Converter:
+    """A converter that refuses wrong types instead of coercing them (cattrs would make
+    ``str(5)`` of an int) and refuses unknown keys."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+
+    def exact(kind: type, label: str):
+        def hook(value: Any, _: type) -> Any:
+            if type(value) is not kind and not (kind is float and type(value) is int):
+                raise TypeError(f"expected {label}, got {type(value).__name__} {value!r}")
+            return value
+
+        return hook
+
+    for kind, label in ((str, "a string"), (int, "an integer"), (bool, "a boolean"),
+                        (float, "a number")):
+        conv.register_structure_hook(kind, exact(kind, label))
+    conv.register_structure_hook(Any, lambda v, _: v)
+    for kind, label in ((list, "an array"), (dict, "a table")):
+        conv.register_structure_hook_factory(
+            lambda t, kind=kind: typing.get_origin(t) is kind,
+            lambda t, kind=kind, label=label: _container_hook(conv, t, kind, label),
+        )
+    return conv
+
+
+def _container_hook(conv: cattrs.Converter, type_: Any, kind: type, label: str):
+    """Check the TOML value is an array (a table) before cattrs iterates it: cattrs
+    would happily turn the string "abc" into ["a", "b", "c"]."""
+    args = typing.get_args(type_)
+
+    def hook(value: Any, _: Any) -> Any:
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {label}, got {type(value).__name__} {value!r}")
+        if kind is list:
+            return [conv.structure(v, args[0]) for v in value]
+        return {conv.structure(k, args[0]): conv.structure(v, args[1]) for k, v in value.items()}
+
+    return hook
+
+
+_converter = _strict_converter()
+
+
+def _describe(exc: BaseException, where: str) -> str:
+    """One line that names ``where`` (a file or "options") and the offending key."""
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        keys = ", ".join(repr(k) for k in sorted(exc.extra_fields))
+        return f"{where}: unknown key {keys}"
+    if isinstance(exc, cattrs.ClassValidationError):
+        for sub in exc.exceptions:
+            key = _key_of(sub)
+            if isinstance(sub, cattrs.ForbiddenExtraKeysError):
+                return _describe(sub, where)
+            inner = sub
+            while isinstance(inner, cattrs.BaseValidationError) and inner.exceptions:
+                inner = inner.exceptions[0]
+            return f"{where}: key {key!r}: {_message(inner)}"
+    return f"{where}: {exc}"
+
+
+def _key_of(exc: BaseException) -> str:
+    for note in getattr(exc, "__notes__", []):
+        name = getattr(note, "name", None)
+        if name:
+            return str(name)
+    return "?"
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return "missing"
+    return str(exc) or type(exc).__name__
+
+
+def _validate(data: Mapping[str, Any], where: str) -> None:
+    """Structure ``data`` alone so that an error names the key of ``where``."""
+    if "explicit" in data or "source" in data:
+        bad = "explicit" if "explicit" in data else "source"
+        raise ConfigError(f"{where}: unknown key {bad!r}")
+    try:
+        _converter.structure(dict(data), RuntimeConfig)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        raise ConfigError(_describe(exc, where)) from None
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read one TOML file; ConfigError naming the file if it is unreadable or malformed."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def default_config(rootless: bool) -> RuntimeConfig:
+    """The built-in defaults; rootless ones put everything under the user's directories."""
+    config = RuntimeConfig()
+    if rootless:
+        data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(_home(), ".local/share")
+        config.graph_root = os.path.join(data_home, "pypod")
+        config.run_root = os.path.join(rootless_runtime_dir(), "pypod")
+        config.static_dir = os.path.join(config.graph_root, "static")
+        config.volume_path = os.path.join(config.graph_root, "volumes")
+        config.tmp_dir = os.path.join(config.run_root, "tmp")
+        config.firewall_backend = "none"
+    return config
+
+
+def config_file_for(rootless: bool) -> str | None:
+    """The file the default precedence reads, or None if none exists."""
+    if rootless:
+        user = os.path.join(_home(), USER_CONFIG)
+        return user if os.path.exists(user) else None
+    for path in (OVERRIDE_CONFIG, VENDOR_CONFIG):
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def load_config(
+    path: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    rootless: bool | None = None,
+) -> RuntimeConfig:
+    """Build the effective configuration.
+
+    ``path`` names the one file to read (it must exist); without it the default
+    precedence picks a file.  ``options`` are caller options, keyed as the file.
+    """
+    rootless = is_rootless() if rootless is None else rootless
+    merged = _public_dict(default_config(rootless))
+    explicit: set[str] = set()
+    source = path or os.environ.get("PYPOD_CONF") or config_file_for(rootless)
+    if source:
+        data = read_toml(source)
+        _validate(data, source)
+        merged.update(data)
+        explicit.update(data)
+    if options:
+        _validate(options, "options")
+        merged.update(copy.deepcopy(dict(options)))
+        explicit.update(options)
+    config = _converter.structure(merged, RuntimeConfig)
+    config.explicit = frozenset(explicit)
+    config.source = source or ""
+    _derive_paths(config)
+    if rootless and not path:
+        write_user_config_once(config)
+    return config
+
+
+def _derive_paths(config: RuntimeConfig) -> None:
+    """Directories follow the roots they live under unless they were set themselves."""
+    if "graph_root" in config.explicit:
+        for key, leaf in (("static_dir", "static"), ("volume_path", "volumes")):
+            if key not in config.explicit:
+                setattr(config, key, os.path.join(config.graph_root, leaf))
+    if "run_root" in config.explicit and "tmp_dir" not in config.explicit:
+        config.tmp_dir = os.path.join(config.run_root, "tmp")
+
+
+def write_user_config_once(config: RuntimeConfig) -> None:
+    """On first rootless use, write the effective config to the user's file, atomically."""
+    target = Path(_home()) / USER_CONFIG
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".pypod.conf.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(config.to_toml())
+            f.flush()
+            os.fsync(f.fileno())
+        # link() fails if another process won the race; its file is as good as ours.
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)

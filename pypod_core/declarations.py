@@ -1,0 +1,75 @@
+"""The declaration types: what a plugin returns from a ``pypod_*_backends`` hook.
+
+Each declaration names a backend and gives a ``factory(runtime)`` that builds it.  The
+factory imports the backend's implementation, so that merely discovering plugins stays
+cheap.  The plugin manager stamps each declaration with the plugin and distribution that
+provided it (``plugin``, ``distribution``, ``version``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from pypod_core.firewall import Firewall
+    from pypod_core.network import Network
+    from pypod_core.oci import OCIRuntime
+    from pypod_core.runtime import Runtime
+    from pypod_core.state import State
+
+
+@attrs.frozen(kw_only=True)
+class _Declaration:
+    """Fields shared by every declaration type."""
+
+    name: str
+    factory: Callable[[Runtime], Any]
+    description: str = ""
+    # Filled in by the plugin manager; a plugin leaves these alone.
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+
+    def stamped(self, plugin: str, distribution: str, version: str) -> _Declaration:
+        """Return a copy that records which plugin and distribution provided it."""
+        return attrs.evolve(self, plugin=plugin, distribution=distribution, version=version)
+
+
+@attrs.frozen(kw_only=True)
+class StateBackend(_Declaration):
+    """A state store: ``factory(runtime)`` returns a :class:`pypod_core.state.State`."""
+
+    factory: Callable[[Runtime], State]
+
+
+@attrs.frozen(kw_only=True)
+class OCIRuntimeBackend(_Declaration):
+    """An OCI runtime: ``factory(runtime)`` returns a :class:`pypod_core.oci.OCIRuntime`."""
+
+    factory: Callable[[Runtime], OCIRuntime]
+
+
+@attrs.frozen(kw_only=True)
+class NetworkBackend(_Declaration):
+    """A network backend: ``factory(runtime)`` returns a :class:`pypod_core.network.Network`."""
+
+    factory: Callable[[Runtime], Network]
+
+
+@attrs.frozen(kw_only=True)
+class FirewallBackend(_Declaration):
+    """A firewall: ``factory(runtime)`` returns a :class:`pypod_core.firewall.Firewall`."""
+
+    factory: Callable[[Runtime], Firewall]
+
+
+#: The declaration families: config key that selects one, hook that declares them.
+BACKEND_FAMILIES: dict[str, tuple[str, str]] = {
+    "state": ("state_type", "pypod_state_backends"),
+    "oci_runtime": ("runtime", "pypod_oci_runtimes"),
+    "network": ("network_backend", "pypod_network_backends"),
+    "firewall": ("firewall_backend", "pypod_firewall_backends"),
+}

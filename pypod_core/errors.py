@@ -1,0 +1,129 @@
+"""pypod's errors: one exception class per libpod sentinel error, under one base.
+
+Callers test for a sentinel with ``except`` or ``isinstance``, as libpod's callers use
+``errors.Is``.  Every error pypod raises on purpose derives from :class:`PypodError`;
+the command line prints such an error as one line and exits 125.
+"""
+
+from __future__ import annotations
+
+
+class PypodError(Exception):
+    """Base class of every error pypod raises on purpose."""
+
+
+class NoSuchCtrError(PypodError):
+    """No container with that id or name (libpod ``ErrNoSuchCtr``)."""
+
+
+class NoSuchPodError(PypodError):
+    """No pod with that id or name (libpod ``ErrNoSuchPod``)."""
+
+
+class NoSuchNetworkError(PypodError):
+    """No network with that name (libpod ``ErrNoSuchNetwork``)."""
+
+
+class CtrExistsError(PypodError):
+    """A container with that id or name exists already (libpod ``ErrCtrExists``)."""
+
+
+class PodExistsError(PypodError):
+    """A pod with that id or name exists already (libpod ``ErrPodExists``)."""
+
+
+class NameInUseError(CtrExistsError):
+    """The name is taken by another container or pod (names share one space)."""
+
+
+class AmbiguousIDError(PypodError):
+    """An id prefix matches more than one container or pod."""
+
+
+class CtrRemovedError(PypodError):
+    """The container was removed from the state (libpod ``ErrCtrRemoved``)."""
+
+
+class PodRemovedError(PypodError):
+    """The pod was removed from the state (libpod ``ErrPodRemoved``)."""
+
+
+class CtrStateInvalidError(PypodError):
+    """The container is in a state that does not allow the operation
+    (libpod ``ErrCtrStateInvalid``)."""
+
+
+class CtrInUseError(PypodError):
+    """Other containers depend on this one (libpod ``ErrDepExists``)."""
+
+
+class PodNotEmptyError(PypodError):
+    """The pod still has containers (libpod ``ErrCtrExists`` on pod removal)."""
+
+
+class NSMismatchError(PypodError):
+    """The object belongs to another libpod namespace (libpod ``ErrNSMismatch``)."""
+
+
+class InvalidArgError(PypodError):
+    """A malformed argument: a bad name, flag or value (libpod ``ErrInvalidArg``)."""
+
+
+class NotImplementedByBackendError(PypodError):
+    """The selected backend does not implement this (libpod ``ErrNotImplemented``)."""
+
+
+class RuntimeStoppedError(PypodError):
+    """The runtime was shut down and cannot be used (libpod ``ErrRuntimeStopped``)."""
+
+
+class DBClosedError(PypodError):
+    """The state database was closed (libpod ``ErrDBClosed``)."""
+
+
+class DBBadConfigError(PypodError):
+    """The state database was made with another configuration (libpod ``ErrDBBadConfig``)."""
+
+
+class StateCorruptError(PypodError):
+    """The state database cannot be read: corrupt, truncated, or of a newer schema."""
+
+
+class ConfigError(PypodError):
+    """A configuration file or option is malformed: names the file and the key."""
+
+
+class PluginError(PypodError):
+    """A plugin failed to load, declared a duplicate, or misspelt a hook."""
+
+
+class HookError(PypodError):
+    """An exception raised inside a plugin's hook; names the plugin and the hook."""
+
+
+class BackendNotFoundError(PluginError):
+    """The configuration names a backend that no installed plugin declares."""
+
+
+class OCIRuntimeError(PypodError):
+    """The OCI runtime (runc, crun) or conmon failed (libpod ``ErrOCIRuntime``)."""
+
+
+class CommandNotFoundError(OCIRuntimeError):
+    """The container's command does not exist (exit 127 from the command line)."""
+
+
+class CommandNotExecutableError(OCIRuntimeError):
+    """The container's command cannot be invoked (exit 126 from the command line)."""
+
+
+class NetworkError(PypodError):
+    """Setting up or tearing down a container's network failed."""
+
+
+class FirewallError(NetworkError):
+    """Writing or deleting firewall rules failed."""
+
+
+class InternalError(PypodError):
+    """An internal inconsistency (libpod ``ErrInternal``)."""

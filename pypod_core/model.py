@@ -1,0 +1,188 @@
+"""The data model: a container's and a pod's configuration and state, as attrs classes.
+
+The configuration of an object is immutable once it is created; its state changes as it
+lives.  Both are stored by the state backend as JSON made by :mod:`pypod_core.serialize`.
+The runtime wraps a record in a live object (:class:`pypod_core.container.Container`).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+import time
+
+import attrs
+
+from pypod_core.errors import InvalidArgError
+
+#: libpod's rule for container and pod names.
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a valid container or pod name, else raise InvalidArgError."""
+    if not NAME_PATTERN.match(name):
+        raise InvalidArgError(
+            f"invalid name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
+        )
+    return name
+
+
+def new_id() -> str:
+    """A new random object id: 64 lowercase hex characters, as libpod's."""
+    return secrets.token_hex(32)
+
+
+class ContainerStatus(str, enum.Enum):
+    """A container's state, as libpod's ``ContainerStatus``."""
+
+    CONFIGURED = "configured"
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    EXITED = "exited"
+    REMOVING = "removing"
+    STOPPING = "stopping"
+
+    def after_reboot(self) -> ContainerStatus:
+        """The state a container in this state is in after the host rebooted."""
+        if self in (ContainerStatus.CONFIGURED, ContainerStatus.CREATED):
+            return ContainerStatus.CONFIGURED
+        if self is ContainerStatus.REMOVING:
+            return ContainerStatus.REMOVING
+        return ContainerStatus.EXITED
+
+
+@attrs.frozen
+class Mount:
+    """A bind mount from the host into the container (``-v host:ctr[:ro]``)."""
+
+    source: str
+    destination: str
+    read_only: bool = False
+
+
+@attrs.frozen
+class Rlimit:
+    """A resource limit (``--ulimit nofile=1024:2048``); ``type`` is e.g. ``RLIMIT_NOFILE``."""
+
+    type: str
+    soft: int
+    hard: int
+
+
+@attrs.frozen
+class PortMapping:
+    """A published port (``-p [ip:]host:container[/proto]``)."""
+
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ContainerConfig:
+    """A container's immutable configuration."""
+
+    id: str
+    name: str
+    rootfs: str
+    command: tuple[str, ...] = ()
+    env: dict[str, str] = attrs.field(factory=dict)
+    workdir: str = "/"
+    user: str = ""
+    hostname: str = ""
+    labels: dict[str, str] = attrs.field(factory=dict)
+    stop_signal: int = 15
+    stop_timeout: int = 10
+    mounts: tuple[Mount, ...] = ()
+    rlimits: tuple[Rlimit, ...] = ()
+    read_only: bool = False
+    privileged: bool = False
+    auto_remove: bool = False
+    #: "none" (loopback only), "host", or "bridge" (the networks in ``networks``).
+    network_mode: str = "none"
+    networks: tuple[str, ...] = ()
+    static_ip: str = ""
+    port_mappings: tuple[PortMapping, ...] = ()
+    #: Namespaces shared with other containers: kind ("net", "ipc", "uts", "pid") -> id.
+    shared_namespaces: dict[str, str] = attrs.field(factory=dict)
+    pod: str = ""
+    is_infra: bool = False
+    namespace: str = ""
+    oci_runtime: str = ""
+    created: float = attrs.field(factory=time.time)
+
+    def dependencies(self) -> list[str]:
+        """Ids of the containers this one depends on (whose namespaces it joins)."""
+        return sorted(set(self.shared_namespaces.values()))
+
+
+@attrs.define(kw_only=True)
+class ContainerState:
+    """A container's mutable state."""
+
+    state: ContainerStatus = ContainerStatus.CONFIGURED
+    pid: int = 0
+    conmon_pid: int = 0
+    exit_code: int = 0
+    oom_killed: bool = False
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    #: Path of the container's bind-mounted network namespace, if pypod made one.
+    netns_path: str = ""
+    #: Each network's CNI result, by network name, as the plugins returned it.
+    network_status: dict[str, dict] = attrs.field(factory=dict)
+    #: Host ports held open while the container runs (enable_port_reservation).
+    reserved_ports: tuple[int, ...] = ()
+    restart_count: int = 0
+
+    def reset_after_reboot(self) -> None:
+        """Apply libpod's reboot refresh: move the state, clear pid, netns, network."""
+        self.state = self.state.after_reboot()
+        self.pid = 0
+        self.conmon_pid = 0
+        self.netns_path = ""
+        self.network_status = {}
+        self.reserved_ports = ()
+
+
+@attrs.frozen
+class ContainerRecord:
+    """What the state store keeps of one container: its config and its state."""
+
+    config: ContainerConfig
+    state: ContainerState
+
+
+@attrs.frozen(kw_only=True)
+class PodConfig:
+    """A pod's immutable configuration."""
+
+    id: str
+    name: str
+    labels: dict[str, str] = attrs.field(factory=dict)
+    #: Namespace kinds shared by the pod's containers through the infra container.
+    share: tuple[str, ...] = ("net", "ipc", "uts")
+    infra: bool = True
+    port_mappings: tuple[PortMapping, ...] = ()
+    namespace: str = ""
+    created: float = attrs.field(factory=time.time)
+
+
+@attrs.define(kw_only=True)
+class PodState:
+    """A pod's mutable state."""
+
+    infra_container_id: str = ""
+
+
+@attrs.frozen
+class PodRecord:
+    """What the state store keeps of one pod: its config and its state."""
+
+    config: PodConfig
+    state: PodState

@@ -1,0 +1,22 @@
+# The two commands of the README: `make demo` sets everything up and runs a container;
+# `make test` sets up and runs the whole test suite (what .ci/run calls).
+PYPOD := .venv/bin/pypod
+ROOTFS := $(CURDIR)/.cache/rootfs
+
+.PHONY: setup demo test lint bench
+
+setup:
+	sh scripts/setup.sh
+
+demo: setup
+	$(PYPOD) run --rm --rootfs $(ROOTFS) echo "hello from a pypod container"
+
+lint:
+	.venv/bin/ruff check pypod_core plugins tests bench
+	.venv/bin/mypy pypod_core plugins/*/pypod_*
+
+test: setup lint
+	.venv/bin/python -m pytest -q -p no:cacheprovider tests plugins
+
+bench: setup
+	.venv/bin/python bench/run_all.py

@@ -1,0 +1,1 @@
+"""pypod firewall backends 'iptables' and 'none'."""

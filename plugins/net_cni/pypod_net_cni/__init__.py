@@ -1,0 +1,1 @@
+"""pypod network backend 'cni': CNI plugins in network namespaces."""

@@ -1,0 +1,19 @@
+"""Declares the ``cni`` network backend; the implementation is imported by its factory."""
+
+from __future__ import annotations
+
+from pypod_core import NetworkBackend, hookimpl
+
+
+def _make_network(runtime):
+    from pypod_net_cni.network import CNINetwork
+
+    return CNINetwork.for_runtime(runtime)
+
+
+@hookimpl
+def pypod_network_backends():
+    """``cni``: CNI plugins in a network namespace per container."""
+    yield NetworkBackend(
+        name="cni", factory=_make_network, description="CNI plugins in network namespaces"
+    )

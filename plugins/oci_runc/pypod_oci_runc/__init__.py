@@ -1,0 +1,1 @@
+"""pypod OCI runtimes 'runc' and 'crun', run under conmon."""

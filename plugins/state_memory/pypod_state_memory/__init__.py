@@ -1,0 +1,1 @@
+"""pypod's in-memory state backend (``state_type = "memory"``)."""

@@ -1,0 +1,262 @@
+"""An in-memory implementation of pypod's State interface (libpod's in_memory_state.go).
+
+Records are deep-copied in and out, so that a caller's changes reach the store only
+through ``save_*``, as with a database.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import TypeVar
+
+from pypod_core.errors import (
+    AmbiguousIDError,
+    CtrExistsError,
+    CtrInUseError,
+    DBClosedError,
+    InvalidArgError,
+    NameInUseError,
+    NoSuchCtrError,
+    NoSuchPodError,
+    NSMismatchError,
+    PodExistsError,
+    PodNotEmptyError,
+)
+from pypod_core.model import ContainerRecord, ContainerState, PodRecord, PodState
+from pypod_core.state import DBConfig, State, check_db_config
+
+R = TypeVar("R", ContainerRecord, PodRecord)
+
+
+class MemoryState(State):
+    """Containers and pods of one process, in dictionaries."""
+
+    def __init__(self) -> None:
+        self._ctrs: dict[str, ContainerRecord] = {}
+        self._pods: dict[str, PodRecord] = {}
+        self._names: dict[str, str] = {}  # name -> id, containers and pods alike
+        self._db_config: DBConfig | None = None
+        self._namespace = ""
+        self._closed = False
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self._closed:
+            raise DBClosedError("the state is closed")
+
+    def _visible(self, record: ContainerRecord | PodRecord) -> bool:
+        return not self._namespace or record.config.namespace == self._namespace
+
+    def _get(self, table: dict[str, R], obj_id: str, missing: type[Exception], kind: str) -> R:
+        self._open()
+        if not obj_id:
+            raise InvalidArgError(f"{kind} id must not be empty")
+        record = table.get(obj_id)
+        if record is None:
+            raise missing(f"no {kind} with id {obj_id}")
+        if not self._visible(record):
+            raise NSMismatchError(
+                f"{kind} {obj_id} is in namespace {record.config.namespace!r}, "
+                f"not {self._namespace!r}"
+            )
+        return copy.deepcopy(record)
+
+    def _lookup(self, table: dict[str, R], key: str, missing: type[Exception], kind: str) -> R:
+        self._open()
+        if not key:
+            raise InvalidArgError(f"{kind} name or id must not be empty")
+        by_name = self._names.get(key)
+        if by_name in table and self._visible(table[by_name]):
+            return copy.deepcopy(table[by_name])
+        matches = [r for i, r in table.items() if i.startswith(key) and self._visible(r)]
+        if len(matches) > 1:
+            raise AmbiguousIDError(f"more than one {kind} matches id prefix {key!r}")
+        if not matches:
+            raise missing(f"no {kind} with name or id {key!r} found")
+        return copy.deepcopy(matches[0])
+
+    def _check_new(self, obj_id: str, name: str, exists: type[Exception], kind: str) -> None:
+        self._open()
+        if obj_id in self._ctrs or obj_id in self._pods:
+            raise exists(f"the id {obj_id} is already in use")
+        if name in self._names:
+            raise NameInUseError(f"the name {name!r} is already in use by {self._names[name]}")
+        del kind
+
+    def _all(self, table: dict[str, R], keep: Callable[[R], bool] = lambda r: True) -> list[R]:
+        self._open()
+        records = [r for r in table.values() if self._visible(r) and keep(r)]
+        return copy.deepcopy(sorted(records, key=lambda r: r.config.created))
+
+    # -- life of the store -------------------------------------------------------------
+
+    def close(self) -> None:
+        self._closed = True
+
+    def refresh(self) -> None:
+        self._open()
+        for record in self._ctrs.values():
+            record.state.reset_after_reboot()
+
+    def get_db_config(self) -> DBConfig | None:
+        self._open()
+        return self._db_config
+
+    def validate_db_config(self, ours: DBConfig) -> None:
+        self._open()
+        if self._db_config is None:
+            self._db_config = ours
+        else:
+            check_db_config(self._db_config, ours)
+
+    def set_namespace(self, namespace: str) -> None:
+        self._open()
+        self._namespace = namespace
+
+    def get_namespace(self) -> str:
+        return self._namespace
+
+    # -- containers --------------------------------------------------------------------
+
+    def container(self, ctr_id: str) -> ContainerRecord:
+        return self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
+
+    def lookup_container(self, id_or_name: str) -> ContainerRecord:
+        return self._lookup(self._ctrs, id_or_name, NoSuchCtrError, "container")
+
+    def has_container(self, ctr_id: str) -> bool:
+        self._open()
+        record = self._ctrs.get(ctr_id)
+        return record is not None and self._visible(record)
+
+    def _add_ctr(self, record: ContainerRecord) -> None:
+        config = record.config
+        if self._namespace and config.namespace != self._namespace:
+            raise NSMismatchError(
+                f"container {config.id} is in namespace {config.namespace!r}, "
+                f"not {self._namespace!r}"
+            )
+        self._check_new(config.id, config.name, CtrExistsError, "container")
+        for dep in config.dependencies():
+            dep_record = self._ctrs.get(dep)
+            if dep_record is None:
+                raise NoSuchCtrError(f"dependency container {dep} does not exist")
+            if dep_record.config.namespace != config.namespace:
+                raise NSMismatchError(f"dependency {dep} is in another namespace")
+            if dep_record.config.pod != config.pod:
+                raise InvalidArgError(f"dependency {dep} is not in the container's pod")
+        self._ctrs[config.id] = copy.deepcopy(record)
+        self._names[config.name] = config.id
+
+    def add_container(self, record: ContainerRecord) -> None:
+        if record.config.pod:
+            raise InvalidArgError("a container in a pod must be added with its pod")
+        self._add_ctr(record)
+
+    def _remove_ctr(self, ctr_id: str) -> None:
+        record = self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
+        users = self.container_in_use(ctr_id)
+        if users:
+            raise CtrInUseError(f"container {ctr_id} is in use by: {', '.join(users)}")
+        del self._ctrs[ctr_id]
+        self._names.pop(record.config.name, None)
+
+    def remove_container(self, ctr_id: str) -> None:
+        record = self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
+        if record.config.pod:
+            raise InvalidArgError(f"container {ctr_id} is in pod {record.config.pod}")
+        self._remove_ctr(ctr_id)
+
+    def container_state(self, ctr_id: str) -> ContainerState:
+        return self._get(self._ctrs, ctr_id, NoSuchCtrError, "container").state
+
+    def save_container_state(self, ctr_id: str, state: ContainerState) -> None:
+        record = self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
+        self._ctrs[ctr_id] = ContainerRecord(record.config, copy.deepcopy(state))
+
+    def container_in_use(self, ctr_id: str) -> list[str]:
+        self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
+        return sorted(i for i, r in self._ctrs.items() if ctr_id in r.config.dependencies())
+
+    def all_containers(self) -> list[ContainerRecord]:
+        return self._all(self._ctrs)
+
+    # -- pods --------------------------------------------------------------------------
+
+    def pod(self, pod_id: str) -> PodRecord:
+        return self._get(self._pods, pod_id, NoSuchPodError, "pod")
+
+    def lookup_pod(self, id_or_name: str) -> PodRecord:
+        return self._lookup(self._pods, id_or_name, NoSuchPodError, "pod")
+
+    def has_pod(self, pod_id: str) -> bool:
+        self._open()
+        record = self._pods.get(pod_id)
+        return record is not None and self._visible(record)
+
+    def pod_has_container(self, pod_id: str, ctr_id: str) -> bool:
+        self.pod(pod_id)
+        record = self._ctrs.get(ctr_id)
+        return record is not None and record.config.pod == pod_id
+
+    def pod_containers_by_id(self, pod_id: str) -> list[str]:
+        return [r.config.id for r in self.pod_containers(pod_id)]
+
+    def pod_containers(self, pod_id: str) -> list[ContainerRecord]:
+        self.pod(pod_id)
+        return self._all(self._ctrs, lambda r: r.config.pod == pod_id)
+
+    def add_pod(self, record: PodRecord) -> None:
+        config = record.config
+        if self._namespace and config.namespace != self._namespace:
+            raise NSMismatchError(f"pod {config.id} is in namespace {config.namespace!r}")
+        self._check_new(config.id, config.name, PodExistsError, "pod")
+        self._pods[config.id] = copy.deepcopy(record)
+        self._names[config.name] = config.id
+
+    def remove_pod(self, pod_id: str) -> None:
+        record = self.pod(pod_id)
+        if self.pod_containers_by_id(pod_id):
+            raise PodNotEmptyError(f"pod {pod_id} still has containers")
+        del self._pods[pod_id]
+        self._names.pop(record.config.name, None)
+
+    def remove_pod_containers(self, pod_id: str) -> None:
+        members = set(self.pod_containers_by_id(pod_id))
+        for ctr_id in members:
+            outside = set(self.container_in_use(ctr_id)) - members
+            if outside:
+                raise CtrInUseError(
+                    f"container {ctr_id} is in use by containers outside the pod: "
+                    f"{', '.join(sorted(outside))}"
+                )
+        for ctr_id in members:
+            record = self._ctrs.pop(ctr_id)
+            self._names.pop(record.config.name, None)
+
+    def add_container_to_pod(self, pod_id: str, record: ContainerRecord) -> None:
+        self.pod(pod_id)
+        if record.config.pod != pod_id:
+            raise InvalidArgError(
+                f"container {record.config.id} is not configured for pod {pod_id}"
+            )
+        self._add_ctr(record)
+
+    def remove_container_from_pod(self, pod_id: str, ctr_id: str) -> None:
+        self.pod(pod_id)
+        record = self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
+        if record.config.pod != pod_id:
+            raise NoSuchCtrError(f"container {ctr_id} is not in pod {pod_id}")
+        self._remove_ctr(ctr_id)
+
+    def pod_state(self, pod_id: str) -> PodState:
+        return self.pod(pod_id).state
+
+    def save_pod_state(self, pod_id: str, state: PodState) -> None:
+        record = self.pod(pod_id)
+        self._pods[pod_id] = PodRecord(record.config, copy.deepcopy(state))
+
+    def all_pods(self) -> list[PodRecord]:
+        return self._all(self._pods)

@@ -1,0 +1,1 @@
+"""pypod state backend 'sqlite': the default, persistent state store."""

@@ -1,0 +1,36 @@
+"""pypod: a daemonless container runtime built from pluggy plugins.
+
+The public API: build a :class:`Runtime` with :func:`new_runtime`, declare backends with
+the declaration types, write hooks with :data:`hookimpl`.
+"""
+
+from __future__ import annotations
+
+from pypod_core.declarations import (
+    FirewallBackend,
+    NetworkBackend,
+    OCIRuntimeBackend,
+    StateBackend,
+)
+from pypod_core.hookspecs import hookimpl
+
+__all__ = [
+    "FirewallBackend",
+    "NetworkBackend",
+    "OCIRuntimeBackend",
+    "Runtime",
+    "StateBackend",
+    "hookimpl",
+    "new_runtime",
+    "new_runtime_from_config",
+]
+
+
+def __getattr__(name: str):
+    # The runtime is imported lazily: a plugin module imports pypod_core for hookimpl
+    # and the declaration types, and must not pay for the whole core.
+    if name in ("Runtime", "new_runtime", "new_runtime_from_config"):
+        from pypod_core import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module 'pypod_core' has no attribute {name!r}")

@@ -1,0 +1,164 @@
+"""The core's default stages: one built-in plugin, every hook ``trylast``.
+
+Each function is the seed's behaviour for one stage of building a runtime.  An installed
+plugin that implements the same hook and returns something other than None serves the
+stage instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock
+
+from pypod_core.errors import OCIRuntimeError
+from pypod_core.hookspecs import hookimpl
+from pypod_core.state import DBConfig
+
+if TYPE_CHECKING:
+    from pypod_core.runtime import Runtime
+
+#: Config keys the DB config may fill in when the user did not set them.
+DB_OWNED_KEYS = (
+    ("graph_driver", "graph_driver"),
+    ("graph_root", "graph_root"),
+    ("run_root", "run_root"),
+    ("static_dir", "static_dir"),
+    ("tmp_dir", "tmp_dir"),
+    ("volume_path", "volume_dir"),
+)
+
+
+def _first_file(paths: list[str]) -> str | None:
+    for path in paths:
+        if os.path.exists(path) and not os.path.isdir(path):
+            return path
+    return None
+
+
+@hookimpl(trylast=True)
+def pypod_find_runtime_path(runtime: Runtime) -> str:
+    """The first existing non-directory file of ``runtime_path``."""
+    found = _first_file(runtime.config.runtime_paths())
+    if found is None:
+        raise OCIRuntimeError(
+            f"could not find a working binary for OCI runtime {runtime.config.runtime!r} "
+            f"(tried: {', '.join(runtime.config.runtime_paths())})"
+        )
+    return found
+
+
+@hookimpl(trylast=True)
+def pypod_find_conmon_path(runtime: Runtime) -> str:
+    """The first existing non-directory file of ``conmon_path``."""
+    found = _first_file(runtime.config.conmon_path)
+    if found is None:
+        raise OCIRuntimeError(
+            f"could not find a working conmon binary (tried: {', '.join(runtime.config.conmon_path)})"
+        )
+    return found
+
+
+@hookimpl(trylast=True)
+def pypod_prepare_static_dir(runtime: Runtime) -> bool:
+    """``mkdir -p static_dir`` with mode 0700."""
+    os.makedirs(runtime.config.static_dir, 0o700, exist_ok=True)
+    return True
+
+
+@hookimpl(trylast=True)
+def pypod_make_state(runtime: Runtime) -> Any:
+    """The factory of the StateBackend that ``state_type`` names."""
+    return runtime.plugins.backend("state", runtime.config.state_type).factory(runtime)
+
+
+def db_config_of(runtime: Runtime) -> DBConfig:
+    """The DB configuration that this runtime's config implies."""
+    c = runtime.config
+    return DBConfig(
+        static_dir=c.static_dir,
+        tmp_dir=c.tmp_dir,
+        graph_root=c.graph_root,
+        run_root=c.run_root,
+        graph_driver=c.graph_driver,
+        volume_dir=c.volume_path,
+    )
+
+
+@hookimpl(trylast=True)
+def pypod_apply_db_config(runtime: Runtime) -> bool:
+    """Take unset paths from the DB, then validate the DB config (mismatch = error)."""
+    stored = runtime.state.get_db_config()
+    if stored is not None:
+        for key, field in DB_OWNED_KEYS:
+            value = getattr(stored, field)
+            if value and key not in runtime.config.explicit:
+                setattr(runtime.config, key, value)
+    runtime.state.validate_db_config(db_config_of(runtime))
+    return True
+
+
+@hookimpl(trylast=True)
+def pypod_set_namespace(runtime: Runtime) -> bool:
+    """``state.set_namespace(config.namespace)``."""
+    runtime.state.set_namespace(runtime.config.namespace)
+    return True
+
+
+@hookimpl(trylast=True)
+def pypod_make_storage(runtime: Runtime) -> Any:
+    """Container files under ``graph_root`` (rootfs directories are used in place)."""
+    from pypod_core.storage import DirStorage
+
+    return DirStorage(runtime.config.graph_root)
+
+
+@hookimpl(trylast=True)
+def pypod_prepare_tmp_dir(runtime: Runtime) -> bool:
+    """``mkdir -p tmp_dir`` with mode 0751."""
+    os.makedirs(runtime.config.tmp_dir, 0o751, exist_ok=True)
+    return True
+
+
+@hookimpl(trylast=True)
+def pypod_make_oci_runtime(runtime: Runtime) -> Any:
+    """The factory of the OCIRuntimeBackend that ``runtime`` names."""
+    return runtime.plugins.backend("oci_runtime", runtime.config.runtime).factory(runtime)
+
+
+@hookimpl(trylast=True)
+def pypod_prepare_lock_dir(runtime: Runtime) -> str:
+    """``tmp_dir/lock``: per-object lock files live there."""
+    lock_dir = os.path.join(runtime.config.tmp_dir, "lock")
+    os.makedirs(lock_dir, 0o755, exist_ok=True)
+    return lock_dir
+
+
+@hookimpl(trylast=True)
+def pypod_make_network(runtime: Runtime) -> Any:
+    """The selected NetworkBackend; no network when rootless (False)."""
+    if runtime.rootless:
+        return False
+    return runtime.plugins.backend("network", runtime.config.network_backend).factory(runtime)
+
+
+@hookimpl(trylast=True)
+def pypod_make_firewall(runtime: Runtime) -> Any:
+    """The selected FirewallBackend; ``none`` when rootless."""
+    name = "none" if runtime.rootless else runtime.config.firewall_backend
+    return runtime.plugins.backend("firewall", name).factory(runtime)
+
+
+@hookimpl(trylast=True)
+def pypod_refresh_after_reboot(runtime: Runtime) -> bool:
+    """Once per boot, under ``tmp_dir/alive.lck``: refresh the state and every object."""
+    alive = os.path.join(runtime.config.tmp_dir, "alive")
+    with FileLock(alive + ".lck"):
+        if not os.path.exists(alive):
+            runtime.state.refresh()
+            runtime.refresh_objects()
+            runtime.refreshed_after_reboot = True
+            with open(alive, "w"):
+                pass
+    return True

@@ -1,0 +1,133 @@
+"""The Runtime: libpod's ``Runtime``, built by the plugin pipeline.
+
+Build one with :func:`new_runtime` (default precedence of config files plus caller
+options) or :func:`new_runtime_from_config` (one named file).  Container and pod
+operations live in :mod:`pypod_core.runtime_ctr` and :mod:`pypod_core.runtime_pod`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from pypod_core import names
+from pypod_core.config import RuntimeConfig, is_rootless, load_config
+from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
+from pypod_core.pipeline import make_runtime
+from pypod_core.plugins import PluginManager
+from pypod_core.runtime_ctr import ContainerOps
+from pypod_core.runtime_pod import PodOps
+
+
+class Runtime(ContainerOps, PodOps):
+    """A pypod runtime: the state, the OCI runtime, the network and the firewall."""
+
+    def __init__(self, config: RuntimeConfig, plugins: PluginManager, trace: bool = False):
+        self.config = config
+        self.plugins = plugins
+        self.trace = trace
+        self.rootless = is_rootless()
+        self.valid = False
+        self.refreshed_after_reboot = False
+        self.stage_timings: list[tuple[str, str, float]] = []
+        # Filled in by the pipeline's stages (pypod_core.pipeline.STAGES).
+        self.runtime_binary: str = ""
+        self.conmon_binary: str = ""
+        self.state: Any = None
+        self.storage: Any = None
+        self.oci_runtime: Any = None
+        self.lock_dir: str = ""
+        self.network: Any = None
+        self.firewall: Any = None
+
+    @property
+    def hook(self) -> Any:
+        """The plugin hook relay, for calling event hooks."""
+        return self.plugins.hook
+
+    def check_valid(self) -> None:
+        """Raise RuntimeStoppedError if the runtime was shut down."""
+        if not self.valid:
+            raise RuntimeStoppedError("runtime has already been stopped")
+
+    def get_config(self) -> RuntimeConfig:
+        """A deep copy of the effective configuration: changing it changes nothing."""
+        self.check_valid()
+        return copy.deepcopy(self.config)
+
+    def shutdown(self, force: bool = False) -> None:
+        """Shut the runtime down; with ``force``, stop every running container first.
+
+        The state is closed; any later use raises RuntimeStoppedError.
+        """
+        self.check_valid()
+        if force:
+            self.stop_all_containers()
+        self.valid = False
+        self.state.close()
+
+    def generate_name(self) -> str:
+        """A free ``adjective_surname`` name, unique across containers and pods."""
+        self.check_valid()
+        return names.generate_name(self.name_in_use)
+
+    def name_in_use(self, name: str) -> bool:
+        """Whether a container or a pod has this name."""
+        for lookup, missing in ((self.state.lookup_container, NoSuchCtrError),
+                                (self.state.lookup_pod, NoSuchPodError)):
+            try:
+                found = lookup(name)
+            except missing:
+                continue
+            if found.config.name == name:
+                return True
+        return False
+
+    def refresh_objects(self) -> None:
+        """After a reboot: refresh every container, then every pod (libpod's refresh)."""
+        self.refresh_containers()
+        self.refresh_pods()
+
+    def info(self) -> dict[str, Any]:
+        """Host, store, registries and plugins, as ``pypod info`` shows them."""
+        from pypod_core.info import runtime_info
+
+        self.check_valid()
+        return runtime_info(self)
+
+
+def _plugin_manager(config: RuntimeConfig, no_plugins: Iterable[str]) -> PluginManager:
+    return PluginManager(blocked=[*config.disabled_plugins, *no_plugins]).load()
+
+
+def new_runtime(
+    *,
+    config_path: str | None = None,
+    no_plugins: Iterable[str] = (),
+    trace: bool = False,
+    plugins: PluginManager | None = None,
+    **options: Any,
+) -> Runtime:
+    """Build a runtime: defaults, then the config file, then ``options`` (config keys).
+
+    ``no_plugins`` blocks plugins by name before they are imported; ``trace`` prints each
+    stage, the plugin that served it and its time; ``plugins`` passes a ready manager.
+    """
+    import os
+
+    config = load_config(config_path, options)
+    trace = trace or os.environ.get("PYPOD_TRACE", "") not in ("", "0")
+    runtime = Runtime(config, plugins or _plugin_manager(config, no_plugins), trace=trace)
+    try:
+        make_runtime(runtime)
+    except BaseException:
+        if runtime.state is not None:
+            runtime.state.close()
+        raise
+    return runtime
+
+
+def new_runtime_from_config(path: str, **kwargs: Any) -> Runtime:
+    """Build a runtime from one named config file (plus caller options)."""
+    return new_runtime(config_path=path, **kwargs)

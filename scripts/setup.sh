@@ -1,0 +1,38 @@
+#!/bin/sh
+# Set up pypod on a Debian machine, as root: system packages, a venv in .venv with the
+# core and every bundled plugin installed editable, the host tweaks containers need,
+# and a busybox root filesystem to run containers from.  Safe to run again.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+PACKAGES="runc crun conmon containernetworking-plugins iptables iproute2 busybox-static"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+# crun refuses a hybrid cgroup host while any controller is left on the v2 hierarchy;
+# on such hosts hugetlb is, because no v1 hierarchy claims it.  Mount it on v1.
+if [ -f /sys/fs/cgroup/unified/cgroup.controllers ] && \
+   grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; then
+    mkdir -p /sys/fs/cgroup/hugetlb
+    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+for plugin in plugins/*/; do
+    .venv/bin/pip install -q --disable-pip-version-check --no-deps -e "$plugin" 2>&1 | grep -v "^WARNING: Location" || true
+done
+
+# A busybox root filesystem, made from Debian's busybox-static, to run containers from.
+.venv/bin/python -m pypod_core.rootfs "$ROOT/.cache/rootfs" >/dev/null
+echo "setup: done; rootfs at $ROOT/.cache/rootfs"

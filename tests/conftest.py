@@ -1,0 +1,75 @@
+"""Shared fixtures: an isolated runtime per test, a busybox rootfs, the CI rule on skips.
+
+Every runtime a test builds keeps its files under the test's own tmp_path: pypod's real
+directories (/var/lib/pypod, /run/pypod) are never touched by the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pypod_core.rootfs import make_busybox_rootfs
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "") == "true"
+
+
+def need_binary(name: str) -> str:
+    """The path of a system binary; skip without it, except under CI=true, where a
+    missing system package is a failure of the set-up, not a reason to skip."""
+    path = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)),
+        None,
+    )
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is not installed: scripts/setup.sh should have installed it")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def rootfs(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A busybox root filesystem directory (from Debian's busybox-static)."""
+    need_binary("busybox")
+    return make_busybox_rootfs(str(tmp_path_factory.mktemp("rootfs")))
+
+
+@pytest.fixture
+def runtime_options(tmp_path: Path) -> dict[str, Any]:
+    """Config options that keep every file of a runtime under this test's tmp_path."""
+    return {
+        "graph_root": str(tmp_path / "root"),
+        "run_root": str(tmp_path / "run"),
+        "cni_config_dir": str(tmp_path / "cni"),
+    }
+
+
+@pytest.fixture
+def make_runtime(runtime_options: dict[str, Any]) -> Iterator[Callable[..., Any]]:
+    """Build runtimes on the test's isolated directories; shut them down afterwards.
+
+    ``make_runtime(state_type="memory", ...)`` takes config keys and new_runtime's
+    keyword arguments; no config file of the host is read.
+    """
+    from pypod_core.runtime import new_runtime
+
+    built: list[Any] = []
+
+    def build(**kwargs: Any) -> Any:
+        options = {**runtime_options, **kwargs}
+        options.setdefault("config_path", os.devnull)
+        runtime = new_runtime(**options)
+        built.append(runtime)
+        return runtime
+
+    yield build
+    for runtime in built:
+        if runtime.valid:
+            runtime.shutdown(force=True)

@@ -70,7 +70,7 @@ def pypod_prepare_static_dir(runtime: Runtime) -> bool:
 @hookimpl(trylast=True)
 def pypod_make_state(runtime: Runtime) -> Any:
     """The factory of the StateBackend that ``state_type`` names."""
-    return runtime.plugins.backend("state", runtime.config.state_type).factory(runtime)
+    return runtime.plugins.build("state", runtime.config.state_type, runtime)
 
 
 def db_config_of(runtime: Runtime) -> DBConfig:
@@ -124,7 +124,7 @@ def pypod_prepare_tmp_dir(runtime: Runtime) -> bool:
 @hookimpl(trylast=True)
 def pypod_make_oci_runtime(runtime: Runtime) -> Any:
     """The factory of the OCIRuntimeBackend that ``runtime`` names."""
-    return runtime.plugins.backend("oci_runtime", runtime.config.runtime).factory(runtime)
+    return runtime.plugins.build("oci_runtime", runtime.config.runtime, runtime)
 
 
 @hookimpl(trylast=True)
@@ -140,14 +140,14 @@ def pypod_make_network(runtime: Runtime) -> Any:
     """The selected NetworkBackend; no network when rootless (False)."""
     if runtime.rootless:
         return False
-    return runtime.plugins.backend("network", runtime.config.network_backend).factory(runtime)
+    return runtime.plugins.build("network", runtime.config.network_backend, runtime)
 
 
 @hookimpl(trylast=True)
 def pypod_make_firewall(runtime: Runtime) -> Any:
     """The selected FirewallBackend; ``none`` when rootless."""
     name = "none" if runtime.rootless else runtime.config.firewall_backend
-    return runtime.plugins.backend("firewall", name).factory(runtime)
+    return runtime.plugins.build("firewall", name, runtime)
 
 
 @hookimpl(trylast=True)

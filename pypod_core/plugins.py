@@ -170,6 +170,20 @@ class PluginManager:
             f"installed: {installed}{hint}"
         )
 
+    def build(self, family: str, name: str, runtime: Any) -> Any:
+        """Build the backend ``name`` of ``family`` with its factory; an exception from the
+        factory names the plugin and distribution that declared the backend."""
+        decl = self.backend(family, name)
+        try:
+            return decl.factory(runtime)
+        except PypodError:
+            raise
+        except Exception as exc:
+            raise HookError(
+                f"plugin {decl.plugin!r}{_from(decl.distribution)} failed to build "
+                f"{family.replace('_', ' ')} backend {name!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+
     # -- calling hooks ---------------------------------------------------------------
 
     def call_plugin_hook(self, plugin: str, hook: str, function: Callable, *args: Any) -> Any:

@@ -1,0 +1,1 @@
+"""The ``pypod`` command line."""

@@ -1,0 +1,193 @@
+"""The ``pypod`` command: global flags, command modules, one-line errors and exit 125.
+
+Each command module beside this one exposes ``register(sub, groups)``; a command's
+parser sets ``func=handler`` with ``handler(args, ctx) -> int``.  An error pypod raises
+on purpose is printed as one line and exits 125; a traceback only with
+``--log-level debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from pypod_core.errors import InvalidArgError, PypodError
+
+#: Exit code for pypod's own errors (podman's).
+EXIT_ERROR = 125
+#: The command modules, in the order their commands appear in ``--help``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "system",
+    "state_admin",
+    "containers",
+    "networks",
+    "pods",
+)
+#: Command groups other modules add sub-commands to: ``pypod system migrate`` etc.
+GROUPS = {
+    "system": "manage pypod itself",
+    "container": "manage containers",
+    "network": "manage networks",
+    "pod": "manage pods",
+}
+
+
+class UsageError(InvalidArgError):
+    """A malformed command line."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is a PypodError (one line, exit 125), not exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+class CLIContext:
+    """What a command handler gets besides its arguments: the runtime, built lazily."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self._runtime: Any = None
+
+    def runtime_options(self) -> dict[str, Any]:
+        """new_runtime's arguments from the global flags."""
+        a = self.args
+        options: dict[str, Any] = {}
+        for flag, key in (("root", "graph_root"), ("runroot", "run_root"),
+                          ("state_type", "state_type"), ("runtime", "runtime")):
+            value = getattr(a, flag)
+            if value is not None:
+                options[key] = value
+        return {
+            "config_path": a.config,
+            "no_plugins": a.no_plugin,
+            "trace": a.trace_plugins,
+            **options,
+        }
+
+    @property
+    def runtime(self) -> Any:
+        """The runtime the global flags describe, built on first use."""
+        if self._runtime is None:
+            from pypod_core.runtime import new_runtime
+
+            self._runtime = new_runtime(**self.runtime_options())
+        return self._runtime
+
+    def global_argv(self) -> list[str]:
+        """The global flags as arguments, to start another ``pypod`` on the same runtime."""
+        a = self.args
+        argv: list[str] = []
+        for flag in ("config", "root", "runroot", "state_type", "runtime"):
+            value = getattr(a, flag)
+            if value is not None:
+                argv += [f"--{flag.replace('_', '-')}", value]
+        for name in a.no_plugin:
+            argv += ["--no-plugin", name]
+        return argv
+
+    def out(self, text: str = "") -> None:
+        """Print a line of the command's output."""
+        print(text)
+
+    def close(self) -> None:
+        """Close the runtime's state if one was built."""
+        if self._runtime is not None and self._runtime.valid:
+            self._runtime.state.close()
+            self._runtime.valid = False
+
+
+def build_parser() -> ArgumentParser:
+    """The whole command line: global flags, groups and every module's commands."""
+    parser = ArgumentParser(prog="pypod", description="Manage containers and pods.")
+    parser.add_argument("--config", help="read this config file only")
+    parser.add_argument("--root", help="storage root directory (graph_root)")
+    parser.add_argument("--runroot", help="storage state directory (run_root)")
+    parser.add_argument("--state-type", help="state backend (sqlite, memory, ...)")
+    parser.add_argument("--runtime", help="OCI runtime backend (runc, crun, ...)")
+    parser.add_argument("--log-level", default="warn",
+                        choices=["debug", "info", "warn", "error", "fatal", "panic"])
+    parser.add_argument("--no-plugin", action="append", default=[], metavar="NAME",
+                        help="do not load this plugin (repeatable)")
+    parser.add_argument("--trace-plugins", action="store_true",
+                        help="print each runtime stage, the plugin serving it and its time")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    groups = {}
+    for name, help_text in GROUPS.items():
+        group = sub.add_parser(name, help=help_text)
+        groups[name] = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND",
+                                            parser_class=ArgumentParser)
+        group.set_defaults(func=_group_help(group))
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"pypod_core.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pypod_core.cli.{module_name}":
+                raise
+            continue
+        module.register(sub, groups)
+    return parser
+
+
+def _group_help(parser: argparse.ArgumentParser):
+    def show(args: argparse.Namespace, ctx: CLIContext) -> int:
+        parser.print_help()
+        return EXIT_ERROR
+
+    return show
+
+
+def _fail(message: str) -> int:
+    print(f"Error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``pypod``; return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _wants_debug(argv)
+    ctx = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_ERROR
+        ctx = CLIContext(args)
+        return int(args.func(args, ctx) or 0)
+    except PypodError as exc:
+        if debug:
+            traceback.print_exc()
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: still one line unless debugging
+        if debug:
+            traceback.print_exc()
+        return _fail(f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def _wants_debug(argv: list[str]) -> bool:
+    for i, arg in enumerate(argv):
+        if arg == "--log-level=debug" or (arg == "--log-level" and argv[i + 1:i + 2] == ["debug"]):
+            return True
+    return False
+
+
+def run() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,102 @@
+"""``pypod info``, ``pypod plugins`` and ``pypod config show``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from pypod_core.cli.main import ArgumentParser
+from pypod_core.config import load_config
+from pypod_core.plugins import PluginManager
+
+
+def register(sub: Any, groups: dict[str, Any]) -> None:
+    """Add this module's commands to the ``pypod`` parser."""
+    info = sub.add_parser("info", help="show host, store, registries and plugins")
+    info.add_argument("--format", "-f", default="", help="'json' for JSON output")
+    info.set_defaults(func=cmd_info)
+    plugins = sub.add_parser("plugins", help="list plugins and the backends they declare")
+    plugins.add_argument("--json", action="store_true", help="JSON output")
+    plugins.set_defaults(func=cmd_plugins)
+    config = sub.add_parser("config", help="show the effective configuration")
+    config_sub = config.add_subparsers(dest="config_command", metavar="COMMAND",
+                                       parser_class=ArgumentParser)
+    show = config_sub.add_parser("show", help="print the effective config as TOML")
+    show.set_defaults(func=cmd_config_show)
+    config.set_defaults(func=cmd_config_show)
+    for name, func in (("info", cmd_info),):
+        alias = groups["system"].add_parser(name, help="show host, store and plugins")
+        alias.add_argument("--format", "-f", default="")
+        alias.set_defaults(func=func)
+
+
+def _yaml_like(data: Any, indent: int = 0) -> list[str]:
+    """podman's human ``info`` output: nested keys, one per line."""
+    pad = "  " * indent
+    lines: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append(f"{pad}{key}:")
+            lines += _yaml_like(value, indent + 1)
+        elif isinstance(value, list):
+            lines.append(f"{pad}{key}:")
+            for item in value:
+                if isinstance(item, dict):
+                    lines.append(f"{pad}- " + ", ".join(f"{k}: {v}" for k, v in item.items()))
+                else:
+                    lines.append(f"{pad}- {item}")
+        else:
+            lines.append(f"{pad}{key}: {value}")
+    return lines
+
+
+def cmd_info(args: argparse.Namespace, ctx: Any) -> int:
+    """``pypod info [--format json]``."""
+    data = ctx.runtime.info()
+    if args.format == "json":
+        ctx.out(json.dumps(data, indent=2))
+    else:
+        ctx.out("\n".join(_yaml_like(data)))
+    return 0
+
+
+def plugin_rows(manager: PluginManager) -> list[dict[str, Any]]:
+    """One dict per plugin: name, distribution, version, status, hooks, backends."""
+    manager.backends("state")  # collect, so that each plugin knows what it declared
+    return [
+        {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "status": info.status,
+            "hooks": info.hooks,
+            "backends": info.backends,
+            **({"error": info.error} if info.error else {}),
+        }
+        for info in sorted(manager.infos.values(), key=lambda i: i.name)
+    ]
+
+
+def cmd_plugins(args: argparse.Namespace, ctx: Any) -> int:
+    """``pypod plugins [--json]``: works even when no runtime can be built."""
+    config = load_config(args.config)
+    manager = PluginManager(blocked=[*config.disabled_plugins, *args.no_plugin]).load()
+    rows = plugin_rows(manager)
+    if args.json:
+        ctx.out(json.dumps(rows, indent=2))
+        return 0
+    ctx.out(f"{'NAME':<22} {'DISTRIBUTION':<26} {'VERSION':<9} {'STATUS':<8} BACKENDS")
+    for row in rows:
+        backends = "; ".join(f"{fam}: {', '.join(names)}" for fam, names in row["backends"].items())
+        ctx.out(f"{row['name']:<22} {row['distribution']:<26} {row['version']:<9} "
+                f"{row['status']:<8} {backends}")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace, ctx: Any) -> int:
+    """``pypod config show``: the effective configuration as TOML (no runtime built)."""
+    options = {k: v for k, v in ctx.runtime_options().items()
+               if k not in ("config_path", "no_plugins", "trace")}
+    ctx.out(load_config(args.config, options).to_toml().rstrip())
+    return 0

@@ -1,0 +1,147 @@
+"""``pypod info``: what the host, the store, the registries and the plugins are."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+import tomllib
+from typing import TYPE_CHECKING, Any
+
+from pypod_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pypod_core.runtime import Runtime
+
+
+def _meminfo() -> dict[str, int]:
+    values: dict[str, int] = {}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                values[key] = int(rest.split()[0]) * 1024
+    except OSError:
+        pass
+    return values
+
+
+def _uptime() -> str:
+    try:
+        with open("/proc/uptime") as f:
+            seconds = int(float(f.read().split()[0]))
+    except OSError:
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h {rest // 60}m {rest % 60}s"
+
+
+def host_info(runtime: Runtime) -> dict[str, Any]:
+    """os, arch, kernel, cpus, memory, hostname, uptime, rootless, and the binaries."""
+    mem = _meminfo()
+    oci = runtime.oci_runtime
+    return {
+        "os": platform.system().lower(),
+        "arch": platform.machine(),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "memTotal": mem.get("MemTotal", 0),
+        "memFree": mem.get("MemAvailable", mem.get("MemFree", 0)),
+        "hostname": socket.gethostname(),
+        "uptime": _uptime(),
+        "rootless": runtime.rootless,
+        "ociRuntime": {"name": runtime.config.runtime, "path": runtime.runtime_binary,
+                       "version": _safe_version(oci)},
+        "conmon": {"path": runtime.conmon_binary},
+    }
+
+
+def _safe_version(oci: Any) -> str:
+    try:
+        return oci.version() if oci is not None else ""
+    except Exception:  # a broken binary must not break `pypod info`
+        return "unknown"
+
+
+def store_info(runtime: Runtime) -> dict[str, Any]:
+    """Paths of the store and how many containers and pods it holds."""
+    c = runtime.config
+    ctrs = runtime.state.all_containers()
+    running = sum(1 for r in ctrs if r.state.state.value == "running")
+    return {
+        "configFile": c.source,
+        "graphRoot": c.graph_root,
+        "runRoot": c.run_root,
+        "graphDriverName": c.graph_driver,
+        "staticDir": c.static_dir,
+        "tmpDir": c.tmp_dir,
+        "volumePath": c.volume_path,
+        "stateType": c.state_type,
+        "containerStore": {"number": len(ctrs), "running": running},
+        "podStore": {"number": len(runtime.state.all_pods())},
+    }
+
+
+def read_registries(path: str) -> dict[str, list[str]]:
+    """Search and insecure registries from a registries.conf, v1 or v2 form.
+
+    v1: ``[registries.search] registries = [...]``, ``[registries.insecure] ...``;
+    v2: ``unqualified-search-registries = [...]`` and ``[[registry]]`` tables with
+    ``location`` (or ``prefix``) and ``insecure``.  A missing file is no registries.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {"search": [], "insecure": []}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    v1 = data.get("registries", {})
+    if isinstance(v1, dict) and v1:
+        return {
+            "search": list(v1.get("search", {}).get("registries", [])),
+            "insecure": list(v1.get("insecure", {}).get("registries", [])),
+        }
+    search = list(data.get("unqualified-search-registries", []))
+    insecure = []
+    for reg in data.get("registry", []):
+        location = reg.get("location") or reg.get("prefix", "")
+        if reg.get("insecure"):
+            insecure.append(location)
+    return {"search": search, "insecure": insecure}
+
+
+def plugins_info(runtime: Runtime) -> dict[str, Any]:
+    """Every plugin, and which backend of each family is selected (and from where)."""
+    selected = {}
+    for family, key, obj in (
+        ("state", runtime.config.state_type, runtime.state),
+        ("oci_runtime", runtime.config.runtime, runtime.oci_runtime),
+        ("network", runtime.config.network_backend, runtime.network),
+        ("firewall", runtime.config.firewall_backend, runtime.firewall),
+    ):
+        decl = runtime.plugins.backends(family).get(key)
+        selected[family] = {
+            "name": key if obj is not None else "",
+            "plugin": decl.plugin if decl else "",
+            "distribution": decl.distribution if decl else "",
+        }
+    from pypod_core.cli.system import plugin_rows
+
+    return {"selected": selected, "installed": plugin_rows(runtime.plugins)}
+
+
+def runtime_info(runtime: Runtime) -> dict[str, Any]:
+    """The whole of ``pypod info``."""
+    registries = read_registries(runtime.config.registries_conf)
+    return {
+        "host": host_info(runtime),
+        "store": store_info(runtime),
+        "registries": {"search": registries["search"]},
+        "insecure registries": {"registries": registries["insecure"]},
+        "plugins": plugins_info(runtime),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }

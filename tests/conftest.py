@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,31 @@ def make_runtime(runtime_options: dict[str, Any]) -> Iterator[Callable[..., Any]
     for runtime in built:
         if runtime.valid:
             runtime.shutdown(force=True)
+collect_ignore = ["fixture_plugins"]
+
+PYPOD = str(REPO / ".venv" / "bin" / "pypod")
+FIXTURE_PLUGINS = Path(__file__).resolve().parent / "fixture_plugins"
+
+
+def run_pypod(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+              input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``pypod`` command; ``env`` adds to (not replaces) the environment."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([PYPOD, *args], capture_output=True, text=True, env=full_env,
+                          timeout=timeout, input=input)
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path, runtime_options: dict[str, Any]) -> str:
+    """A config file holding this test's isolated directories (``runtime_options``)."""
+    import tomli_w
+
+    path = tmp_path / "pypod.conf"
+    path.write_text(tomli_w.dumps(runtime_options))
+    return str(path)
+
+
+@pytest.fixture
+def cli_flags(cli_config: str) -> list[str]:
+    """Global flags that point ``pypod`` at this test's isolated directories."""
+    return ["--config", cli_config]

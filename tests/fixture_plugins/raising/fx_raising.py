@@ -1,0 +1,8 @@
+"""A plugin whose stage hook raises."""
+
+from pypod_core import hookimpl
+
+
+@hookimpl
+def pypod_prepare_tmp_dir(runtime):
+    raise RuntimeError("disk on fire")

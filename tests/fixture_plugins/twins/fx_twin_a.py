@@ -1,0 +1,8 @@
+"""One of two plugins that both claim the state backend 'twin'."""
+
+from pypod_core import StateBackend, hookimpl
+
+
+@hookimpl
+def pypod_state_backends():
+    yield StateBackend(name="twin", factory=lambda runtime: None, description="twin")

@@ -1,0 +1,8 @@
+"""A plugin with a misspelt hook name."""
+
+from pypod_core import hookimpl
+
+
+@hookimpl
+def pypod_make_stat(runtime):
+    return None

@@ -1,0 +1,186 @@
+"""Configuration: precedence, what was set explicitly, and one-line errors for bad files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_pypod
+
+from pypod_core import config as config_mod
+from pypod_core.config import RuntimeConfig, load_config
+from pypod_core.errors import ConfigError
+
+#: (file content, what the one-line error must mention besides the file's path)
+BROKEN_FILES = [
+    ("runtime = ", "invalid TOML"),
+    ("runtime = 'runc'\nruntime = 'crun'\n", "invalid TOML"),
+    ("[plugins\n", "invalid TOML"),
+    ("runtime = \"unterminated\n", "invalid TOML"),
+    ("this is not toml", "invalid TOML"),
+    ("runtimee = 'runc'\n", "unknown key 'runtimee'"),
+    ("explicit = ['runtime']\n", "unknown key 'explicit'"),
+    ("[storage]\ngraph_root = '/x'\n", "unknown key 'storage'"),
+    ("runtime = 5\n", "key 'runtime': expected a string"),
+    ("state_type = true\n", "key 'state_type': expected a string"),
+    ("runtime_path = '/usr/bin/runc'\n", "key 'runtime_path': expected an array"),
+    ("runtime_path = [1, 2]\n", "key 'runtime_path': expected a string"),
+    ("conmon_path = {a = 1}\n", "key 'conmon_path': expected an array"),
+    ("conmon_env_vars = 'PATH=/bin'\n", "key 'conmon_env_vars': expected an array"),
+    ("max_log_size = '1m'\n", "key 'max_log_size': expected an integer"),
+    ("max_log_size = 1.5\n", "key 'max_log_size': expected an integer"),
+    ("num_locks = true\n", "key 'num_locks': expected an integer"),
+    ("no_pivot_root = 'yes'\n", "key 'no_pivot_root': expected a boolean"),
+    ("enable_port_reservation = 1\n", "key 'enable_port_reservation': expected a boolean"),
+    ("label = 0\n", "key 'label': expected a boolean"),
+    ("cni_plugin_dir = '/usr/lib/cni'\n", "key 'cni_plugin_dir': expected an array"),
+    ("disabled_plugins = 'state_sqlite'\n", "key 'disabled_plugins': expected an array"),
+    ("plugins = 3\n", "key 'plugins': expected a table"),
+    ("plugins = {state_sqlite = 3}\n", "key 'plugins': expected a table"),
+    ("static_dir = ['/a']\n", "key 'static_dir': expected a string"),
+    ("infra_command = '/pause'\n", "key 'infra_command': expected an array"),
+    ("namespace = 1979-05-27\n", "key 'namespace': expected a string"),
+]
+
+
+@pytest.mark.parametrize("content, message", BROKEN_FILES)
+def test_every_broken_config_file_is_a_one_line_error(tmp_path: Path, content, message):
+    path = tmp_path / "pypod.conf"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    text = str(err.value)
+    assert text.startswith(f"{path}: "), text
+    assert message in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize("content, message", BROKEN_FILES[::4])
+def test_broken_config_from_the_command_line_exits_125_without_traceback(
+        tmp_path: Path, content, message):
+    path = tmp_path / "pypod.conf"
+    path.write_text(content)
+    result = run_pypod("--config", str(path), "config", "show")
+    assert result.returncode == 125
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: ") and message in lines[0]
+
+
+def test_not_utf8_and_missing_files_are_one_line_errors(tmp_path: Path):
+    binary = tmp_path / "binary.conf"
+    binary.write_bytes(b"runtime = '\xff\xfe'\n")
+    with pytest.raises(ConfigError, match=f"^{binary}: invalid TOML"):
+        load_config(str(binary))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(str(tmp_path / "missing.conf"))
+
+
+def test_bad_caller_option_names_the_key():
+    with pytest.raises(ConfigError, match="^options: key 'num_locks': expected an integer"):
+        load_config(os.devnull, {"num_locks": "many"})
+    with pytest.raises(ConfigError, match="^options: unknown key 'bogus'"):
+        load_config(os.devnull, {"bogus": 1})
+
+
+def test_precedence_defaults_then_file_then_options(tmp_path: Path):
+    path = tmp_path / "pypod.conf"
+    path.write_text("runtime = 'crun'\nnum_locks = 64\nstatic_dir = '/srv/static'\n")
+    config = load_config(str(path), {"num_locks": 128})
+    assert config.runtime == "crun"  # file over default
+    assert config.num_locks == 128  # option over file
+    assert config.cni_default_network == RuntimeConfig().cni_default_network  # default
+    assert config.explicit == frozenset({"runtime", "num_locks", "static_dir"})
+    assert config.source == str(path)
+
+
+def test_override_file_wins_over_vendor_file(tmp_path: Path, monkeypatch):
+    vendor, override = tmp_path / "vendor.conf", tmp_path / "override.conf"
+    vendor.write_text("runtime = 'crun'\nnum_locks = 7\n")
+    monkeypatch.setattr(config_mod, "VENDOR_CONFIG", str(vendor))
+    monkeypatch.setattr(config_mod, "OVERRIDE_CONFIG", str(override))
+    monkeypatch.delenv("PYPOD_CONF", raising=False)
+    config = load_config(rootless=False)
+    assert (config.runtime, config.num_locks, config.source) == ("crun", 7, str(vendor))
+    override.write_text("num_locks = 9\n")
+    config = load_config(rootless=False)
+    # The override replaces the vendor file whole, as libpod's did: runtime is default.
+    assert (config.runtime, config.num_locks, config.source) == ("runc", 9, str(override))
+
+
+def test_graph_and_run_roots_carry_unset_directories_along():
+    config = load_config(os.devnull, {"graph_root": "/srv/g", "run_root": "/srv/r"})
+    assert config.static_dir == "/srv/g/static"
+    assert config.volume_path == "/srv/g/volumes"
+    assert config.tmp_dir == "/srv/r/tmp"
+    config = load_config(os.devnull, {"graph_root": "/srv/g", "static_dir": "/srv/s"})
+    assert config.static_dir == "/srv/s"
+    assert "volume_path" not in config.explicit
+
+
+def test_config_show_round_trips_through_load(tmp_path: Path):
+    result = run_pypod("--config", os.devnull, "--runtime", "crun", "config", "show")
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "shown.conf"
+    path.write_text(result.stdout)
+    again = load_config(str(path))
+    assert again.runtime == "crun"
+    assert tomllib.loads(result.stdout)["graph_root"] == "/var/lib/pypod"
+
+
+def test_pypod_paths_are_its_own():
+    config = RuntimeConfig()
+    for value in (config.graph_root, config.run_root, config.static_dir, config.tmp_dir,
+                  config.cni_config_dir, config.volume_path):
+        assert "pypod" in value and "libpod" not in value and "/containers/storage" not in value
+
+
+def test_rootless_defaults_and_first_use_writes_the_user_file(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("PYPOD_CONF", raising=False)
+    config = load_config(rootless=True)
+    assert config.graph_root == str(tmp_path / ".local/share/pypod")
+    assert config.tmp_dir == str(tmp_path / "xdg/pypod/tmp")
+    assert config.firewall_backend == "none"
+    user_file = tmp_path / ".config/containers/pypod.conf"
+    written = tomllib.loads(user_file.read_text())
+    assert written["graph_root"] == config.graph_root
+    assert not [p for p in user_file.parent.iterdir() if p.name.startswith(".pypod.conf.")]
+    # The user's file is now what a rootless load reads, and is not rewritten.
+    user_file.write_text("runtime = 'crun'\n")
+    again = load_config(rootless=True)
+    assert again.runtime == "crun" and again.source == str(user_file)
+    assert user_file.read_text() == "runtime = 'crun'\n"
+
+
+def test_rootless_is_decided_by_the_effective_uid(tmp_path: Path):
+    """A real unprivileged process (uid 65534) gets the rootless paths and user file."""
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    os.chmod(tmp_path, 0o755)
+    # Import first: the interpreter's own files may not be readable by uid 65534.
+    script = ("import os; from pypod_core.config import load_config, is_rootless;"
+              "os.setgid(65534); os.setuid(65534);"
+              "c = load_config(); print(is_rootless(), c.graph_root, c.firewall_backend)")
+    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run"),
+           "PYTHONPATH": str(REPO)}
+    env.pop("PYPOD_CONF", None)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    assert out == ["True", f"{home}/.local/share/pypod", "none"]
+    assert (home / ".config/containers/pypod.conf").exists()
+
+
+def test_plugin_table_reaches_the_plugin(tmp_path: Path):
+    path = tmp_path / "pypod.conf"
+    path.write_text("[plugins.state_sqlite]\nbusy_timeout_ms = 5000\n")
+    config = load_config(str(path))
+    assert config.plugin_config("state_sqlite") == {"busy_timeout_ms": 5000}
+    assert config.plugin_config("other") == {}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -159,12 +161,19 @@ def test_rootless_defaults_and_first_use_writes_the_user_file(tmp_path: Path, mo
     assert user_file.read_text() == "runtime = 'crun'\n"
 
 
-def test_rootless_is_decided_by_the_effective_uid(tmp_path: Path):
-    """A real unprivileged process (uid 65534) gets the rootless paths and user file."""
-    home = tmp_path / "home"
-    home.mkdir()
+@pytest.fixture
+def nobody_home():
+    """A home directory uid 65534 can reach (pytest's tmp_path is under a 0700 dir)."""
+    home = Path(tempfile.mkdtemp(prefix="pypod-nobody-"))
+    os.chmod(home, 0o755)
     os.chown(home, 65534, 65534)
-    os.chmod(tmp_path, 0o755)
+    yield home
+    shutil.rmtree(home)
+
+
+def test_rootless_is_decided_by_the_effective_uid(nobody_home: Path):
+    """A real unprivileged process (uid 65534) gets the rootless paths and user file."""
+    home = nobody_home
     # Import first: the interpreter's own files may not be readable by uid 65534.
     script = ("import os; from pypod_core.config import load_config, is_rootless;"
               "os.setgid(65534); os.setuid(65534);"

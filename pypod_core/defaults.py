@@ -54,9 +54,8 @@ def pypod_find_conmon_path(runtime: Runtime) -> str:
     """The first existing non-directory file of ``conmon_path``."""
     found = _first_file(runtime.config.conmon_path)
     if found is None:
-        raise OCIRuntimeError(
-            f"could not find a working conmon binary (tried: {', '.join(runtime.config.conmon_path)})"
-        )
+        tried = ", ".join(runtime.config.conmon_path)
+        raise OCIRuntimeError(f"could not find a working conmon binary (tried: {tried})")
     return found
 
 

@@ -34,7 +34,7 @@ def new_id() -> str:
     return secrets.token_hex(32)
 
 
-class ContainerStatus(str, enum.Enum):
+class ContainerStatus(enum.StrEnum):
     """A container's state, as libpod's ``ContainerStatus``."""
 
     CONFIGURED = "configured"

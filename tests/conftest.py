@@ -24,10 +24,8 @@ IN_CI = os.environ.get("CI", "") == "true"
 def need_binary(name: str) -> str:
     """The path of a system binary; skip without it, except under CI=true, where a
     missing system package is a failure of the set-up, not a reason to skip."""
-    path = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)),
-        None,
-    )
+    candidates = (f"/usr/sbin/{name}", f"/sbin/{name}", f"/usr/bin/{name}")
+    path = shutil.which(name) or next((p for p in candidates if os.path.exists(p)), None)
     if path is None:
         if IN_CI:
             pytest.fail(f"{name} is not installed: scripts/setup.sh should have installed it")

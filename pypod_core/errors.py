@@ -125,5 +125,13 @@ class FirewallError(NetworkError):
     """Writing or deleting firewall rules failed."""
 
 
+class NetworkExistsError(NetworkError):
+    """A network with that name exists already (libpod ``ErrNetworkExists``)."""
+
+
+class PortInUseError(NetworkError):
+    """A host port to publish is taken by another process or container."""
+
+
 class InternalError(PypodError):
     """An internal inconsistency (libpod ``ErrInternal``)."""

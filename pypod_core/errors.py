@@ -89,6 +89,14 @@ class StateCorruptError(PypodError):
     """The state database cannot be read: corrupt, truncated, or of a newer schema."""
 
 
+class StateSchemaError(StateCorruptError):
+    """The state database has a schema newer than this pypod understands."""
+
+
+class StateBusyError(PypodError):
+    """The state database stayed locked by other processes for the whole busy timeout."""
+
+
 class ConfigError(PypodError):
     """A configuration file or option is malformed: names the file and the key."""
 

@@ -179,6 +179,11 @@ class PodState:
 
     infra_container_id: str = ""
 
+    def reset_after_reboot(self) -> None:
+        """Apply the reboot refresh to a pod: nothing of its state is per-boot yet (the
+        infra container's id survives), but every backend calls this, so that a field
+        added later is reset in one place."""
+
 
 @attrs.frozen
 class PodRecord:

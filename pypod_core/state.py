@@ -90,7 +90,15 @@ class State(ABC):
     @abstractmethod
     def refresh(self) -> None:
         """After a reboot: reset every container's state (``ContainerState.reset_after_reboot``)
-        in one transaction."""
+        and every pod's (``PodState.reset_after_reboot``), in every namespace, in one
+        transaction."""
+
+    def schema_versions(self) -> tuple[int, int] | None:
+        """For a backend with a versioned on-disk schema: (the version the store had when
+        it was opened, the version it has now), which differ when opening migrated it.
+        None for a backend without a schema (the default); ``pypod system migrate``
+        reports it."""
+        return None
 
     # -- DB configuration --------------------------------------------------------------
 

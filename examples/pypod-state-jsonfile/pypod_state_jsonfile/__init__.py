@@ -1,0 +1,1 @@
+"""Example pypod plugin: the state backend ``jsonfile``."""

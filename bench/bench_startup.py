@@ -1,0 +1,94 @@
+"""Start-up costs: `pypod info`, building a runtime in-process, plugin discovery, and
+where the import time of pypod_core goes.  Prints medians; asserts nothing.
+
+    .venv/bin/python bench/bench_startup.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYPOD = os.path.join(REPO, ".venv", "bin", "pypod")
+
+
+def median_ms(fn: Callable[[], object], runs: int) -> float:
+    """Median wall time of ``fn`` in milliseconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def in_fresh_process(code: str) -> float:
+    """Run ``code`` in a new interpreter; it prints one float (ms); return it."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def import_breakdown() -> list[tuple[str, int]]:
+    """Cumulative import time (us) of the heaviest modules under ``import pypod_core.runtime``."""
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import pypod_core.runtime"],
+                         capture_output=True, text=True, check=True).stderr
+    rows = []
+    for line in err.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if m and len(m.group(3)) <= 3:  # top-level imports only
+            rows.append((m.group(4), int(m.group(2))))
+    return sorted(rows, key=lambda r: -r[1])[:8]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    tmp = tempfile.mkdtemp(prefix="pypod-bench-")
+    flags = ["--config", os.devnull, "--root", f"{tmp}/root", "--runroot", f"{tmp}/run"]
+
+    info_ms = median_ms(lambda: subprocess.run([PYPOD, *flags, "info"], check=True,
+                                               capture_output=True), runs)
+    python_ms = median_ms(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True),
+                          runs)
+    discovery = [in_fresh_process(
+        "import time; t=time.perf_counter(); from pypod_core.plugins import PluginManager;"
+        "m=PluginManager().load(); [m.backends(f) for f in ('state',)];"
+        "print((time.perf_counter()-t)*1000)") for _ in range(runs)]
+    import_core = [in_fresh_process(
+        "import time; t=time.perf_counter(); import pypod_core.runtime;"
+        "print((time.perf_counter()-t)*1000)") for _ in range(runs)]
+
+    sys.path.insert(0, REPO)
+    from pypod_core.runtime import new_runtime
+
+    def build() -> None:
+        new_runtime(config_path=os.devnull, graph_root=f"{tmp}/root",
+                    run_root=f"{tmp}/run").shutdown()
+
+    build()
+    build_ms = median_ms(build, runs)
+
+    print(f"pypod start-up, median of {runs} runs (ms)")
+    print(f"  `pypod info` (whole process)           {info_ms:8.1f}")
+    print(f"  bare `python -c pass`                  {python_ms:8.1f}")
+    print(f"  import pypod_core.runtime              {statistics.median(import_core):8.1f}")
+    print(f"  plugin discovery + load + declarations {statistics.median(discovery):8.1f}"
+          f"   ({statistics.median(discovery) / info_ms:.0%} of `pypod info`)")
+    print(f"  build a runtime in-process (sqlite)    {build_ms:8.1f}")
+    print("import time of pypod_core.runtime, heaviest top-level imports (ms):")
+    for module, micros in import_breakdown():
+        print(f"  {module:<40} {micros / 1000:8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ import os
 import tempfile
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -147,27 +147,35 @@ def _strict_converter() -> cattrs.Converter:
                         (float, "a number")):
         conv.register_structure_hook(kind, exact(kind, label))
     conv.register_structure_hook(Any, lambda v, _: v)
-    for kind, label in ((list, "an array"), (dict, "a table")):
+    for container, name in ((list, "an array"), (dict, "a table")):
         conv.register_structure_hook_factory(
-            lambda t, kind=kind: typing.get_origin(t) is kind,
-            lambda t, kind=kind, label=label: _container_hook(conv, t, kind, label),
+            _origin_is(container), _container_hook_factory(conv, container, name)
         )
     return conv
 
 
-def _container_hook(conv: cattrs.Converter, type_: Any, kind: type, label: str):
+def _origin_is(container: type) -> Callable[[Any], bool]:
+    return lambda type_: typing.get_origin(type_) is container
+
+
+def _container_hook_factory(conv: cattrs.Converter, container: type, label: str) -> Any:
     """Check the TOML value is an array (a table) before cattrs iterates it: cattrs
     would happily turn the string "abc" into ["a", "b", "c"]."""
-    args = typing.get_args(type_)
 
-    def hook(value: Any, _: Any) -> Any:
-        if not isinstance(value, kind):
-            raise TypeError(f"expected {label}, got {type(value).__name__} {value!r}")
-        if kind is list:
+    def factory(type_: Any) -> Callable[[Any, Any], Any]:
+        args = typing.get_args(type_)
+
+        def hook(value: Any, _: Any) -> Any:
+            if not isinstance(value, container):
+                raise TypeError(f"expected {label}, got {type(value).__name__} {value!r}")
+            if isinstance(value, dict):
+                return {conv.structure(k, args[0]): conv.structure(v, args[1])
+                        for k, v in value.items()}
             return [conv.structure(v, args[0]) for v in value]
-        return {conv.structure(k, args[0]): conv.structure(v, args[1]) for k, v in value.items()}
 
-    return hook
+        return hook
+
+    return factory
 
 
 _converter = _strict_converter()

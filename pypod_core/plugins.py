@@ -8,6 +8,7 @@ fails to import is skipped with a warning, unless ``PYPOD_STRICT_PLUGINS=1``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata as metadata
 import os
@@ -80,7 +81,7 @@ class PluginManager:
                 version = ep.dist.version if ep.dist else ""
                 self._load_one(ep.name, dist, version, ep.load)
         for module in _env_list("PYPOD_PLUGINS"):
-            self._load_one(module, "", "", lambda m=module: importlib.import_module(m))
+            self._load_one(module, "", "", functools.partial(importlib.import_module, module))
         self._check_pending()
         for info in self.infos.values():
             plugin = self.pm.get_plugin(info.name)

@@ -158,7 +158,7 @@ def _origin_is(container: type) -> Callable[[Any], bool]:
     return lambda type_: typing.get_origin(type_) is container
 
 
-def _container_hook_factory(conv: cattrs.Converter, container: type, label: str) -> Any:
+def _container_hook_factory(conv: cattrs.Converter, container: Any, label: str) -> Any:
     """Check the TOML value is an array (a table) before cattrs iterates it: cattrs
     would happily turn the string "abc" into ["a", "b", "c"]."""
 

@@ -1,0 +1,416 @@
+"""The ``cni`` network backend: CNI plugin binaries attach namespaces to networks.
+
+Networks are the config lists in ``cni_config_dir``; where that directory holds none,
+pypod writes its own default network there (a bridge of its own, host-local IPAM,
+masquerade, portmap), so that a fresh host works.  Plugins are searched for in
+``cni_plugin_dir``.  Settings of ``[plugins.net_cni]``: ``default_bridge`` (``pypod0``),
+``default_subnet`` (``10.90.0.0/16``) for the network pypod writes, and ``subnet_pool``
+(``10.91.0.0/16``), whose /24s ``network create`` hands out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+from pypod_core.errors import (
+    ConfigError,
+    InvalidArgError,
+    NetworkError,
+    NetworkExistsError,
+    NoSuchNetworkError,
+)
+from pypod_core.model import validate_name
+from pypod_core.netns import is_netns
+from pypod_core.network import Network, NetworkInfo, NetworkRequest, result_addresses
+from pypod_net_cni import conflist
+from pypod_net_cni.cache import CacheEntry, ResultCache
+from pypod_net_cni.conflist import ConfList
+from pypod_net_cni.invoke import Invocation, exec_plugin, find_plugin
+
+if TYPE_CHECKING:
+    from pypod_core.runtime import Runtime
+
+DEFAULT_FILE = "87-pypod-bridge.conflist"
+SETTINGS = {"default_bridge": "pypod0", "default_subnet": "10.90.0.0/16",
+            "subnet_pool": "10.91.0.0/16"}
+
+
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.split("."))
+    except ValueError:
+        return (0,)
+
+
+def _settings(runtime: Runtime) -> dict[str, str]:
+    """``[plugins.net_cni]`` merged over the defaults; ConfigError for a wrong key."""
+    given = runtime.config.plugin_config("net_cni")
+    where = runtime.config.source or "options"
+    for key, value in given.items():
+        if key not in SETTINGS:
+            raise ConfigError(f"{where}: [plugins.net_cni]: unknown key {key!r}")
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: [plugins.net_cni]: key {key!r}: expected a string")
+    return {**SETTINGS, **given}
+
+
+class CNINetwork(Network):
+    """Networks from CNI config lists, attached by running CNI plugins."""
+
+    name = "cni"
+
+    def __init__(self, *, config_dir: str, plugin_dirs: tuple[str, ...], cache_dir: str,
+                 data_dir: str, default_name: str = "pypod",
+                 default_bridge: str = SETTINGS["default_bridge"],
+                 default_subnet: str = SETTINGS["default_subnet"],
+                 subnet_pool: str = SETTINGS["subnet_pool"]):
+        self.config_dir = config_dir
+        self.plugin_dirs = plugin_dirs
+        self.cache = ResultCache(cache_dir)
+        self.data_dir = data_dir
+        self.default_name = default_name
+        self.default_bridge = default_bridge
+        self.default_subnet = default_subnet
+        self.subnet_pool = subnet_pool
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> CNINetwork:
+        """The backend of a runtime: its config keys; the DEL cache under the graph root
+        (it must survive a reboot), host-local leases under the run root (they must not)."""
+        c = runtime.config
+        settings = _settings(runtime)
+        return cls(
+            config_dir=c.cni_config_dir,
+            plugin_dirs=tuple(c.cni_plugin_dir),
+            cache_dir=os.path.join(c.graph_root, "cni", "results"),
+            data_dir=os.path.join(c.run_root, "cni", "networks"),
+            default_name=c.cni_default_network,
+            **settings,
+        )
+
+    # -- the networks --------------------------------------------------------------------
+
+    def _load(self) -> tuple[list[ConfList], list[ConfigError]]:
+        lists, broken = conflist.load_dir(self.config_dir)
+        if not lists and not broken:
+            self._write_default()
+            lists, broken = conflist.load_dir(self.config_dir)
+        return lists, broken
+
+    def _write_default(self) -> None:
+        data = conflist.bridge_conflist(self.default_name, self.default_bridge,
+                                        self.default_subnet, self.data_dir)
+        try:
+            conflist.write_new(os.path.join(self.config_dir, DEFAULT_FILE), data)
+        except NetworkExistsError:
+            pass  # another pypod process wrote it first: as good as ours
+
+    def _lookup(self, name: str) -> ConfList:
+        lists, broken = self._load()
+        for conf in lists:
+            if conf.name == name:
+                return conf
+        hint = "".join(f"; unusable config file {exc}" for exc in broken)
+        raise NoSuchNetworkError(f"network {name!r} not found in {self.config_dir}{hint}")
+
+    def _default(self, lists: list[ConfList], broken: list[ConfigError]) -> ConfList:
+        for conf in lists:
+            if conf.name == self.default_name:
+                return conf
+        if lists:
+            return lists[0]
+        if broken:
+            raise broken[0]
+        raise NoSuchNetworkError(f"no CNI network config in {self.config_dir}")
+
+    def default_network(self) -> str:
+        """``cni_default_network`` if such a network exists, else the first one."""
+        return self._default(*self._load()).name
+
+    def networks(self) -> list[NetworkInfo]:
+        """Every usable network, in file order."""
+        lists, broken = self._load()
+        default = self._default(lists, broken).name if lists else ""
+        return [self._info(conf, conf.name == default) for conf in lists]
+
+    def inspect(self, name: str) -> NetworkInfo:
+        """One network; NoSuchNetworkError naming the config dir if missing."""
+        conf = self._lookup(name)
+        return self._info(conf, conf.name == self.default_network())
+
+    @staticmethod
+    def _info(conf: ConfList, default: bool) -> NetworkInfo:
+        return NetworkInfo(name=conf.name, driver=str(conf.plugins[0]["type"]),
+                           subnets=tuple(conf.subnets()), interface=conf.bridge(),
+                           path=conf.path, default=default, config=conf.to_dict())
+
+    def create(self, name: str, subnet: str = "") -> NetworkInfo:
+        """Write ``<config dir>/<name>.conflist``: a bridge network like the default one,
+        on a bridge and subnet no other network (or host route) uses."""
+        validate_name(name)
+        lists, _ = self._load()
+        if any(conf.name == name for conf in lists):
+            raise NetworkExistsError(f"network {name!r} exists already")
+        net = self._check_subnet(subnet, lists) if subnet else self._free_subnet(lists)
+        data = conflist.bridge_conflist(name, self._free_bridge(lists), str(net), self.data_dir)
+        path = os.path.join(self.config_dir, f"{name}.conflist")
+        conflist.write_new(path, data)
+        return self._info(conflist.load_file(path), False)
+
+    def _check_subnet(self, subnet: str, lists: list[ConfList]) -> ipaddress._BaseNetwork:
+        try:
+            net = ipaddress.ip_network(subnet)
+        except ValueError as exc:
+            raise InvalidArgError(f"invalid subnet {subnet!r}: {exc}") from None
+        if net.num_addresses < 4:
+            raise InvalidArgError(f"subnet {subnet} is too small for a network")
+        for conf in lists:
+            for other in conf.subnets():
+                if _overlaps(net, other):
+                    raise InvalidArgError(
+                        f"subnet {subnet} overlaps subnet {other} of network {conf.name!r}")
+        return net
+
+    def _free_subnet(self, lists: list[ConfList]) -> ipaddress._BaseNetwork:
+        used = [s for conf in lists for s in conf.subnets()] + _host_routes()
+        for candidate in ipaddress.ip_network(self.subnet_pool).subnets(new_prefix=24):
+            if not any(_overlaps(candidate, u) for u in used):
+                return candidate
+        raise NetworkError(f"no free /24 subnet left in the pool {self.subnet_pool}")
+
+    def _free_bridge(self, lists: list[ConfList]) -> str:
+        used = {conf.bridge() for conf in lists} | set(_host_interfaces())
+        prefix = self.default_bridge.rstrip("0123456789") or "pypod"
+        n = 1
+        while f"{prefix}{n}" in used:
+            n += 1
+        return f"{prefix}{n}"
+
+    def remove(self, name: str) -> None:
+        """Delete the network's config file, and its bridge if no other network uses it.
+        The default network cannot be removed (pypod would write it again)."""
+        lists, broken = self._load()
+        conf = self._lookup(name)
+        if conf.name == self._default(lists, broken).name:
+            raise InvalidArgError(f"network {name!r} is the default network: it cannot be removed")
+        try:
+            os.unlink(conf.path)
+        except FileNotFoundError:
+            pass
+        bridge = conf.bridge()
+        if bridge and not any(c.bridge() == bridge for c in lists if c.name != name):
+            _delete_link(bridge)
+
+    # -- attaching -----------------------------------------------------------------------
+
+    def setup(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
+        """ADD the namespace to each network in turn (eth0, eth1, ...); on failure DEL
+        what was added and raise."""
+        names = request.networks or (self.default_network(),)
+        if len(set(names)) != len(names):
+            raise InvalidArgError(f"network listed twice in {','.join(names)}")
+        if request.static_ip:
+            _check_ip(request.static_ip)
+        lists = [self._lookup(n) for n in names]
+        for conf in lists:
+            self._binaries(conf)  # fail before anything is attached
+        results: dict[str, dict[str, Any]] = {}
+        try:
+            for i, conf in enumerate(lists):
+                entry = CacheEntry(container_id=request.container_id, network=conf.name,
+                                   ifname=f"eth{i}", netns=request.netns_path,
+                                   config=conf.to_dict(), cni_args=_cni_args(request, i),
+                                   capability_args=_capability_args(request, i))
+                self.cache.save(entry)
+                entry.result = self._add(conf, entry)
+                self.cache.save(entry)
+                results[conf.name] = entry.result
+        except BaseException:
+            try:
+                self.teardown(request)
+            except NetworkError:
+                pass  # the ADD error is the one worth reporting
+            raise
+        return results
+
+    def _binaries(self, conf: ConfList) -> list[str]:
+        """Each plugin's binary; NetworkError naming the first missing one."""
+        found = []
+        for plugin in conf.plugins:
+            binary = find_plugin(plugin["type"], self.plugin_dirs)
+            if binary is None:
+                raise NetworkError(
+                    f"network {conf.name!r} ({conf.path}): CNI plugin {plugin['type']!r} "
+                    f"not found in {', '.join(self.plugin_dirs)}")
+            found.append(binary)
+        return found
+
+    def _invocation(self, command: str, entry: CacheEntry, netns: str) -> Invocation:
+        return Invocation(command=command, container_id=entry.container_id, netns=netns,
+                          ifname=entry.ifname, args=entry.cni_args,
+                          plugin_dirs=self.plugin_dirs)
+
+    def _add(self, conf: ConfList, entry: CacheEntry) -> dict[str, Any]:
+        inv = self._invocation("ADD", entry, entry.netns)
+        prev: dict[str, Any] | None = None
+        for plugin, binary in zip(conf.plugins, self._binaries(conf), strict=True):
+            config = _plugin_config(conf, plugin, prev, entry.capability_args)
+            try:
+                prev = exec_plugin(binary, config, inv) or prev
+            except NetworkError as exc:
+                raise NetworkError(f"network {conf.name!r}: {exc}") from None
+        if prev is None:
+            raise NetworkError(f"network {conf.name!r}: the CNI plugins returned no result")
+        return prev
+
+    def teardown(self, request: NetworkRequest) -> None:
+        """DEL every cached attachment of the container, last interface first; an entry
+        whose DEL fails stays cached (a later teardown tries again)."""
+        first_error: NetworkError | None = None
+        for entry in reversed(self.cache.entries(request.container_id)):
+            try:
+                self._del(entry)
+            except NetworkError as exc:
+                first_error = first_error or exc
+                continue
+            self.cache.remove(entry)
+        if first_error is not None:
+            raise first_error
+
+    def _del(self, entry: CacheEntry) -> None:
+        conf = conflist.parse(entry.config, f"cache of {entry.container_id}")
+        netns = entry.netns if is_netns(entry.netns) else ""
+        inv = self._invocation("DEL", entry, netns)
+        prev = entry.result if _version(conf.cni_version) >= (0, 4, 0) else None
+        first_error: NetworkError | None = None
+        # Every plugin gets its DEL even if one fails: each undoes its own part.
+        for plugin, binary in reversed(list(zip(conf.plugins, self._binaries(conf),
+                                                strict=True))):
+            try:
+                exec_plugin(binary, _plugin_config(conf, plugin, prev, entry.capability_args),
+                            inv)
+            except NetworkError as exc:
+                first_error = first_error or NetworkError(f"network {conf.name!r}: {exc}")
+        if first_error is not None:
+            raise first_error
+
+    def check(self, request: NetworkRequest) -> None:
+        """CHECK every attachment (config lists of CNI 0.4.0 and later)."""
+        entries = self.cache.entries(request.container_id)
+        if not entries:
+            raise NetworkError(f"container {request.container_id[:12]} is attached to no network")
+        for entry in entries:
+            conf = conflist.parse(entry.config, f"cache of {entry.container_id}")
+            if conf.disable_check or _version(conf.cni_version) < (0, 4, 0):
+                continue
+            if entry.result is None or not is_netns(entry.netns):
+                raise NetworkError(f"network {conf.name!r}: container "
+                                   f"{entry.container_id[:12]} is not attached")
+            inv = self._invocation("CHECK", entry, entry.netns)
+            for plugin, binary in zip(conf.plugins, self._binaries(conf), strict=True):
+                config = _plugin_config(conf, plugin, entry.result, entry.capability_args)
+                try:
+                    exec_plugin(binary, config, inv)
+                except NetworkError as exc:
+                    if not _known_false_alarm(plugin, entry, exc):
+                        raise NetworkError(f"network {conf.name!r}: {exc}") from None
+
+
+def _plugin_config(conf: ConfList, plugin: dict[str, Any], prev: dict[str, Any] | None,
+                   capability_args: dict[str, Any]) -> dict[str, Any]:
+    """One plugin's stdin (libcni's ``buildOneConfig``): its config, the list's name and
+    version, the previous result, and the capability arguments it declared."""
+    config = dict(plugin)
+    config["name"] = conf.name
+    config["cniVersion"] = conf.cni_version
+    if prev is not None:
+        config["prevResult"] = prev
+    caps = plugin.get("capabilities") or {}
+    runtime_config = {k: v for k, v in capability_args.items() if caps.get(k)}
+    if runtime_config:
+        config["runtimeConfig"] = {**config.get("runtimeConfig", {}), **runtime_config}
+    return config
+
+
+def _known_false_alarm(plugin: dict[str, Any], entry: CacheEntry, exc: NetworkError) -> bool:
+    """portmap up to at least 1.1.1 fails CHECK of a container with published ports but
+    no IPv6 address: it looks for an IPv6 DNAT chain that ADD rightly never made."""
+    if plugin.get("type") != "portmap" or "ipv6" not in str(exc):
+        return False
+    return not any(":" in a for a in result_addresses(entry.result or {}))
+
+
+def _cni_args(request: NetworkRequest, index: int) -> str:
+    args = ["IgnoreUnknown=1"]
+    if index == 0 and request.static_ip:
+        args.append(f"IP={request.static_ip}")
+    return ";".join(args)
+
+
+def _capability_args(request: NetworkRequest, index: int) -> dict[str, Any]:
+    """Port mappings and the static address go to the first network only."""
+    if index != 0:
+        return {}
+    caps: dict[str, Any] = {}
+    if request.port_mappings:
+        caps["portMappings"] = [
+            {"hostPort": p.host_port, "containerPort": p.container_port,
+             "protocol": p.protocol, "hostIP": p.host_ip}
+            for p in request.port_mappings
+        ]
+    if request.static_ip:
+        caps["ips"] = [request.static_ip]
+    return caps
+
+
+def _check_ip(address: str) -> None:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise InvalidArgError(f"invalid static IP address {address!r}") from None
+
+
+def _overlaps(net: ipaddress._BaseNetwork, other: str) -> bool:
+    try:
+        o = ipaddress.ip_network(other, strict=False)
+    except ValueError:
+        return False
+    return o.version == net.version and net.overlaps(o)  # type: ignore[arg-type]
+
+
+def _host_routes() -> list[str]:
+    """The IPv4 destinations of the host's routes, except default routes."""
+    found = []
+    try:
+        with open("/proc/net/route") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+    except OSError:
+        return []
+    for row in rows:
+        if len(row) < 8:
+            continue
+        dest, mask = (ipaddress.IPv4Address(bytes.fromhex(v)[::-1]) for v in (row[1], row[7]))
+        if int(mask):
+            found.append(f"{dest}/{bin(int(mask)).count('1')}")
+    return found
+
+
+def _host_interfaces() -> list[str]:
+    try:
+        return os.listdir("/sys/class/net")
+    except OSError:
+        return []
+
+
+def _delete_link(name: str) -> None:
+    """Delete a host interface if it exists (``ip link del``); absent is fine."""
+    if not os.path.exists(f"/sys/class/net/{name}"):
+        return
+    ip = shutil.which("ip") or "/usr/sbin/ip"
+    proc = subprocess.run([ip, "link", "del", name], capture_output=True, text=True)
+    if proc.returncode != 0 and os.path.exists(f"/sys/class/net/{name}"):
+        raise NetworkError(f"cannot delete interface {name}: {proc.stderr.strip()}")

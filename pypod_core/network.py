@@ -1,0 +1,134 @@
+"""The Network interface: what attaches containers to networks (libpod's use of ocicni).
+
+A backend manages named networks (list, inspect, create, remove) and attaches a network
+namespace to some of them (``setup``), checks the attachment (``check``) and detaches
+it (``teardown``).  It works on a :class:`NetworkRequest` (ocicni's ``PodNetwork``),
+not on a container, so that it can be used, and tested, on any namespace:
+:meth:`NetworkRequest.for_container` makes the request of a container.
+
+The namespace itself is made by the caller (:mod:`pypod_core.netns`); the backend puts
+interfaces in it.  Firewall rules are the :class:`pypod_core.firewall.Firewall`'s job.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pypod_core.model import PortMapping
+
+if TYPE_CHECKING:
+    from pypod_core.container import Container
+
+
+@attrs.frozen(kw_only=True)
+class NetworkRequest:
+    """One namespace to attach: whose it is, where it is, to which networks, and how."""
+
+    #: The container's id: the key under which a backend remembers the attachment.
+    container_id: str
+    #: The container's name (passed to plugins that want one).
+    name: str = ""
+    #: Path of the bind-mounted network namespace ("" on teardown if it is gone).
+    netns_path: str = ""
+    #: Network names, in interface order (eth0, eth1, ...); empty: the default network.
+    networks: tuple[str, ...] = ()
+    #: A static address (no prefix) for the first network's interface, or "".
+    static_ip: str = ""
+    #: Ports to publish on the host, through the first network.
+    port_mappings: tuple[PortMapping, ...] = ()
+
+    @classmethod
+    def for_container(cls, ctr: Container) -> NetworkRequest:
+        """The request of a container in network mode ``bridge``."""
+        config = ctr.config
+        return cls(
+            container_id=config.id,
+            name=config.name,
+            netns_path=ctr.state.netns_path,
+            networks=tuple(config.networks),
+            static_ip=config.static_ip,
+            port_mappings=tuple(config.port_mappings),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class NetworkInfo:
+    """One network as ``pypod network ls/inspect`` shows it."""
+
+    name: str
+    #: The kind of network, e.g. the CNI plugin that makes the interface ("bridge").
+    driver: str = ""
+    #: Subnets addresses are allocated from (CIDR strings).
+    subnets: tuple[str, ...] = ()
+    #: Host interface the network's containers hang off (a bridge), if any.
+    interface: str = ""
+    #: Where the network is defined (a config file), if anywhere.
+    path: str = ""
+    #: Whether containers without ``--network`` join this one.
+    default: bool = False
+    #: The backend's own description of the network (a CNI config list).
+    config: dict[str, Any] = attrs.field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``network ls --format json``)."""
+        return attrs.asdict(self)
+
+
+class Network(ABC):
+    """A network backend."""
+
+    #: The backend's name (``cni``).
+    name: str
+
+    @abstractmethod
+    def networks(self) -> list[NetworkInfo]:
+        """Every usable network, in the backend's order (CNI: by file name)."""
+
+    @abstractmethod
+    def default_network(self) -> str:
+        """The name of the network containers join when they name none."""
+
+    @abstractmethod
+    def inspect(self, name: str) -> NetworkInfo:
+        """One network; NoSuchNetworkError if there is none of that name."""
+
+    @abstractmethod
+    def create(self, name: str, subnet: str = "") -> NetworkInfo:
+        """Define a new bridge network (a free subnet if none is given); return it.
+        NetworkExistsError if the name is taken, InvalidArgError for a bad subnet."""
+
+    @abstractmethod
+    def remove(self, name: str) -> None:
+        """Delete a network's definition (and its host interface, if no other network
+        uses it); NoSuchNetworkError if there is none of that name."""
+
+    @abstractmethod
+    def setup(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
+        """Attach ``request.netns_path`` to its networks (interfaces eth0, eth1, ...) and
+        return each network's result, by name, in the shape of a CNI result (``ips``,
+        ``interfaces``, ``routes``).  On failure nothing stays attached."""
+
+    @abstractmethod
+    def teardown(self, request: NetworkRequest) -> None:
+        """Detach the container from every network it was attached to.  Works from what
+        the backend remembers of the attachment, so it also works after a crash or a
+        reboot, with the namespace gone; parts already gone are not an error."""
+
+    @abstractmethod
+    def check(self, request: NetworkRequest) -> None:
+        """Check that the attachment is still as set up; NetworkError if not."""
+
+
+def result_addresses(result: dict[str, Any]) -> list[str]:
+    """The container's addresses in a CNI result, as CIDR strings ("10.89.0.2/16").
+
+    Handles results of CNI 0.3.0 and later (``ips``) and of 0.1/0.2 (``ip4``, ``ip6``).
+    """
+    found = [ip["address"] for ip in result.get("ips", []) if ip.get("address")]
+    for key in ("ip4", "ip6"):
+        if isinstance(result.get(key), dict) and result[key].get("ip"):
+            found.append(result[key]["ip"])
+    return found

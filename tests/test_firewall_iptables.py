@@ -1,0 +1,70 @@
+"""The iptables firewall writes exactly the seed's rules, with real iptables/ip6tables."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import need_binary
+
+from pypod_core.testing.firewall import cni_result
+
+
+@pytest.fixture
+def firewall(tmp_path: Path):
+    need_binary("iptables")
+    need_binary("ip6tables")
+    from pypod_firewall_iptables.iptables import IptablesFirewall
+
+    return IptablesFirewall(lock_path=str(tmp_path / "iptables.lock"))
+
+
+def rules(tool: str) -> list[str]:
+    return subprocess.run([tool, "-w", "-S"], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+
+
+def test_seed_chains_jumps_and_per_ip_rules(firewall) -> None:
+    result = cni_result("198.51.100.77/24", "2001:db8:77::7/64")
+    firewall.add(result)
+    try:
+        for tool, cidr in (("iptables", "198.51.100.77/32"), ("ip6tables", "2001:db8:77::7/128")):
+            lines = rules(tool)
+            assert "-N CNI-FORWARD" in lines and "-N CNI-ADMIN" in lines
+            forward = [r for r in lines if r.startswith("-A FORWARD ")]
+            assert forward[0] == ('-A FORWARD -m comment --comment "CNI firewall plugin rules" '
+                                  "-j CNI-FORWARD"), "the jump must come first in FORWARD"
+            ours = [r for r in lines if r.startswith("-A CNI-FORWARD ")]
+            assert ours[0].endswith("-j CNI-ADMIN"), "admin overrides are consulted first"
+            assert (f"-A CNI-FORWARD -d {cidr} -m conntrack --ctstate RELATED,ESTABLISHED "
+                    "-j ACCEPT") in ours
+            assert f"-A CNI-FORWARD -s {cidr} -j ACCEPT" in ours
+    finally:
+        firewall.delete(result)
+    for tool, bare in (("iptables", "198.51.100.77/"), ("ip6tables", "2001:db8:77::7/")):
+        lines = rules(tool)
+        assert not [r for r in lines if bare in r]
+        # The shared chains and the jump stay: other containers' rules live there.
+        assert "-N CNI-FORWARD" in lines
+
+
+def test_add_twice_keeps_one_copy_of_each_rule(firewall) -> None:
+    result = cni_result("198.51.100.78/24")
+    try:
+        firewall.add(result)
+        firewall.add(result)
+        lines = rules("iptables")
+        assert sum("198.51.100.78/32" in r for r in lines) == 2
+        assert sum("-j CNI-FORWARD" in r for r in lines if r.startswith("-A FORWARD")) == 1
+    finally:
+        firewall.delete(result)
+
+
+def test_rules_deleted_behind_its_back_are_tolerated(firewall) -> None:
+    result = cni_result("198.51.100.79/24")
+    firewall.add(result)
+    subprocess.run(["iptables", "-w", "-D", "CNI-FORWARD", "-s", "198.51.100.79/32", "-j",
+                    "ACCEPT"], check=True)
+    firewall.delete(result)
+    assert not [r for r in rules("iptables") if "198.51.100.79/" in r]

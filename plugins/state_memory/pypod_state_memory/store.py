@@ -79,11 +79,12 @@ class MemoryState(State):
 
     def _check_new(self, obj_id: str, name: str, exists: type[Exception], kind: str) -> None:
         self._open()
+        if not obj_id or not name:
+            raise InvalidArgError(f"a {kind} needs an id and a name")
         if obj_id in self._ctrs or obj_id in self._pods:
             raise exists(f"the id {obj_id} is already in use")
         if name in self._names:
             raise NameInUseError(f"the name {name!r} is already in use by {self._names[name]}")
-        del kind
 
     def _all(self, table: dict[str, R], keep: Callable[[R], bool] = lambda r: True) -> list[R]:
         self._open()
@@ -99,6 +100,8 @@ class MemoryState(State):
         self._open()
         for record in self._ctrs.values():
             record.state.reset_after_reboot()
+        for pod in self._pods.values():
+            pod.state.reset_after_reboot()
 
     def get_db_config(self) -> DBConfig | None:
         self._open()
@@ -116,6 +119,7 @@ class MemoryState(State):
         self._namespace = namespace
 
     def get_namespace(self) -> str:
+        self._open()
         return self._namespace
 
     # -- containers --------------------------------------------------------------------
@@ -128,6 +132,8 @@ class MemoryState(State):
 
     def has_container(self, ctr_id: str) -> bool:
         self._open()
+        if not ctr_id:
+            raise InvalidArgError("container id must not be empty")
         record = self._ctrs.get(ctr_id)
         return record is not None and self._visible(record)
 
@@ -193,6 +199,8 @@ class MemoryState(State):
 
     def has_pod(self, pod_id: str) -> bool:
         self._open()
+        if not pod_id:
+            raise InvalidArgError("pod id must not be empty")
         record = self._pods.get(pod_id)
         return record is not None and self._visible(record)
 
@@ -237,10 +245,15 @@ class MemoryState(State):
             self._names.pop(record.config.name, None)
 
     def add_container_to_pod(self, pod_id: str, record: ContainerRecord) -> None:
-        self.pod(pod_id)
+        pod = self.pod(pod_id)
         if record.config.pod != pod_id:
             raise InvalidArgError(
                 f"container {record.config.id} is not configured for pod {pod_id}"
+            )
+        if record.config.namespace != pod.config.namespace:
+            raise NSMismatchError(
+                f"container {record.config.id} is in namespace {record.config.namespace!r}, "
+                f"its pod {pod_id} in {pod.config.namespace!r}"
             )
         self._add_ctr(record)
 

@@ -1,0 +1,30 @@
+"""pypod's conformance kit: pytest classes a backend's own test suite subclasses.
+
+A backend author subclasses the class of the backend's family and provides one fixture;
+every test of the class then runs against the backend.  The bundled backends are tested
+this way, so a third-party backend that passes behaves as the bundled ones do::
+
+    import pytest
+    from pypod_core.testing import StateBackendTests
+    from my_state.store import RedisState
+
+    class TestRedisState(StateBackendTests):
+        @pytest.fixture
+        def make_state(self):
+            return lambda directory: RedisState.at(directory)
+
+The classes carry no ``Test`` prefix, so pytest collects them only through a subclass.
+See ``docs/state.md`` for the state kit.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# The kit's asserts live outside test modules: have pytest rewrite them anyway, so a
+# failing check shows the values it compared.
+pytest.register_assert_rewrite("pypod_core.testing.state")
+
+from pypod_core.testing.state import StateBackendTests  # noqa: E402
+
+__all__ = ["StateBackendTests"]

@@ -100,3 +100,32 @@ def cli_config(tmp_path: Path, runtime_options: dict[str, Any]) -> str:
 def cli_flags(cli_config: str) -> list[str]:
     """Global flags that point ``pypod`` at this test's isolated directories."""
     return ["--config", cli_config]
+
+
+@pytest.fixture
+def net_settings() -> Iterator[dict[str, str]]:
+    """``[plugins.net_cni]`` settings giving this test's default network a bridge and
+    subnets of its own (a random /22 of 10.200.0.0/13), so that tests never share
+    addresses; the test's bridges are deleted afterwards."""
+    import secrets
+
+    block = secrets.randbelow(2048)
+    prefix = f"pt{secrets.token_hex(3)}"
+    base = f"10.{200 + block // 64}.{(block % 64) * 4}"
+    yield {"default_bridge": f"{prefix}0", "default_subnet": f"{base}.0/24",
+           "subnet_pool": f"{base}.0/22"}
+    for name in os.listdir("/sys/class/net"):
+        if name.startswith(prefix):
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+@pytest.fixture
+def net_config(tmp_path: Path, runtime_options: dict[str, Any],
+               net_settings: dict[str, str]) -> str:
+    """A config file: this test's isolated directories plus its own default network
+    (``net_settings``); for ``make_runtime(config_path=...)`` and ``pypod --config``."""
+    import tomli_w
+
+    path = tmp_path / "pypod-net.conf"
+    path.write_text(tomli_w.dumps({**runtime_options, "plugins": {"net_cni": net_settings}}))
+    return str(path)

@@ -30,6 +30,7 @@ from pypod_net_cni import conflist
 from pypod_net_cni.cache import CacheEntry, ResultCache
 from pypod_net_cni.conflist import ConfList
 from pypod_net_cni.invoke import Invocation, exec_plugin, find_plugin
+from pypod_net_cni.standin import drop_standin, make_standin
 
 if TYPE_CHECKING:
     from pypod_core.runtime import Runtime
@@ -71,6 +72,7 @@ class CNINetwork(Network):
         self.config_dir = config_dir
         self.plugin_dirs = plugin_dirs
         self.cache = ResultCache(cache_dir)
+        self.standin_dir = os.path.join(cache_dir, ".standin")
         self.data_dir = data_dir
         self.default_name = default_name
         self.default_bridge = default_bridge
@@ -283,18 +285,25 @@ class CNINetwork(Network):
 
     def _del(self, entry: CacheEntry) -> None:
         conf = conflist.parse(entry.config, f"cache of {entry.container_id}")
-        netns = entry.netns if is_netns(entry.netns) else ""
+        binaries = self._binaries(conf)
+        standin = ""
+        if is_netns(entry.netns):
+            netns = entry.netns
+        else:
+            netns = standin = make_standin(self.standin_dir, entry)
         inv = self._invocation("DEL", entry, netns)
         prev = entry.result if _version(conf.cni_version) >= (0, 4, 0) else None
         first_error: NetworkError | None = None
-        # Every plugin gets its DEL even if one fails: each undoes its own part.
-        for plugin, binary in reversed(list(zip(conf.plugins, self._binaries(conf),
-                                                strict=True))):
-            try:
-                exec_plugin(binary, _plugin_config(conf, plugin, prev, entry.capability_args),
-                            inv)
-            except NetworkError as exc:
-                first_error = first_error or NetworkError(f"network {conf.name!r}: {exc}")
+        try:
+            # Every plugin gets its DEL even if one fails: each undoes its own part.
+            for plugin, binary in reversed(list(zip(conf.plugins, binaries, strict=True))):
+                config = _plugin_config(conf, plugin, prev, entry.capability_args)
+                try:
+                    exec_plugin(binary, config, inv)
+                except NetworkError as exc:
+                    first_error = first_error or NetworkError(f"network {conf.name!r}: {exc}")
+        finally:
+            drop_standin(standin)
         if first_error is not None:
             raise first_error
 

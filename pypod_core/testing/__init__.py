@@ -19,11 +19,15 @@ See ``docs/state.md`` for the state kit.
 
 from __future__ import annotations
 
+import pkgutil
+
 import pytest
 
-# The kit's asserts live outside test modules: have pytest rewrite them anyway, so a
-# failing check shows the values it compared.
-pytest.register_assert_rewrite("pypod_core.testing.state")
+# The kits' asserts live outside test modules: have pytest rewrite them anyway, so a
+# failing check shows the values it compared.  (Each module by name: this package is
+# already imported by the time this line runs.)
+pytest.register_assert_rewrite(
+    *(f"{__name__}.{module.name}" for module in pkgutil.iter_modules(__path__)))
 
 from pypod_core.testing.state import StateBackendTests  # noqa: E402
 

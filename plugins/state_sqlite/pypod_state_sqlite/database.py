@@ -116,24 +116,38 @@ class Database:
     def _initialise(self) -> None:
         found = self._schema_version()
         self.found_version = self.version = found
+        if found == 0:
+            self._ensure_wal()  # before the first page is written: nothing to convert
+        if found < SCHEMA_VERSION:
+            self._create_or_migrate()
+        # After a migration, not before: a migration that fails leaves the file as it was.
         self._ensure_wal()
-        if found == SCHEMA_VERSION:
-            return
+
+    def _create_or_migrate(self) -> None:
         with self.transaction():
             # Another process may have created or migrated it since the first look.
-            now = self._schema_version()
-            self.found_version = now
+            now = self.found_version = self._schema_version()
             if now == 0:
                 for statement in create_statements():
                     self.execute(statement)
                 self.execute("INSERT INTO DBConfig(ID, SchemaVersion) VALUES (1, ?)",
                              (SCHEMA_VERSION,))
             elif now < SCHEMA_VERSION:
-                for statement in migration_statements(now):
-                    self.execute(statement)
-                self.execute("UPDATE DBConfig SET SchemaVersion = ? WHERE ID = 1",
-                             (SCHEMA_VERSION,))
+                self._migrate(now)
         self.version = SCHEMA_VERSION
+
+    def _migrate(self, found: int) -> None:
+        """In the open transaction: every migration from ``found`` on, or nothing."""
+        try:
+            for statement in migration_statements(found):
+                self.execute(statement)
+            self.execute("UPDATE DBConfig SET SchemaVersion = ? WHERE ID = 1",
+                         (SCHEMA_VERSION,))
+        except (InternalError, StateCorruptError) as exc:
+            raise StateCorruptError(
+                f"state database {self.path}: migrating schema version {found} to "
+                f"{SCHEMA_VERSION} failed ({exc.__cause__ or exc}); the file is unchanged"
+            ) from exc
 
     def _schema_version(self) -> int:
         """The database's schema version, 0 if it is empty; refuses a foreign, broken or

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypod_state_sqlite.schema import SCHEMA_VERSION
+from pypod_state_sqlite.store import SQLiteState
 
 from pypod_core.errors import (
     ConfigError,
@@ -24,8 +26,6 @@ from pypod_core.errors import (
 )
 from pypod_core.model import ContainerRecord, ContainerState, PodState
 from pypod_core.testing.state import ctr_record, id_with_prefix, pod_record
-from pypod_state_sqlite.schema import SCHEMA_VERSION
-from pypod_state_sqlite.store import SQLiteState
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,0 +1,13 @@
+"""The jsonfile backend passes pypod's state conformance kit."""
+
+import os
+
+import pytest
+from pypod_core.testing import StateBackendTests
+from pypod_state_jsonfile.store import JsonFileState
+
+
+class TestJsonFileState(StateBackendTests):
+    @pytest.fixture
+    def make_state(self):
+        return lambda directory: JsonFileState(os.path.join(directory, "state.json"))

@@ -1,21 +1,40 @@
 """The OCIRuntime interface: what runs a container (libpod's ``OCIRuntime``).
 
 A backend acts on a live :class:`pypod_core.container.Container`: it reads
-``ctr.config`` and the paths the container gives (bundle, exit and log files) and
-writes what it learns into ``ctr.state``; the caller saves the state.
+``ctr.config`` and the paths the container gives (``bundle_dir``, ``run_dir``,
+``exit_file``, ``log_path``) and writes what it learns into ``ctr.state``; the caller
+holds the container's lock, checks the state transition and saves the state.
+
+The conformance kit, :class:`pypod_core.testing.oci.OCIRuntimeTests`, checks a backend
+against this contract with real containers.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from pypod_core.container import Container
 
 
+class Attachment(ABC):
+    """A connection to a container's stdout and stderr (see
+    :meth:`OCIRuntime.attach_container`)."""
+
+    @abstractmethod
+    def stream(self, stdout: BinaryIO | None, stderr: BinaryIO | None) -> None:
+        """Copy the container's output to ``stdout`` and ``stderr`` (None drops that
+        stream), flushing as it goes, until the container closes its output; then
+        close the connection."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection without reading further."""
+
+
 class OCIRuntime(ABC):
-    """An OCI runtime driven through conmon."""
+    """An OCI runtime driven through a monitor process (conmon)."""
 
     #: The backend's name (``runc``, ``crun``).
     name: str
@@ -24,13 +43,30 @@ class OCIRuntime(ABC):
 
     @abstractmethod
     def create_container(self, ctr: Container) -> None:
-        """Create the container from its bundle, under a monitor (conmon); on return the
-        container process exists, stopped before the user's command, and
-        ``ctr.state.pid`` and ``ctr.state.conmon_pid`` are set."""
+        """Create the container from its bundle (``ctr.bundle_dir/config.json``) under a
+        monitor; on return the container process exists, stopped before the user's
+        command, and ``ctr.state.pid`` and ``ctr.state.conmon_pid`` are set.
+
+        The command's missing or unrunnable executable raises
+        :class:`~pypod_core.errors.CommandNotFoundError` or
+        :class:`~pypod_core.errors.CommandNotExecutableError`; any other failure
+        :class:`~pypod_core.errors.OCIRuntimeError` with the runtime's message."""
 
     @abstractmethod
     def start_container(self, ctr: Container) -> None:
         """Start the user's command in a created container."""
+
+    @abstractmethod
+    def attach_container(self, ctr: Container) -> Attachment:
+        """Connect to the output of a created or running container.  Output written
+        before the connection is not replayed (the log has it): to miss nothing, attach
+        before :meth:`start_container`, then :meth:`Attachment.stream`."""
+
+    @abstractmethod
+    def wait_container(self, ctr: Container, timeout: float | None = None) -> bool:
+        """Block until the monitor recorded the container's exit (its exit file exists),
+        at most ``timeout`` seconds (None: no limit); return whether it did.  Returns at
+        once for a container whose monitor is gone."""
 
     @abstractmethod
     def kill_container(self, ctr: Container, signal: int, all_processes: bool = False) -> None:
@@ -43,7 +79,8 @@ class OCIRuntime(ABC):
 
     @abstractmethod
     def delete_container(self, ctr: Container) -> None:
-        """Delete the container from the OCI runtime (it must not be running)."""
+        """Delete the container from the OCI runtime (it must not be running); a
+        container the runtime does not know is not an error."""
 
     @abstractmethod
     def pause_container(self, ctr: Container) -> None:
@@ -55,8 +92,9 @@ class OCIRuntime(ABC):
 
     @abstractmethod
     def update_container_status(self, ctr: Container) -> None:
-        """Ask the runtime for the container's status and set ``ctr.state`` from it; for a
-        container that exited, read the exit code (and OOM kill) from conmon's files."""
+        """Set ``ctr.state`` from what the monitor and the runtime know: for a container
+        that exited, set ``state`` to exited, ``exit_code``, ``finished_at`` and
+        ``oom_killed`` from the monitor's files."""
 
     @abstractmethod
     def exec_container(
@@ -67,8 +105,8 @@ class OCIRuntime(ABC):
         user: str = "",
         workdir: str = "",
     ) -> int:
-        """Run ``command`` in the running container, its output on ours; return its exit
-        code."""
+        """Run ``command`` in the running container, its stdio on ours; return its exit
+        code (127 not found, 126 not executable, as ``pypod exec``)."""
 
     @abstractmethod
     def version(self) -> str:

@@ -1,17 +1,215 @@
 """Container operations of the Runtime (libpod's ``runtime_ctr.go``).
 
-Placeholder until the container lifecycle lands: the runtime can be built and
-refreshed, and has no containers to act on.
+:class:`ContainerOps` is a mixin of :class:`pypod_core.runtime.Runtime`: create, look up,
+list and remove containers, stop them all at shutdown, and refresh them after a reboot.
+The life of one container is :class:`pypod_core.container.Container`'s.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pypod_core.errors import (
+    CtrInUseError,
+    CtrStateInvalidError,
+    InvalidArgError,
+    NameInUseError,
+    NoSuchCtrError,
+)
+from pypod_core.model import (
+    ContainerConfig,
+    ContainerRecord,
+    ContainerState,
+    ContainerStatus,
+    new_id,
+    validate_name,
+)
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+    from pypod_core.container import Container
+
+#: How often a generated name may lose a race with another process before giving up.
+NAME_ATTEMPTS = 16
+#: States in which a container may only be removed with force.
+_NEEDS_FORCE = frozenset({ContainerStatus.RUNNING, ContainerStatus.PAUSED,
+                          ContainerStatus.STOPPING})
 
 
 class ContainerOps:
     """The container half of :class:`pypod_core.runtime.Runtime` (a mixin)."""
 
+    # Provided by Runtime.
+    config: Any
+    state: Any
+    plugins: Any
+    storage: Any
+    oci_runtime: Any
+    lock_dir: str
+
+    if TYPE_CHECKING:
+        def check_valid(self) -> None: ...
+
+        def generate_name(self) -> str: ...
+
+    # -- locks -------------------------------------------------------------------------
+
+    def container_lock(self, ctr_id: str) -> FileLock:
+        """The container's lock: one ``filelock`` per container and process, reentrant,
+        so that two processes never act on one container at once."""
+        locks: dict[str, FileLock] = self.__dict__.setdefault("_ctr_locks", {})
+        lock = locks.get(ctr_id)
+        if lock is None:
+            from filelock import FileLock
+
+            lock = FileLock(os.path.join(self.lock_dir, f"ctr-{ctr_id}.lock"),
+                            poll_interval=0.005)
+            locks[ctr_id] = lock
+        return lock
+
+    def _drop_lock(self, ctr_id: str) -> None:
+        """Forget a removed container's lock and its file (the caller holds it: a process
+        still waiting on the old file finds the container gone once it gets it)."""
+        self.__dict__.get("_ctr_locks", {}).pop(ctr_id, None)
+        try:
+            os.unlink(os.path.join(self.lock_dir, f"ctr-{ctr_id}.lock"))
+        except FileNotFoundError:
+            pass
+
+    # -- create and find ---------------------------------------------------------------
+
+    def create_container(self, rootfs: str, command: Sequence[str], *, name: str | None = None,
+                         **config_fields: Any) -> Container:
+        """Add a new container (state ``configured``) running ``command`` in the root
+        file system directory ``rootfs``; ``config_fields`` are
+        :class:`~pypod_core.model.ContainerConfig` fields (env, workdir, user, mounts...).
+
+        ``name`` is validated, or a free one is generated; a generated name that another
+        process takes at the same moment is replaced by a new one."""
+        from pypod_core.container import Container
+
+        self.check_valid()
+        if name is not None:
+            validate_name(name)
+        if not os.path.isdir(rootfs):
+            raise InvalidArgError(f"rootfs {rootfs}: not a directory")
+        if not command:
+            raise InvalidArgError("no command specified for the container")
+        for attempt in range(NAME_ATTEMPTS):
+            config = ContainerConfig(
+                id=new_id(), name=name if name is not None else self.generate_name(),
+                rootfs=os.path.abspath(rootfs), command=tuple(command),
+                namespace=self.config.namespace, oci_runtime=self.oci_runtime.name,
+                **config_fields)
+            record = ContainerRecord(config, ContainerState())
+            try:
+                if config.pod:
+                    self.state.add_container_to_pod(config.pod, record)
+                else:
+                    self.state.add_container(record)
+            except NameInUseError:
+                if name is not None or attempt == NAME_ATTEMPTS - 1:
+                    raise
+                continue
+            break
+        ctr = Container(self, record)  # type: ignore[arg-type]
+        self.plugins.call_all("pypod_container_created", runtime=self, container=ctr)
+        return ctr
+
+    def lookup_container(self, id_or_name: str) -> Container:
+        """The container with this name, id or unique id prefix."""
+        from pypod_core.container import Container
+
+        self.check_valid()
+        return Container(self, self.state.lookup_container(id_or_name))  # type: ignore[arg-type]
+
+    def get_container(self, ctr_id: str) -> Container:
+        """The container with this full id."""
+        from pypod_core.container import Container
+
+        self.check_valid()
+        return Container(self, self.state.container(ctr_id))  # type: ignore[arg-type]
+
+    def containers(self, all: bool = True) -> list[Container]:
+        """Every container, oldest first, synced with the OCI runtime; only running
+        ones unless ``all``."""
+        from pypod_core.container import LIVE, Container
+
+        self.check_valid()
+        result = []
+        for record in self.state.all_containers():
+            ctr = Container(self, record)  # type: ignore[arg-type]
+            if record.state.state in LIVE:
+                try:
+                    ctr.sync()
+                except NoSuchCtrError:
+                    continue
+            if all or ctr.state.state in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):
+                result.append(ctr)
+        return result
+
+    # -- remove ------------------------------------------------------------------------
+
+    def remove_container(self, ctr: Container, force: bool = False,
+                         timeout: int | None = None) -> None:
+        """Remove a container and its files.  A running container is stopped first
+        with ``force`` (after ``timeout`` seconds, default its stop timeout) and
+        refused without; a container others depend on is refused."""
+        self.check_valid()
+        with ctr.locked():
+            if ctr.state.state in _NEEDS_FORCE and not force:
+                raise CtrStateInvalidError(
+                    f"cannot remove container {ctr.name} as it is {ctr.state.state.value} - "
+                    "running or paused containers cannot be removed without force")
+            users = self.state.container_in_use(ctr.id)
+            if users:
+                raise CtrInUseError(f"container {ctr.name} has dependent containers which "
+                                    f"must be removed first: {', '.join(users)}")
+            ctr._stop(ctr.config.stop_timeout if timeout is None else timeout)
+            ctr._set(ContainerStatus.REMOVING)
+            ctr._save()
+            ctr._cleanup()
+            self._remove_files(ctr)
+            if ctr.config.pod:
+                self.state.remove_container_from_pod(ctr.config.pod, ctr.id)
+            else:
+                self.state.remove_container(ctr.id)
+            self._drop_lock(ctr.id)
+        self.plugins.call_all("pypod_container_removed", runtime=self, container=ctr)
+
+    def _remove_files(self, ctr: Container) -> None:
+        self.storage.remove_container_dir(ctr.id)
+        shutil.rmtree(ctr.run_dir, ignore_errors=True)
+
+    # -- whole runtime -----------------------------------------------------------------
+
     def stop_all_containers(self) -> None:
         """Stop every running container (``shutdown(force=True)``)."""
+        from pypod_core.container import LIVE
+
+        for record in self.state.all_containers():
+            if record.state.state in LIVE:
+                try:
+                    self.get_container(record.config.id).stop()
+                except NoSuchCtrError:
+                    continue
 
     def refresh_containers(self) -> None:
-        """After a reboot, reset what the state refresh cannot (locks, networks)."""
+        """After a reboot (the state already reset by ``state.refresh()``): tear down
+        what is left of each container's network and remove stale per-boot files."""
+        from pypod_core import networking
+        from pypod_core.container import Container
+
+        for record in self.state.all_containers():
+            ctr = Container(self, record)  # type: ignore[arg-type]
+            networking.teardown_network(self, ctr)  # type: ignore[arg-type]
+            shutil.rmtree(ctr.run_dir, ignore_errors=True)
+            try:
+                os.unlink(ctr.exit_file)
+            except FileNotFoundError:
+                pass
+            self.state.save_container_state(ctr.id, ctr.state)

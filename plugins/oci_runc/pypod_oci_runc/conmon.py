@@ -1,0 +1,200 @@
+"""Starting conmon (api-version 1) and reading what it reports on its sync pipe.
+
+conmon double-forks: the process we start exits at once, and its child monitors the
+container.  It reports on the sync pipe (``_OCI_SYNCPIPE``) one JSON line,
+``{"data": PID}`` once ``runtime create`` succeeded or ``{"data": -1, "message": ...}``
+with the runtime's error; it keeps the pipe open until it exits, after writing the exit
+file.  So the process that created a container learns of its exit from EOF on that pipe,
+without polling.  The start pipe (``_OCI_STARTPIPE``) holds conmon back until we write
+to it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import select
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError, OCIRuntimeError
+
+#: How long conmon may take to report the container created (runc create).
+CREATE_TIMEOUT = 120.0
+
+# podman's classification of the runtime's error text (libpod/oci_util.go).
+_PERMISSION = re.compile(r"(?i).*permission denied.*|.*operation not permitted.*")
+_NOT_FOUND = re.compile(r"(?i).*executable file not found in.*|.*no such file or directory.*")
+
+
+@attrs.frozen
+class ConmonArgs:
+    """What conmon needs to monitor one container."""
+
+    conmon: str
+    runtime: str
+    runtime_args: tuple[str, ...]
+    ctr_id: str
+    name: str
+    bundle: str
+    pidfile: str
+    conmon_pidfile: str
+    exit_dir: str
+    persist_dir: str
+    socket_dir: str
+    log_path: str
+    log_level: str = "error"
+    log_size_max: int = -1
+    exit_command: tuple[str, ...] = ()
+    systemd_cgroup: bool = False
+
+    def argv(self) -> list[str]:
+        """conmon's command line (conmon 2.1's flags)."""
+        argv = [
+            self.conmon, "--api-version", "1",
+            "-c", self.ctr_id, "-u", self.ctr_id, "-n", self.name,
+            "-r", self.runtime, "-b", self.bundle,
+            "-p", self.pidfile, "-P", self.conmon_pidfile,
+            "--exit-dir", self.exit_dir, "--persist-dir", self.persist_dir,
+            "--socket-dir-path", self.socket_dir, "--full-attach",
+            "-l", f"k8s-file:{self.log_path}", "--log-level", self.log_level,
+        ]
+        if self.log_size_max > 0:
+            argv += ["--log-size-max", str(self.log_size_max)]
+        if self.systemd_cgroup:
+            argv.append("--systemd-cgroup")
+        for arg in self.runtime_args:
+            argv += ["--runtime-arg", arg]
+        if self.exit_command:
+            argv += ["--exit-command", self.exit_command[0]]
+            for arg in self.exit_command[1:]:
+                argv += ["--exit-command-arg", arg]
+        return argv
+
+
+def runtime_error(runtime: str, message: str) -> OCIRuntimeError:
+    """The error for a runtime's failure message, classified as podman does: a command
+    not found (exit 127), not executable (126), or another runtime error (125)."""
+    message = message.strip().replace("\n", " ") or "unknown error"
+    text = f"{runtime}: {message}"
+    if _PERMISSION.match(message):
+        return CommandNotExecutableError(f"{text}: OCI permission denied")
+    if _NOT_FOUND.match(message):
+        return CommandNotFoundError(
+            f"{text}: OCI runtime attempted to invoke a command that was not found")
+    return OCIRuntimeError(text)
+
+
+def spawn(args: ConmonArgs, env: Mapping[str, str]) -> tuple[int, int]:
+    """Start conmon; return (the read end of its sync pipe, the pid we must reap).
+
+    conmon starts in the run dir so that any file it writes relative to its working
+    directory (``oom`` with cgroup v1) lands there."""
+    sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+    start_r, start_w = os.pipe2(os.O_CLOEXEC)
+    # The fds conmon gets are moved above 4 first: a dup2 onto 3 or 4 must not clobber
+    # another of them.
+    sync_w, start_r = _above(sync_w, 10), _above(start_r, 10)
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        full_env = {**env, "_OCI_SYNCPIPE": "3", "_OCI_STARTPIPE": "4"}
+        pid = os.posix_spawn(
+            args.conmon, args.argv(), full_env,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, devnull, 0),
+                (os.POSIX_SPAWN_DUP2, devnull, 1),
+                (os.POSIX_SPAWN_DUP2, devnull, 2),
+                (os.POSIX_SPAWN_DUP2, sync_w, 3),
+                (os.POSIX_SPAWN_DUP2, start_r, 4),
+            ],
+            setsid=False,
+        )
+    except BaseException:
+        os.close(sync_r)
+        raise
+    finally:
+        for fd in (sync_w, start_r, devnull):
+            os.close(fd)
+    # Nothing to do before conmon runs (podman moves it into a cgroup here): let it go.
+    try:
+        os.write(start_w, b"0")
+    finally:
+        os.close(start_w)
+    return sync_r, pid
+
+
+def _above(fd: int, minimum: int) -> int:
+    """``fd`` moved to a number >= ``minimum`` (close-on-exec), the old one closed."""
+    if fd >= minimum:
+        return fd
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, minimum)
+    os.close(fd)
+    return new
+
+
+def read_sync(fd: int, runtime: str, timeout: float = CREATE_TIMEOUT) -> int:
+    """Read conmon's first report from the sync pipe: the container's pid, or raise the
+    runtime's error."""
+    data = b""
+    deadline_left = timeout
+    while b"\n" not in data:
+        ready, _, _ = select.select([fd], [], [], deadline_left)
+        if not ready:
+            raise OCIRuntimeError(f"{runtime}: conmon did not report within {timeout:.0f}s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    line = data.split(b"\n", 1)[0]
+    if not line:
+        raise OCIRuntimeError(f"{runtime}: conmon exited without creating the container")
+    try:
+        report = json.loads(line)
+        value = int(report["data"])
+    except (ValueError, KeyError, TypeError):
+        raise OCIRuntimeError(f"{runtime}: unreadable report from conmon: {line!r}") from None
+    if value <= 0:
+        raise runtime_error(runtime, str(report.get("message", "")))
+    return value
+
+
+def wait_eof(fd: int, timeout: float | None) -> bool:
+    """Wait for EOF on a sync pipe (conmon exited, after writing the exit file)."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return False
+    while os.read(fd, 4096):
+        pass
+    return True
+
+
+def reap(pid: int) -> None:
+    """Reap the conmon process we started (it exits as soon as it has forked)."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def process_alive(pid: int, comm: str = "conmon") -> bool:
+    """Whether ``pid`` is a live process named ``comm`` (not a reused pid)."""
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    name = stat[stat.index(b"(") + 1:stat.rindex(b")")]
+    state = stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3]
+    return name == comm.encode() and state not in (b"Z", b"X")
+
+
+def environment(base: Sequence[str], extra: Mapping[str, str]) -> dict[str, str]:
+    """conmon's environment: ``conmon_env_vars`` (``K=V`` items) plus ``extra``."""
+    env = dict(item.split("=", 1) for item in base if "=" in item)
+    env.update(extra)
+    return env

@@ -1,0 +1,309 @@
+"""``runc`` and ``crun`` under conmon: pypod's OCIRuntime (libpod's oci_conmon_linux.go).
+
+Each container runs under its own conmon, which creates it with ``RUNTIME create``,
+keeps its output in a k8s-file log and on an attach socket, writes its exit code to
+``exit_dir/ID`` and then runs pypod's exit command (``pypod ... container cleanup ID``),
+so that a container is cleaned up (and a ``--rm`` one removed) even when the ``pypod``
+process that started it is gone.  The runtime's own state lives under pypod's per-boot
+tmp dir (``--root``), apart from other users of the same binary.
+"""
+
+from __future__ import annotations
+
+import os
+import signal as signals
+import subprocess
+import time
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pypod_core.errors import OCIRuntimeError
+from pypod_core.model import ContainerStatus
+from pypod_core.oci import Attachment, OCIRuntime
+from pypod_oci_runc import attach, conmon
+from pypod_oci_runc.exitcmd import exit_command_prefix
+
+if TYPE_CHECKING:
+    from pypod_core.container import Container
+    from pypod_core.runtime import Runtime
+
+#: How long to wait for a container to exit after SIGKILL before giving up.
+KILL_WAIT = 30.0
+#: Environment variables handed on to conmon and so to the exit command: they select
+#: plugins, and the cleanup must build the same runtime.
+PASSED_ENV = ("PYPOD_PLUGINS", "PYPOD_DISABLE_PLUGINS", "PYPOD_DISABLE_PLUGIN_AUTOLOAD",
+              "PYPOD_STRICT_PLUGINS", "PYTHONPATH")
+_GONE = ("does not exist", "not exist", "not found", "no such")
+
+
+class ConmonOCIRuntime(OCIRuntime):
+    """An OCI runtime binary (runc, crun) whose containers are monitored by conmon."""
+
+    def __init__(self, name: str, path: str, conmon_path: str, state_root: str,
+                 runtime: Runtime | None = None):
+        self.name = name
+        self.path = path
+        self.conmon_path = conmon_path
+        self.state_root = state_root
+        self.runtime = runtime
+        #: Sync pipes of containers this process created: EOF means conmon is done.
+        self._sync_fds: dict[str, int] = {}
+        self._exit_prefix: list[str] | None = None
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime, name: str) -> ConmonOCIRuntime:
+        """The backend for ``runtime``: the binary of the find_runtime_path stage, the
+        conmon of find_conmon_path, state under ``tmp_dir/oci/NAME``."""
+        if not runtime.conmon_binary:
+            raise OCIRuntimeError("no conmon binary found (conmon_path)")
+        state_root = os.path.join(runtime.config.tmp_dir, "oci", name)
+        os.makedirs(state_root, 0o700, exist_ok=True)
+        return cls(name, runtime.runtime_binary, runtime.conmon_binary, state_root, runtime)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _cmd(self, *args: str) -> list[str]:
+        return [self.path, "--root", self.state_root, *args]
+
+    def _run(self, *args: str, ok_if_gone: bool = False) -> str:
+        """Run the runtime binary; raise its error (classified) on failure."""
+        proc = subprocess.run(self._cmd(*args), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            message = proc.stderr.strip() or proc.stdout.strip()
+            if ok_if_gone and any(g in message.lower() for g in _GONE):
+                return ""
+            raise conmon.runtime_error(self.name, message or f"{args[0]} failed")
+        return proc.stdout
+
+    def _exit_command(self, ctr: Container) -> tuple[str, ...]:
+        if self.runtime is None:
+            return ()
+        if self._exit_prefix is None:
+            self._exit_prefix = exit_command_prefix(self.runtime, self.name)
+        rm = ["--rm"] if ctr.config.auto_remove else []
+        return (*self._exit_prefix, "container", "cleanup", *rm, ctr.id)
+
+    def _conmon_env(self) -> dict[str, str]:
+        base = self.runtime.config.conmon_env_vars if self.runtime else []
+        extra = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        return conmon.environment(base, extra)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def create_container(self, ctr: Container) -> None:
+        """Start conmon, which runs ``RUNTIME create``; wait for the container's pid."""
+        config = self.runtime.config if self.runtime else None
+        args = conmon.ConmonArgs(
+            conmon=self.conmon_path, runtime=self.path,
+            runtime_args=("--root", self.state_root),
+            ctr_id=ctr.id, name=ctr.name, bundle=ctr.bundle_dir,
+            pidfile=ctr.pidfile, conmon_pidfile=ctr.conmon_pidfile,
+            exit_dir=ctr.exit_dir, persist_dir=ctr.run_dir, socket_dir=ctr.run_dir,
+            log_path=ctr.log_path,
+            log_size_max=config.max_log_size if config else -1,
+            exit_command=self._exit_command(ctr),
+            systemd_cgroup=bool(config and config.cgroup_manager == "systemd"),
+        )
+        self._forget(ctr.id)
+        sync_fd, pid = conmon.spawn(args, self._conmon_env())
+        try:
+            ctr.state.pid = conmon.read_sync(sync_fd, self.name)
+        except BaseException:
+            os.close(sync_fd)
+            raise
+        finally:
+            conmon.reap(pid)
+        self._sync_fds[ctr.id] = sync_fd
+        ctr.state.conmon_pid = _read_int(ctr.conmon_pidfile)
+
+    def start_container(self, ctr: Container) -> None:
+        """``RUNTIME start``: the user's command begins."""
+        self._run("start", ctr.id)
+
+    def attach_container(self, ctr: Container) -> Attachment:
+        """Connect to conmon's attach socket in the bundle directory."""
+        return attach.SocketAttachment(attach.connect(ctr.bundle_dir))
+
+    def wait_container(self, ctr: Container, timeout: float | None = None) -> bool:
+        """Wait for the exit file: on the sync pipe if we created the container, else by
+        polling, giving up early when conmon is gone."""
+        if os.path.exists(ctr.exit_file):
+            return True
+        fd = self._sync_fds.get(ctr.id)
+        if fd is not None:
+            if not conmon.wait_eof(fd, timeout):
+                return False
+            self._forget(ctr.id)
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            if os.path.exists(ctr.exit_file):
+                return True
+            if not conmon.process_alive(ctr.state.conmon_pid):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(delay if deadline is None else
+                       max(0.0, min(delay, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.05)
+
+    def kill_container(self, ctr: Container, signal: int, all_processes: bool = False) -> None:
+        """``RUNTIME kill [--all] ID SIGNAL``."""
+        self._run("kill", *(["--all"] if all_processes else []), ctr.id, str(int(signal)))
+
+    def stop_container(self, ctr: Container, timeout: int) -> None:
+        """The stop signal, up to ``timeout`` seconds, then SIGKILL to every process."""
+        if timeout > 0:
+            try:
+                self.kill_container(ctr, ctr.config.stop_signal)
+            except OCIRuntimeError:
+                if self.wait_container(ctr, 0):
+                    return
+                raise
+            if self.wait_container(ctr, timeout):
+                return
+        try:
+            self.kill_container(ctr, signals.SIGKILL, all_processes=True)
+        except OCIRuntimeError:
+            if not self.wait_container(ctr, 0):
+                raise
+        if not self.wait_container(ctr, KILL_WAIT):
+            raise OCIRuntimeError(
+                f"{self.name}: container {ctr.id} did not exit {KILL_WAIT:.0f}s after SIGKILL")
+
+    def delete_container(self, ctr: Container) -> None:
+        """``RUNTIME delete --force``; a container the runtime no longer has is fine."""
+        self._forget(ctr.id)
+        self._run("delete", "--force", ctr.id, ok_if_gone=True)
+
+    def pause_container(self, ctr: Container) -> None:
+        """``RUNTIME pause``."""
+        self._run("pause", ctr.id)
+
+    def unpause_container(self, ctr: Container) -> None:
+        """``RUNTIME resume``."""
+        self._run("resume", ctr.id)
+
+    def update_container_status(self, ctr: Container) -> None:
+        """An exit file means the container exited (its code, time and OOM kill); a live
+        conmon means it still runs; otherwise ask the runtime."""
+        state = ctr.state
+        if state.state not in (ContainerStatus.CREATED, ContainerStatus.RUNNING,
+                               ContainerStatus.PAUSED, ContainerStatus.STOPPING):
+            return
+        code = _read_exit_file(ctr.exit_file)
+        if code is not None:
+            self._record_exit(ctr, code[0], code[1])
+            return
+        if conmon.process_alive(state.conmon_pid):
+            return
+        status = self._runtime_status(ctr)
+        if status in ("", "stopped"):
+            # conmon died without writing an exit file: the code is unknown.
+            self._record_exit(ctr, -1, time.time())
+
+    def _record_exit(self, ctr: Container, code: int, when: float) -> None:
+        state = ctr.state
+        state.state = ContainerStatus.EXITED
+        state.exit_code = code
+        state.finished_at = when
+        state.oom_killed = os.path.exists(os.path.join(ctr.run_dir, "oom"))
+        state.pid = 0
+        state.conmon_pid = 0
+
+    def _runtime_status(self, ctr: Container) -> str:
+        """The runtime's status word for the container ("" if it does not know it)."""
+        import json
+
+        proc = subprocess.run(self._cmd("state", ctr.id), capture_output=True, text=True)
+        if proc.returncode != 0:
+            return ""
+        try:
+            return str(json.loads(proc.stdout).get("status", ""))
+        except ValueError:
+            return ""
+
+    def exec_container(
+        self,
+        ctr: Container,
+        command: list[str],
+        env: dict[str, str] | None = None,
+        user: str = "",
+        workdir: str = "",
+        stdout: Any = None,
+        stderr: Any = None,
+    ) -> int:
+        """``RUNTIME exec`` with our stdin and stdout; its stderr is relayed, so that the
+        runtime's own error (command not found) can be told from the command's output."""
+        args = ["exec"]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        if user:
+            from pypod_core.bundle import resolve_user
+
+            resolved = resolve_user(ctr.config.rootfs, user)
+            args += ["--user", f"{resolved.uid}:{resolved.gid}"]
+        if workdir:
+            args += ["--cwd", workdir]
+        proc = subprocess.Popen(self._cmd(*args, ctr.id, *command), stdout=stdout,
+                                stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        target = stderr if stderr is not None else 2
+        tail = b""
+        while chunk := os.read(proc.stderr.fileno(), 65536):
+            _write_all(target, chunk)
+            tail = (tail + chunk)[-4096:]
+        proc.stderr.close()
+        code = proc.wait()
+        if code != 0 and self._is_runtime_error(tail):
+            err = conmon.runtime_error(self.name, tail.decode(errors="replace"))
+            return 127 if "not found" in str(err) else 126 if "permission" in str(err) else code
+        return code
+
+    def _is_runtime_error(self, tail: bytes) -> bool:
+        text = tail.decode(errors="replace").lower()
+        return ("exec failed" in text or "executable file" in text
+                or text.startswith(self.name) or "unable to start container process" in text)
+
+    def version(self) -> str:
+        """The first line of ``RUNTIME --version``."""
+        proc = subprocess.run([self.path, "--version"], capture_output=True, text=True)
+        return proc.stdout.splitlines()[0] if proc.stdout else ""
+
+    def _forget(self, ctr_id: str) -> None:
+        fd = self._sync_fds.pop(ctr_id, None)
+        if fd is not None:
+            os.close(fd)
+
+
+def _read_int(path: str) -> int:
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _read_exit_file(path: str) -> tuple[int, float] | None:
+    """(exit code, time written) from conmon's exit file, or None if there is none."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+            when = os.fstat(f.fileno()).st_mtime
+    except OSError:
+        return None
+    try:
+        return int(text), when
+    except ValueError:
+        return -1, when
+
+
+def _write_all(target: BinaryIO | int, data: bytes) -> None:
+    if isinstance(target, int):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(target, view):]
+    else:
+        target.write(data)
+        target.flush()

@@ -1,0 +1,350 @@
+"""The OCI bundle: a container's ``config.json`` per the OCI runtime spec.
+
+:func:`build_spec` turns a container's configuration into the spec's dictionary, with
+podman's defaults: its capability set, masked and read-only paths, the usual kernel
+file systems, a new namespace of each kind, resource limits clamped to the host's.
+:func:`write_bundle` writes it (and the small ``/etc`` files pypod bind-mounts) for the
+OCI runtime to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import stat
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pypod_core.errors import InvalidArgError
+
+if TYPE_CHECKING:
+    from pypod_core.container import Container
+    from pypod_core.model import ContainerConfig
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: podman's default capabilities (containers.conf ``default_capabilities``).
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+)
+
+#: Every capability by number (linux/capability.h), for ``--privileged``.
+ALL_CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
+
+#: podman's masked and read-only paths (pkg/specgen/generate, oci defaults).
+MASKED_PATHS = (
+    "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/fs/selinux", "/sys/dev/block",
+)
+READONLY_PATHS = (
+    "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+)
+
+#: podman's default limits for a root container; clamped to the host's hard limits.
+DEFAULT_RLIMITS = (("RLIMIT_NOFILE", 1048576), ("RLIMIT_NPROC", 4194304))
+
+#: The OCI namespace type of each kind pypod shares between containers.
+NAMESPACE_TYPES = {"pid": "pid", "ipc": "ipc", "uts": "uts", "net": "network",
+                   "mnt": "mount", "cgroup": "cgroup"}
+
+_UNLIMITED = 2**64 - 1
+_NOSUID_NOEXEC_NODEV = ["nosuid", "noexec", "nodev"]
+
+
+@attrs.frozen
+class ExecUser:
+    """The user a container's process runs as, resolved against its /etc files."""
+
+    uid: int = 0
+    gid: int = 0
+    additional_gids: tuple[int, ...] = ()
+    home: str = "/"
+
+
+def _read_db(rootfs: str, name: str) -> list[list[str]]:
+    """The colon-separated entries of ``rootfs/etc/<name>`` (passwd, group); [] if none."""
+    try:
+        with open(os.path.join(rootfs, "etc", name), encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\n").split(":") for line in f if line.strip()
+                    and not line.startswith("#")]
+    except OSError:
+        return []
+
+
+def resolve_user(rootfs: str, user: str) -> ExecUser:
+    """Resolve ``user`` (``name``, ``uid``, ``name:group``, ``uid:gid``, "" for root)
+    against the rootfs's /etc/passwd and /etc/group, as podman does."""
+    spec_user, _, spec_group = (user or "0").partition(":")
+    passwd = _read_db(rootfs, "passwd")
+    entry = next((e for e in passwd if len(e) >= 6 and
+                  (e[0] == spec_user or (spec_user.isdigit() and e[2] == spec_user))), None)
+    if entry is not None:
+        uid, gid, home, name = int(entry[2]), int(entry[3]) if entry[3].isdigit() else 0, \
+            entry[5] or "/", entry[0]
+    elif spec_user.isdigit():
+        uid, gid, home, name = int(spec_user), 0, "/", ""
+    else:
+        raise InvalidArgError(f"unable to find user {spec_user}: no matching entries in "
+                              f"{os.path.join(rootfs, 'etc/passwd')}")
+    groups = _read_db(rootfs, "group")
+    if spec_group:
+        if spec_group.isdigit():
+            gid = int(spec_group)
+        else:
+            found = next((g for g in groups if len(g) >= 3 and g[0] == spec_group), None)
+            if found is None or not found[2].isdigit():
+                raise InvalidArgError(f"unable to find group {spec_group}: no matching "
+                                      f"entries in {os.path.join(rootfs, 'etc/group')}")
+            gid = int(found[2])
+    extra = tuple(sorted({int(g[2]) for g in groups if len(g) >= 4 and g[2].isdigit()
+                          and name and name in g[3].split(",") and int(g[2]) != gid}))
+    return ExecUser(uid=uid, gid=gid, additional_gids=extra, home=home)
+
+
+def _host_hard_limit(name: str) -> int:
+    """The host's hard limit; unlimited for a limit Python cannot query (RLIMIT_LOCKS)."""
+    number = getattr(resource, name, None)
+    if number is None:
+        return _UNLIMITED
+    hard = resource.getrlimit(number)[1]
+    return _UNLIMITED if hard == resource.RLIM_INFINITY else hard
+
+
+def rlimits(config: ContainerConfig) -> list[dict[str, Any]]:
+    """podman's default limits overridden by ``--ulimit``; none above the host's hard
+    limit (a container cannot raise it without CAP_SYS_RESOURCE, which hosts may lack)."""
+    wanted: dict[str, tuple[int, int]] = {name: (v, v) for name, v in DEFAULT_RLIMITS}
+    for limit in config.rlimits:
+        wanted[limit.type] = (limit.soft, limit.hard)
+    result = []
+    for name, (soft, hard) in wanted.items():
+        host = _host_hard_limit(name)
+        soft = _UNLIMITED if soft < 0 else soft
+        hard = min(_UNLIMITED if hard < 0 else hard, host)
+        result.append({"type": name, "soft": min(soft, hard), "hard": hard})
+    return result
+
+
+def _kernel_mounts(config: ContainerConfig) -> list[dict[str, Any]]:
+    """proc, /dev (tmpfs), devpts, shm, mqueue, sysfs and cgroup, as podman mounts them."""
+    sys_ro = [] if config.privileged else ["ro"]
+    mounts = [
+        {"destination": "/proc", "type": "proc", "source": "proc",
+         "options": list(_NOSUID_NOEXEC_NODEV)},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": [*_NOSUID_NOEXEC_NODEV, "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": list(_NOSUID_NOEXEC_NODEV)},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": [*_NOSUID_NOEXEC_NODEV, *sys_ro]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": [*_NOSUID_NOEXEC_NODEV, "relatime", *sys_ro]},
+    ]
+    if config.read_only:
+        # podman's --read-only-tmpfs (on by default): scratch space stays writable.
+        for path in ("/run", "/tmp", "/var/tmp"):
+            mounts.append({"destination": path, "type": "tmpfs", "source": "tmpfs",
+                           "options": ["rw", "rprivate", "nosuid", "nodev", "mode=1777"]})
+    return mounts
+
+
+def _bind(source: str, destination: str, read_only: bool) -> dict[str, Any]:
+    options = ["rbind", "rprivate"] + (["ro"] if read_only else [])
+    return {"destination": destination, "type": "bind", "source": source, "options": options}
+
+
+def user_mounts(config: ContainerConfig) -> list[dict[str, Any]]:
+    """The ``-v host:ctr[:ro]`` bind mounts; the host side must exist, as podman requires."""
+    result = []
+    for mount in config.mounts:
+        if not os.path.exists(mount.source):
+            raise InvalidArgError(f"bind mount source {mount.source}: no such file or directory")
+        if not os.path.isabs(mount.destination):
+            raise InvalidArgError(f"bind mount destination {mount.destination} is not absolute")
+        result.append(_bind(os.path.abspath(mount.source), mount.destination, mount.read_only))
+    return result
+
+
+def _own_bounding_set() -> tuple[str, ...]:
+    """The capabilities this process may hand on: ``--privileged`` gets all of them
+    (asking for one outside our bounding set would make the runtime fail)."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(line for line in f if line.startswith("CapBnd:"))
+        mask = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError):
+        return DEFAULT_CAPABILITIES
+    return tuple(c for bit, c in enumerate(ALL_CAPABILITIES) if mask >> bit & 1)
+
+
+def _capabilities(config: ContainerConfig) -> dict[str, list[str]]:
+    caps = list(_own_bounding_set() if config.privileged else DEFAULT_CAPABILITIES)
+    return {"bounding": caps, "effective": caps, "permitted": caps}
+
+
+def host_devices(root: str = "/dev") -> list[dict[str, Any]]:
+    """Every character and block device under /dev, for ``--privileged``."""
+    devices = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in ("pts", "shm", "mqueue", "fd")]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                devices.append({
+                    "path": path, "type": "c" if stat.S_ISCHR(st.st_mode) else "b",
+                    "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                    "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+                })
+    return devices
+
+
+def namespaces(config: ContainerConfig, netns_path: str,
+               shared: Mapping[str, str]) -> list[dict[str, str]]:
+    """The namespaces: a new one of each kind, except those joined by path.
+
+    ``shared`` maps a kind (``net``, ``ipc``, ``uts``, ``pid``) to the ``/proc/PID/ns``
+    file of the container it is shared with.  Network: ``host`` has no entry, ``bridge``
+    joins the namespace pypod made (``netns_path``), ``none`` gets a new one that the
+    OCI runtime gives a loopback interface.
+    """
+    result = []
+    for kind in ("pid", "ipc", "uts", "mnt", "net"):
+        entry = {"type": NAMESPACE_TYPES[kind]}
+        if kind in shared:
+            entry["path"] = shared[kind]
+        elif kind == "net":
+            if config.network_mode == "host":
+                continue
+            if netns_path:
+                entry["path"] = netns_path
+        result.append(entry)
+    return result
+
+
+def _env(config: ContainerConfig, user: ExecUser, hostname: str) -> list[str]:
+    env = {"PATH": DEFAULT_PATH, "container": "pypod", "HOSTNAME": hostname,
+           "HOME": user.home, **config.env}
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def hostname_of(config: ContainerConfig) -> str:
+    """The container's host name: ``--hostname`` or, as podman, its id's first 12 chars."""
+    return config.hostname or config.id[:12]
+
+
+def build_spec(
+    config: ContainerConfig,
+    *,
+    user: ExecUser,
+    netns_path: str = "",
+    shared_namespaces: Mapping[str, str] | None = None,
+    etc_files: Iterable[tuple[str, str]] = (),
+    cgroup_parent: str = "/pypod",
+) -> dict[str, Any]:
+    """The OCI runtime spec (``config.json``) of a container, as a dictionary.
+
+    ``etc_files`` are (host file, container path) pairs bind-mounted read-write
+    (``/etc/hosts``, ``/etc/hostname``); ``shared_namespaces`` maps a namespace kind to
+    the ``/proc/PID/ns/KIND`` path of the container it is shared with.
+    """
+    if not config.command:
+        raise InvalidArgError("no command specified for the container")
+    hostname = hostname_of(config)
+    shared = dict(shared_namespaces or {})
+    process = {
+        "terminal": False,
+        "user": {"uid": user.uid, "gid": user.gid,
+                 **({"additionalGids": list(user.additional_gids)}
+                    if user.additional_gids else {})},
+        "args": list(config.command),
+        "env": _env(config, user, hostname),
+        "cwd": config.workdir or "/",
+        "capabilities": _capabilities(config),
+        "rlimits": rlimits(config),
+        "noNewPrivileges": not config.privileged,
+    }
+    mounts = _kernel_mounts(config)
+    mounts += [_bind(src, dst, False) for src, dst in etc_files]
+    mounts += user_mounts(config)
+    linux: dict[str, Any] = {
+        "namespaces": namespaces(config, netns_path, shared),
+        "cgroupsPath": f"{cgroup_parent}/{config.id}",
+        "resources": {"devices": [{"allow": config.privileged, "access": "rwm"}]},
+    }
+    if config.privileged:
+        linux["devices"] = host_devices()
+    else:
+        linux["maskedPaths"] = list(MASKED_PATHS)
+        linux["readonlyPaths"] = list(READONLY_PATHS)
+    spec: dict[str, Any] = {
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": os.path.abspath(config.rootfs), "readonly": config.read_only},
+        "mounts": mounts,
+        "annotations": {"io.pypod.container.name": config.name, **config.labels},
+        "linux": linux,
+    }
+    if "uts" not in shared:
+        spec["hostname"] = hostname
+    return spec
+
+
+def write_etc_files(config: ContainerConfig, run_dir: str) -> list[tuple[str, str]]:
+    """Write the container's ``/etc/hostname`` and ``/etc/hosts`` in its run dir; return
+    (host file, container path) pairs to bind-mount.  With ``--network host`` the host's
+    ``/etc/hosts`` and ``/etc/resolv.conf`` are used instead, as podman does."""
+    hostname = hostname_of(config)
+    pairs = []
+    hostname_file = os.path.join(run_dir, "hostname")
+    with open(hostname_file, "w") as f:
+        f.write(hostname + "\n")
+    pairs.append((hostname_file, "/etc/hostname"))
+    if config.network_mode == "host":
+        pairs += [(p, p) for p in ("/etc/hosts", "/etc/resolv.conf") if os.path.exists(p)]
+        return pairs
+    hosts_file = os.path.join(run_dir, "hosts")
+    with open(hosts_file, "w") as f:
+        f.write(f"127.0.0.1\tlocalhost localhost.localdomain\n"
+                f"::1\tlocalhost localhost.localdomain\n127.0.1.1\t{hostname} {config.name}\n")
+    pairs.append((hosts_file, "/etc/hosts"))
+    if config.network_mode == "bridge" and os.path.exists("/etc/resolv.conf"):
+        pairs.append(("/etc/resolv.conf", "/etc/resolv.conf"))
+    return pairs
+
+
+def write_bundle(ctr: Container, netns_path: str = "",
+                 shared_namespaces: Mapping[str, str] | None = None) -> str:
+    """Write ``config.json`` into the container's bundle dir; return its path."""
+    config = ctr.config
+    user = resolve_user(config.rootfs, config.user)
+    spec = build_spec(config, user=user, netns_path=netns_path,
+                      shared_namespaces=shared_namespaces,
+                      etc_files=write_etc_files(config, ctr.run_dir))
+    path = os.path.join(ctr.bundle_dir, "config.json")
+    with open(path, "w") as f:
+        json.dump(spec, f, separators=(",", ":"))
+    return path

@@ -1,0 +1,464 @@
+"""Container commands, as podman's: ``create``, ``run``, ``start``, ``stop``, ``kill``,
+``rm``, ``ps``, ``logs``, ``wait``, ``inspect``, ``exec``, ``pause``, ``unpause``,
+``restart`` and ``container cleanup``; each also as ``pypod container VERB``.
+
+This module is imported on every ``pypod`` invocation (to build the parser), so it
+imports nothing beyond argparse at module level: handlers import what they use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pypod_core.cli.main import CLIContext
+    from pypod_core.container import Container
+
+Handler = Callable[[argparse.Namespace, "CLIContext"], int]
+
+#: Exit codes of ``run``/``start -a`` when the command cannot run (podman's).
+EXIT_CANNOT_INVOKE = 126
+EXIT_NOT_FOUND = 127
+
+
+def _error(message: str) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+
+
+# -- create and run ------------------------------------------------------------------
+
+
+def _add_create_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("--rootfs", action="store_true",
+                   help="the first argument is a root file system directory (required)")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    p.add_argument("-l", "--label", action="append", default=[], metavar="K=V")
+    p.add_argument("-w", "--workdir", default="/", help="working directory inside")
+    p.add_argument("-u", "--user", default="", help="user[:group] or uid[:gid]")
+    p.add_argument("--hostname", default="")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]")
+    p.add_argument("--stop-signal", default="SIGTERM")
+    p.add_argument("--stop-timeout", type=int, default=10)
+    p.add_argument("--read-only", action="store_true")
+    p.add_argument("--privileged", action="store_true")
+    p.add_argument("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]")
+    p.add_argument("--network", "--net", default=None,
+                   help="none (default), host, or network names (comma-separated)")
+    p.add_argument("--ip", default="", help="static IPv4 address on the network")
+    p.add_argument("-p", "--publish", action="append", default=[],
+                   metavar="[IP:][HOST:]CTR[/PROTO]")
+    p.add_argument("--pod", default="", help="run in this pod")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("rootfs_dir", metavar="ROOTFS")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+
+
+def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
+    """ContainerConfig fields from create/run flags."""
+    from pypod_core.cli import ctr_options as opt
+    from pypod_core.errors import InvalidArgError
+
+    if not args.rootfs:
+        raise InvalidArgError("images are not supported yet: use --rootfs DIR")
+    mode, networks = opt.parse_network(args.network)
+    ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
+    if ports and args.network is None:
+        mode = "bridge"
+    if (args.ip or ports) and mode != "bridge":
+        raise InvalidArgError(f"--ip and -p need a network; --network is {mode}")
+    fields: dict[str, Any] = {
+        "env": opt.parse_env(args.env), "labels": opt.parse_labels(args.label),
+        "workdir": args.workdir, "user": args.user, "hostname": args.hostname,
+        "mounts": tuple(opt.parse_volume(v) for v in args.volume),
+        "rlimits": tuple(opt.parse_ulimit(u) for u in args.ulimit),
+        "stop_signal": opt.parse_signal(args.stop_signal), "stop_timeout": args.stop_timeout,
+        "read_only": args.read_only, "privileged": args.privileged,
+        "auto_remove": args.rm, "network_mode": mode, "networks": networks,
+        "static_ip": args.ip, "port_mappings": ports,
+    }
+    if args.pod:
+        fields["pod"] = ctx.runtime.state.lookup_pod(args.pod).config.id
+    return fields
+
+
+def _create(args: argparse.Namespace, ctx: CLIContext) -> Container:
+    fields = config_fields(args, ctx)
+    return ctx.runtime.create_container(args.rootfs_dir, args.command, name=args.name,
+                                        **fields)
+
+
+def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod create``: print the new container's id."""
+    ctx.out(_create(args, ctx).id)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod run``: create, start, stream the output, exit with the container's code."""
+    ctr = _create(args, ctx)
+    if args.detach:
+        try:
+            ctr.start()
+        except BaseException:
+            _remove_quietly(ctx, ctr, args.rm)
+            raise
+        ctx.out(ctr.id)
+        return 0
+    try:
+        return _attached(ctr)
+    finally:
+        _remove_quietly(ctx, ctr, args.rm)
+
+
+def _attached(ctr: Container) -> int:
+    """Start ``ctr`` attached, with signals forwarded to it (podman's --sig-proxy)."""
+    from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError
+
+    try:
+        with _sig_proxy(ctr):
+            return ctr.start_attached(sys.stdout.buffer, sys.stderr.buffer)
+    except CommandNotFoundError as exc:
+        _error(str(exc))
+        return EXIT_NOT_FOUND
+    except CommandNotExecutableError as exc:
+        _error(str(exc))
+        return EXIT_CANNOT_INVOKE
+
+
+class _sig_proxy:
+    """Forward SIGINT, SIGTERM, SIGHUP and SIGQUIT to the container while attached."""
+
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+
+    def __init__(self, ctr: Container):
+        self.ctr = ctr
+        self.saved: dict[int, Any] = {}
+
+    def _forward(self, signum: int, frame: Any) -> None:
+        try:
+            self.ctr.oci.kill_container(self.ctr, signum)
+        except Exception:  # the container may be gone already
+            pass
+
+    def __enter__(self) -> _sig_proxy:
+        import signal
+
+        for name in self.SIGNALS:
+            number = getattr(signal, name)
+            self.saved[number] = signal.signal(number, self._forward)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for number, handler in self.saved.items():
+            signal.signal(number, handler)
+
+
+def _remove_quietly(ctx: CLIContext, ctr: Container, wanted: bool) -> None:
+    from pypod_core.errors import NoSuchCtrError
+
+    if not wanted:
+        return
+    try:
+        ctx.runtime.remove_container(ctr, force=True, timeout=0)
+    except NoSuchCtrError:
+        pass  # the exit command's cleanup removed it first
+
+
+# -- one verb on many containers -------------------------------------------------------
+
+
+def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], Any],
+          show: Callable[[str, Container], str] | None = None) -> int:
+    """Apply ``act`` to each named container (or all with ``--all``); print each name as
+    given; on errors, report each and exit 125 after trying the rest."""
+    from pypod_core.errors import PypodError
+
+    names = args.containers
+    if getattr(args, "all", False):
+        names = [c.id for c in ctx.runtime.containers(all=True)]
+    elif not names:
+        from pypod_core.errors import InvalidArgError
+
+        raise InvalidArgError(f"{args.verb}: at least one container name or id is required")
+    code = 0
+    for name in names:
+        try:
+            ctr = ctx.runtime.lookup_container(name)
+            act(ctr)
+        except PypodError as exc:
+            _error(str(exc))
+            code = 125
+            continue
+        ctx.out(show(name, ctr) if show else name)
+    return code
+
+
+def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod start [-a]``."""
+    if args.attach:
+        from pypod_core.errors import InvalidArgError
+
+        if len(args.containers) != 1:
+            raise InvalidArgError("start --attach takes exactly one container")
+        return _attached(ctx.runtime.lookup_container(args.containers[0]))
+    return _each(args, ctx, lambda c: c.start())
+
+
+def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod stop [-t N]``."""
+    return _each(args, ctx, lambda c: c.stop(args.time))
+
+
+def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod kill [-s SIGNAL]``."""
+    from pypod_core.cli.ctr_options import parse_signal
+
+    number = parse_signal(args.signal)
+    return _each(args, ctx, lambda c: c.kill(number))
+
+
+def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod rm [-f] [-a] [-t N]``: print the removed containers' ids."""
+    return _each(args, ctx,
+                 lambda c: ctx.runtime.remove_container(c, force=args.force, timeout=args.time),
+                 show=lambda name, c: c.id)
+
+
+def cmd_pause(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pause``."""
+    return _each(args, ctx, lambda c: c.pause())
+
+
+def cmd_unpause(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod unpause``."""
+    return _each(args, ctx, lambda c: c.unpause())
+
+
+def cmd_restart(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod restart [-t N]``."""
+    return _each(args, ctx, lambda c: c.restart(args.time))
+
+
+def cmd_wait(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod wait``: print each container's exit code."""
+    return _each(args, ctx, lambda c: setattr(c, "_waited", c.wait()),
+                 show=lambda name, c: str(c._waited))  # type: ignore[attr-defined]
+
+
+def cmd_cleanup(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod container cleanup [--rm]``: what conmon's exit command runs."""
+    from pypod_core.container import LIVE
+    from pypod_core.errors import NoSuchCtrError
+
+    for name in args.containers:
+        try:
+            ctr = ctx.runtime.lookup_container(name)
+            ctr.cleanup()
+            if args.rm and ctr.state.state not in LIVE:
+                ctx.runtime.remove_container(ctr)
+        except NoSuchCtrError:
+            continue  # removed already, by the process that ran it
+    return 0
+
+
+# -- looking at containers -------------------------------------------------------------
+
+
+def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod ps [-a] [-q] [--format json|TEMPLATE] [--no-trunc]``."""
+    import json
+    import time
+
+    from pypod_core.inspect_ctr import ps_entry
+
+    now = time.time()
+    ctrs = ctx.runtime.containers(all=args.all)
+    if args.quiet:
+        for c in ctrs:
+            ctx.out(c.id if args.no_trunc else c.id[:12])
+        return 0
+    entries = [ps_entry(c, now) for c in ctrs]
+    if args.format == "json":
+        ctx.out(json.dumps(entries, indent=2))
+    elif args.format:
+        from pypod_core.cli.gotemplate import render
+
+        for entry in entries:
+            ctx.out(render(args.format, _ps_template_view(entry, args.no_trunc)))
+    else:
+        _ps_table(ctx, entries, args.no_trunc)
+    return 0
+
+
+def _ps_template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
+    """podman's ps template fields: ``.ID``, ``.Names`` as text, ``.Command`` joined."""
+    return {**entry, "ID": entry["Id"] if no_trunc else entry["Id"][:12],
+            "Names": ",".join(entry["Names"]), "Command": " ".join(entry["Command"]),
+            "CreatedHuman": entry["CreatedAt"], "Ports": "", "Image": ""}
+
+
+def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool) -> None:
+    header = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
+    rows = [header]
+    for e in entries:
+        command = " ".join(e["Command"])
+        if not no_trunc and len(command) > 17:
+            command = command[:17] + "..."
+        rows.append((e["Id"] if no_trunc else e["Id"][:12], "", command, e["CreatedAt"],
+                     e["Status"], "", ",".join(e["Names"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        ctx.out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod inspect [--format F]``: JSON (podman's keys), or a Go template each."""
+    import json
+
+    from pypod_core.errors import PypodError
+
+    docs, code = [], 0
+    for name in args.containers:
+        try:
+            docs.append(ctx.runtime.lookup_container(name).sync().inspect())
+        except PypodError as exc:
+            _error(str(exc))
+            code = 125
+    if args.format and args.format.strip() not in ("json", "{{json .}}"):
+        from pypod_core.cli.gotemplate import render
+
+        for doc in docs:
+            ctx.out(render(args.format, doc))
+    else:
+        ctx.out(json.dumps(docs, indent=4))
+    return code
+
+
+def cmd_logs(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod logs [-f] [--tail N] [--since T]``: stdout lines on stdout, stderr on
+    stderr."""
+    since = None
+    if args.since:
+        from pypod_core.cli.ctr_options import parse_since
+
+        since = parse_since(args.since)
+    ctr = ctx.runtime.lookup_container(args.container)
+    tail = args.tail if args.tail is not None and args.tail >= 0 else None
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    for line in ctr.logs(follow=args.follow, tail=tail, since=since):
+        target = err if line.stream == "stderr" else out
+        target.write(line.data)
+        target.flush()
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod exec [-e] [-u] [-w] CTR CMD...``: the command's exit code."""
+    from pypod_core.cli.ctr_options import parse_env
+    from pypod_core.errors import InvalidArgError
+
+    if not args.command:
+        raise InvalidArgError("exec: a command is required")
+    ctr = ctx.runtime.lookup_container(args.container)
+    sys.stdout.flush()
+    return ctr.exec(args.command, env=parse_env(args.env), user=args.user,
+                    workdir=args.workdir)
+
+
+# -- registration ----------------------------------------------------------------------
+
+
+def _multi(p: argparse.ArgumentParser, handler: Handler, verb: str,
+           all_flag: bool = False) -> None:
+    p.add_argument("containers", nargs="*", metavar="CONTAINER")
+    if all_flag:
+        p.add_argument("-a", "--all", action="store_true", help="act on every container")
+    p.set_defaults(func=handler, verb=verb)
+
+
+def _register_into(sub: Any) -> None:
+    """Add every container verb to one subparsers object."""
+    p = sub.add_parser("create", help="create a container")
+    _add_create_flags(p)
+    p.set_defaults(func=cmd_create)
+
+    p = sub.add_parser("run", help="run a command in a new container")
+    _add_create_flags(p)
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("start", help="start containers")
+    p.add_argument("-a", "--attach", action="store_true", help="attach to the output")
+    _multi(p, cmd_start, "start")
+
+    p = sub.add_parser("stop", help="stop containers")
+    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    _multi(p, cmd_stop, "stop", all_flag=True)
+
+    p = sub.add_parser("kill", help="send a signal to containers")
+    p.add_argument("-s", "--signal", default="SIGKILL")
+    _multi(p, cmd_kill, "kill", all_flag=True)
+
+    p = sub.add_parser("rm", help="remove containers")
+    p.add_argument("-f", "--force", action="store_true", help="stop running ones first")
+    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    _multi(p, cmd_rm, "rm", all_flag=True)
+
+    for verb, handler, help_text in (("pause", cmd_pause, "pause containers"),
+                                     ("unpause", cmd_unpause, "unpause containers"),
+                                     ("wait", cmd_wait, "wait for containers to exit")):
+        _multi(sub.add_parser(verb, help=help_text), handler, verb)
+
+    p = sub.add_parser("restart", help="restart containers")
+    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    _multi(p, cmd_restart, "restart", all_flag=True)
+
+    p = sub.add_parser("ps", help="list containers")
+    p.add_argument("-a", "--all", action="store_true", help="show every container")
+    p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
+    p.add_argument("--no-trunc", action="store_true", help="full ids and commands")
+    p.add_argument("--format", default="", help="json, or a Go template")
+    p.set_defaults(func=cmd_ps)
+
+    p = sub.add_parser("inspect", help="show containers' configuration and state")
+    p.add_argument("-f", "--format", default="", help="json, or a Go template")
+    p.add_argument("--type", default="container", choices=["container"])
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("logs", help="show a container's output")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("--tail", type=int, default=None, help="only the last N lines")
+    p.add_argument("--since", default="", help="a time, or a duration such as 10m")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("exec", help="run a command in a running container")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    p.add_argument("-u", "--user", default="")
+    p.add_argument("-w", "--workdir", default="")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    p.set_defaults(func=cmd_exec)
+
+
+def register(sub: Any, groups: dict[str, Any]) -> None:
+    """Add the container commands at the top level and under ``pypod container``."""
+    _register_into(sub)
+    group = groups["container"]
+    _register_into(group)
+    p = group.add_parser("ls", help="list containers (ps)")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("--format", default="")
+    p.set_defaults(func=cmd_ps)
+    p = group.add_parser("cleanup", help="clean up after a container exited (exit command)")
+    p.add_argument("--rm", action="store_true", help="remove the container too")
+    _multi(p, cmd_cleanup, "cleanup")

@@ -1,0 +1,192 @@
+"""Parsers of podman's container flag values: ``-v``, ``-p``, ``-e``, ``--ulimit``,
+``--stop-signal``, ``--network`` and times (``--since``).  Each raises
+:class:`~pypod_core.errors.InvalidArgError` naming the flag and the bad value."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import signal
+import socket
+import time
+from collections.abc import Iterable, Mapping
+
+from pypod_core.errors import InvalidArgError
+from pypod_core.model import Mount, PortMapping, Rlimit
+
+#: ``--ulimit`` names (podman's, from Docker's units.ulimit).
+ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
+                "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                   "h": 3600.0}
+
+
+def parse_env(items: Iterable[str], host_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``-e K=V`` (or ``-e K``, taking K from the host environment if set)."""
+    host_env = os.environ if host_env is None else host_env
+    env: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise InvalidArgError(f"invalid environment variable {item!r}")
+        if eq:
+            env[key] = value
+        elif key in host_env:
+            env[key] = host_env[key]
+    return env
+
+
+def parse_labels(items: Iterable[str]) -> dict[str, str]:
+    """``-l K=V`` (``-l K`` gives an empty value)."""
+    return {k: v for k, _, v in (item.partition("=") for item in items)}
+
+
+def parse_volume(spec: str) -> Mount:
+    """``-v /host:/ctr[:ro|rw[,z|Z]]``: a bind mount (named volumes are not supported)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise InvalidArgError(f"invalid volume {spec!r}: expected /host:/container[:ro]")
+    source, destination = parts[0], parts[1]
+    options = parts[2].split(",") if len(parts) == 3 else []
+    unknown = set(options) - {"ro", "rw", "z", "Z", "rbind", "bind", ""}
+    if unknown:
+        raise InvalidArgError(f"invalid volume {spec!r}: unknown option {sorted(unknown)[0]}")
+    if not source.startswith("/"):
+        raise InvalidArgError(f"invalid volume {spec!r}: named volumes are not supported; "
+                              "give an absolute host path")
+    if not destination.startswith("/"):
+        raise InvalidArgError(f"invalid volume {spec!r}: container path must be absolute")
+    return Mount(source=os.path.normpath(source), destination=os.path.normpath(destination),
+                 read_only="ro" in options)
+
+
+def parse_ulimit(spec: str) -> Rlimit:
+    """``--ulimit nofile=1024[:2048]`` (-1 is unlimited)."""
+    name, eq, values = spec.partition("=")
+    if not eq or name not in ULIMIT_NAMES:
+        raise InvalidArgError(f"invalid ulimit {spec!r}: expected NAME=SOFT[:HARD] with NAME "
+                              f"one of {', '.join(ULIMIT_NAMES)}")
+    soft_text, _, hard_text = values.partition(":")
+    try:
+        soft = int(soft_text)
+        hard = int(hard_text) if hard_text else soft
+    except ValueError:
+        raise InvalidArgError(f"invalid ulimit {spec!r}: limits must be integers") from None
+    if soft != -1 and hard != -1 and soft > hard:
+        raise InvalidArgError(f"invalid ulimit {spec!r}: soft limit above hard limit")
+    return Rlimit(type=f"RLIMIT_{name.upper()}", soft=soft, hard=hard)
+
+
+def parse_signal(text: str) -> int:
+    """A signal by number, ``SIGTERM`` or ``TERM`` (any case)."""
+    if text.isdigit():
+        number = int(text)
+        if 0 < number < signal.NSIG:
+            return number
+    else:
+        name = text.upper()
+        name = name if name.startswith("SIG") else f"SIG{name}"
+        member = getattr(signal.Signals, name, None)
+        if member is not None:
+            return int(member)
+    raise InvalidArgError(f"invalid signal {text!r}")
+
+
+def _free_port(protocol: str) -> int:
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_range(text: str, spec: str) -> list[int]:
+    first, dash, last = text.partition("-")
+    try:
+        low, high = int(first), int(last) if dash else int(first)
+    except ValueError:
+        raise InvalidArgError(f"invalid port {spec!r}") from None
+    if not 0 < low <= high < 65536:
+        raise InvalidArgError(f"invalid port {spec!r}: ports are 1-65535")
+    return list(range(low, high + 1))
+
+
+def parse_publish(spec: str) -> list[PortMapping]:
+    """``-p [[ip:][hostPort]:]containerPort[/proto]``, ranges allowed (``8080-8081:80-81``);
+    without a host port a free one is chosen, as podman does."""
+    body, _, protocol = spec.partition("/")
+    protocol = protocol or "tcp"
+    if protocol not in ("tcp", "udp", "sctp"):
+        raise InvalidArgError(f"invalid port {spec!r}: protocol must be tcp, udp or sctp")
+    host_ip, host_part = "", ""
+    if body.startswith("["):  # [ipv6]:host:ctr
+        end = body.index("]")
+        host_ip, rest = body[1:end], body[end + 2:]
+        host_part, _, ctr_part = rest.rpartition(":")
+    else:
+        pieces = body.split(":")
+        if len(pieces) == 3:
+            host_ip, host_part, ctr_part = pieces
+        elif len(pieces) == 2:
+            host_part, ctr_part = pieces
+        elif len(pieces) == 1:
+            ctr_part = pieces[0]
+        else:
+            raise InvalidArgError(f"invalid port {spec!r}")
+    ctr_ports = _port_range(ctr_part, spec)
+    host_ports = (_port_range(host_part, spec) if host_part
+                  else [_free_port(protocol) for _ in ctr_ports])
+    if len(host_ports) != len(ctr_ports):
+        raise InvalidArgError(f"invalid port {spec!r}: host and container ranges differ")
+    return [PortMapping(host_port=h, container_port=c, protocol=protocol, host_ip=host_ip)
+            for h, c in zip(host_ports, ctr_ports, strict=True)]
+
+
+def parse_network(value: str | None) -> tuple[str, tuple[str, ...]]:
+    """``--network``: (network mode, networks). ``none``, ``host``, ``bridge`` (the
+    default network), or a comma-separated list of network names."""
+    if value in (None, "", "none"):
+        return "none", ()
+    if value == "host":
+        return "host", ()
+    if value in ("bridge", "default"):
+        return "bridge", ()
+    names = tuple(n for n in value.split(",") if n)
+    if not names or any(n in ("none", "host") for n in names):
+        raise InvalidArgError(f"invalid --network {value!r}: none and host cannot be combined")
+    return "bridge", names
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration (``1h30m``, ``10s``, ``500ms``) in seconds."""
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise InvalidArgError(f"invalid duration {text!r}")
+    return total
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``--since``: a Unix time, an RFC 3339 time or date, or a duration before now."""
+    now = time.time() if now is None else now
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return now - parse_duration(text)
+    except InvalidArgError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidArgError(f"invalid time {text!r}: expected a Unix time, RFC 3339 "
+                              "time or a duration such as 10m") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.timestamp()

@@ -1,0 +1,378 @@
+"""A live container: its record, its files, its lock and its lifecycle (libpod's
+``container_api.go`` and ``container_internal.go``).
+
+Every public operation takes the container's lock (a ``filelock`` file in the runtime's
+lock dir, so that two processes never act on one container at once), re-reads the state
+from the store and from the OCI runtime (:meth:`Container.sync`), checks that the state
+allows the operation (:class:`~pypod_core.errors.CtrStateInvalidError` otherwise), acts,
+and saves the new state.  Long waits (a container's output, its exit) happen outside the
+lock, so that another process can stop a container this one is attached to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pypod_core import k8s_log
+from pypod_core.errors import CtrStateInvalidError, NoSuchCtrError
+from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
+
+if TYPE_CHECKING:
+    from pypod_core.oci import Attachment
+    from pypod_core.runtime import Runtime
+
+S = ContainerStatus
+
+#: The legal state transitions (libpod's, with stop ending in ``exited``).
+TRANSITIONS: dict[ContainerStatus, frozenset[ContainerStatus]] = {
+    S.CONFIGURED: frozenset({S.CREATED, S.REMOVING}),
+    S.CREATED: frozenset({S.RUNNING, S.STOPPING, S.EXITED, S.CONFIGURED, S.REMOVING}),
+    S.RUNNING: frozenset({S.PAUSED, S.STOPPING, S.EXITED, S.REMOVING}),
+    S.PAUSED: frozenset({S.RUNNING, S.STOPPING, S.EXITED, S.REMOVING}),
+    S.STOPPING: frozenset({S.EXITED, S.STOPPED, S.REMOVING}),
+    S.STOPPED: frozenset({S.CREATED, S.EXITED, S.CONFIGURED, S.REMOVING}),
+    S.EXITED: frozenset({S.CREATED, S.CONFIGURED, S.REMOVING}),
+    S.REMOVING: frozenset({S.REMOVING}),
+}
+#: States in which the OCI runtime has a container that may change by itself.
+LIVE = frozenset({S.CREATED, S.RUNNING, S.PAUSED, S.STOPPING})
+#: States from which ``init`` (re)creates the container in the OCI runtime.
+INITIALIZABLE = frozenset({S.CONFIGURED, S.EXITED, S.STOPPED})
+
+
+def check_transition(ctr_id: str, current: ContainerStatus, new: ContainerStatus) -> None:
+    """Raise CtrStateInvalidError unless ``current -> new`` is a legal transition."""
+    if new not in TRANSITIONS[current]:
+        raise CtrStateInvalidError(
+            f"container {ctr_id[:12]} is {current.value}: cannot become {new.value}")
+
+
+class Container:
+    """A container of a runtime: ``.id .name .config .state`` and its lifecycle."""
+
+    def __init__(self, runtime: Runtime, record: ContainerRecord):
+        self.runtime = runtime
+        self.config: ContainerConfig = record.config
+        self.state: ContainerState = record.state
+        self._bundle_dir = ""
+
+    def __repr__(self) -> str:
+        return f"<Container {self.id[:12]} {self.name} {self.state.state.value}>"
+
+    # -- identity and files ------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The container's 64-hex-character id."""
+        return self.config.id
+
+    @property
+    def name(self) -> str:
+        """The container's name."""
+        return self.config.name
+
+    @property
+    def bundle_dir(self) -> str:
+        """The OCI bundle directory (config.json, the log, conmon's sockets)."""
+        if not self._bundle_dir:
+            self._bundle_dir = self.runtime.storage.container_dir(self.id)
+        return self._bundle_dir
+
+    @property
+    def run_dir(self) -> str:
+        """Per-boot files: pid files, ``/etc/hosts`` and ``/etc/hostname``, conmon's."""
+        return os.path.join(self.runtime.config.tmp_dir, "containers", self.id)
+
+    @property
+    def exit_dir(self) -> str:
+        """Where conmon writes exit files (one per container, named by id)."""
+        return os.path.join(self.runtime.config.tmp_dir, "exits")
+
+    @property
+    def exit_file(self) -> str:
+        """conmon's exit file for this container: its exit code, once it exited."""
+        return os.path.join(self.exit_dir, self.id)
+
+    @property
+    def log_path(self) -> str:
+        """The k8s-file log of the container's output."""
+        return os.path.join(self.bundle_dir, "ctr.log")
+
+    @property
+    def pidfile(self) -> str:
+        """The container's init pid, written by the OCI runtime."""
+        return os.path.join(self.run_dir, "pidfile")
+
+    @property
+    def conmon_pidfile(self) -> str:
+        """conmon's pid, written by conmon."""
+        return os.path.join(self.run_dir, "conmon.pid")
+
+    @property
+    def oci(self) -> Any:
+        """The runtime's OCI runtime backend."""
+        return self.runtime.oci_runtime
+
+    # -- lock and state ----------------------------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[Container]:
+        """Hold the container's lock (reentrant within this process) and sync first."""
+        with self.runtime.container_lock(self.id):
+            self._sync()
+            yield self
+
+    def _save(self) -> None:
+        self.runtime.state.save_container_state(self.id, self.state)
+
+    def _set(self, new: ContainerStatus) -> None:
+        check_transition(self.id, self.state.state, new)
+        self.state.state = new
+
+    def sync(self) -> Container:
+        """Refresh the state from the store and the OCI runtime (libpod's
+        ``syncContainer``); notice an exit and clean up after it."""
+        with self.locked():
+            return self
+
+    def _sync(self) -> None:
+        self.state = self.runtime.state.container_state(self.id)
+        before = self.state.state
+        if before not in LIVE:
+            return
+        self.oci.update_container_status(self)
+        if self.state.state is S.EXITED:
+            try:
+                self._cleanup()
+            finally:
+                self._save()
+            self.runtime.plugins.call_all("pypod_container_exited", runtime=self.runtime,
+                                          container=self)
+        elif self.state.state is not before:
+            self._save()
+
+    def _require(self, *states: ContainerStatus, action: str) -> None:
+        if self.state.state not in states:
+            raise CtrStateInvalidError(
+                f"cannot {action} container {self.name}: it is {self.state.state.value}")
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Create the container in the OCI runtime: its network, bundle and monitor."""
+        with self.locked():
+            self._require(*INITIALIZABLE, action="initialize")
+            self._init()
+
+    def _init(self) -> None:
+        from pypod_core import bundle, networking
+
+        check_transition(self.id, self.state.state, S.CREATED)
+        if self.state.state is not S.CONFIGURED:
+            self._cleanup()
+        os.makedirs(self.run_dir, 0o700, exist_ok=True)
+        os.makedirs(self.exit_dir, 0o700, exist_ok=True)
+        _unlink(self.exit_file)
+        shared = self._shared_namespace_paths()
+        networking.setup_network(self.runtime, self)
+        try:
+            bundle.write_bundle(self, self.state.netns_path, shared)
+            self.oci.create_container(self)
+        except BaseException:
+            networking.teardown_network(self.runtime, self)
+            self._save()
+            raise
+        self.state.state = S.CREATED
+        self.state.exit_code = 0
+        self.state.oom_killed = False
+        self.state.finished_at = 0.0
+        self._save()
+
+    def _shared_namespace_paths(self) -> dict[str, str]:
+        """``/proc/PID/ns/KIND`` of each container this one shares a namespace with."""
+        paths = {}
+        for kind, other_id in self.config.shared_namespaces.items():
+            other = self.runtime.get_container(other_id).sync()
+            if other.state.state not in (S.RUNNING, S.PAUSED, S.CREATED) or not other.state.pid:
+                raise CtrStateInvalidError(
+                    f"cannot join the {kind} namespace of container {other.name}: "
+                    f"it is {other.state.state.value}")
+            paths[kind] = f"/proc/{other.state.pid}/ns/{kind}"
+        return paths
+
+    def start(self) -> None:
+        """Start the container (initializing it first if needed); starting a running
+        container does nothing, as podman."""
+        with self.locked():
+            if self.state.state in (S.RUNNING, S.PAUSED):
+                return
+            self._prepare_start()
+            self._start()
+
+    def _prepare_start(self) -> None:
+        if self.state.state in INITIALIZABLE:
+            self._init()
+        self._require(S.CREATED, action="start")
+
+    def _start(self) -> None:
+        try:
+            self.oci.start_container(self)
+        except BaseException:
+            self._sync()
+            raise
+        self.state.state = S.RUNNING
+        self.state.started_at = time.time()
+        self._save()
+        self.runtime.plugins.call_all("pypod_container_started", runtime=self.runtime,
+                                      container=self)
+
+    def start_attached(self, stdout: BinaryIO | None, stderr: BinaryIO | None) -> int:
+        """Start the container with its output streamed to ``stdout``/``stderr`` from the
+        first byte, wait for it to exit and return its exit code (``podman start -a``,
+        the heart of ``podman run``)."""
+        with self.locked():
+            self._prepare_start()
+            attachment = self.oci.attach_container(self)
+            try:
+                self._start()
+            except BaseException:
+                attachment.close()
+                raise
+        attachment.stream(stdout, stderr)
+        return self.wait()
+
+    def attach(self, stdout: BinaryIO | None, stderr: BinaryIO | None) -> None:
+        """Stream a created or running container's output until it ends."""
+        with self.locked():
+            self._require(S.CREATED, S.RUNNING, S.PAUSED, action="attach to")
+            attachment: Attachment = self.oci.attach_container(self)
+        attachment.stream(stdout, stderr)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until the container is no longer running; return its exit code.
+
+        A container that never ran returns its (zero) exit code at once.  With
+        ``timeout``, TimeoutError if it still runs after that many seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self.locked():
+                if self.state.state not in LIVE:
+                    return self.state.exit_code
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError(f"container {self.name} still runs after {timeout}s")
+            self.oci.wait_container(self, left)
+
+    def stop(self, timeout: int | None = None) -> None:
+        """Stop the container: the stop signal, then SIGKILL after ``timeout`` seconds
+        (default: its stop timeout).  Stopping a container that is not running does
+        nothing."""
+        with self.locked():
+            self._stop(self.config.stop_timeout if timeout is None else timeout)
+
+    def _stop(self, timeout: int) -> None:
+        if self.state.state not in LIVE:
+            return
+        if self.state.state is S.PAUSED:
+            # A frozen process does not die, even of SIGKILL, until it is thawed.
+            self.oci.unpause_container(self)
+        self._set(S.STOPPING)
+        self._save()
+        self.oci.stop_container(self, max(0, timeout))
+        self._sync()
+
+    def kill(self, signal: int = 9) -> None:
+        """Send ``signal`` to the container's process."""
+        with self.locked():
+            self._require(S.RUNNING, S.PAUSED, S.CREATED, action="kill")
+            self.oci.kill_container(self, signal)
+
+    def pause(self) -> None:
+        """Freeze the container's processes."""
+        with self.locked():
+            self._require(S.RUNNING, action="pause")
+            self.oci.pause_container(self)
+            self._set(S.PAUSED)
+            self._save()
+
+    def unpause(self) -> None:
+        """Thaw a paused container."""
+        with self.locked():
+            self._require(S.PAUSED, action="unpause")
+            self.oci.unpause_container(self)
+            self._set(S.RUNNING)
+            self._save()
+
+    def restart(self, timeout: int | None = None) -> None:
+        """Stop the container if it runs, then start it again."""
+        with self.locked():
+            self._stop(self.config.stop_timeout if timeout is None else timeout)
+            self.state.restart_count += 1
+            self._prepare_start()
+            self._start()
+
+    def cleanup(self) -> None:
+        """After an exit: tear the network down, delete the container from the OCI
+        runtime, drop per-boot files (what ``pypod container cleanup`` does)."""
+        with self.locked():
+            if self.state.state not in LIVE:
+                try:
+                    self._cleanup()
+                finally:
+                    self._save()
+
+    def _cleanup(self) -> None:
+        """Undo ``_init`` for a container that no longer runs; the caller saves."""
+        from pypod_core import networking
+
+        networking.teardown_network(self.runtime, self)
+        self.oci.delete_container(self)
+        _unlink(self.exit_file)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    # -- inside the container ----------------------------------------------------------
+
+    def exec(self, command: list[str], env: dict[str, str] | None = None, user: str = "",
+             workdir: str = "", stdout: Any = None, stderr: Any = None) -> int:
+        """Run ``command`` in the running container; return its exit code."""
+        with self.locked():
+            self._require(S.RUNNING, action="exec in")
+        return self.oci.exec_container(self, command, env=env, user=user, workdir=workdir,
+                                       stdout=stdout, stderr=stderr)
+
+    def logs(self, follow: bool = False, tail: int | None = None,
+             since: float | None = None) -> Iterator[k8s_log.LogLine]:
+        """The container's output from its k8s-file log, oldest first: the last
+        ``tail`` lines, those written at or after ``since`` (a Unix time); with
+        ``follow``, keep reading until the container stops."""
+        if follow:
+            return k8s_log.follow_log(self.log_path, self._still_running, tail=tail,
+                                      since=since)
+        return iter(k8s_log.read_log(self.log_path, tail=tail, since=since))
+
+    def _still_running(self) -> bool:
+        try:
+            self.sync()
+        except NoSuchCtrError:
+            return False
+        return self.state.state in LIVE
+
+    # -- inspection --------------------------------------------------------------------
+
+    def inspect(self) -> dict[str, Any]:
+        """``pypod inspect``: podman's keys and layout."""
+        from pypod_core.inspect_ctr import inspect_container
+
+        return inspect_container(self)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,252 @@
+"""``pypod inspect`` of a container and ``pypod ps --format json``: podman's keys.
+
+Scripts written for podman read these documents: the key names, nesting and value
+types follow podman 4's ``inspect`` and ``ps --format json``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+from typing import TYPE_CHECKING, Any
+
+from pypod_core.model import ContainerStatus
+
+if TYPE_CHECKING:
+    from pypod_core.container import Container
+
+#: Go's zero time, as podman prints a time that never happened.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+#: podman's ``ExitedAt``/``StartedAt`` in ``ps`` JSON for a time that never happened.
+ZERO_UNIX = -62135596800
+S = ContainerStatus
+
+
+def status_word(state: ContainerStatus) -> str:
+    """podman's status word: a configured container shows as ``created``."""
+    return "created" if state is S.CONFIGURED else state.value
+
+
+def go_time(when: float) -> str:
+    """A Unix time as podman's JSON prints a Go time (RFC 3339, UTC, nanoseconds)."""
+    if not when:
+        return ZERO_TIME
+    moment = datetime.datetime.fromtimestamp(when, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+
+
+def signal_name(number: int) -> str:
+    """``SIGTERM`` for 15."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _state(ctr: Container) -> dict[str, Any]:
+    st = ctr.state
+    return {
+        "OciVersion": "1.0.2",
+        "Status": status_word(st.state),
+        "Running": st.state is S.RUNNING,
+        "Paused": st.state is S.PAUSED,
+        "Restarting": False,
+        "OOMKilled": st.oom_killed,
+        "Dead": False,
+        "Pid": st.pid,
+        "ConmonPid": st.conmon_pid,
+        "ExitCode": st.exit_code,
+        "Error": "",
+        "StartedAt": go_time(st.started_at),
+        "FinishedAt": go_time(st.finished_at),
+        "CgroupPath": f"/pypod/{ctr.id}" if st.pid else "",
+    }
+
+
+def _env(ctr: Container) -> list[str]:
+    from pypod_core.bundle import DEFAULT_PATH, hostname_of
+
+    env = {"PATH": DEFAULT_PATH, "container": "pypod", "HOSTNAME": hostname_of(ctr.config),
+           **ctr.config.env}
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def _config(ctr: Container) -> dict[str, Any]:
+    from pypod_core.bundle import hostname_of
+
+    c = ctr.config
+    return {
+        "Hostname": hostname_of(c),
+        "Domainname": "",
+        "User": c.user,
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+        "Tty": False,
+        "OpenStdin": False,
+        "StdinOnce": False,
+        "Env": _env(ctr),
+        "Cmd": list(c.command),
+        "Image": "",
+        "Volumes": None,
+        "WorkingDir": c.workdir,
+        "Entrypoint": "",
+        "OnBuild": None,
+        "Labels": dict(c.labels) or None,
+        "Annotations": {"io.pypod.container.name": c.name},
+        "StopSignal": c.stop_signal,
+        "StopTimeout": c.stop_timeout,
+        "Umask": "0022",
+        "Timeout": 0,
+    }
+
+
+def _host_config(ctr: Container) -> dict[str, Any]:
+    from pypod_core.bundle import rlimits
+
+    c = ctr.config
+    return {
+        "Binds": [f"{m.source}:{m.destination}:{'ro' if m.read_only else 'rw'}"
+                  for m in c.mounts],
+        "CgroupManager": ctr.runtime.config.cgroup_manager,
+        "LogConfig": {"Type": "k8s-file", "Config": None, "Path": ctr.log_path, "Tag": "",
+                      "Size": "0B"},
+        "NetworkMode": c.network_mode if c.network_mode != "bridge" else ",".join(c.networks)
+        or "bridge",
+        "PortBindings": _port_bindings(ctr),
+        "AutoRemove": c.auto_remove,
+        "Privileged": c.privileged,
+        "ReadonlyRootfs": c.read_only,
+        "IpcMode": _ns_mode(ctr, "ipc"),
+        "PidMode": _ns_mode(ctr, "pid"),
+        "UTSMode": _ns_mode(ctr, "uts"),
+        "Ulimits": [{"Name": r["type"], "Soft": r["soft"], "Hard": r["hard"]}
+                    for r in rlimits(c)],
+        "Runtime": "oci",
+    }
+
+
+def _ns_mode(ctr: Container, kind: str) -> str:
+    other = ctr.config.shared_namespaces.get(kind)
+    return f"container:{other}" if other else "private"
+
+
+def _port_bindings(ctr: Container) -> dict[str, list[dict[str, str]]]:
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for p in ctr.config.port_mappings:
+        bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append(
+            {"HostIp": p.host_ip, "HostPort": str(p.host_port)})
+    return bindings
+
+
+def _mounts(ctr: Container) -> list[dict[str, Any]]:
+    return [{"Type": "bind", "Source": m.source, "Destination": m.destination,
+             "Driver": "", "Mode": "", "Options": ["rbind"], "RW": not m.read_only,
+             "Propagation": "rprivate"} for m in ctr.config.mounts]
+
+
+def _network_settings(ctr: Container) -> dict[str, Any]:
+    from pypod_core import networking
+
+    return networking.network_settings(ctr)
+
+
+def inspect_container(ctr: Container) -> dict[str, Any]:
+    """The container as ``podman inspect`` shows one."""
+    from pypod_core.bundle import DEFAULT_CAPABILITIES
+
+    c = ctr.config
+    run_dir = ctr.run_dir
+    return {
+        "Id": c.id,
+        "Created": go_time(c.created),
+        "Path": c.command[0] if c.command else "",
+        "Args": list(c.command[1:]),
+        "State": _state(ctr),
+        "Image": "",
+        "ImageName": "",
+        "Rootfs": c.rootfs,
+        "Pod": c.pod,
+        "ResolvConfPath": "",
+        "HostnamePath": os.path.join(run_dir, "hostname"),
+        "HostsPath": os.path.join(run_dir, "hosts"),
+        "StaticDir": ctr.bundle_dir,
+        "OCIConfigPath": os.path.join(ctr.bundle_dir, "config.json"),
+        "OCIRuntime": c.oci_runtime,
+        "ConmonPidFile": ctr.conmon_pidfile,
+        "PidFile": ctr.pidfile,
+        "Name": c.name,
+        "RestartCount": ctr.state.restart_count,
+        "Driver": ctr.runtime.config.graph_driver,
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "EffectiveCaps": [] if c.privileged else list(DEFAULT_CAPABILITIES),
+        "BoundingCaps": [] if c.privileged else list(DEFAULT_CAPABILITIES),
+        "ExecIDs": [],
+        "Mounts": _mounts(ctr),
+        "Dependencies": c.dependencies(),
+        "NetworkSettings": _network_settings(ctr),
+        "Namespace": c.namespace,
+        "IsInfra": c.is_infra,
+        "Config": _config(ctr),
+        "HostConfig": _host_config(ctr),
+    }
+
+
+def _ago(seconds: float) -> str:
+    """podman's human durations: "Less than a second", "5 seconds", "2 minutes"."""
+    if seconds < 1:
+        return "Less than a second"
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return "About an hour" if unit == "hour" and n == 1 else \
+                f"{n} {unit}{'s' if n != 1 else ''}"
+    n = int(seconds)
+    return f"{n} second{'s' if n != 1 else ''}"
+
+
+def status_text(ctr: Container, now: float) -> str:
+    """The STATUS column of ``ps``: ``Up 5 seconds``, ``Exited (3) 2 minutes ago``."""
+    st = ctr.state
+    if st.state is S.RUNNING:
+        return f"Up {_ago(now - st.started_at)}"
+    if st.state is S.PAUSED:
+        return f"Up {_ago(now - st.started_at)} (Paused)"
+    if st.state in (S.EXITED, S.STOPPED):
+        return f"Exited ({st.exit_code}) {_ago(now - st.finished_at)} ago"
+    return st.state.value.capitalize() if st.state is not S.CONFIGURED else "Created"
+
+
+def ps_entry(ctr: Container, now: float) -> dict[str, Any]:
+    """One container as ``podman ps --format json`` shows it."""
+    c, st = ctr.config, ctr.state
+    exited = st.state in (S.EXITED, S.STOPPED)
+    return {
+        "AutoRemove": c.auto_remove,
+        "Command": list(c.command),
+        "CreatedAt": f"{_ago(now - c.created)} ago",
+        "Exited": exited,
+        "ExitedAt": int(st.finished_at) if st.finished_at else ZERO_UNIX,
+        "ExitCode": st.exit_code,
+        "Id": c.id,
+        "Image": "",
+        "ImageID": "",
+        "IsInfra": c.is_infra,
+        "Labels": dict(c.labels) or None,
+        "Mounts": [m.destination for m in c.mounts],
+        "Names": [c.name],
+        "Namespaces": {},
+        "Networks": list(c.networks),
+        "Pid": st.pid,
+        "Pod": c.pod,
+        "PodName": "",
+        "Ports": None,
+        "Size": None,
+        "StartedAt": int(st.started_at) if st.started_at else ZERO_UNIX,
+        "State": status_word(st.state),
+        "Status": status_text(ctr, now),
+        "Created": int(c.created),
+    }

@@ -121,6 +121,12 @@ class Network(ABC):
     def check(self, request: NetworkRequest) -> None:
         """Check that the attachment is still as set up; NetworkError if not."""
 
+    def remembered(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
+        """The results of the container's attachments that the backend remembers (what
+        :meth:`teardown` would detach), by network; the runtime deletes their firewall
+        rules when its own record is gone (after a crash).  Default: none."""
+        return {}
+
 
 def result_addresses(result: dict[str, Any]) -> list[str]:
     """The container's addresses in a CNI result, as CIDR strings ("10.89.0.2/16").

@@ -1,33 +1,204 @@
 """A container's networking, as the lifecycle sees it (libpod's ``networking_linux.go``).
 
-The container lifecycle calls :func:`setup_network` before a container starts and
-:func:`teardown_network` when it stops, exits, is removed, or at the reboot refresh.
-Network modes: ``none`` (the OCI runtime makes a namespace with loopback only),
-``host`` (no namespace of its own), ``bridge`` (the runtime's network backend, in a
-namespace pypod makes).
+The container lifecycle calls :func:`setup_network` before a container is created in
+the OCI runtime and :func:`teardown_network` when it stops, exits, is removed, and at the
+reboot refresh.  Network modes: ``none`` (the OCI runtime makes a namespace with loopback
+only), ``host`` (no namespace of its own), ``bridge`` (the networks of the runtime's
+network backend, in a namespace pypod makes under ``<tmp_dir>/netns``).
 
-Placeholder until the networking issue lands: ``none`` and ``host`` need nothing here.
+Setup order: reserve the published host ports, make the namespace, attach it to the
+networks (the backend), add the firewall rules.  Teardown, as the seed: firewall, then
+the backend's DEL, then the namespace, then the ports.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import os
 from typing import TYPE_CHECKING, Any
+
+from pypod_core import netns, portreserve
+from pypod_core.errors import NetworkError, PortInUseError, PypodError
+from pypod_core.network import NetworkRequest
 
 if TYPE_CHECKING:
     from pypod_core.container import Container
     from pypod_core.runtime import Runtime
 
+log = logging.getLogger("pypod.networking")
+
+
+def netns_dir(runtime: Runtime) -> str:
+    """Where pypod keeps its containers' namespaces: per boot, pypod's own."""
+    return os.path.join(runtime.config.tmp_dir, "netns")
+
+
+def ports_dir(runtime: Runtime) -> str:
+    """Where the port holders of running containers are recorded."""
+    return os.path.join(runtime.config.tmp_dir, "ports")
+
 
 def setup_network(runtime: Runtime, ctr: Container) -> None:
     """Make the container's network namespace and networks; record them in ``ctr.state``
-    (``netns_path``, ``network_status``).  On failure, undo what was done and raise."""
+    (``netns_path``, ``network_status``, ``reserved_ports``).  On failure, undo what was
+    done (the container can be started again or removed) and raise."""
+    if ctr.config.network_mode != "bridge":
+        return
+    if not runtime.network:
+        raise NetworkError(f"container {ctr.config.name}: this runtime has no network "
+                           "backend (rootless pypod has none): use --network none or host")
+    try:
+        if ctr.config.port_mappings and runtime.config.enable_port_reservation:
+            ctr.state.reserved_ports = tuple(_reserve(runtime, ctr))
+        path = os.path.join(netns_dir(runtime), ctr.config.id)
+        netns.remove_netns(path)  # a leftover of a crash: this container does not run
+        ctr.state.netns_path = netns.create_netns(netns_dir(runtime), ctr.config.id)
+        ctr.state.network_status = runtime.network.setup(NetworkRequest.for_container(ctr))
+        if runtime.firewall:
+            for result in ctr.state.network_status.values():
+                runtime.firewall.add(result)
+    except BaseException:
+        teardown_network(runtime, ctr)
+        raise
+
+
+def _reserve(runtime: Runtime, ctr: Container) -> list[int]:
+    try:
+        return portreserve.reserve_ports(ports_dir(runtime), ctr.config.id,
+                                         ctr.config.port_mappings)
+    except PortInUseError as exc:
+        holder = _container_holding(runtime, ctr, str(exc))
+        raise PortInUseError(f"{exc}{holder}") from None
+
+
+def _container_holding(runtime: Runtime, ctr: Container, message: str) -> str:
+    """`` (published by container NAME)`` if another container has the port."""
+    ports = {m.host_port for m in ctr.config.port_mappings}
+    for record in runtime.state.all_containers():
+        if record.config.id != ctr.config.id and ports & set(record.state.reserved_ports):
+            for port in ports & set(record.state.reserved_ports):
+                if f"{port}/" in message:
+                    return f" (published by container {record.config.name})"
+    return ""
 
 
 def teardown_network(runtime: Runtime, ctr: Container) -> None:
-    """Undo :func:`setup_network` (firewall, then CNI DEL, then the namespace); tolerate
-    parts already gone; clear ``ctr.state``'s network fields."""
+    """Undo :func:`setup_network`: firewall, then the backend's DEL, then the namespace,
+    then the port holder; parts already gone are fine.  Works from the backend's memory
+    of the attachment too, so it also cleans up after a crash or at the reboot refresh,
+    when the state has been cleared.  Never raises for a part that fails (the container
+    must stay removable): each failure is logged as a warning."""
+    state = ctr.state
+    if ctr.config.network_mode == "bridge" and runtime.network:
+        request = NetworkRequest.for_container(ctr)
+        results = state.network_status or _remembered(runtime, request)
+        if runtime.firewall:
+            for result in results.values():
+                _try(f"delete firewall rules of {ctr.config.name}", runtime.firewall.delete,
+                     result)
+        _try(f"detach {ctr.config.name} from its networks", runtime.network.teardown, request)
+    paths = {state.netns_path, os.path.join(netns_dir(runtime), ctr.config.id)}
+    for path in sorted(p for p in paths if p):
+        _try(f"remove network namespace {path}", netns.remove_netns, path)
+    _try(f"release published ports of {ctr.config.name}", portreserve.release_ports,
+         ports_dir(runtime), ctr.config.id)
+    state.netns_path = ""
+    state.network_status = {}
+    state.reserved_ports = ()
+
+
+def _remembered(runtime: Runtime, request: NetworkRequest) -> dict[str, dict[str, Any]]:
+    try:
+        return runtime.network.remembered(request)
+    except PypodError:
+        return {}
+
+
+def _try(what: str, func: Any, *args: Any) -> None:
+    try:
+        func(*args)
+    except (PypodError, OSError) as exc:
+        log.warning("cannot %s: %s", what, exc)
+
+
+def network_names(runtime: Runtime, ctr: Container) -> list[str]:
+    """The networks a container joins: its own list, or the default network."""
+    if ctr.config.network_mode != "bridge":
+        return []
+    if ctr.config.networks:
+        return list(ctr.config.networks)
+    return [runtime.network.default_network()] if runtime.network else []
+
+
+def containers_using(runtime: Runtime, network: str) -> list[str]:
+    """Names of the containers configured to join ``network``."""
+    default = runtime.network.default_network() if runtime.network else ""
+    found = []
+    for record in runtime.state.all_containers():
+        c = record.config
+        if c.network_mode == "bridge" and network in (c.networks or (default,)):
+            found.append(c.name)
+    return found
+
+
+# -- inspect -------------------------------------------------------------------------------
 
 
 def network_settings(ctr: Container) -> dict[str, Any]:
-    """The ``NetworkSettings`` of ``pypod inspect``, with podman's keys."""
-    return {"IPAddress": "", "Networks": {}, "Ports": {}}
+    """The ``NetworkSettings`` of ``pypod inspect``, with podman's keys: the first
+    network's endpoint at the top level, every network under ``Networks``."""
+    networks = {name: _endpoint(name, result)
+                for name, result in ctr.state.network_status.items()}
+    settings: dict[str, Any] = {
+        "Bridge": "",
+        "SandboxID": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": port_bindings(ctr),
+        "SandboxKey": ctr.state.netns_path,
+        **_empty_endpoint(),
+        "Networks": networks,
+    }
+    if networks:
+        first = next(iter(networks.values()))
+        settings.update({k: v for k, v in first.items() if k in _empty_endpoint()})
+    return settings
+
+
+def port_bindings(ctr: Container) -> dict[str, list[dict[str, str]]]:
+    """``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}``, as podman's ``Ports``."""
+    ports: dict[str, list[dict[str, str]]] = {}
+    for m in ctr.config.port_mappings:
+        ports.setdefault(f"{m.container_port}/{m.protocol}", []).append(
+            {"HostIp": m.host_ip, "HostPort": str(m.host_port)})
+    return ports
+
+
+def _empty_endpoint() -> dict[str, Any]:
+    return {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "MacAddress": ""}
+
+
+def _endpoint(name: str, result: dict[str, Any]) -> dict[str, Any]:
+    """One network's entry under ``Networks``, from its CNI result."""
+    entry = {**_empty_endpoint(), "NetworkID": name, "DriverOpts": None,
+             "IPAMConfig": None, "Links": None, "Aliases": None}
+    interfaces = result.get("interfaces") or []
+    for ip in result.get("ips") or []:
+        iface = ipaddress.ip_interface(ip["address"])
+        index = ip.get("interface")
+        if isinstance(index, int) and 0 <= index < len(interfaces) and not entry["MacAddress"]:
+            entry["MacAddress"] = interfaces[index].get("mac", "")
+        if iface.version == 4 and not entry["IPAddress"]:
+            entry.update(IPAddress=str(iface.ip), IPPrefixLen=iface.network.prefixlen,
+                         Gateway=ip.get("gateway", ""))
+        elif iface.version == 6 and not entry["GlobalIPv6Address"]:
+            entry.update(GlobalIPv6Address=str(iface.ip),
+                         GlobalIPv6PrefixLen=iface.network.prefixlen,
+                         IPv6Gateway=ip.get("gateway", ""))
+    if not entry["MacAddress"]:
+        entry["MacAddress"] = next((i.get("mac", "") for i in interfaces if i.get("sandbox")), "")
+    return entry

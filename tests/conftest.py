@@ -110,7 +110,7 @@ def net_settings() -> Iterator[dict[str, str]]:
     import secrets
 
     block = secrets.randbelow(2048)
-    prefix = f"pt{secrets.token_hex(3)}"
+    prefix = f"pt{secrets.token_hex(3)}n"  # ends in a letter: bridges are <prefix><N>
     base = f"10.{200 + block // 64}.{(block % 64) * 4}"
     yield {"default_bridge": f"{prefix}0", "default_subnet": f"{base}.0/24",
            "subnet_pool": f"{base}.0/22"}

@@ -283,6 +283,11 @@ class CNINetwork(Network):
         if first_error is not None:
             raise first_error
 
+    def remembered(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
+        """The cached ADD results of the container, by network."""
+        return {e.network: e.result for e in self.cache.entries(request.container_id)
+                if e.result is not None}
+
     def _del(self, entry: CacheEntry) -> None:
         conf = conflist.parse(entry.config, f"cache of {entry.container_id}")
         binaries = self._binaries(conf)

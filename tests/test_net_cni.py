@@ -1,0 +1,270 @@
+"""The ``cni`` backend beyond the kit: config files, versions, errors, the DEL cache, and
+no leaks, with the real CNI plugins on namespaces the tests make."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import socket
+import struct
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import need_binary
+
+from pypod_core import netns
+from pypod_core.errors import ConfigError, NetworkError, NoSuchNetworkError
+from pypod_core.model import PortMapping
+from pypod_core.network import NetworkRequest
+from pypod_core.testing.network import first_address, free_port, interfaces_in
+
+CNI_DIRS = ("/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/bin")
+
+
+@pytest.fixture
+def make_net(tmp_path: Path, net_settings: dict[str, str]) -> Iterator[Callable[..., Any]]:
+    """Build a CNINetwork on this test's directories (keyword arguments override); what a
+    failed test left attached is detached afterwards."""
+    need_binary("iptables")
+    from pypod_net_cni.network import CNINetwork
+
+    def build(**kwargs: Any) -> CNINetwork:
+        options: dict[str, Any] = dict(
+            config_dir=str(tmp_path / "cni"), plugin_dirs=CNI_DIRS,
+            cache_dir=str(tmp_path / "cache"), data_dir=str(tmp_path / "leases"),
+            default_name="pypod", **net_settings)
+        options.update(kwargs)
+        return CNINetwork(**options)
+
+    yield build
+    net = build()
+    for container_id in net.cache.containers():
+        if not container_id.startswith("."):
+            net.teardown(NetworkRequest(container_id=container_id))
+
+
+@pytest.fixture
+def make_netns(tmp_path: Path) -> Iterator[Callable[[], str]]:
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(netns.create_netns(str(tmp_path / "netns"), secrets.token_hex(4)))
+        return made[-1]
+
+    yield make
+    for path in made:
+        netns.remove_netns(path)
+
+
+def request(path: str, **fields: Any) -> NetworkRequest:
+    return NetworkRequest(container_id=secrets.token_hex(32), netns_path=path, **fields)
+
+
+def write_conflist(directory: Path, file_name: str, data: Any) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / file_name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def bridge_list(name: str, version: str, bridge: str, subnet: str, data_dir: str,
+                extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    from pypod_net_cni.conflist import bridge_conflist
+
+    data = bridge_conflist(name, bridge, subnet, data_dir)
+    data["cniVersion"] = version
+    data["plugins"] += extra or []
+    return data
+
+
+def mtu_of(ifname: str) -> int:
+    """An interface's MTU by ioctl (SIOCGIFMTU): /sys shows the namespace of whoever
+    mounted it, not the calling thread's."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ifreq = fcntl.ioctl(sock, 0x8921, struct.pack("16si12x", ifname.encode(), 0))
+        return int(struct.unpack("16si12x", ifreq)[1])
+
+
+def nat_rules_of(container_id: str) -> list[str]:
+    out = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True,
+                         text=True, check=True).stdout
+    return [line for line in out.splitlines() if container_id in line]
+
+
+def leases(data_dir: Path) -> list[str]:
+    """host-local's lease files: one per allocated address, named after it."""
+    return [p.name for p in data_dir.rglob("*") if p.name[:1].isdigit() and "." in p.name
+            and not p.name.startswith("last_reserved_ip")]
+
+
+# -- config files --------------------------------------------------------------------------
+
+
+def test_fresh_host_gets_pypods_own_default_network(make_net, tmp_path, net_settings) -> None:
+    net = make_net()
+    assert net.default_network() == "pypod"
+    path = tmp_path / "cni" / "87-pypod-bridge.conflist"
+    data = json.loads(path.read_text())
+    bridge, portmap = data["plugins"]
+    assert bridge["bridge"] == net_settings["default_bridge"]
+    assert bridge["ipam"]["ranges"][0][0]["subnet"] == net_settings["default_subnet"]
+    assert bridge["ipam"]["type"] == "host-local"
+    assert bridge["ipam"]["dataDir"] == str(tmp_path / "leases")
+    assert portmap == {"type": "portmap", "capabilities": {"portMappings": True}}
+    assert not any(p["type"] == "firewall" for p in data["plugins"])
+
+
+def test_files_sorted_first_of_a_name_wins_default_by_name_or_first(make_net, tmp_path) -> None:
+    d = tmp_path / "cni"
+    single = {"cniVersion": "0.4.0", "name": "zeta", "type": "bridge", "bridge": "x"}
+    write_conflist(d, "30-zeta.conf", single)
+    write_conflist(d, "20-alpha.conflist", {"cniVersion": "1.0.0", "name": "alpha",
+                                           "plugins": [{"type": "loopback"}]})
+    write_conflist(d, "40-alpha-again.json", {"cniVersion": "1.0.0", "name": "alpha",
+                                             "plugins": [{"type": "bridge"}]})
+    write_conflist(d, "10-ignored.txt", "not a config")
+    net = make_net()
+    infos = net.networks()
+    assert [(n.name, os.path.basename(n.path)) for n in infos] == [
+        ("alpha", "20-alpha.conflist"), ("zeta", "30-zeta.conf")]
+    assert net.default_network() == "alpha"  # no network named "pypod": the first
+    assert net.inspect("zeta").config["plugins"] == [{"type": "bridge", "bridge": "x"}]
+    assert make_net(default_name="zeta").default_network() == "zeta"
+    assert not (d / "87-pypod-bridge.conflist").exists()
+
+
+def test_broken_conflist_is_a_one_line_error_naming_the_file(make_net, tmp_path,
+                                                             make_netns) -> None:
+    bad = write_conflist(tmp_path / "cni", "50-bad.conflist", '{"name": "bad", "plugins": [')
+    net = make_net()
+    with pytest.raises(ConfigError) as info:
+        net.setup(request(make_netns()))
+    message = str(info.value)
+    assert str(bad) in message and "invalid CNI config" in message and "\n" not in message
+    with pytest.raises(NoSuchNetworkError, match="50-bad.conflist"):
+        net.inspect("bad")
+
+
+def test_missing_plugin_binary_is_a_one_line_error_naming_it(make_net, tmp_path, make_netns,
+                                                             net_settings) -> None:
+    data = bridge_list("pypod", "1.0.0", net_settings["default_bridge"],
+                       net_settings["default_subnet"], str(tmp_path / "leases"),
+                       extra=[{"type": "no-such-plugin"}])
+    path = write_conflist(tmp_path / "cni", "10-pypod.conflist", data)
+    ns = make_netns()
+    with pytest.raises(NetworkError) as info:
+        make_net().setup(request(ns))
+    message = str(info.value)
+    assert "'no-such-plugin' not found in /usr/lib/cni" in message
+    assert str(path) in message and "\n" not in message
+    assert interfaces_in(ns) == ["lo"]
+
+
+# -- CNI versions, chaining, DEL cache -----------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["0.4.0", "1.0.0"])
+def test_spec_versions_add_check_del(version, make_net, tmp_path, make_netns,
+                                     net_settings) -> None:
+    # tuning reads the interface from prevResult: it proves results are chained.
+    data = bridge_list("pypod", version, net_settings["default_bridge"],
+                       net_settings["default_subnet"], str(tmp_path / "leases"),
+                       extra=[{"type": "tuning", "mtu": 1280}])
+    write_conflist(tmp_path / "cni", "10-pypod.conflist", data)
+    net = make_net()
+    ns = make_netns()
+    req = request(ns)
+    result = net.setup(req)["pypod"]
+    assert result["cniVersion"] == version
+    assert netns.run_in_netns(ns, lambda: mtu_of("eth0")) == 1280
+    net.check(req)
+    net.teardown(req)
+    assert interfaces_in(ns) == ["lo"]
+    assert leases(tmp_path / "leases") == []
+
+
+def test_failure_in_the_middle_of_a_list_undoes_the_first_plugins(make_net, tmp_path,
+                                                                  make_netns,
+                                                                  net_settings) -> None:
+    data = bridge_list("pypod", "1.0.0", net_settings["default_bridge"],
+                       net_settings["default_subnet"], str(tmp_path / "leases"),
+                       extra=[{"type": "tuning", "sysctl": {"net.no.such.knob": "1"}}])
+    write_conflist(tmp_path / "cni", "10-pypod.conflist", data)
+    ns = make_netns()
+    req = request(ns)
+    with pytest.raises(NetworkError, match="tuning ADD failed"):
+        make_net().setup(req)
+    assert interfaces_in(ns) == ["lo"]
+    assert leases(tmp_path / "leases") == []
+    assert nat_rules_of(req.container_id) == []
+    assert not (tmp_path / "cache" / req.container_id).exists()
+
+
+def test_del_after_a_crash_uses_the_cache_even_with_the_config_gone(make_net, tmp_path,
+                                                                    make_netns) -> None:
+    ns = make_netns()
+    req = request(ns, port_mappings=(PortMapping(free_port(), 80),))
+    make_net().setup(req)
+    assert nat_rules_of(req.container_id)
+    for conf in (tmp_path / "cni").iterdir():
+        conf.unlink()
+    # A new process (a new backend object) after the first one died; the namespace is
+    # gone too, as after a reboot.
+    netns.remove_netns(ns)
+    make_net().teardown(NetworkRequest(container_id=req.container_id))
+    assert nat_rules_of(req.container_id) == []
+    assert leases(tmp_path / "leases") == []
+    assert not (tmp_path / "cache" / req.container_id).exists()
+
+
+def test_create_picks_a_free_bridge_and_subnet_and_remove_deletes_the_bridge(
+        make_net, net_settings, make_netns) -> None:
+    net = make_net()
+    default = net.inspect(net.default_network())
+    made = net.create("second")
+    assert made.interface != default.interface
+    assert made.interface.startswith(net_settings["default_bridge"][:-1])
+    assert made.subnets != default.subnets
+    ns = make_netns()
+    req = request(ns, networks=("second",))
+    net.setup(req)
+    assert os.path.exists(f"/sys/class/net/{made.interface}")
+    net.teardown(req)
+    net.remove("second")
+    assert not os.path.exists(f"/sys/class/net/{made.interface}")
+
+
+# -- leaks -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_no_leak_after_many_cycles(make_net, tmp_path, make_netns) -> None:
+    from pypod_firewall_iptables.iptables import IptablesFirewall
+
+    net = make_net()
+    firewall = IptablesFirewall(lock_path=str(tmp_path / "fw.lock"))
+    ids, addresses = [], set()
+    for _ in range(10):
+        ns = make_netns()
+        req = request(ns, port_mappings=(PortMapping(free_port(), 80),))
+        ids.append(req.container_id)
+        results = net.setup(req)
+        for result in results.values():
+            firewall.add(result)
+            addresses.add(first_address(result))
+        for result in results.values():
+            firewall.delete(result)
+        net.teardown(req)
+        netns.remove_netns(ns)
+    filter_rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True,
+                                  check=True).stdout
+    assert not [a for a in addresses if f" {a}/" in filter_rules]
+    assert not [i for i in ids if nat_rules_of(i)]
+    assert leases(tmp_path / "leases") == []
+    assert netns.list_netns(str(tmp_path / "netns")) == []
+    assert os.listdir(tmp_path / "cache") in ([], [".standin"])

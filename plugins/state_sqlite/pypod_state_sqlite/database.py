@@ -105,9 +105,13 @@ class Database:
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000,
                                    isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
+            conn.close()  # now, not at garbage collection: it removes the -wal and -shm
             raise self._translate(exc) from exc
         return conn
 

@@ -245,9 +245,12 @@ def namespaces(config: ContainerConfig, netns_path: str,
     return result
 
 
-def _env(config: ContainerConfig, user: ExecUser, hostname: str) -> list[str]:
-    env = {"PATH": DEFAULT_PATH, "container": "pypod", "HOSTNAME": hostname,
-           "HOME": user.home, **config.env}
+def container_env(config: ContainerConfig, user: ExecUser,
+                  extra: Mapping[str, str] | None = None) -> list[str]:
+    """The process environment: a default PATH, ``container``, ``HOSTNAME`` and
+    ``HOME`` (the user's), then ``-e`` variables, then ``extra`` (an exec's)."""
+    env = {"PATH": DEFAULT_PATH, "container": "pypod", "HOSTNAME": hostname_of(config),
+           "HOME": user.home, **config.env, **(extra or {})}
     return [f"{k}={v}" for k, v in env.items()]
 
 
@@ -281,7 +284,7 @@ def build_spec(
                  **({"additionalGids": list(user.additional_gids)}
                     if user.additional_gids else {})},
         "args": list(config.command),
-        "env": _env(config, user, hostname),
+        "env": container_env(config, user),
         "cwd": config.workdir or "/",
         "capabilities": _capabilities(config),
         "rlimits": rlimits(config),

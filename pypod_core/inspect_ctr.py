@@ -65,11 +65,14 @@ def _state(ctr: Container) -> dict[str, Any]:
 
 
 def _env(ctr: Container) -> list[str]:
-    from pypod_core.bundle import DEFAULT_PATH, hostname_of
+    from pypod_core.bundle import ExecUser, container_env, resolve_user
+    from pypod_core.errors import PypodError
 
-    env = {"PATH": DEFAULT_PATH, "container": "pypod", "HOSTNAME": hostname_of(ctr.config),
-           **ctr.config.env}
-    return [f"{k}={v}" for k, v in env.items()]
+    try:
+        user = resolve_user(ctr.config.rootfs, ctr.config.user)
+    except PypodError:
+        user = ExecUser()
+    return container_env(ctr.config, user)
 
 
 def _config(ctr: Container) -> dict[str, Any]:

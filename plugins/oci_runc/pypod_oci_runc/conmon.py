@@ -28,6 +28,8 @@ CREATE_TIMEOUT = 120.0
 # podman's classification of the runtime's error text (libpod/oci_util.go).
 _PERMISSION = re.compile(r"(?i).*permission denied.*|.*operation not permitted.*")
 _NOT_FOUND = re.compile(r"(?i).*executable file not found in.*|.*no such file or directory.*")
+#: runc logs its errors as logrus lines: time="..." level=error msg="..."
+_LOGRUS_MSG = re.compile(r'level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"')
 
 
 @attrs.frozen
@@ -75,9 +77,20 @@ class ConmonArgs:
         return argv
 
 
+def _unquote(text: str) -> str:
+    """A Go-quoted string's content (JSON's escapes cover what runc writes)."""
+    try:
+        return str(json.loads(f'"{text}"'))
+    except ValueError:
+        return text
+
+
 def runtime_error(runtime: str, message: str) -> OCIRuntimeError:
     """The error for a runtime's failure message, classified as podman does: a command
     not found (exit 127), not executable (126), or another runtime error (125)."""
+    found = _LOGRUS_MSG.findall(message)
+    if found:
+        message = "; ".join(_unquote(m) for m in found)
     message = message.strip().replace("\n", " ") or "unknown error"
     text = f"{runtime}: {message}"
     if _PERMISSION.match(message):

@@ -236,16 +236,16 @@ class ConmonOCIRuntime(OCIRuntime):
     ) -> int:
         """``RUNTIME exec`` with our stdin and stdout; its stderr is relayed, so that the
         runtime's own error (command not found) can be told from the command's output."""
-        args = ["exec"]
-        for key, value in (env or {}).items():
-            args += ["--env", f"{key}={value}"]
-        if user:
-            from pypod_core.bundle import resolve_user
+        from pypod_core.bundle import container_env, resolve_user
 
-            resolved = resolve_user(ctr.config.rootfs, user)
-            args += ["--user", f"{resolved.uid}:{resolved.gid}"]
-        if workdir:
-            args += ["--cwd", workdir]
+        # Spelled out in full: crun (unlike runc) does not take the process's env, user
+        # and cwd from the container's config.json for an exec.
+        config = ctr.config
+        resolved = resolve_user(config.rootfs, user or config.user)
+        args = ["exec", "--user", f"{resolved.uid}:{resolved.gid}",
+                "--cwd", workdir or config.workdir or "/"]
+        for item in container_env(config, resolved, env):
+            args += ["--env", item]
         proc = subprocess.Popen(self._cmd(*args, ctr.id, *command), stdout=stdout,
                                 stderr=subprocess.PIPE)
         assert proc.stderr is not None

@@ -1,0 +1,100 @@
+"""``pypod network ls|inspect|create|rm``: the networks of the runtime's network backend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from pypod_core.errors import CtrInUseError, NetworkError, PypodError
+
+
+def register(sub: Any, groups: dict[str, Any]) -> None:
+    """Add the ``network`` commands (under ``groups["network"]``)."""
+    group = groups["network"]
+    for name in ("ls", "list"):
+        p = group.add_parser(name, help="list networks")
+        p.add_argument("--format", "-f", default="", help="'json' for JSON output")
+        p.add_argument("-q", "--quiet", action="store_true", help="names only")
+        p.set_defaults(func=cmd_ls)
+    p = group.add_parser("inspect", help="show networks' configuration as JSON")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.set_defaults(func=cmd_inspect)
+    p = group.add_parser("create", help="define a new bridge network")
+    p.add_argument("--subnet", default="", help="subnet in CIDR notation (default: a free /24)")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_create)
+    p = group.add_parser("rm", help="remove networks")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.set_defaults(func=cmd_rm)
+
+
+def _network(ctx: Any) -> Any:
+    network = ctx.runtime.network
+    if not network:
+        raise NetworkError("this runtime has no network backend (rootless pypod has none)")
+    return network
+
+
+def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
+    """``pypod network ls``: NAME, VERSION, PLUGINS (podman's columns), or JSON."""
+    infos = _network(ctx).networks()
+    if args.format == "json":
+        ctx.out(json.dumps([_summary(i) for i in infos], indent=2))
+    elif args.quiet:
+        for info in infos:
+            ctx.out(info.name)
+    else:
+        rows = [("NAME", "VERSION", "PLUGINS")]
+        rows += [(i.name, str(i.config.get("cniVersion", "")),
+                  ",".join(p["type"] for p in i.config.get("plugins", []))) for i in infos]
+        width = [max(len(r[c]) for r in rows) for c in range(2)]
+        for row in rows:
+            ctx.out(f"{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]}".rstrip())
+    return 0
+
+
+def _summary(info: Any) -> dict[str, Any]:
+    return {"name": info.name, "driver": info.driver, "subnets": list(info.subnets),
+            "interface": info.interface, "default": info.default, "path": info.path,
+            "cniVersion": info.config.get("cniVersion", ""),
+            "plugins": [p["type"] for p in info.config.get("plugins", [])]}
+
+
+def cmd_inspect(args: argparse.Namespace, ctx: Any) -> int:
+    """``pypod network inspect NAME...``: each network's config list, as podman 1.x."""
+    network = _network(ctx)
+    ctx.out(json.dumps([network.inspect(name).config for name in args.names], indent=2))
+    return 0
+
+
+def cmd_create(args: argparse.Namespace, ctx: Any) -> int:
+    """``pypod network create [--subnet CIDR] NAME``: print the new config file's path."""
+    info = _network(ctx).create(args.name, subnet=args.subnet)
+    ctx.out(info.path or info.name)
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace, ctx: Any) -> int:
+    """``pypod network rm NAME...``: refuse while containers are configured to join it."""
+    from pypod_core.networking import containers_using
+
+    network = _network(ctx)
+    failed: PypodError | None = None
+    for name in args.names:
+        try:
+            users = containers_using(ctx.runtime, name)
+            if users:
+                raise CtrInUseError(f"network {name!r} is used by containers: "
+                                    f"{', '.join(sorted(users))}")
+            network.remove(name)
+            ctx.out(name)
+        except PypodError as exc:
+            if len(args.names) == 1:
+                raise
+            print(f"Error: {exc}", file=sys.stderr)
+            failed = exc
+    if failed is not None:
+        return 125
+    return 0

@@ -1,0 +1,184 @@
+"""Containers on networks, end to end: real runc under conmon, real CNI plugins, real
+iptables; each test on a default network (bridge, subnet) of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import need_binary
+
+from pypod_core import netns, portreserve
+from pypod_core.errors import PortInUseError
+from pypod_core.model import Mount, PortMapping
+from pypod_core.networking import netns_dir, ports_dir
+from pypod_core.testing.network import first_address, free_port
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Any], net_config: str) -> Any:
+    """A runtime whose default network is this test's own."""
+    need_binary("iptables")
+    need_binary("runc")
+    need_binary("conmon")
+    return make_runtime(config_path=net_config)
+
+
+@pytest.fixture
+def www(tmp_path: Path) -> Path:
+    """A directory for busybox httpd to serve: index.html says "hello"."""
+    path = tmp_path / "www"
+    path.mkdir()
+    (path / "index.html").write_text("hello\n")
+    return path
+
+
+def web(rt: Any, rootfs: str, www: Path, **fields: Any) -> Any:
+    """A started container serving ``www`` on port 80 with busybox httpd."""
+    ctr = rt.create_container(rootfs, ["httpd", "-f", "-p", "80", "-h", "/www"],
+                              network_mode="bridge",
+                              mounts=(Mount(str(www), "/www", read_only=True),), **fields)
+    ctr.start()
+    return ctr
+
+
+def fetch(url: str, timeout: float = 10) -> str:
+    """GET ``url``, retrying while the server is still starting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def ip_of(ctr: Any) -> str:
+    return ctr.inspect()["NetworkSettings"]["IPAddress"]
+
+
+def host_rules() -> str:
+    """Both tables pypod's networking writes to, as ``iptables -S`` prints them."""
+    return "".join(subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True,
+                                  text=True, check=True).stdout for table in ("filter", "nat"))
+
+
+def leftovers(rt: Any, ids: list[str], addresses: list[str]) -> dict[str, Any]:
+    """What a container's networking could leave behind: rules (by container id and by
+    address), namespaces, host-local leases, DEL cache entries and port holders."""
+    rules = host_rules()
+    leases_dir = Path(rt.config.run_root) / "cni" / "networks"
+    return {
+        "rules": [x for x in ids + [f" {a}/" for a in addresses] if x in rules],
+        "netns": netns.list_netns(netns_dir(rt)),
+        "leases": [p.name for p in leases_dir.rglob("*") if p.name[:1].isdigit()],
+        "cache": [n for n in os.listdir(Path(rt.config.graph_root) / "cni" / "results")
+                  if not n.startswith(".")]
+        if (Path(rt.config.graph_root) / "cni" / "results").exists() else [],
+        "holders": [i for i in ids if portreserve.holder_pid(ports_dir(rt), i)],
+    }
+
+
+NOTHING = {"rules": [], "netns": [], "leases": [], "cache": [], "holders": []}
+
+
+def test_two_containers_reach_each_other_by_address(rt, rootfs, www) -> None:
+    server = web(rt, rootfs, www)
+    client = rt.create_container(
+        rootfs, ["wget", "-q", "-O", "/dev/null", f"http://{ip_of(server)}/index.html"],
+        network_mode="bridge")
+    deadline = time.monotonic() + 10
+    while True:  # httpd may still be starting
+        client.start()
+        if client.wait(timeout=20) == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert client.state.exit_code == 0
+    rt.remove_container(client, force=True)
+    rt.remove_container(server, force=True, timeout=0)
+
+
+def test_published_port_answers_on_host_loopback(rt, rootfs, www) -> None:
+    port = free_port()
+    ctr = web(rt, rootfs, www, port_mappings=(PortMapping(port, 80),))
+    try:
+        assert fetch(f"http://127.0.0.1:{port}/") == "hello\n"
+        settings = ctr.inspect()["NetworkSettings"]
+        assert settings["Ports"] == {"80/tcp": [{"HostIp": "", "HostPort": str(port)}]}
+        assert settings["Networks"][rt.network.default_network()]["IPAddress"]
+        assert ctr.state.reserved_ports == (port,)
+    finally:
+        rt.remove_container(ctr, force=True, timeout=0)
+
+
+def test_two_containers_cannot_publish_the_same_port(rt, rootfs, www) -> None:
+    port = free_port()
+    first = web(rt, rootfs, www, name="first", port_mappings=(PortMapping(port, 80),))
+    second = rt.create_container(rootfs, ["httpd", "-f", "-p", "80"], name="second",
+                                 network_mode="bridge", port_mappings=(PortMapping(port, 80),))
+    try:
+        with pytest.raises(PortInUseError) as info:
+            second.start()
+        message = str(info.value)
+        assert f"{port}/tcp" in message and "first" in message and "\n" not in message
+        # The failed start undid itself: no namespace, nothing held; the first still serves.
+        assert second.state.netns_path == "" and second.state.reserved_ports == ()
+        assert fetch(f"http://127.0.0.1:{port}/") == "hello\n"
+        rt.remove_container(second)
+    finally:
+        rt.remove_container(first, force=True, timeout=0)
+
+
+def test_rules_exist_while_running_and_are_gone_after_removal(rt, rootfs, www) -> None:
+    ctr = web(rt, rootfs, www, port_mappings=(PortMapping(free_port(), 80),))
+    address = ip_of(ctr)
+    rules = host_rules()
+    assert f"-A CNI-FORWARD -s {address}/32 -j ACCEPT" in rules
+    assert (f"-A CNI-FORWARD -d {address}/32 -m conntrack --ctstate RELATED,ESTABLISHED "
+            "-j ACCEPT") in rules
+    assert ctr.id in rules  # the bridge's masquerade and portmap's DNAT rules
+    assert netns.is_netns(ctr.state.netns_path)
+    rt.remove_container(ctr, force=True, timeout=0)
+    assert leftovers(rt, [ctr.id], [address]) == NOTHING
+
+
+@pytest.mark.slow
+def test_sigkilled_containers_leave_nothing_behind(rt, rootfs, www) -> None:
+    """No pypod process is around when the containers die: conmon's exit command
+    (``pypod container cleanup``) tears their networks down."""
+    ctrs = [web(rt, rootfs, www, port_mappings=(PortMapping(free_port(), 80),))
+            for _ in range(2)]
+    addresses = [ip_of(c) for c in ctrs]
+    for ctr in ctrs:
+        os.kill(ctr.state.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while leftovers(rt, [c.id for c in ctrs], addresses) != NOTHING:
+        assert time.monotonic() < deadline, leftovers(rt, [c.id for c in ctrs], addresses)
+        time.sleep(0.1)
+    for ctr in ctrs:
+        rt.remove_container(ctr.sync(), force=True)
+    assert leftovers(rt, [c.id for c in ctrs], addresses) == NOTHING
+
+
+@pytest.mark.slow
+def test_fifty_run_rm_cycles_leave_nothing_behind(rt, rootfs) -> None:
+    ids, addresses = [], []
+    for i in range(50):
+        ports = (PortMapping(free_port(), 80),) if i % 10 == 0 else ()
+        ctr = rt.create_container(rootfs, ["true"], network_mode="bridge",
+                                  port_mappings=ports)
+        ctr.start()
+        ids.append(ctr.id)
+        addresses.append(first_address(next(iter(ctr.state.network_status.values()))))
+        assert ctr.wait(timeout=20) == 0
+        rt.remove_container(ctr, force=True)
+    assert leftovers(rt, ids, [a for a in addresses if a]) == NOTHING

@@ -11,11 +11,11 @@ to it.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import select
+import subprocess
 from collections.abc import Mapping, Sequence
 
 import attrs
@@ -101,51 +101,33 @@ def runtime_error(runtime: str, message: str) -> OCIRuntimeError:
     return OCIRuntimeError(text)
 
 
-def spawn(args: ConmonArgs, env: Mapping[str, str]) -> tuple[int, int]:
-    """Start conmon; return (the read end of its sync pipe, the pid we must reap).
+def spawn(args: ConmonArgs, env: Mapping[str, str], cwd: str) -> int:
+    """Start conmon in ``cwd``; return the read end of its sync pipe.
 
-    conmon starts in the run dir so that any file it writes relative to its working
-    directory (``oom`` with cgroup v1) lands there."""
+    ``cwd`` is the container's run dir: conmon writes some files relative to its working
+    directory (``oom`` with cgroup v1), and they must not land in the caller's."""
     sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
     start_r, start_w = os.pipe2(os.O_CLOEXEC)
-    # The fds conmon gets are moved above 4 first: a dup2 onto 3 or 4 must not clobber
-    # another of them.
-    sync_w, start_r = _above(sync_w, 10), _above(start_r, 10)
-    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
-        full_env = {**env, "_OCI_SYNCPIPE": "3", "_OCI_STARTPIPE": "4"}
-        pid = os.posix_spawn(
-            args.conmon, args.argv(), full_env,
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, devnull, 0),
-                (os.POSIX_SPAWN_DUP2, devnull, 1),
-                (os.POSIX_SPAWN_DUP2, devnull, 2),
-                (os.POSIX_SPAWN_DUP2, sync_w, 3),
-                (os.POSIX_SPAWN_DUP2, start_r, 4),
-            ],
-            setsid=False,
-        )
+        full_env = {**env, "_OCI_SYNCPIPE": str(sync_w), "_OCI_STARTPIPE": str(start_r)}
+        proc = subprocess.Popen(
+            args.argv(), env=full_env, cwd=cwd, pass_fds=(sync_w, start_r),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except BaseException:
         os.close(sync_r)
+        os.close(start_w)
         raise
     finally:
-        for fd in (sync_w, start_r, devnull):
-            os.close(fd)
+        os.close(sync_w)
+        os.close(start_r)
     # Nothing to do before conmon runs (podman moves it into a cgroup here): let it go.
     try:
         os.write(start_w, b"0")
     finally:
         os.close(start_w)
-    return sync_r, pid
-
-
-def _above(fd: int, minimum: int) -> int:
-    """``fd`` moved to a number >= ``minimum`` (close-on-exec), the old one closed."""
-    if fd >= minimum:
-        return fd
-    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, minimum)
-    os.close(fd)
-    return new
+    # The process we started exits as soon as it has forked the monitor.
+    proc.wait()
+    return sync_r
 
 
 def read_sync(fd: int, runtime: str, timeout: float = CREATE_TIMEOUT) -> int:
@@ -182,14 +164,6 @@ def wait_eof(fd: int, timeout: float | None) -> bool:
     while os.read(fd, 4096):
         pass
     return True
-
-
-def reap(pid: int) -> None:
-    """Reap the conmon process we started (it exits as soon as it has forked)."""
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def process_alive(pid: int, comm: str = "conmon") -> bool:

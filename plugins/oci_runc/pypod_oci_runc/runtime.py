@@ -105,14 +105,12 @@ class ConmonOCIRuntime(OCIRuntime):
             systemd_cgroup=bool(config and config.cgroup_manager == "systemd"),
         )
         self._forget(ctr.id)
-        sync_fd, pid = conmon.spawn(args, self._conmon_env())
+        sync_fd = conmon.spawn(args, self._conmon_env(), ctr.run_dir)
         try:
             ctr.state.pid = conmon.read_sync(sync_fd, self.name)
         except BaseException:
             os.close(sync_fd)
             raise
-        finally:
-            conmon.reap(pid)
         self._sync_fds[ctr.id] = sync_fd
         ctr.state.conmon_pid = _read_int(ctr.conmon_pidfile)
 

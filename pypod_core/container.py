@@ -220,13 +220,15 @@ class Container:
         self._require(S.CREATED, action="start")
 
     def _start(self) -> None:
+        # Taken before: a short command may be done before ``start`` returns.
+        started_at = time.time()
         try:
             self.oci.start_container(self)
         except BaseException:
             self._sync()
             raise
         self.state.state = S.RUNNING
-        self.state.started_at = time.time()
+        self.state.started_at = started_at
         self._save()
         self.runtime.plugins.call_all("pypod_container_started", runtime=self.runtime,
                                       container=self)

@@ -97,9 +97,10 @@ class RuntimeConfig:
     )
     cni_default_network: str = "pypod"
     enable_port_reservation: bool = True
-    # Pods.
+    # Pods: the infra container's root filesystem (a name: pypod builds it under
+    # graph_root/infra; an absolute path: a directory of your own) and its process.
     infra_image: str = "pypod-infra"
-    infra_command: list[str] = attrs.field(factory=lambda: ["/pypod-pause"])
+    infra_command: list[str] = attrs.field(factory=lambda: ["/bin/pypod-pause"])
     # Images (read only: pypod lists what a registries.conf says).
     registries_conf: str = "/etc/containers/registries.conf"
     # One table per plugin, for its own settings: [plugins.state_sqlite] ...

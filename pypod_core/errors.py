@@ -61,6 +61,15 @@ class PodNotEmptyError(PypodError):
     """The pod still has containers (libpod ``ErrCtrExists`` on pod removal)."""
 
 
+class PodPartialFailError(PypodError):
+    """A pod operation failed for some of the pod's containers (libpod
+    ``ErrPodPartialFail``); ``errors`` maps each failed container's id to its error."""
+
+    def __init__(self, message: str, errors: dict[str, PypodError] | None = None):
+        super().__init__(message)
+        self.errors: dict[str, PypodError] = dict(errors or {})
+
+
 class NSMismatchError(PypodError):
     """The object belongs to another libpod namespace (libpod ``ErrNSMismatch``)."""
 

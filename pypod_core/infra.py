@@ -1,0 +1,73 @@
+"""The infra container's root filesystem and its pause process (podman's pause image).
+
+A pod's namespaces belong to its infra container, whose only job is to exist: its
+process waits for a signal and exits cleanly on SIGTERM, as podman's ``catatonit -P``.
+pypod needs no image registry for it: the first pod of a graph root builds a busybox
+root filesystem (:mod:`pypod_core.rootfs`, from Debian's busybox-static) under
+``<graph_root>/infra/<infra_image>`` holding the pause script ``/bin/pypod-pause``, the
+default ``infra_command``.  Every infra container runs from that one directory,
+read-only.  An absolute ``infra_image`` names a root filesystem directory of your own
+instead (its ``infra_command`` must exist in it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import TYPE_CHECKING
+
+from pypod_core.errors import InvalidArgError
+from pypod_core.rootfs import make_busybox_rootfs
+
+if TYPE_CHECKING:
+    from pypod_core.config import RuntimeConfig
+
+#: Where the pause script lives in pypod's infra root filesystem.
+PAUSE_PATH = "/bin/pypod-pause"
+
+#: The pause process.  It blocks on a FIFO it holds open for reading and writing (no
+#: child process, no timer); the trap makes SIGTERM, SIGINT and SIGHUP end it with 0.
+#: A PID 1 ignores signals it has no handler for, hence the explicit trap.  Should the
+#: FIFO not be possible, it falls back to waiting on a long sleep.
+PAUSE_SCRIPT = """#!/bin/sh
+# pypod-pause: the process of a pod's infra container. It holds the pod's namespaces
+# and waits; SIGTERM, SIGINT or SIGHUP end it with status 0.
+trap 'exit 0' TERM INT HUP
+fifo=/run/pypod-pause.fifo
+if [ -p "$fifo" ] || mkfifo "$fifo" 2>/dev/null; then
+    while :; do read -r _ <> "$fifo"; done
+fi
+while :; do sleep 2147483647 & wait $!; done
+"""
+
+
+def infra_rootfs(config: RuntimeConfig) -> str:
+    """The root filesystem directory of infra containers, built on first use.
+
+    The build happens in a private directory renamed into place, so that processes
+    creating their first pods at the same moment never see a half-made tree."""
+    image = config.infra_image
+    if os.path.isabs(image):
+        if not os.path.isdir(image):
+            raise InvalidArgError(f"infra_image {image}: not a directory")
+        return image
+    if not image or "/" in image or image in (".", ".."):
+        raise InvalidArgError(f"infra_image {image!r}: a name or an absolute directory")
+    target = os.path.join(config.graph_root, "infra", image)
+    if os.path.isdir(target):
+        return target
+    os.makedirs(os.path.dirname(target), 0o700, exist_ok=True)
+    building = f"{target}.building-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        make_busybox_rootfs(building)
+        pause = os.path.join(building, PAUSE_PATH.lstrip("/"))
+        with open(pause, "w") as f:
+            f.write(PAUSE_SCRIPT)
+        os.chmod(pause, 0o755)
+        os.rename(building, target)
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)
+        if not os.path.isdir(target):  # not merely beaten to it by another process
+            raise
+    return target

@@ -194,10 +194,13 @@ class Container:
         self._save()
 
     def _shared_namespace_paths(self) -> dict[str, str]:
-        """``/proc/PID/ns/KIND`` of each container this one shares a namespace with."""
+        """``/proc/PID/ns/KIND`` of each container this one shares a namespace with;
+        one that does not run (a pod's infra container) is started first."""
         paths = {}
         for kind, other_id in self.config.shared_namespaces.items():
             other = self.runtime.get_container(other_id).sync()
+            if other.state.state in INITIALIZABLE:
+                other.start()  # libpod starts a container's dependencies first
             if other.state.state not in (S.RUNNING, S.PAUSED, S.CREATED) or not other.state.pid:
                 raise CtrStateInvalidError(
                     f"cannot join the {kind} namespace of container {other.name}: "

@@ -56,6 +56,10 @@ class ContainerOps:
 
         def generate_name(self) -> str: ...
 
+        def pod_member_fields(self, fields: dict[str, Any]) -> dict[str, Any]: ...
+
+        def check_infra_removal(self, ctr: Container, removing_pod: bool) -> None: ...
+
     # -- locks -------------------------------------------------------------------------
 
     def container_lock(self, ctr_id: str) -> FileLock:
@@ -89,7 +93,8 @@ class ContainerOps:
         :class:`~pypod_core.model.ContainerConfig` fields (env, workdir, user, mounts...).
 
         ``name`` is validated, or a free one is generated; a generated name that another
-        process takes at the same moment is replaced by a new one."""
+        process takes at the same moment is replaced by a new one.  With ``pod`` (a Pod,
+        its id or name) the container joins the pod's shared namespaces."""
         from pypod_core.container import Container
 
         self.check_valid()
@@ -99,6 +104,8 @@ class ContainerOps:
             raise InvalidArgError(f"rootfs {rootfs}: not a directory")
         if not command:
             raise InvalidArgError("no command specified for the container")
+        if config_fields.get("pod"):
+            config_fields = self.pod_member_fields(config_fields)
         for attempt in range(NAME_ATTEMPTS):
             config = ContainerConfig(
                 id=new_id(), name=name if name is not None else self.generate_name(),
@@ -155,12 +162,14 @@ class ContainerOps:
     # -- remove ------------------------------------------------------------------------
 
     def remove_container(self, ctr: Container, force: bool = False,
-                         timeout: int | None = None) -> None:
+                         timeout: int | None = None, *, removing_pod: bool = False) -> None:
         """Remove a container and its files.  A running container is stopped first
         with ``force`` (after ``timeout`` seconds, default its stop timeout) and
-        refused without; a container others depend on is refused."""
+        refused without; a container others depend on is refused, and so is a pod's
+        infra container (``removing_pod`` is for ``remove_pod``, which removes it last)."""
         self.check_valid()
         with ctr.locked():
+            self.check_infra_removal(ctr, removing_pod)
             if ctr.state.state in _NEEDS_FORCE and not force:
                 raise CtrStateInvalidError(
                     f"cannot remove container {ctr.name} as it is {ctr.state.state.value} - "

@@ -1,13 +1,306 @@
 """Pod operations of the Runtime (libpod's ``runtime_pod.go``).
 
-Placeholder until pods land.
+:class:`PodOps` is a mixin of :class:`pypod_core.runtime.Runtime`: create, look up, list
+and remove pods, add containers to them, and refresh them after a reboot.  The life of
+one pod is :class:`pypod_core.pod.Pod`'s.
+
+A pod's infra container holds the namespaces its other containers share (``share``,
+network, IPC and UTS by default) and the pod's network: published ports and networks
+are the infra container's.  A pod joins a network only when asked to (``ports``,
+``networks`` or ``network_mode="bridge"``); otherwise its containers share a namespace
+with loopback only, as pypod's containers have by default (podman's rootful pods join
+the default network; pypod's do with ``network_mode="bridge"``).
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pypod_core.errors import (
+    CtrInUseError,
+    CtrStateInvalidError,
+    InvalidArgError,
+    NameInUseError,
+    NoSuchCtrError,
+    NoSuchPodError,
+    PodNotEmptyError,
+)
+from pypod_core.model import (
+    ContainerStatus,
+    PodConfig,
+    PodRecord,
+    PodState,
+    PortMapping,
+    new_id,
+    validate_name,
+)
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+    from pypod_core.container import Container
+    from pypod_core.pod import Pod
+
+#: The namespace kinds a pod can share through its infra container.
+SHAREABLE = ("net", "ipc", "uts", "pid")
+#: podman's default ``--share``.
+DEFAULT_SHARE = ("net", "ipc", "uts")
+#: How often a generated name may lose a race with another process before giving up.
+NAME_ATTEMPTS = 16
+#: Host names are at most 64 bytes (sethostname); a longer pod name is cut.
+HOSTNAME_MAX = 63
+
+
+def parse_share(value: str) -> tuple[str, ...]:
+    """podman's ``--share``: ``net,ipc,uts``; ``none`` or "" for nothing; ``+pid`` adds
+    to the default.  InvalidArgError for a kind pypod cannot share."""
+    text = value.strip()
+    base: tuple[str, ...] = ()
+    if text.startswith("+"):
+        base, text = DEFAULT_SHARE, text[1:]
+    kinds = [k.strip() for k in text.split(",") if k.strip() and k.strip() != "none"]
+    return _check_share((*base, *kinds))
+
+
+def _check_share(kinds: Sequence[str]) -> tuple[str, ...]:
+    unknown = [k for k in kinds if k not in SHAREABLE]
+    if unknown:
+        raise InvalidArgError(f"invalid namespace to share {unknown[0]!r}: pods share "
+                              f"{', '.join(SHAREABLE)}")
+    return tuple(dict.fromkeys(kinds))
 
 
 class PodOps:
     """The pod half of :class:`pypod_core.runtime.Runtime` (a mixin)."""
 
+    # Provided by Runtime.
+    config: Any
+    state: Any
+    plugins: Any
+    lock_dir: str
+
+    if TYPE_CHECKING:
+        def check_valid(self) -> None: ...
+
+        def generate_name(self) -> str: ...
+
+        def create_container(self, rootfs: str, command: Sequence[str], *,
+                             name: str | None = None, **config_fields: Any) -> Container: ...
+
+        def get_container(self, ctr_id: str) -> Container: ...
+
+        def remove_container(self, ctr: Container, force: bool = False,
+                             timeout: int | None = None, *,
+                             removing_pod: bool = False) -> None: ...
+
+    # -- locks -------------------------------------------------------------------------
+
+    def pod_lock(self, pod_id: str) -> FileLock:
+        """The pod's lock: one ``filelock`` per pod and process, reentrant.  Taken before
+        any of its containers' locks, never after."""
+        from pypod_core.pod import lock_path
+
+        locks: dict[str, FileLock] = self.__dict__.setdefault("_pod_locks", {})
+        lock = locks.get(pod_id)
+        if lock is None:
+            from filelock import FileLock
+
+            lock = FileLock(lock_path(self.lock_dir, pod_id), poll_interval=0.005)
+            locks[pod_id] = lock
+        return lock
+
+    def _drop_pod_lock(self, pod_id: str) -> None:
+        from pypod_core.pod import lock_path
+
+        self.__dict__.get("_pod_locks", {}).pop(pod_id, None)
+        try:
+            os.unlink(lock_path(self.lock_dir, pod_id))
+        except FileNotFoundError:
+            pass
+
+    # -- create and find ---------------------------------------------------------------
+
+    def create_pod(self, name: str | None = None, labels: Mapping[str, str] | None = None,
+                   ports: Sequence[PortMapping] = (), share: Sequence[str] | None = None,
+                   infra: bool = True, *, network_mode: str | None = None,
+                   networks: Sequence[str] = (), hostname: str = "") -> Pod:
+        """Add a new pod and its infra container (not started: ``pod.start()``).
+
+        ``share`` is the namespace kinds its containers share (default net, ipc, uts; none
+        without an infra container).  ``ports``, ``networks`` and ``network_mode``
+        (``none``, ``host`` or ``bridge``) are the infra container's: the pod's network.
+        Without any of them the pod's network namespace has loopback only.  ``name`` is
+        validated, or a free one is generated; it is unique across pods and containers.
+        """
+        from pypod_core.pod import Pod
+
+        self.check_valid()
+        kinds = _check_share(DEFAULT_SHARE if share is None and infra else share or ())
+        mode = network_mode or ("bridge" if ports or networks else "none")
+        if not infra and (kinds or ports or networks or network_mode):
+            raise InvalidArgError("a pod without an infra container cannot share namespaces, "
+                                  "publish ports or join networks")
+        if mode not in ("none", "host", "bridge"):
+            raise InvalidArgError(f"invalid network mode {mode!r}: none, host or bridge")
+        if (ports or networks) and mode != "bridge":
+            raise InvalidArgError(f"published ports and networks need a bridge network; "
+                                  f"the pod's network mode is {mode}")
+        record = self._add_pod_record(name, dict(labels or {}), kinds, infra, tuple(ports))
+        pod = Pod(self, record)  # type: ignore[arg-type]
+        if infra:
+            try:
+                self._create_infra(pod, mode, tuple(networks), hostname)
+            except BaseException:
+                self.state.remove_pod(pod.id)
+                raise
+        self.plugins.call_all("pypod_pod_created", runtime=self, pod=pod)
+        return pod
+
+    def _add_pod_record(self, name: str | None, labels: dict[str, str],
+                        share: tuple[str, ...], infra: bool,
+                        ports: tuple[PortMapping, ...]) -> PodRecord:
+        if name is not None:
+            validate_name(name)
+        for attempt in range(NAME_ATTEMPTS):
+            config = PodConfig(id=new_id(), name=name if name is not None
+                               else self.generate_name(), labels=labels, share=share,
+                               infra=infra, port_mappings=ports,
+                               namespace=self.config.namespace)
+            record = PodRecord(config, PodState())
+            try:
+                self.state.add_pod(record)
+            except NameInUseError:
+                if name is not None or attempt == NAME_ATTEMPTS - 1:
+                    raise
+                continue
+            return record
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _create_infra(self, pod: Pod, mode: str, networks: tuple[str, ...],
+                      hostname: str) -> None:
+        """The infra container: the pause process from pypod's infra root filesystem,
+        read-only, named ``<pod id>-infra`` as podman's, holding the pod's network."""
+        from pypod_core.infra import infra_rootfs
+
+        infra = self.create_container(
+            infra_rootfs(self.config), self.config.infra_command,
+            name=f"{pod.id[:12]}-infra", pod=pod.id, is_infra=True, read_only=True,
+            hostname=(hostname or pod.name)[:HOSTNAME_MAX], network_mode=mode,
+            networks=networks, port_mappings=pod.config.port_mappings,
+            labels={"io.pypod.pod.infra": pod.id})
+        pod.state.infra_container_id = infra.id
+        self.state.save_pod_state(pod.id, pod.state)
+
+    def pod_member_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """For ``create_container(pod=...)``: ``fields`` with ``pod`` (a Pod, id or name)
+        turned into the pod's id, and the pod's shared namespaces joined through its
+        infra container.  A container sharing the pod's network cannot have a network of
+        its own (ports belong to the pod); one sharing its UTS namespace has the pod's
+        host name."""
+        result = dict(fields)
+        pod = self.lookup_pod(getattr(fields["pod"], "id", fields["pod"]))
+        result["pod"] = pod.id
+        if fields.get("is_infra") or not pod.state.infra_container_id:
+            return result
+        infra = pod.state.infra_container_id
+        shared = {kind: infra for kind in pod.config.share}
+        own = dict(fields.get("shared_namespaces") or {})
+        clash = [k for k in own if k in shared and own[k] != infra]
+        if clash:
+            raise InvalidArgError(f"the {clash[0]} namespace is shared with pod {pod.name}: "
+                                  "a container of the pod cannot join another one")
+        result["shared_namespaces"] = {**own, **shared}
+        if "net" in shared:
+            if (fields.get("network_mode") not in (None, "none") or fields.get("port_mappings")
+                    or fields.get("networks") or fields.get("static_ip")):
+                raise InvalidArgError(
+                    f"container shares the network of pod {pod.name}: publish ports and join "
+                    "networks when the pod is created (pypod pod create -p/--network)")
+            result["network_mode"] = "none"
+        if "uts" in shared:
+            infra_hostname = self.get_container(infra).config.hostname
+            if fields.get("hostname") not in (None, "", infra_hostname):
+                raise InvalidArgError(f"container shares the UTS namespace of pod {pod.name}: "
+                                      "it cannot set its own host name")
+            result["hostname"] = infra_hostname
+        return result
+
+    def lookup_pod(self, id_or_name: str) -> Pod:
+        """The pod with this name, id or unique id prefix."""
+        from pypod_core.pod import Pod
+
+        self.check_valid()
+        return Pod(self, self.state.lookup_pod(id_or_name))  # type: ignore[arg-type]
+
+    def get_pod(self, pod_id: str) -> Pod:
+        """The pod with this full id."""
+        from pypod_core.pod import Pod
+
+        self.check_valid()
+        return Pod(self, self.state.pod(pod_id))  # type: ignore[arg-type]
+
+    def pods(self) -> list[Pod]:
+        """Every pod, oldest first."""
+        from pypod_core.pod import Pod
+
+        self.check_valid()
+        return [Pod(self, record) for record in self.state.all_pods()]  # type: ignore[arg-type]
+
+    # -- remove ------------------------------------------------------------------------
+
+    def remove_pod(self, pod: Pod, force: bool = False, timeout: int | None = None) -> None:
+        """Remove a pod: its containers (the infra container last) and its record.
+
+        Without ``force`` a pod with containers besides its infra container, or with a
+        container running, is refused; with ``force`` its containers are stopped (after
+        ``timeout`` seconds, default each one's stop timeout) and removed."""
+        from pypod_core.pod import start_order
+
+        self.check_valid()
+        with pod.locked():
+            ctrs = pod.containers()
+            members = [c for c in ctrs if not c.config.is_infra]
+            if members and not force:
+                raise PodNotEmptyError(
+                    f"pod {pod.name} has {len(members)} container(s) besides its infra "
+                    "container: remove them first or use force")
+            live = [c for c in ctrs if c.state.state in (ContainerStatus.RUNNING,
+                                                         ContainerStatus.PAUSED)]
+            if live and not force:
+                raise CtrStateInvalidError(f"pod {pod.name} is running: stop it first or "
+                                           "use force")
+            for ctr in reversed(start_order(ctrs)):
+                try:
+                    self.remove_container(ctr, force=True, timeout=timeout, removing_pod=True)
+                except NoSuchCtrError:
+                    continue  # removed by another process meanwhile
+            self.state.remove_pod(pod.id)
+            self._drop_pod_lock(pod.id)
+        self.plugins.call_all("pypod_pod_removed", runtime=self, pod=pod)
+
+    def check_infra_removal(self, ctr: Container, removing_pod: bool) -> None:
+        """For ``remove_container``: an infra container goes only with its pod (its
+        namespaces are the pod's); CtrInUseError naming the pod otherwise."""
+        if not ctr.config.is_infra or removing_pod or not ctr.config.pod:
+            return
+        try:
+            pod = self.get_pod(ctr.config.pod)
+        except NoSuchPodError:
+            return
+        others = [i for i in self.state.pod_containers_by_id(pod.id) if i != ctr.id]
+        users = f" and {len(others)} container(s) share its namespaces" if others else ""
+        raise CtrInUseError(f"container {ctr.name} is the infra container of pod {pod.name}"
+                            f"{users}: remove the pod instead (pypod pod rm)")
+
+    # -- whole runtime -----------------------------------------------------------------
+
     def refresh_pods(self) -> None:
-        """After a reboot, refresh every pod (libpod's ``pod.refresh``)."""
+        """After a reboot, refresh every pod (libpod's ``pod.refresh``); the containers
+        were refreshed already."""
+        from pypod_core.pod import Pod
+
+        for record in self.state.all_pods():
+            Pod(self, record).refresh()  # type: ignore[arg-type]
+

@@ -1,14 +1,16 @@
 """An in-memory implementation of pypod's State interface (libpod's in_memory_state.go).
 
-Records are deep-copied in and out, so that a caller's changes reach the store only
-through ``save_*``, as with a database.
+Records are copied in and out (through the model's cattrs converter, several times
+faster than ``copy.deepcopy``), so that a caller's changes reach the store only through
+``save_*``, as with a database.  Ids are also kept sorted, so that a lookup by id
+prefix is a bisection, not a scan.
 """
 
 from __future__ import annotations
 
-import copy
+import bisect
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pypod_core.errors import (
     AmbiguousIDError,
@@ -24,9 +26,56 @@ from pypod_core.errors import (
     PodNotEmptyError,
 )
 from pypod_core.model import ContainerRecord, ContainerState, PodRecord, PodState
+from pypod_core.serialize import converter
 from pypod_core.state import DBConfig, State, check_db_config
 
 R = TypeVar("R", ContainerRecord, PodRecord)
+T = TypeVar("T")
+
+
+def _copy(obj: T) -> T:
+    """A deep copy of a model object that shares nothing with ``obj``."""
+    return converter.structure(converter.unstructure(obj), type(obj))
+
+
+class SortedIds:
+    """The ids of one table, sorted, for prefix lookups by bisection.
+
+    Kept up to date by the store's own changes; rebuilt when the table object was
+    replaced or its size no longer matches (a subclass may load its tables itself).
+    """
+
+    def __init__(self) -> None:
+        self._table: dict[str, Any] | None = None
+        self._ids: list[str] = []
+
+    def of(self, table: dict[str, Any]) -> list[str]:
+        """The ids of ``table``, sorted."""
+        if self._table is not table or len(self._ids) != len(table):
+            self._table, self._ids = table, sorted(table)
+        return self._ids
+
+    def added(self, table: dict[str, Any], obj_id: str) -> None:
+        """Record that ``obj_id`` was added to ``table``."""
+        if self._table is table:
+            bisect.insort(self._ids, obj_id)
+
+    def removed(self, table: dict[str, Any], obj_id: str) -> None:
+        """Record that ``obj_id`` was removed from ``table``."""
+        if self._table is table:
+            i = bisect.bisect_left(self._ids, obj_id)
+            if i < len(self._ids) and self._ids[i] == obj_id:
+                del self._ids[i]
+
+    def starting_with(self, table: dict[str, Any], prefix: str) -> list[str]:
+        """The ids of ``table`` that start with ``prefix``, in order."""
+        ids = self.of(table)
+        i = bisect.bisect_left(ids, prefix)
+        found = []
+        while i < len(ids) and ids[i].startswith(prefix):
+            found.append(ids[i])
+            i += 1
+        return found
 
 
 class MemoryState(State):
@@ -39,6 +88,7 @@ class MemoryState(State):
         self._db_config: DBConfig | None = None
         self._namespace = ""
         self._closed = False
+        self._sorted = {"container": SortedIds(), "pod": SortedIds()}
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -61,7 +111,7 @@ class MemoryState(State):
                 f"{kind} {obj_id} is in namespace {record.config.namespace!r}, "
                 f"not {self._namespace!r}"
             )
-        return copy.deepcopy(record)
+        return _copy(record)
 
     def _lookup(self, table: dict[str, R], key: str, missing: type[Exception], kind: str) -> R:
         self._open()
@@ -69,13 +119,14 @@ class MemoryState(State):
             raise InvalidArgError(f"{kind} name or id must not be empty")
         by_name = self._names.get(key)
         if by_name in table and self._visible(table[by_name]):
-            return copy.deepcopy(table[by_name])
-        matches = [r for i, r in table.items() if i.startswith(key) and self._visible(r)]
+            return _copy(table[by_name])
+        matches = [table[i] for i in self._sorted[kind].starting_with(table, key)
+                   if self._visible(table[i])]
         if len(matches) > 1:
             raise AmbiguousIDError(f"more than one {kind} matches id prefix {key!r}")
         if not matches:
             raise missing(f"no {kind} with name or id {key!r} found")
-        return copy.deepcopy(matches[0])
+        return _copy(matches[0])
 
     def _check_new(self, obj_id: str, name: str, exists: type[Exception], kind: str) -> None:
         self._open()
@@ -89,7 +140,7 @@ class MemoryState(State):
     def _all(self, table: dict[str, R], keep: Callable[[R], bool] = lambda r: True) -> list[R]:
         self._open()
         records = [r for r in table.values() if self._visible(r) and keep(r)]
-        return copy.deepcopy(sorted(records, key=lambda r: r.config.created))
+        return [_copy(r) for r in sorted(records, key=lambda r: r.config.created)]
 
     # -- life of the store -------------------------------------------------------------
 
@@ -153,7 +204,8 @@ class MemoryState(State):
                 raise NSMismatchError(f"dependency {dep} is in another namespace")
             if dep_record.config.pod != config.pod:
                 raise InvalidArgError(f"dependency {dep} is not in the container's pod")
-        self._ctrs[config.id] = copy.deepcopy(record)
+        self._ctrs[config.id] = _copy(record)
+        self._sorted["container"].added(self._ctrs, config.id)
         self._names[config.name] = config.id
 
     def add_container(self, record: ContainerRecord) -> None:
@@ -167,6 +219,7 @@ class MemoryState(State):
         if users:
             raise CtrInUseError(f"container {ctr_id} is in use by: {', '.join(users)}")
         del self._ctrs[ctr_id]
+        self._sorted["container"].removed(self._ctrs, ctr_id)
         self._names.pop(record.config.name, None)
 
     def remove_container(self, ctr_id: str) -> None:
@@ -180,7 +233,7 @@ class MemoryState(State):
 
     def save_container_state(self, ctr_id: str, state: ContainerState) -> None:
         record = self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
-        self._ctrs[ctr_id] = ContainerRecord(record.config, copy.deepcopy(state))
+        self._ctrs[ctr_id] = ContainerRecord(record.config, _copy(state))
 
     def container_in_use(self, ctr_id: str) -> list[str]:
         self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
@@ -221,7 +274,8 @@ class MemoryState(State):
         if self._namespace and config.namespace != self._namespace:
             raise NSMismatchError(f"pod {config.id} is in namespace {config.namespace!r}")
         self._check_new(config.id, config.name, PodExistsError, "pod")
-        self._pods[config.id] = copy.deepcopy(record)
+        self._pods[config.id] = _copy(record)
+        self._sorted["pod"].added(self._pods, config.id)
         self._names[config.name] = config.id
 
     def remove_pod(self, pod_id: str) -> None:
@@ -229,6 +283,7 @@ class MemoryState(State):
         if self.pod_containers_by_id(pod_id):
             raise PodNotEmptyError(f"pod {pod_id} still has containers")
         del self._pods[pod_id]
+        self._sorted["pod"].removed(self._pods, pod_id)
         self._names.pop(record.config.name, None)
 
     def remove_pod_containers(self, pod_id: str) -> None:
@@ -242,6 +297,7 @@ class MemoryState(State):
                 )
         for ctr_id in members:
             record = self._ctrs.pop(ctr_id)
+            self._sorted["container"].removed(self._ctrs, ctr_id)
             self._names.pop(record.config.name, None)
 
     def add_container_to_pod(self, pod_id: str, record: ContainerRecord) -> None:
@@ -269,7 +325,7 @@ class MemoryState(State):
 
     def save_pod_state(self, pod_id: str, state: PodState) -> None:
         record = self.pod(pod_id)
-        self._pods[pod_id] = PodRecord(record.config, copy.deepcopy(state))
+        self._pods[pod_id] = PodRecord(record.config, _copy(state))
 
     def all_pods(self) -> list[PodRecord]:
         return self._all(self._pods)

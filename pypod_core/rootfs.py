@@ -32,6 +32,8 @@ def make_busybox_rootfs(target: str) -> str:
     busybox = find_busybox()
     for d in _DIRS:
         os.makedirs(os.path.join(target, d), exist_ok=True)
+    # The container's "/": a non-root user must be able to enter it (mkdtemp makes 0700).
+    os.chmod(target, 0o755)
     os.chmod(os.path.join(target, "tmp"), 0o1777)
     bin_busybox = os.path.join(target, "bin", "busybox")
     if not os.path.exists(bin_busybox):

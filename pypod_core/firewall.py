@@ -33,6 +33,21 @@ class Firewall(ABC):
         rules already gone are not an error."""
 
     @abstractmethod
+    def masquerade(self, subnets: list[str]) -> None:
+        """Masquerade traffic from each subnet to anywhere outside it (not multicast), for
+        networks that leave this to the firewall (``NetworkInfo.masquerade``): one set of
+        rules per subnet, shared by all its containers.  Idempotent."""
+
+    @abstractmethod
+    def unmasquerade(self, subnets: list[str]) -> None:
+        """Remove what :meth:`masquerade` made for these subnets (a network was removed);
+        rules already gone are not an error."""
+
+    @abstractmethod
+    def masqueraded(self) -> list[str]:
+        """The subnets masqueraded now."""
+
+    @abstractmethod
     def rules(self, result: dict[str, Any]) -> list[str]:
         """The rules for ``result``'s addresses that exist now, one string each (for
         ``inspect``-style views and for the conformance kit); empty when none."""

@@ -20,12 +20,9 @@ millisecond, against several for a fork.
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import fcntl
+import functools
 import os
-import socket
-import struct
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -41,22 +38,40 @@ IFF_UP = 0x1
 
 T = TypeVar("T")
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                        ctypes.c_void_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+
+@functools.cache
+def _libc() -> Any:
+    """libc with the prototypes used here; loaded on first use, not at import (ctypes
+    costs milliseconds every pypod command would pay)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.unshare.argtypes = [ctypes.c_int]
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                           ctypes.c_void_p]
+    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+    return libc
+
+
+def _errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
 
 
 def _check(result: int, what: str) -> None:
     if result != 0:
-        err = ctypes.get_errno()
+        err = _errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 def _loopback_up() -> None:
     """Set ``lo`` up in the calling thread's network namespace (SIOCSIFFLAGS)."""
+    import fcntl
+    import socket
+    import struct
+
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         ifreq = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, ifreq))[1]
@@ -65,10 +80,10 @@ def _loopback_up() -> None:
 
 def _make_in_thread(path: str) -> None:
     """Run in a thread of its own: a new netns for this thread, lo up, bind-mounted."""
-    _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+    _check(_libc().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
     _loopback_up()
     source = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
-    _check(_libc.mount(source, path.encode(), None, MS_BIND, None), f"bind-mount on {path}")
+    _check(_libc().mount(source, path.encode(), None, MS_BIND, None), f"bind-mount on {path}")
 
 
 def create_netns(directory: str, name: str) -> str:
@@ -106,7 +121,7 @@ def run_in_netns(path: str, func: Callable[[], T]) -> T:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                _check(_libc.setns(fd, CLONE_NEWNET), f"setns({path})")
+                _check(_libc().setns(fd, CLONE_NEWNET), f"setns({path})")
             finally:
                 os.close(fd)
             outcome.append((True, func()))
@@ -135,8 +150,8 @@ def remove_netns(path: str) -> None:
     parts already gone (not mounted, no file)."""
     if not path:
         return
-    if _libc.umount2(path.encode(), MNT_DETACH) != 0:
-        err = ctypes.get_errno()
+    if _libc().umount2(path.encode(), MNT_DETACH) != 0:
+        err = _errno()
         if err not in (errno.EINVAL, errno.ENOENT):
             raise NetworkError(f"cannot unmount network namespace {path}: {os.strerror(err)}")
     _unlink(path)

@@ -69,6 +69,9 @@ class NetworkInfo:
     path: str = ""
     #: Whether containers without ``--network`` join this one.
     default: bool = False
+    #: Whether the runtime's firewall must masquerade traffic leaving ``subnets`` (the
+    #: network itself does not).
+    masquerade: bool = False
     #: The backend's own description of the network (a CNI config list).
     config: dict[str, Any] = attrs.field(factory=dict)
 

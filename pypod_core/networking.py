@@ -19,7 +19,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pypod_core import netns, portreserve
-from pypod_core.errors import NetworkError, PortInUseError, PypodError
+from pypod_core.errors import CtrInUseError, NetworkError, PortInUseError, PypodError
 from pypod_core.network import NetworkRequest
 
 if TYPE_CHECKING:
@@ -56,11 +56,18 @@ def setup_network(runtime: Runtime, ctr: Container) -> None:
         ctr.state.netns_path = netns.create_netns(netns_dir(runtime), ctr.config.id)
         ctr.state.network_status = runtime.network.setup(NetworkRequest.for_container(ctr))
         if runtime.firewall:
+            runtime.firewall.masquerade(_masqueraded_subnets(runtime, ctr.state.network_status))
             for result in ctr.state.network_status.values():
                 runtime.firewall.add(result)
     except BaseException:
         teardown_network(runtime, ctr)
         raise
+
+
+def _masqueraded_subnets(runtime: Runtime, results: dict[str, Any]) -> list[str]:
+    """The subnets of the joined networks that leave masquerading to the firewall."""
+    return [subnet for info in runtime.network.networks()
+            if info.name in results and info.masquerade for subnet in info.subnets]
 
 
 def _reserve(runtime: Runtime, ctr: Container) -> list[int]:
@@ -129,6 +136,20 @@ def network_names(runtime: Runtime, ctr: Container) -> list[str]:
     if ctr.config.networks:
         return list(ctr.config.networks)
     return [runtime.network.default_network()] if runtime.network else []
+
+
+def remove_network(runtime: Runtime, name: str) -> None:
+    """Remove a network no container is configured to join, and the firewall's
+    masquerade of its subnets.  CtrInUseError naming the containers otherwise."""
+    if not runtime.network:
+        raise NetworkError("this runtime has no network backend (rootless pypod has none)")
+    users = containers_using(runtime, name)
+    if users:
+        raise CtrInUseError(f"network {name!r} is used by containers: {', '.join(sorted(users))}")
+    info = runtime.network.inspect(name)
+    runtime.network.remove(name)
+    if info.masquerade and runtime.firewall:
+        runtime.firewall.unmasquerade(list(info.subnets))
 
 
 def containers_using(runtime: Runtime, network: str) -> list[str]:

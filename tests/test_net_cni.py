@@ -117,6 +117,9 @@ def test_fresh_host_gets_pypods_own_default_network(make_net, tmp_path, net_sett
     assert bridge["ipam"]["dataDir"] == str(tmp_path / "leases")
     assert portmap == {"type": "portmap", "capabilities": {"portMappings": True}}
     assert not any(p["type"] == "firewall" for p in data["plugins"])
+    # pypod's firewall masquerades the subnet, rather than the bridge plugin per container.
+    assert bridge["ipMasq"] is False and data["pypod"] == {"masquerade": True}
+    assert net.inspect("pypod").masquerade
 
 
 def test_files_sorted_first_of_a_name_wins_default_by_name_or_first(make_net, tmp_path) -> None:

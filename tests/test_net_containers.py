@@ -145,7 +145,9 @@ def test_rules_exist_while_running_and_are_gone_after_removal(rt, rootfs, www) -
     assert f"-A CNI-FORWARD -s {address}/32 -j ACCEPT" in rules
     assert (f"-A CNI-FORWARD -d {address}/32 -m conntrack --ctstate RELATED,ESTABLISHED "
             "-j ACCEPT") in rules
-    assert ctr.id in rules  # the bridge's masquerade and portmap's DNAT rules
+    assert ctr.id in rules  # portmap's DNAT rules
+    subnet = rt.network.inspect(rt.network.default_network()).subnets[0]
+    assert f"-A PYPOD-MASQ -s {subnet} ! -d 224.0.0.0/4 -j MASQUERADE" in rules
     assert netns.is_netns(ctr.state.netns_path)
     rt.remove_container(ctr, force=True, timeout=0)
     assert leftovers(rt, [ctr.id], [address]) == NOTHING

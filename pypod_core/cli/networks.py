@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from pypod_core.errors import CtrInUseError, NetworkError, PypodError
+from pypod_core.errors import NetworkError, PypodError
 
 
 def register(sub: Any, groups: dict[str, Any]) -> None:
@@ -78,17 +78,12 @@ def cmd_create(args: argparse.Namespace, ctx: Any) -> int:
 
 def cmd_rm(args: argparse.Namespace, ctx: Any) -> int:
     """``pypod network rm NAME...``: refuse while containers are configured to join it."""
-    from pypod_core.networking import containers_using
+    from pypod_core.networking import remove_network
 
-    network = _network(ctx)
     failed: PypodError | None = None
     for name in args.names:
         try:
-            users = containers_using(ctx.runtime, name)
-            if users:
-                raise CtrInUseError(f"network {name!r} is used by containers: "
-                                    f"{', '.join(sorted(users))}")
-            network.remove(name)
+            remove_network(ctx.runtime, name)
             ctx.out(name)
         except PypodError as exc:
             if len(args.names) == 1:

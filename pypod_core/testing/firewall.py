@@ -112,3 +112,20 @@ class FirewallBackendTests:
         firewall.add(empty)
         firewall.delete(empty)
         assert firewall.rules(empty) == []
+
+    def test_masquerade_is_idempotent_and_undone(self, firewall: Firewall) -> None:
+        subnets = [f"198.51.100.{16 * (1 + secrets.randbelow(14))}/28",
+                   f"2001:db8:{secrets.token_hex(2)}::/64"]
+        try:
+            firewall.masquerade(subnets)
+            firewall.masquerade(subnets)
+            expected = [str(ipaddress.ip_network(s)) for s in subnets]
+            now = firewall.masqueraded()
+            if self.writes_rules:
+                assert [s for s in now if s in expected] == expected
+            else:
+                assert now == []
+        finally:
+            firewall.unmasquerade(subnets)
+        assert not [s for s in firewall.masqueraded() if s in subnets]
+        firewall.unmasquerade(subnets)

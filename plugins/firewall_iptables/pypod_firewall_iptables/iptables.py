@@ -9,6 +9,12 @@ puts overrides); per container address, in ``CNI-FORWARD``::
     -d IP -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
     -s IP -j ACCEPT
 
+For networks that leave masquerading to the firewall (pypod's own bridge networks), in
+the nat table: ``POSTROUTING`` jumps to ``PYPOD-MASQ``, which holds per subnet::
+
+    -s SUBNET -d SUBNET -j RETURN
+    -s SUBNET ! -d 224.0.0.0/4 -j MASQUERADE
+
 Every command runs with ``-w`` (wait for the xtables lock).  Reading the table once
 (``-S``) and then adding only the missing rules keeps ``add`` idempotent at two or three
 commands; a lock file under the runtime's tmp dir keeps two pypod processes from both
@@ -41,7 +47,20 @@ _ADMIN_JUMP = ["-m", "comment", "--comment", "CNI firewall plugin admin override
                "-j", ADMIN_CHAIN]
 _SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
 
+MASQ_CHAIN = "PYPOD-MASQ"
+_MASQ_JUMP = ["-m", "comment", "--comment", "pypod masquerade", "-j", MASQ_CHAIN]
+_MULTICAST = {4: "224.0.0.0/4", 6: "ff00::/8"}
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def masquerade_rules(subnet: str) -> list[list[str]]:
+    """The two rules of one subnet, as arguments after ``-A PYPOD-MASQ``."""
+    net = ipaddress.ip_network(subnet, strict=False)
+    return [
+        ["-s", str(net), "-d", str(net), "-j", "RETURN"],
+        ["-s", str(net), "!", "-d", _MULTICAST[net.version], "-j", "MASQUERADE"],
+    ]
 
 
 def per_ip_rules(ip: IPAddress) -> list[list[str]]:
@@ -73,7 +92,7 @@ class IptablesFirewall(Firewall):
 
     def __init__(self, lock_path: str | None = None):
         self._lock_path = lock_path
-        self._tools: dict[int, str] = {}
+        self._tools: dict[str, str] = {}
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> IptablesFirewall:
@@ -83,23 +102,38 @@ class IptablesFirewall(Firewall):
     def add(self, result: dict[str, Any]) -> None:
         """Make the chains and jumps if missing, then each address's missing rules."""
         for version, ips in _by_family(result):
-            with self._locked():
-                present = self._dump(version)
-                self._ensure_chains(version, present)
-                for ip in ips:
-                    for args in per_ip_rules(ip):
-                        if rule_line(PRIV_CHAIN, args) not in present:
-                            self._run(version, "-A", PRIV_CHAIN, *args)
+            wanted = [("-A", PRIV_CHAIN, args) for ip in ips for args in per_ip_rules(ip)]
+            self._ensure(version, TABLE, _SETUP, wanted)
 
     def delete(self, result: dict[str, Any]) -> None:
         """Delete each address's rules that exist; leave chains and jumps (shared)."""
         for version, ips in _by_family(result):
-            with self._locked():
-                present = self._dump(version)
-                for ip in ips:
-                    for args in per_ip_rules(ip):
-                        if rule_line(PRIV_CHAIN, args) in present:
-                            self._run(version, "-D", PRIV_CHAIN, *args, tolerate_missing=True)
+            self._remove(version, TABLE,
+                         [(PRIV_CHAIN, args) for ip in ips for args in per_ip_rules(ip)])
+
+    def masquerade(self, subnets: list[str]) -> None:
+        """Make the nat chain and its jump if missing, then each subnet's missing rules."""
+        for version, nets in _subnets_by_family(subnets):
+            wanted = [("-A", MASQ_CHAIN, args) for net in nets for args in masquerade_rules(net)]
+            self._ensure(version, "nat", _MASQ_SETUP, wanted)
+
+    def unmasquerade(self, subnets: list[str]) -> None:
+        """Delete each subnet's rules that exist; the chain and jump stay (shared)."""
+        for version, nets in _subnets_by_family(subnets):
+            self._remove(version, "nat",
+                         [(MASQ_CHAIN, args) for net in nets for args in masquerade_rules(net)])
+
+    def masqueraded(self) -> list[str]:
+        """The subnets with a MASQUERADE rule in ``PYPOD-MASQ``, IPv4 then IPv6."""
+        found = []
+        for version in (4, 6):
+            if version == 6 and find_tool("ip6tables") is None:
+                continue
+            for line in sorted(self._dump(version, "nat")):
+                words = line.split()
+                if words[:2] == ["-A", MASQ_CHAIN] and words[-1] == "MASQUERADE":
+                    found.append(words[3])
+        return found
 
     def rules(self, result: dict[str, Any]) -> list[str]:
         """The per-address rules of ``result`` that exist now, as ``iptables -S`` lines."""
@@ -111,43 +145,65 @@ class IptablesFirewall(Firewall):
                           if (line := rule_line(PRIV_CHAIN, args)) in present]
         return found
 
-    def _ensure_chains(self, version: int, present: set[str]) -> None:
-        for chain in (PRIV_CHAIN, ADMIN_CHAIN):
-            if f"-N {chain}" not in present:
-                self._run(version, "-N", chain, tolerate_exists=True)
-        # Inserted first, as the seed does, so that no earlier rule of the host drops
-        # the containers' traffic before pypod's accept rules see it.
-        if rule_line("FORWARD", _FORWARD_JUMP) not in present:
-            self._run(version, "-I", "FORWARD", "1", *_FORWARD_JUMP)
-        if rule_line(PRIV_CHAIN, _ADMIN_JUMP) not in present:
-            self._run(version, "-I", PRIV_CHAIN, "1", *_ADMIN_JUMP)
+    def _ensure(self, version: int, table: str, setup: list[tuple[str, str, list[str]]],
+                wanted: list[tuple[str, str, list[str]]]) -> None:
+        """Read the table once, then apply what is missing of ``setup`` (chains, jumps)
+        and ``wanted`` (rules) in one ``iptables-restore``; a rule another process added
+        in between makes it fail as a whole, and it is done again from a fresh read."""
+        with self._locked():
+            for attempt in range(3):
+                present = self._dump(version, table)
+                ops = []
+                for op, chain, args in [*setup, *wanted]:
+                    if op == "-N":
+                        if f"-N {chain}" not in present:
+                            ops.append(f"-N {chain}")
+                    elif rule_line(chain, args) not in present:
+                        ops.append(_op_line(op, chain, args))
+                if not ops:
+                    return
+                try:
+                    self._restore(version, table, ops)
+                    return
+                except FirewallError:
+                    if attempt == 2:
+                        raise
 
-    def _dump(self, version: int) -> set[str]:
-        """Every line of ``iptables -S`` for the filter table."""
-        return set(self._run(version, "-S").splitlines())
+    def _remove(self, version: int, table: str, rules: list[tuple[str, list[str]]]) -> None:
+        """Delete ``rules`` in one ``iptables-restore``; where some are gone already (it
+        fails as a whole), read the table and delete those still there."""
+        ops = [_op_line("-D", chain, args) for chain, args in rules]
+        with self._locked():
+            try:
+                self._restore(version, table, ops)
+                return
+            except FirewallError:
+                pass
+            present = self._dump(version, table)
+            ops = [_op_line("-D", chain, args) for chain, args in rules
+                   if rule_line(chain, args) in present]
+            if ops:
+                self._restore(version, table, ops)
 
-    def _tool(self, version: int) -> str:
-        if version not in self._tools:
-            name = "iptables" if version == 4 else "ip6tables"
+    def _dump(self, version: int, table: str = TABLE) -> set[str]:
+        """Every line of ``iptables -S`` for ``table``."""
+        return set(self._run(version, "-S", table=table).splitlines())
+
+    def _tool(self, version: int, suffix: str = "") -> str:
+        name = ("iptables" if version == 4 else "ip6tables") + suffix
+        if name not in self._tools:
             path = find_tool(name)
             if path is None:
                 raise FirewallError(f"{name} not found: install Debian's iptables package")
-            self._tools[version] = path
-        return self._tools[version]
+            self._tools[name] = path
+        return self._tools[name]
 
-    def _run(self, version: int, *args: str, tolerate_missing: bool = False,
-             tolerate_exists: bool = False) -> str:
-        cmd = [self._tool(version), "-w", "-t", TABLE, *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            err = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-            if tolerate_missing and ("does a matching rule exist" in err[0] or
-                                     "No chain" in err[0] or "Bad rule" in err[0]):
-                return ""
-            if tolerate_exists and "already exists" in err[0]:
-                return ""
-            raise FirewallError(f"{' '.join(cmd)}: {err[0]}")
-        return proc.stdout
+    def _run(self, version: int, *args: str, table: str = TABLE) -> str:
+        return _checked([self._tool(version), "-w", "-t", table, *args])
+
+    def _restore(self, version: int, table: str, ops: list[str]) -> None:
+        text = "\n".join([f"*{table}", *ops, "COMMIT", ""])
+        _checked([self._tool(version, "-restore"), "-w", "--noflush"], text)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -156,6 +212,47 @@ class IptablesFirewall(Firewall):
             return
         with FileLock(self._lock_path):
             yield
+
+
+#: What ``add`` makes first in each family: the chains, FORWARD's jump to CNI-FORWARD and
+#: its jump to CNI-ADMIN, both inserted first as the seed does, so that no earlier rule of
+#: the host drops the containers' traffic before pypod's accept rules see it.
+_SETUP: list[tuple[str, str, list[str]]] = [
+    ("-N", PRIV_CHAIN, []),
+    ("-N", ADMIN_CHAIN, []),
+    ("-I", "FORWARD", _FORWARD_JUMP),
+    ("-I", PRIV_CHAIN, _ADMIN_JUMP),
+]
+_MASQ_SETUP: list[tuple[str, str, list[str]]] = [
+    ("-N", MASQ_CHAIN, []),
+    ("-A", "POSTROUTING", _MASQ_JUMP),
+]
+
+
+def _op_line(op: str, chain: str, args: list[str]) -> str:
+    """One line of ``iptables-restore`` input (``-I`` inserts at position 1)."""
+    line = rule_line(chain, args)[len("-A "):]
+    if op == "-I":
+        head, _, rest = line.partition(" ")
+        return f"-I {head} 1 {rest}"
+    return f"{op} {line}"
+
+
+def _checked(cmd: list[str], stdin: str | None = None) -> str:
+    """Run an iptables command; its output, or FirewallError with its last error line."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, input=stdin)
+    if proc.returncode != 0:
+        err = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise FirewallError(f"{' '.join(cmd)}: {err[0]}")
+    return proc.stdout
+
+
+def _subnets_by_family(subnets: list[str]) -> Iterator[tuple[int, list[str]]]:
+    nets = [ipaddress.ip_network(s, strict=False) for s in subnets]
+    for version in (4, 6):
+        chosen = [str(n) for n in nets if n.version == version]
+        if chosen:
+            yield version, chosen
 
 
 def _by_family(result: dict[str, Any]) -> Iterator[tuple[int, list[IPAddress]]]:

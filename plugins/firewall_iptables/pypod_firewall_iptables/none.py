@@ -19,6 +19,16 @@ class NoFirewall(Firewall):
     def delete(self, result: dict[str, Any]) -> None:
         """Delete nothing."""
 
+    def masquerade(self, subnets: list[str]) -> None:
+        """Masquerade nothing."""
+
+    def unmasquerade(self, subnets: list[str]) -> None:
+        """Nothing to remove."""
+
+    def masqueraded(self) -> list[str]:
+        """Never any subnet."""
+        return []
+
     def rules(self, result: dict[str, Any]) -> list[str]:
         """There are never any rules."""
         return []

@@ -148,7 +148,8 @@ class CNINetwork(Network):
     def _info(conf: ConfList, default: bool) -> NetworkInfo:
         return NetworkInfo(name=conf.name, driver=str(conf.plugins[0]["type"]),
                            subnets=tuple(conf.subnets()), interface=conf.bridge(),
-                           path=conf.path, default=default, config=conf.to_dict())
+                           path=conf.path, default=default, config=conf.to_dict(),
+                           masquerade=bool(conf.pypod.get("masquerade")))
 
     def create(self, name: str, subnet: str = "") -> NetworkInfo:
         """Write ``<config dir>/<name>.conflist``: a bridge network like the default one,

@@ -284,6 +284,10 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
             ctx.out(c.id if args.no_trunc else c.id[:12])
         return 0
     entries = [ps_entry(c, now) for c in ctrs]
+    if any(c.config.pod for c in ctrs):
+        pod_names = {p.id: p.name for p in ctx.runtime.pods()}
+        for entry in entries:
+            entry["PodName"] = pod_names.get(entry["Pod"], "")
     if args.format == "json":
         ctx.out(json.dumps(entries, indent=2))
     elif args.format:
@@ -292,7 +296,7 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
         for entry in entries:
             ctx.out(render(args.format, _ps_template_view(entry, args.no_trunc)))
     else:
-        _ps_table(ctx, entries, args.no_trunc)
+        _ps_table(ctx, entries, args.no_trunc, args.pod)
     return 0
 
 
@@ -303,15 +307,19 @@ def _ps_template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
             "CreatedHuman": entry["CreatedAt"], "Ports": "", "Image": ""}
 
 
-def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool) -> None:
-    header = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
+def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
+              pods: bool = False) -> None:
+    header: tuple[str, ...] = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                               "PORTS", "NAMES")
+    header += ("POD ID", "PODNAME") if pods else ()
     rows = [header]
     for e in entries:
         command = " ".join(e["Command"])
         if not no_trunc and len(command) > 17:
             command = command[:17] + "..."
         rows.append((e["Id"] if no_trunc else e["Id"][:12], "", command, e["CreatedAt"],
-                     e["Status"], "", ",".join(e["Names"])))
+                     e["Status"], "", ",".join(e["Names"]))
+                    + ((e["Pod"] if no_trunc else e["Pod"][:12], e["PodName"]) if pods else ()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:
         ctx.out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -424,6 +432,7 @@ def _register_into(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
     p.add_argument("--no-trunc", action="store_true", help="full ids and commands")
     p.add_argument("--format", default="", help="json, or a Go template")
+    p.add_argument("--pod", action="store_true", help="show each container's pod")
     p.set_defaults(func=cmd_ps)
 
     p = sub.add_parser("inspect", help="show containers' configuration and state")
@@ -458,6 +467,7 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--no-trunc", action="store_true")
     p.add_argument("--format", default="")
+    p.add_argument("--pod", action="store_true")
     p.set_defaults(func=cmd_ps)
     p = group.add_parser("cleanup", help="clean up after a container exited (exit command)")
     p.add_argument("--rm", action="store_true", help="remove the container too")

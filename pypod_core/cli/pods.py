@@ -1,0 +1,257 @@
+"""Pod commands, as podman's: ``pypod pod create|start|stop|kill|restart|pause|unpause|
+rm|ps|inspect``.
+
+This module is imported on every ``pypod`` invocation (to build the parser), so it
+imports nothing beyond argparse at module level: handlers import what they use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pypod_core.cli.main import CLIContext
+    from pypod_core.pod import Pod
+
+
+def _error(message: str) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+
+
+def _parse_bool(text: str) -> bool:
+    from pypod_core.errors import InvalidArgError
+
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise InvalidArgError(f"invalid boolean {text!r}: true or false")
+
+
+# -- create ----------------------------------------------------------------------------
+
+
+def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod create``: print the new pod's id."""
+    from pypod_core.cli import ctr_options as opt
+    from pypod_core.runtime_pod import DEFAULT_SHARE, parse_share
+
+    infra = _parse_bool(args.infra)
+    share = parse_share(args.share) if args.share is not None else (
+        DEFAULT_SHARE if infra else ())
+    ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
+    mode, networks = (None, ()) if args.network is None else opt.parse_network(args.network)
+    pod = ctx.runtime.create_pod(
+        name=args.name, labels=opt.parse_labels(args.label), ports=ports, share=share,
+        infra=infra, network_mode=mode, networks=networks, hostname=args.hostname)
+    ctx.out(pod.id)
+    return 0
+
+
+# -- one verb on many pods -------------------------------------------------------------
+
+
+def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any]) -> int:
+    """Apply ``act`` to each named pod (or all with ``--all``) and print its id; on an
+    error, report it and exit 125 after trying the rest."""
+    from pypod_core.errors import InvalidArgError, PypodError
+
+    if getattr(args, "all", False):
+        names = [p.id for p in ctx.runtime.pods()]
+    elif args.pods:
+        names = args.pods
+    else:
+        raise InvalidArgError(f"pod {args.verb}: at least one pod name or id is required")
+    code = 0
+    for name in names:
+        try:
+            pod = ctx.runtime.lookup_pod(name)
+            act(pod)
+        except PypodError as exc:
+            _error(str(exc))
+            code = 125
+            continue
+        ctx.out(pod.id)
+    return code
+
+
+def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod start``."""
+    return _each(args, ctx, lambda p: p.start())
+
+
+def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod stop [-t N]``."""
+    return _each(args, ctx, lambda p: p.stop(args.time))
+
+
+def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod kill [-s SIGNAL]``."""
+    from pypod_core.cli.ctr_options import parse_signal
+
+    number = parse_signal(args.signal)
+    return _each(args, ctx, lambda p: p.kill(number))
+
+
+def cmd_restart(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod restart``."""
+    return _each(args, ctx, lambda p: p.restart())
+
+
+def cmd_pause(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod pause``."""
+    return _each(args, ctx, lambda p: p.pause())
+
+
+def cmd_unpause(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod unpause``."""
+    return _each(args, ctx, lambda p: p.unpause())
+
+
+def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod rm [-f] [-a] [-t N]``."""
+    return _each(args, ctx, lambda p: ctx.runtime.remove_pod(p, force=args.force,
+                                                             timeout=args.time))
+
+
+# -- looking at pods -------------------------------------------------------------------
+
+
+def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod ps [-q] [--no-trunc] [--format json|TEMPLATE]``."""
+    import json
+
+    pods = ctx.runtime.pods()
+    if args.quiet:
+        for pod in pods:
+            ctx.out(pod.id if args.no_trunc else pod.id[:12])
+        return 0
+    entries = [pod.ps_entry() for pod in pods]
+    created = [pod.config.created for pod in pods]
+    if args.format == "json":
+        ctx.out(json.dumps(entries, indent=2))
+    elif args.format:
+        from pypod_core.cli.gotemplate import render
+
+        for entry in entries:
+            ctx.out(render(args.format, _template_view(entry, args.no_trunc)))
+    else:
+        _table(ctx, list(zip(entries, created, strict=True)), args.no_trunc)
+    return 0
+
+
+def _template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
+    """podman's pod ps template fields: ``.ID``, ``.Name``, ``.Status``, ``.NumberOfContainers``."""
+    short = (lambda i: i) if no_trunc else (lambda i: i[:12])
+    return {**entry, "ID": short(entry["Id"]), "InfraID": short(entry["InfraId"]),
+            "NumberOfContainers": len(entry["Containers"]),
+            "Networks": ",".join(entry["Networks"])}
+
+
+def _table(ctx: CLIContext, entries: list[tuple[dict[str, Any], float]],
+           no_trunc: bool) -> None:
+    import time
+
+    from pypod_core.inspect_ctr import _ago
+
+    now = time.time()
+    header = ("POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "# OF CONTAINERS")
+    rows = [header]
+    for e, created in entries:
+        rows.append((e["Id"] if no_trunc else e["Id"][:12], e["Name"], e["Status"],
+                     f"{_ago(now - created)} ago",
+                     e["InfraId"] if no_trunc else e["InfraId"][:12],
+                     str(len(e["Containers"]))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        ctx.out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod inspect [-f F] POD...``: a JSON list (podman's keys), or a Go
+    template each."""
+    import json
+
+    from pypod_core.errors import PypodError
+
+    docs, code = [], 0
+    for name in args.pods:
+        try:
+            docs.append(ctx.runtime.lookup_pod(name).inspect())
+        except PypodError as exc:
+            _error(str(exc))
+            code = 125
+    if args.format and args.format.strip() not in ("json", "{{json .}}"):
+        from pypod_core.cli.gotemplate import render
+
+        for doc in docs:
+            ctx.out(render(args.format, doc))
+    else:
+        ctx.out(json.dumps(docs, indent=4))
+    return code
+
+
+# -- registration ----------------------------------------------------------------------
+
+
+def _multi(p: argparse.ArgumentParser, handler: Callable[..., int], verb: str) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="act on every pod")
+    p.add_argument("pods", nargs="*", metavar="POD")
+    p.set_defaults(func=handler, verb=verb)
+
+
+def register(sub: Any, groups: dict[str, Any]) -> None:
+    """Add ``pypod pod VERB``."""
+    pod = groups["pod"]
+    p = pod.add_parser("create", help="create a pod")
+    p.add_argument("--name", help="assign a name to the pod")
+    p.add_argument("-p", "--publish", action="append", default=[],
+                   metavar="[IP:][HOST:]CTR[/PROTO]", help="publish a port of the pod")
+    p.add_argument("-l", "--label", action="append", default=[], metavar="K=V")
+    p.add_argument("--share", default=None,
+                   help="namespaces to share: net,ipc,uts (default), pid; none; +pid adds")
+    p.add_argument("--infra", nargs="?", const="true", default="true", metavar="BOOL",
+                   help="make an infra container (default true)")
+    p.add_argument("--no-infra", dest="infra", action="store_const", const="false",
+                   help="make no infra container (nothing is shared)")
+    p.add_argument("--network", "--net", default=None,
+                   help="none (default), host, bridge, or network names (comma-separated)")
+    p.add_argument("--hostname", default="", help="the pod's host name (default: its name)")
+    p.set_defaults(func=cmd_create)
+
+    for verb, handler, help_text in (("start", cmd_start, "start pods"),
+                                     ("restart", cmd_restart, "restart pods"),
+                                     ("pause", cmd_pause, "pause pods"),
+                                     ("unpause", cmd_unpause, "unpause pods")):
+        _multi(pod.add_parser(verb, help=help_text), handler, verb)
+
+    p = pod.add_parser("stop", help="stop pods (their containers first, the infra last)")
+    p.add_argument("-t", "--time", type=int, default=None,
+                   help="seconds before SIGKILL (default: each container's stop timeout)")
+    _multi(p, cmd_stop, "stop")
+
+    p = pod.add_parser("kill", help="send a signal to pods' containers")
+    p.add_argument("-s", "--signal", default="SIGKILL")
+    _multi(p, cmd_kill, "kill")
+
+    p = pod.add_parser("rm", help="remove pods")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="stop and remove the pods' containers first")
+    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    _multi(p, cmd_rm, "rm")
+
+    for verb in ("ps", "ls", "list"):
+        p = pod.add_parser(verb, help="list pods")
+        p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
+        p.add_argument("--no-trunc", action="store_true", help="full ids")
+        p.add_argument("--format", default="", help="json, or a Go template")
+        p.set_defaults(func=cmd_ps)
+
+    p = pod.add_parser("inspect", help="show pods' configuration and state")
+    p.add_argument("-f", "--format", default="", help="json, or a Go template")
+    p.add_argument("pods", nargs="+", metavar="POD")
+    p.set_defaults(func=cmd_inspect)

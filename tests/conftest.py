@@ -117,6 +117,16 @@ def net_settings() -> Iterator[dict[str, str]]:
     for name in os.listdir("/sys/class/net"):
         if name.startswith(prefix):
             subprocess.run(["ip", "link", "del", name], capture_output=True)
+    if shutil.which("iptables") or os.path.exists("/usr/sbin/iptables"):
+        import ipaddress
+
+        from pypod_firewall_iptables.iptables import IptablesFirewall
+
+        block = ipaddress.ip_network(f"{base}.0/22")
+        firewall = IptablesFirewall()
+        ours = [s for s in firewall.masqueraded() if (net := ipaddress.ip_network(s)).version
+                == 4 and net.subnet_of(block)]  # type: ignore[arg-type]
+        firewall.unmasquerade(ours)
 
 
 @pytest.fixture

@@ -60,6 +60,8 @@ def reserve_ports(directory: str, ctr_id: str, mappings: Iterable[PortMapping]) 
     sockets: list[socket.socket] = []
     try:
         for mapping in mappings:
+            if mapping.protocol not in ("tcp", "udp"):
+                continue  # sctp: no socket to hold on a host without the sctp module
             try:
                 sockets.append(bind_port(mapping))
             except OSError as exc:

@@ -1,0 +1,115 @@
+"""Networks from the command line (``pypod network ...``, ``run --network/--ip/-p``,
+``inspect``), and networks torn down at the reboot refresh."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import need_binary, run_pypod
+
+from pypod_core import netns
+from pypod_core.testing.network import free_port
+
+
+@pytest.fixture
+def pypod(net_config: str) -> Any:
+    """Run ``pypod --config <this test's config> ARGS``; fail on an unexpected exit code."""
+    need_binary("iptables")
+    need_binary("runc")
+
+    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        proc = run_pypod("--config", net_config, *args)
+        assert proc.returncode == code, (args, proc.stdout, proc.stderr)
+        return proc
+
+    return run
+
+
+def test_network_ls_create_inspect_rm(pypod, net_settings) -> None:
+    listing = pypod("network", "ls").stdout.splitlines()
+    assert listing[0].split() == ["NAME", "VERSION", "PLUGINS"]
+    assert listing[1].split() == ["pypod", "0.4.0", "bridge,portmap"]
+    path = pypod("network", "create", "backend").stdout.strip()
+    assert path.endswith("/backend.conflist") and os.path.exists(path)
+    subnet = net_settings["default_subnet"].replace(".0/24", ".0/25").split(".")
+    subnet[2] = str(int(subnet[2]) + 3)
+    pypod("network", "create", "--subnet", ".".join(subnet), "fixed")
+    rows = json.loads(pypod("network", "ls", "--format", "json").stdout)
+    assert [r["name"] for r in rows] == ["pypod", "backend", "fixed"]
+    assert [r["default"] for r in rows] == [True, False, False]
+    assert rows[2]["subnets"] == [".".join(subnet)]
+    [conf] = json.loads(pypod("network", "inspect", "fixed").stdout)
+    assert conf["name"] == "fixed" and conf["plugins"][0]["type"] == "bridge"
+    err = pypod("network", "create", "backend", code=125).stderr
+    assert err.startswith("Error: ") and "exists" in err and err.count("\n") == 1
+    pypod("network", "rm", "backend", "fixed")
+    assert pypod("network", "ls", "-q").stdout.split() == ["pypod"]
+    err = pypod("network", "inspect", "backend", code=125).stderr
+    assert "not found" in err and err.count("\n") == 1
+
+
+def test_run_on_two_networks_static_ip_and_published_port(pypod, rootfs, tmp_path) -> None:
+    pypod("network", "create", "second")
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("from the cli\n")
+    default = json.loads(pypod("network", "ls", "--format", "json").stdout)[0]
+    static = default["subnets"][0].replace(".0/24", ".77")
+    port = free_port()
+    cid = pypod("run", "-d", "--name", "web", "--network", "pypod,second", "--ip", static,
+                "-p", f"127.0.0.1:{port}:80", "-v", f"{www}:/www:ro", "--rootfs", rootfs,
+                "httpd", "-f", "-p", "80", "-h", "/www").stdout.strip()
+    try:
+        [info] = json.loads(pypod("inspect", cid).stdout)
+        settings = info["NetworkSettings"]
+        assert settings["IPAddress"] == static
+        assert set(settings["Networks"]) == {"pypod", "second"}
+        assert settings["Networks"]["pypod"]["IPAddress"] == static
+        assert settings["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+        assert settings["SandboxKey"] and settings["MacAddress"]
+        out = pypod("exec", "web", "ip", "-o", "-4", "addr").stdout
+        assert "eth0" in out and "eth1" in out and f"{static}/" in out
+        body = subprocess.run(["wget", "-q", "-O", "-", f"http://127.0.0.1:{port}/"],
+                              capture_output=True, text=True)
+        if body.returncode != 0:  # no wget on the host: busybox's
+            body = subprocess.run(["busybox", "wget", "-q", "-O", "-",
+                                   f"http://127.0.0.1:{port}/"], capture_output=True, text=True)
+        assert body.stdout == "from the cli\n"
+        err = pypod("network", "rm", "second", code=125).stderr
+        assert "used by containers: web" in err
+    finally:
+        pypod("rm", "-f", "-t", "0", cid)
+    pypod("network", "rm", "second")
+
+
+def test_reboot_refresh_tears_down_networks_of_containers_that_died_with_the_host(
+        make_runtime, net_config, rootfs) -> None:
+    """A container dies with its monitor (as in a power cut: no exit command); after
+    the "reboot" the first runtime built detaches it from its network."""
+    need_binary("iptables")
+    rt = make_runtime(config_path=net_config)
+    ctr = rt.create_container(rootfs, ["sleep", "1000"], network_mode="bridge")
+    ctr.start()
+    address = ctr.inspect()["NetworkSettings"]["IPAddress"]
+    os.kill(ctr.state.conmon_pid, signal.SIGKILL)  # no exit command will run
+    os.kill(ctr.state.pid, signal.SIGKILL)
+    time.sleep(0.2)
+    rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
+    assert f" {address}/32 " in rules  # nobody cleaned up yet
+    rt.shutdown()
+    os.unlink(Path(rt.config.tmp_dir) / "alive")
+    after = make_runtime(config_path=net_config)
+    assert after.refreshed_after_reboot
+    rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
+    assert f" {address}/" not in rules
+    assert netns.list_netns(os.path.join(after.config.tmp_dir, "netns")) == []
+    leases = Path(after.config.run_root) / "cni" / "networks"
+    assert not [p for p in leases.rglob("*") if p.name == address]
+    after.remove_container(after.lookup_container(ctr.id), force=True)

@@ -8,7 +8,7 @@ import pytest
 from conftest import need_binary
 
 from pypod_core.firewall import Firewall
-from pypod_core.testing.firewall import FirewallBackendTests
+from pypod_core.testing import FirewallBackendTests
 
 
 class TestIptablesFirewall(FirewallBackendTests):

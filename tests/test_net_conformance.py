@@ -10,7 +10,7 @@ import pytest
 from conftest import need_binary
 
 from pypod_core.network import Network
-from pypod_core.testing.network import NetworkBackendTests
+from pypod_core.testing import NetworkBackendTests
 
 CNI_DIRS = ("/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/bin")
 

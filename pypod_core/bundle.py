@@ -14,9 +14,7 @@ import os
 import resource
 import stat
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
-
-import attrs
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pypod_core.errors import InvalidArgError
 
@@ -67,9 +65,11 @@ _UNLIMITED = 2**64 - 1
 _NOSUID_NOEXEC_NODEV = ["nosuid", "noexec", "nodev"]
 
 
-@attrs.frozen
-class ExecUser:
-    """The user a container's process runs as, resolved against its /etc files."""
+class ExecUser(NamedTuple):
+    """The user a container's process runs as, resolved against its /etc files.
+
+    (A NamedTuple, not attrs: this module is on ``pypod run``'s path, and an attrs class
+    costs a compile at every start.)"""
 
     uid: int = 0
     gid: int = 0

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pypod_core import k8s_log
 from pypod_core.errors import CtrStateInvalidError, NoSuchCtrError
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
 
 if TYPE_CHECKING:
+    from pypod_core.k8s_log import LogLine
     from pypod_core.oci import Attachment
     from pypod_core.runtime import Runtime
 
@@ -112,6 +112,12 @@ class Container:
     def conmon_pidfile(self) -> str:
         """conmon's pid, written by conmon."""
         return os.path.join(self.run_dir, "conmon.pid")
+
+    @property
+    def attached_marker(self) -> str:
+        """Exists, holding a pid, while a pypod process is attached to the container and
+        will clean up after it (see :meth:`start_attached`)."""
+        return os.path.join(self.exit_dir, f"{self.id}.attached")
 
     @property
     def oci(self) -> Any:
@@ -239,17 +245,36 @@ class Container:
     def start_attached(self, stdout: BinaryIO | None, stderr: BinaryIO | None) -> int:
         """Start the container with its output streamed to ``stdout``/``stderr`` from the
         first byte, wait for it to exit and return its exit code (``podman start -a``,
-        the heart of ``podman run``)."""
-        with self.locked():
-            self._prepare_start()
-            attachment = self.oci.attach_container(self)
-            try:
-                self._start()
-            except BaseException:
-                attachment.close()
-                raise
-        attachment.stream(stdout, stderr)
-        return self.wait()
+        the heart of ``podman run``).  An ``auto_remove`` container is removed at the
+        end, whatever happened.
+
+        Meanwhile :attr:`attached_marker` holds this process's pid: the backend's exit
+        handling may leave the clean-up to us while it names a live process."""
+        os.makedirs(self.exit_dir, 0o700, exist_ok=True)
+        with open(self.attached_marker, "w") as f:
+            f.write(str(os.getpid()))
+        try:
+            with self.locked():
+                self._prepare_start()
+                attachment = self.oci.attach_container(self)
+                try:
+                    self._start()
+                except BaseException:
+                    attachment.close()
+                    raise
+            attachment.stream(stdout, stderr)
+            self.oci.wait_container(self)
+            return self.wait()
+        finally:
+            if self.config.auto_remove:
+                self._remove_quietly()
+            _unlink(self.attached_marker)
+
+    def _remove_quietly(self) -> None:
+        try:
+            self.runtime.remove_container(self, force=True, timeout=0)
+        except NoSuchCtrError:
+            pass  # removed already (by the backend's exit handling)
 
     def attach(self, stdout: BinaryIO | None, stderr: BinaryIO | None) -> None:
         """Stream a created or running container's output until it ends."""
@@ -351,10 +376,12 @@ class Container:
                                        stdout=stdout, stderr=stderr)
 
     def logs(self, follow: bool = False, tail: int | None = None,
-             since: float | None = None) -> Iterator[k8s_log.LogLine]:
+             since: float | None = None) -> Iterator[LogLine]:
         """The container's output from its k8s-file log, oldest first: the last
         ``tail`` lines, those written at or after ``since`` (a Unix time); with
         ``follow``, keep reading until the container stops."""
+        from pypod_core import k8s_log
+
         if follow:
             return k8s_log.follow_log(self.log_path, self._still_running, tail=tail,
                                       since=since)

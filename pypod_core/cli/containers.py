@@ -108,10 +108,7 @@ def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
             raise
         ctx.out(ctr.id)
         return 0
-    try:
-        return _attached(ctr)
-    finally:
-        _remove_quietly(ctx, ctr, args.rm)
+    return _attached(ctr)  # removes an --rm container itself
 
 
 def _attached(ctr: Container) -> int:

@@ -4,12 +4,8 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
-import signal
-import socket
-import time
 from collections.abc import Iterable, Mapping
 
 from pypod_core.errors import InvalidArgError
@@ -18,6 +14,7 @@ from pypod_core.model import Mount, PortMapping, Rlimit
 #: ``--ulimit`` names (podman's, from Docker's units.ulimit).
 ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
                 "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack")
+_COMMON_SIGNALS = {"SIGTERM": 15, "TERM": 15, "15": 15, "SIGKILL": 9, "KILL": 9, "9": 9}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
                    "h": 3600.0}
@@ -81,6 +78,10 @@ def parse_ulimit(spec: str) -> Rlimit:
 
 def parse_signal(text: str) -> int:
     """A signal by number, ``SIGTERM`` or ``TERM`` (any case)."""
+    if text in _COMMON_SIGNALS:  # no need to build signal.Signals for the default
+        return _COMMON_SIGNALS[text]
+    import signal
+
     if text.isdigit():
         number = int(text)
         if 0 < number < signal.NSIG:
@@ -95,6 +96,8 @@ def parse_signal(text: str) -> int:
 
 
 def _free_port(protocol: str) -> int:
+    import socket
+
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("", 0))
@@ -173,6 +176,9 @@ def parse_duration(text: str) -> float:
 
 def parse_since(text: str, now: float | None = None) -> float:
     """``--since``: a Unix time, an RFC 3339 time or date, or a duration before now."""
+    import datetime
+    import time
+
     now = time.time() if now is None else now
     try:
         return float(text)

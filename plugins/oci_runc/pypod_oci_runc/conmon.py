@@ -17,8 +17,7 @@ import re
 import select
 import subprocess
 from collections.abc import Mapping, Sequence
-
-import attrs
+from typing import NamedTuple
 
 from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError, OCIRuntimeError
 
@@ -32,8 +31,7 @@ _NOT_FOUND = re.compile(r"(?i).*executable file not found in.*|.*no such file or
 _LOGRUS_MSG = re.compile(r'level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"')
 
 
-@attrs.frozen
-class ConmonArgs:
+class ConmonArgs(NamedTuple):
     """What conmon needs to monitor one container."""
 
     conmon: str

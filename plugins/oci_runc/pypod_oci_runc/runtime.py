@@ -33,6 +33,12 @@ KILL_WAIT = 30.0
 PASSED_ENV = ("PYPOD_PLUGINS", "PYPOD_DISABLE_PLUGINS", "PYPOD_DISABLE_PLUGIN_AUTOLOAD",
               "PYPOD_STRICT_PLUGINS", "PYTHONPATH")
 _GONE = ("does not exist", "not exist", "not found", "no such")
+#: The exit command's shell: while the pypod process attached to the container (whose
+#: pid is in $0, the attached marker) lives, it will clean up itself: wait for it; then
+#: start the clean-up process only if there is still something to clean up ($1 exists).
+#: A Python process saved per ``pypod run``, yet a killed ``pypod`` is still covered.
+DEFER_TO_ATTACHED = ('while read -r p < "$0" && kill -0 "$p"; do sleep 0.05; done 2>/dev/null;'
+                     ' [ -e "$1" ] || exit 0; shift; exec "$@"')
 
 
 class ConmonOCIRuntime(OCIRuntime):
@@ -81,7 +87,10 @@ class ConmonOCIRuntime(OCIRuntime):
         if self._exit_prefix is None:
             self._exit_prefix = exit_command_prefix(self.runtime, self.name)
         rm = ["--rm"] if ctr.config.auto_remove else []
-        return (*self._exit_prefix, "container", "cleanup", *rm, ctr.id)
+        # Still to do once no attached pypod is alive: the files the clean-up removes.
+        pending = ctr.bundle_dir if ctr.config.auto_remove else ctr.run_dir
+        return ("/bin/sh", "-c", DEFER_TO_ATTACHED, ctr.attached_marker, pending,
+                *self._exit_prefix, "container", "cleanup", *rm, ctr.id)
 
     def _conmon_env(self) -> dict[str, str]:
         base = self.runtime.config.conmon_env_vars if self.runtime else []
@@ -171,8 +180,11 @@ class ConmonOCIRuntime(OCIRuntime):
                 f"{self.name}: container {ctr.id} did not exit {KILL_WAIT:.0f}s after SIGKILL")
 
     def delete_container(self, ctr: Container) -> None:
-        """``RUNTIME delete --force``; a container the runtime no longer has is fine."""
+        """``RUNTIME delete --force``; a container the runtime no longer has is fine (and
+        costs no process: runc and crun keep a directory per container in their root)."""
         self._forget(ctr.id)
+        if not os.path.isdir(os.path.join(self.state_root, ctr.id)):
+            return
         self._run("delete", "--force", ctr.id, ok_if_gone=True)
 
     def pause_container(self, ctr: Container) -> None:

@@ -271,3 +271,15 @@ def test_no_leak_after_many_cycles(make_net, tmp_path, make_netns) -> None:
     assert leases(tmp_path / "leases") == []
     assert netns.list_netns(str(tmp_path / "netns")) == []
     assert os.listdir(tmp_path / "cache") in ([], [".standin"])
+
+
+def test_a_failed_first_attach_does_not_break_the_next(make_net, make_netns) -> None:
+    """A first ADD that fails in IPAM leaves a new bridge without ports, whose MAC the
+    kernel zeroes; the bridge plugin's next ADD trips over that once (pypod retries)."""
+    net = make_net()
+    with pytest.raises(NetworkError, match="203.0.113.9"):
+        net.setup(request(make_netns(), static_ip="203.0.113.9"))
+    req = request(make_netns())
+    result = net.setup(req)
+    assert first_address(result["pypod"])
+    net.teardown(req)

@@ -229,7 +229,7 @@ class CNINetwork(Network):
                                    config=conf.to_dict(), cni_args=_cni_args(request, i),
                                    capability_args=_capability_args(request, i))
                 self.cache.save(entry)
-                entry.result = self._add(conf, entry)
+                entry.result = self._add_retrying(conf, entry)
                 self.cache.save(entry)
                 results[conf.name] = entry.result
         except BaseException:
@@ -256,6 +256,19 @@ class CNINetwork(Network):
         return Invocation(command=command, container_id=entry.container_id, netns=netns,
                           ifname=entry.ifname, args=entry.cni_args,
                           plugin_dirs=self.plugin_dirs)
+
+    def _add_retrying(self, conf: ConfList, entry: CacheEntry) -> dict[str, Any]:
+        """ADD, and once more after a DEL where the bridge plugin (up to at least 1.1.1)
+        trips over its own stale copy of a bridge whose MAC address the kernel zeroed
+        (the bridge lost its last port in a failed first ADD): the first retry finds
+        the bridge's address in place and skips the step that failed."""
+        try:
+            return self._add(conf, entry)
+        except NetworkError as exc:
+            if "could not set bridge's mac" not in str(exc):
+                raise
+        self._del(entry)
+        return self._add(conf, entry)
 
     def _add(self, conf: ConfList, entry: CacheEntry) -> dict[str, Any]:
         inv = self._invocation("ADD", entry, entry.netns)

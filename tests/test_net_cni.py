@@ -283,3 +283,30 @@ def test_a_failed_first_attach_does_not_break_the_next(make_net, make_netns) -> 
     result = net.setup(req)
     assert first_address(result["pypod"])
     net.teardown(req)
+
+
+def test_concurrent_attachments_get_distinct_addresses(make_net, make_netns, tmp_path) -> None:
+    """Four namespaces attached at once (as four pypod processes would): host-local's
+    lock and the firewall's make each get its own address and its own rules."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pypod_firewall_iptables.iptables import IptablesFirewall
+
+    firewall = IptablesFirewall(lock_path=str(tmp_path / "fw.lock"))
+    requests = [request(make_netns()) for _ in range(4)]
+
+    def attach(req: NetworkRequest) -> str:
+        result = make_net().setup(req)["pypod"]
+        firewall.add(result)
+        return first_address(result)
+
+    with ThreadPoolExecutor(4) as pool:
+        addresses = list(pool.map(attach, requests))
+    assert len(set(addresses)) == 4
+    rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
+    assert all(f"-A CNI-FORWARD -s {a}/32 -j ACCEPT" in rules for a in addresses)
+    net = make_net()
+    for req, address in zip(requests, addresses, strict=True):
+        firewall.delete({"ips": [{"address": f"{address}/24"}]})
+        net.teardown(req)
+    assert leases(tmp_path / "leases") == []

@@ -179,8 +179,9 @@ class ContainerOps:
                 raise CtrInUseError(f"container {ctr.name} has dependent containers which "
                                     f"must be removed first: {', '.join(users)}")
             ctr._stop(ctr.config.stop_timeout if timeout is None else timeout)
+            # Not saved: we hold the lock until the record is gone, and a removal cut
+            # short is simply done again (a commit costs milliseconds, x100 for rm -a).
             ctr._set(ContainerStatus.REMOVING)
-            ctr._save()
             ctr._cleanup()
             self._remove_files(ctr)
             if ctr.config.pod:

@@ -16,7 +16,7 @@ import os
 import shutil
 from typing import TYPE_CHECKING
 
-from pypod_core.errors import InvalidArgError
+from pypod_core.errors import ConfigError, InvalidArgError
 from pypod_core.rootfs import make_busybox_rootfs
 
 if TYPE_CHECKING:
@@ -66,8 +66,10 @@ def infra_rootfs(config: RuntimeConfig) -> str:
             f.write(PAUSE_SCRIPT)
         os.chmod(pause, 0o755)
         os.rename(building, target)
-    except OSError:
+    except OSError as exc:
         shutil.rmtree(building, ignore_errors=True)
         if not os.path.isdir(target):  # not merely beaten to it by another process
-            raise
+            raise ConfigError(f"infra_image {image}: cannot build the infra root filesystem "
+                              f"at {target}: {exc} (or set infra_image to a root "
+                              "filesystem directory)") from None
     return target

@@ -26,6 +26,7 @@ from pypod_core.errors import (
     NoSuchCtrError,
     NoSuchPodError,
     PodNotEmptyError,
+    PypodError,
 )
 from pypod_core.model import (
     ContainerStatus,
@@ -153,7 +154,7 @@ class PodOps:
             try:
                 self._create_infra(pod, mode, tuple(networks), hostname)
             except BaseException:
-                self.state.remove_pod(pod.id)
+                self._forget_pod(pod.id)
                 raise
         self.plugins.call_all("pypod_pod_created", runtime=self, pod=pod)
         return pod
@@ -192,6 +193,14 @@ class PodOps:
             labels={"io.pypod.pod.infra": pod.id})
         pod.state.infra_container_id = infra.id
         self.state.save_pod_state(pod.id, pod.state)
+
+    def _forget_pod(self, pod_id: str) -> None:
+        """Undo a pod creation that failed half-way: its records (it never ran)."""
+        try:
+            self.state.remove_pod_containers(pod_id)
+        except PypodError:
+            pass
+        self.state.remove_pod(pod_id)
 
     def pod_member_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """For ``create_container(pod=...)``: ``fields`` with ``pod`` (a Pod, id or name)

@@ -241,6 +241,30 @@ def test_a_member_cannot_configure_the_network_it_shares(rt, rootfs) -> None:
     assert run(ctr)[1] == 0 and plain.status() == "Exited"
 
 
+def test_the_infra_root_filesystem_and_command_are_config_keys(make_runtime, rootfs) -> None:
+    need_binary("runc")
+    default = make_runtime()
+    pod = default.create_pod()
+    infra = pod.infra()
+    built = os.path.join(default.config.graph_root, "infra", "pypod-infra")
+    assert (infra.config.rootfs, infra.config.command) == (built, ("/bin/pypod-pause",))
+    assert infra.config.read_only and infra.name == f"{pod.id[:12]}-infra"
+    default.shutdown()
+    own = make_runtime(infra_image=rootfs,
+                       infra_command=["sh", "-c", "trap 'exit 0' TERM; sleep 60 & wait"])
+    pod = own.create_pod()
+    pod.start()
+    assert pod.infra().config.rootfs == rootfs and pod.status() == "Running"
+    own.remove_pod(pod, force=True)
+    broken = make_runtime(infra_image=os.path.join(rootfs, "no-such-dir"))
+    before = len(broken.state.all_containers())
+    with pytest.raises(InvalidArgError, match="infra_image"):
+        broken.create_pod(name="half")
+    with pytest.raises(NoSuchPodError):  # a failed creation leaves no record
+        broken.lookup_pod("half")
+    assert len(broken.state.all_containers()) == before
+
+
 def test_pypod_pod_created_fires_once_the_pod_and_its_infra_exist(rt) -> None:
     seen: list[Any] = []
     plugin = types.ModuleType("pod_created")

@@ -106,19 +106,21 @@ def new_runtime(
     config_path: str | None = None,
     no_plugins: Iterable[str] = (),
     trace: bool = False,
-    plugins: PluginManager | None = None,
+    plugin_manager: PluginManager | None = None,
     **options: Any,
 ) -> Runtime:
     """Build a runtime: defaults, then the config file, then ``options`` (config keys).
 
     ``no_plugins`` blocks plugins by name before they are imported; ``trace`` prints each
-    stage, the plugin that served it and its time; ``plugins`` passes a ready manager.
+    stage, the plugin that served it and its time; ``plugin_manager`` passes a ready one.
+    (Options are config keys, ``plugins`` included: ``plugins={"state_sqlite": {...}}``.)
     """
     import os
 
     config = load_config(config_path, options)
     trace = trace or os.environ.get("PYPOD_TRACE", "") not in ("", "0")
-    runtime = Runtime(config, plugins or _plugin_manager(config, no_plugins), trace=trace)
+    manager = plugin_manager or _plugin_manager(config, no_plugins)
+    runtime = Runtime(config, manager, trace=trace)
     try:
         make_runtime(runtime)
     except BaseException:

@@ -58,7 +58,7 @@ def test_stage_hooks_are_firstresult_and_the_rest_are_not():
     stage_hooks = {f"pypod_{stage}" for stage, _ in STAGES}
     assert stage_hooks <= set(HOOKS)
     for hook in HOOKS:
-        opts = getattr(getattr(hookspecs, hook), "pypod_spec")
+        opts = getattr(hookspecs, hook).pypod_spec
         assert bool(opts.get("firstresult")) == (hook in stage_hooks), hook
 
 

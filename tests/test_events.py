@@ -43,7 +43,7 @@ class Recorder:
 def recorded(make_runtime, rootfs):
     """A runtime with a Recorder plugin, and a container that ran `exit 3` and was removed."""
     recorder = Recorder()
-    runtime = make_runtime(state_type="memory", plugins=manager_with(recorder))
+    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(recorder))
     ctr = runtime.create_container(rootfs, ["sh", "-c", "exit 3"], name="evented")
     ctr.start()
     assert ctr.wait() == 3
@@ -77,6 +77,6 @@ def test_an_event_hook_that_raises_names_its_plugin(make_runtime, rootfs):
         def pypod_container_created(self, runtime, container):
             raise ValueError("audit log unavailable")
 
-    runtime = make_runtime(state_type="memory", plugins=manager_with(Broken()))
+    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(Broken()))
     with pytest.raises(HookError, match="test_inline_0.*pypod_container_created.*audit log"):
         runtime.create_container(rootfs, ["true"], name="x")

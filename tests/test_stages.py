@@ -45,7 +45,7 @@ def test_pypod_find_runtime_path(make_runtime, tmp_path: Path):
         def pypod_find_runtime_path(self, runtime):
             return runc
 
-    runtime = make_runtime(state_type="memory", plugins=manager_with(Pinned()),
+    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(Pinned()),
                            runtime_path=[str(tmp_path / "missing")])
     assert runtime.runtime_binary == runc
     assert served_by(runtime)["find_runtime_path"] == "test_inline_0"
@@ -76,7 +76,7 @@ def test_pypod_make_state(make_runtime):
         def pypod_make_state(self, runtime):
             return Own()
 
-    runtime = make_runtime(plugins=manager_with(Plugin()))
+    runtime = make_runtime(plugin_manager=manager_with(Plugin()))
     assert type(runtime.state) is Own
     default = make_runtime(state_type="memory")
     assert type(default.state) is MemoryState
@@ -100,12 +100,12 @@ def test_pypod_apply_db_config(make_runtime, tmp_path: Path):
     recorded = {"static_dir": str(tmp_path / "db-static"), "tmp_dir": str(tmp_path / "db-tmp"),
                 "graph_root": str(tmp_path / "root"), "run_root": str(tmp_path / "run")}
     # Values the user did not set explicitly are taken from the DB.
-    runtime = make_runtime(plugins=manager_with(_state_recorded_with(**recorded)))
+    runtime = make_runtime(plugin_manager=manager_with(_state_recorded_with(**recorded)))
     assert runtime.config.static_dir == recorded["static_dir"]
     assert runtime.config.tmp_dir == recorded["tmp_dir"]
     # A value the user set that the DB disagrees with is the libpod mismatch error.
     with pytest.raises(DBBadConfigError) as err:
-        make_runtime(plugins=manager_with(_state_recorded_with(**recorded)),
+        make_runtime(plugin_manager=manager_with(_state_recorded_with(**recorded)),
                      static_dir=str(tmp_path / "mine"))
     assert str(err.value) == (
         f'database static dir "{recorded["static_dir"]}" does not match our static dir '
@@ -117,7 +117,7 @@ def test_pypod_apply_db_config_accepts_a_symlinked_path(make_runtime, tmp_path: 
     real.mkdir()
     (tmp_path / "link-static").symlink_to(real)
     plugin = _state_recorded_with(static_dir=str(real))
-    runtime = make_runtime(plugins=manager_with(plugin), static_dir=str(tmp_path / "link-static"))
+    runtime = make_runtime(plugin_manager=manager_with(plugin), static_dir=str(tmp_path / "link-static"))
     assert runtime.valid
 
 
@@ -131,7 +131,7 @@ def test_pypod_set_namespace(make_runtime):
             runtime.state.set_namespace("forced")
             return True
 
-    runtime = make_runtime(state_type="memory", plugins=manager_with(Plugin()))
+    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(Plugin()))
     assert runtime.state.get_namespace() == "forced"
 
 
@@ -166,7 +166,7 @@ def test_pypod_make_network(make_runtime, monkeypatch):
         def pypod_make_network(self, runtime):
             return False
 
-    runtime = make_runtime(state_type="memory", plugins=manager_with(NoNetwork()))
+    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(NoNetwork()))
     assert runtime.network is None
     assert served_by(runtime)["make_network"] == "test_inline_0"
     monkeypatch.setattr("pypod_core.runtime.is_rootless", lambda: True)
@@ -190,7 +190,7 @@ def test_pypod_runtime_ready(make_runtime):
         def pypod_runtime_ready(self, runtime):
             seen.append((runtime.valid, runtime.state is not None))
 
-    make_runtime(state_type="memory", plugins=manager_with(Plugin()))
+    make_runtime(state_type="memory", plugin_manager=manager_with(Plugin()))
     assert seen == [(True, True)]
 
 

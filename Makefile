@@ -2,6 +2,8 @@
 # `make test` sets up and runs the whole test suite (what .ci/run calls).
 PYPOD := .venv/bin/pypod
 ROOTFS := $(CURDIR)/.cache/rootfs
+# The plugins' packages (not their .egg-info directories, which the glob would also match).
+PLUGIN_PKGS = $(patsubst %/__init__.py,%,$(wildcard plugins/*/pypod_*/__init__.py))
 
 .PHONY: setup demo test lint bench
 
@@ -13,7 +15,7 @@ demo: setup
 
 lint:
 	.venv/bin/ruff check pypod_core plugins tests bench
-	.venv/bin/mypy pypod_core plugins/*/pypod_*
+	.venv/bin/mypy pypod_core $(PLUGIN_PKGS)
 
 test: setup lint
 	.venv/bin/python -m pytest -q -p no:cacheprovider tests plugins

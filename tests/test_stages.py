@@ -117,7 +117,8 @@ def test_pypod_apply_db_config_accepts_a_symlinked_path(make_runtime, tmp_path: 
     real.mkdir()
     (tmp_path / "link-static").symlink_to(real)
     plugin = _state_recorded_with(static_dir=str(real))
-    runtime = make_runtime(plugin_manager=manager_with(plugin), static_dir=str(tmp_path / "link-static"))
+    runtime = make_runtime(plugin_manager=manager_with(plugin),
+                           static_dir=str(tmp_path / "link-static"))
     assert runtime.valid
 
 

@@ -171,9 +171,10 @@ def _remove_quietly(ctx: CLIContext, ctr: Container, wanted: bool) -> None:
 
 
 def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], Any],
-          show: Callable[[str, Container], str] | None = None) -> int:
+          show: Callable[[str, Container, Any], str] | None = None) -> int:
     """Apply ``act`` to each named container (or all with ``--all``); print each name as
-    given; on errors, report each and exit 125 after trying the rest."""
+    given (or ``show(name, container, act's result)``); on errors, report each and exit
+    125 after trying the rest."""
     from pypod_core.errors import PypodError
 
     names = args.containers
@@ -187,12 +188,12 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], 
     for name in names:
         try:
             ctr = ctx.runtime.lookup_container(name)
-            act(ctr)
+            result = act(ctr)
         except PypodError as exc:
             _error(str(exc))
             code = 125
             continue
-        ctx.out(show(name, ctr) if show else name)
+        ctx.out(show(name, ctr, result) if show else name)
     return code
 
 
@@ -224,7 +225,7 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod rm [-f] [-a] [-t N]``: print the removed containers' ids."""
     return _each(args, ctx,
                  lambda c: ctx.runtime.remove_container(c, force=args.force, timeout=args.time),
-                 show=lambda name, c: c.id)
+                 show=lambda name, c, _: c.id)
 
 
 def cmd_pause(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -244,8 +245,7 @@ def cmd_restart(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def cmd_wait(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod wait``: print each container's exit code."""
-    return _each(args, ctx, lambda c: setattr(c, "_waited", c.wait()),
-                 show=lambda name, c: str(c._waited))  # type: ignore[attr-defined]
+    return _each(args, ctx, lambda c: c.wait(), show=lambda name, c, code: str(code))
 
 
 def cmd_cleanup(args: argparse.Namespace, ctx: CLIContext) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import time
@@ -101,6 +102,36 @@ def test_detached_rm_container_is_removed_when_it_exits(pypod: Pypod, rootfs: st
     while pypod("ps", "-a", "-q").stdout:
         assert time.monotonic() < deadline, "conmon's exit command did not remove it"
         time.sleep(0.1)
+
+
+def test_a_killed_attached_run_rm_still_removes_its_container(pypod: Pypod,
+                                                              rootfs: str) -> None:
+    attached = subprocess.Popen([PYPOD, *pypod.flags, "run", "--rm",  # type: ignore[attr-defined]
+                                 "--rootfs", rootfs, "sh", "-c", "echo up; sleep 1"],
+                                stdout=subprocess.PIPE, text=True)
+    assert attached.stdout is not None and attached.stdout.readline() == "up\n"
+    attached.send_signal(signal.SIGKILL)
+    attached.wait()
+    assert pypod("ps", "-q").stdout.strip()  # still running, nobody attached
+    deadline = time.monotonic() + 15
+    while pypod("ps", "-a", "-q").stdout:
+        assert time.monotonic() < deadline, "conmon's exit command did not remove it"
+        time.sleep(0.2)
+
+
+def test_privileged_and_ulimits(pypod: Pypod, rootfs: str) -> None:
+    script = "grep CapEff /proc/self/status; ulimit -n; ulimit -Hn; ls /dev | wc -l"
+    plain = pypod("run", "--rm", "--ulimit", "nofile=1000:2000", "--rootfs", rootfs,
+                  "sh", "-c", script).stdout.split()
+    huge = str(10**9)
+    privileged = pypod("run", "--rm", "--privileged", "--ulimit", f"nofile={huge}",
+                       "--rootfs", rootfs, "sh", "-c", script).stdout.split()
+    host_hard = str(resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    assert plain[2:4] == ["1000", "2000"]
+    # Never above the host's hard limit, whatever was asked.
+    assert privileged[2:4] == [host_hard, host_hard]
+    assert int(privileged[1], 16) > int(plain[1], 16)  # more capabilities
+    assert int(privileged[4]) > int(plain[4])  # the host's devices
 
 
 def test_stop_with_a_timeout_on_a_process_ignoring_sigterm(pypod: Pypod, rootfs: str) -> None:

@@ -140,9 +140,26 @@ class Container:
         check_transition(self.id, self.state.state, new)
         self.state.state = new
 
-    def sync(self) -> Container:
+    def sync(self, wait: bool = True) -> Container:
         """Refresh the state from the store and the OCI runtime (libpod's
-        ``syncContainer``); notice an exit and clean up after it."""
+        ``syncContainer``); notice an exit and clean up after it.
+
+        With ``wait=False``, a container another process is acting on (``stop`` holds
+        the lock through its timeout) is not waited for: its stored state is read."""
+        lock = self.runtime.container_lock(self.id)
+        if not wait:
+            from filelock import Timeout
+
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                self.state = self.runtime.state.container_state(self.id)
+                return self
+            try:
+                self._sync()
+            finally:
+                lock.release()
+            return self
         with self.locked():
             return self
 

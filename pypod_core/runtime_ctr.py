@@ -142,8 +142,9 @@ class ContainerOps:
         return Container(self, self.state.container(ctr_id))  # type: ignore[arg-type]
 
     def containers(self, all: bool = True) -> list[Container]:
-        """Every container, oldest first, synced with the OCI runtime; only running
-        ones unless ``all``."""
+        """Every container, oldest first, synced with the OCI runtime (except one that
+        another process is acting on: its stored state); only running ones unless
+        ``all``."""
         from pypod_core.container import LIVE, Container
 
         self.check_valid()
@@ -152,7 +153,7 @@ class ContainerOps:
             ctr = Container(self, record)  # type: ignore[arg-type]
             if record.state.state in LIVE:
                 try:
-                    ctr.sync()
+                    ctr.sync(wait=False)
                 except NoSuchCtrError:
                     continue
             if all or ctr.state.state in (ContainerStatus.RUNNING, ContainerStatus.PAUSED):

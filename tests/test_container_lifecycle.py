@@ -223,8 +223,9 @@ def test_event_hooks_see_a_whole_life(make_runtime: Callable[..., Any], rootfs: 
                       ("exited", ctr.id, 3), ("removed", ctr.id, 3)]
 
 
-def test_another_process_holding_the_lock_blocks_us(rt: Any, rootfs: str) -> None:
-    ctr = rt.create_container(rootfs, ["true"])
+def test_another_process_holding_the_lock_blocks_us_but_not_ps(rt: Any, rootfs: str) -> None:
+    ctr = rt.create_container(rootfs, ["sleep", "60"])
+    ctr.start()
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from filelock import FileLock\n"
@@ -233,9 +234,13 @@ def test_another_process_holding_the_lock_blocks_us(rt: Any, rootfs: str) -> Non
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
     started = time.monotonic()
+    # A listing shows what is stored rather than wait (a stop may hold the lock long).
+    assert [c.state.state for c in rt.containers()] == [S.RUNNING]
+    assert time.monotonic() - started < 0.5
     ctr.sync()
     assert time.monotonic() - started >= 0.7
     holder.wait()
+    ctr.stop(timeout=0)
 
 
 def test_shutdown_with_force_stops_running_containers(rt: Any, rootfs: str,

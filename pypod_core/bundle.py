@@ -266,13 +266,14 @@ def build_spec(
     netns_path: str = "",
     shared_namespaces: Mapping[str, str] | None = None,
     etc_files: Iterable[tuple[str, str]] = (),
-    cgroup_parent: str = "/pypod",
+    cgroups_path: str = "",
 ) -> dict[str, Any]:
     """The OCI runtime spec (``config.json``) of a container, as a dictionary.
 
     ``etc_files`` are (host file, container path) pairs bind-mounted read-write
     (``/etc/hosts``, ``/etc/hostname``); ``shared_namespaces`` maps a namespace kind to
-    the ``/proc/PID/ns/KIND`` path of the container it is shared with.
+    the ``/proc/PID/ns/KIND`` path of the container it is shared with;
+    ``cgroups_path`` defaults to ``/pypod/ID`` (cgroupfs).
     """
     if not config.command:
         raise InvalidArgError("no command specified for the container")
@@ -295,7 +296,7 @@ def build_spec(
     mounts += user_mounts(config)
     linux: dict[str, Any] = {
         "namespaces": namespaces(config, netns_path, shared),
-        "cgroupsPath": f"{cgroup_parent}/{config.id}",
+        "cgroupsPath": cgroups_path or f"/pypod/{config.id}",
         "resources": {"devices": [{"allow": config.privileged, "access": "rwm"}]},
     }
     if config.privileged:
@@ -344,9 +345,12 @@ def write_bundle(ctr: Container, netns_path: str = "",
     """Write ``config.json`` into the container's bundle dir; return its path."""
     config = ctr.config
     user = resolve_user(config.rootfs, config.user)
+    # The systemd cgroup manager takes "slice:prefix:name" (a pypod-ID.scope).
+    systemd = ctr.runtime.config.cgroup_manager == "systemd"
     spec = build_spec(config, user=user, netns_path=netns_path,
                       shared_namespaces=shared_namespaces,
-                      etc_files=write_etc_files(config, ctr.run_dir))
+                      etc_files=write_etc_files(config, ctr.run_dir),
+                      cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "")
     path = os.path.join(ctr.bundle_dir, "config.json")
     with open(path, "w") as f:
         json.dump(spec, f, separators=(",", ":"))

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pypod_core.errors import CtrStateInvalidError, NoSuchCtrError
+from pypod_core.errors import CtrRemovedError, CtrStateInvalidError, NoSuchCtrError
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
 
 if TYPE_CHECKING:
@@ -130,8 +130,19 @@ class Container:
     def locked(self) -> Iterator[Container]:
         """Hold the container's lock (reentrant within this process) and sync first."""
         with self.runtime.container_lock(self.id):
-            self._sync()
-            yield self
+            with self._forget_lock_if_removed():
+                self._sync()
+                yield self
+
+    @contextmanager
+    def _forget_lock_if_removed(self) -> Iterator[None]:
+        """If the container turns out to be gone (another process removed it while this
+        one waited for the lock), delete the lock file that waiting re-created."""
+        try:
+            yield
+        except (NoSuchCtrError, CtrRemovedError):
+            self.runtime.forget_container_lock(self.id)
+            raise
 
     def _save(self) -> None:
         self.runtime.state.save_container_state(self.id, self.state)
@@ -156,7 +167,8 @@ class Container:
                 self.state = self.runtime.state.container_state(self.id)
                 return self
             try:
-                self._sync()
+                with self._forget_lock_if_removed():
+                    self._sync()
             finally:
                 lock.release()
             return self

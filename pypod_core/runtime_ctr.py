@@ -75,7 +75,7 @@ class ContainerOps:
             locks[ctr_id] = lock
         return lock
 
-    def _drop_lock(self, ctr_id: str) -> None:
+    def forget_container_lock(self, ctr_id: str) -> None:
         """Forget a removed container's lock and its file (the caller holds it: a process
         still waiting on the old file finds the container gone once it gets it)."""
         self.__dict__.get("_ctr_locks", {}).pop(ctr_id, None)
@@ -189,7 +189,7 @@ class ContainerOps:
                 self.state.remove_container_from_pod(ctr.config.pod, ctr.id)
             else:
                 self.state.remove_container(ctr.id)
-            self._drop_lock(ctr.id)
+            self.forget_container_lock(ctr.id)
         self.plugins.call_all("pypod_container_removed", runtime=self, container=ctr)
 
     def _remove_files(self, ctr: Container) -> None:

@@ -1,7 +1,7 @@
 """A live container: its record, its files, its lock and its lifecycle (libpod's
 ``container_api.go`` and ``container_internal.go``).
 
-Every public operation takes the container's lock (a ``filelock`` file in the runtime's
+Every public operation takes the container's lock (a lock file in the runtime's
 lock dir, so that two processes never act on one container at once), re-reads the state
 from the store and from the OCI runtime (:meth:`Container.sync`), checks that the state
 allows the operation (:class:`~pypod_core.errors.CtrStateInvalidError` otherwise), acts,
@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pypod_core.errors import CtrRemovedError, CtrStateInvalidError, NoSuchCtrError
+from pypod_core.locks import LockTimeout
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
 
 if TYPE_CHECKING:
@@ -159,11 +160,9 @@ class Container:
         the lock through its timeout) is not waited for: its stored state is read."""
         lock = self.runtime.container_lock(self.id)
         if not wait:
-            from filelock import Timeout
-
             try:
                 lock.acquire(timeout=0)
-            except Timeout:
+            except LockTimeout:
                 self.state = self.runtime.state.container_state(self.id)
                 return self
             try:

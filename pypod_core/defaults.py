@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
-
 from pypod_core.errors import OCIRuntimeError
 from pypod_core.hookspecs import hookimpl
+from pypod_core.locks import FileLock
 from pypod_core.state import DBConfig
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ A pod is a group of containers sharing namespaces (network, IPC and UTS by defau
 its infra container holds.  Pod operations act on the pod's containers in dependency
 order: ``start`` starts the infra container first (the others join its namespaces),
 ``stop`` stops the others first and the infra container last.  Each operation holds the
-pod's lock (a ``filelock`` file in the runtime's lock dir, as a container's) and takes
+pod's lock (a lock file in the runtime's lock dir, as a container's) and takes
 each container's own lock in turn, never the other way round.  An operation that fails
 for some containers still acts on the rest, then raises
 :class:`~pypod_core.errors.PodPartialFailError` naming each failure.

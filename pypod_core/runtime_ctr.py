@@ -19,6 +19,7 @@ from pypod_core.errors import (
     NameInUseError,
     NoSuchCtrError,
 )
+from pypod_core.locks import FileLock
 from pypod_core.model import (
     ContainerConfig,
     ContainerRecord,
@@ -29,8 +30,6 @@ from pypod_core.model import (
 )
 
 if TYPE_CHECKING:
-    from filelock import FileLock
-
     from pypod_core.container import Container
 
 #: How often a generated name may lose a race with another process before giving up.
@@ -63,15 +62,12 @@ class ContainerOps:
     # -- locks -------------------------------------------------------------------------
 
     def container_lock(self, ctr_id: str) -> FileLock:
-        """The container's lock: one ``filelock`` per container and process, reentrant,
+        """The container's lock: one lock file per container and process, reentrant,
         so that two processes never act on one container at once."""
         locks: dict[str, FileLock] = self.__dict__.setdefault("_ctr_locks", {})
         lock = locks.get(ctr_id)
         if lock is None:
-            from filelock import FileLock
-
-            lock = FileLock(os.path.join(self.lock_dir, f"ctr-{ctr_id}.lock"),
-                            poll_interval=0.005)
+            lock = FileLock(os.path.join(self.lock_dir, f"ctr-{ctr_id}.lock"))
             locks[ctr_id] = lock
         return lock
 

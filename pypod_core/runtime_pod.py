@@ -28,6 +28,7 @@ from pypod_core.errors import (
     PodNotEmptyError,
     PypodError,
 )
+from pypod_core.locks import FileLock
 from pypod_core.model import (
     ContainerStatus,
     PodConfig,
@@ -39,8 +40,6 @@ from pypod_core.model import (
 )
 
 if TYPE_CHECKING:
-    from filelock import FileLock
-
     from pypod_core.container import Container
     from pypod_core.pod import Pod
 
@@ -106,9 +105,7 @@ class PodOps:
         locks: dict[str, FileLock] = self.__dict__.setdefault("_pod_locks", {})
         lock = locks.get(pod_id)
         if lock is None:
-            from filelock import FileLock
-
-            lock = FileLock(lock_path(self.lock_dir, pod_id), poll_interval=0.005)
+            lock = FileLock(lock_path(self.lock_dir, pod_id))
             locks[pod_id] = lock
         return lock
 

@@ -31,10 +31,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
-
 from pypod_core.errors import FirewallError
 from pypod_core.firewall import Firewall, container_ips
+from pypod_core.locks import FileLock
 
 if TYPE_CHECKING:
     from pypod_core.runtime import Runtime

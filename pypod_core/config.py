@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import tomllib
 import typing
 from collections.abc import Callable, Mapping
@@ -19,7 +18,6 @@ from typing import Any
 
 import attrs
 import cattrs
-import tomli_w
 
 from pypod_core.errors import ConfigError
 
@@ -120,6 +118,8 @@ class RuntimeConfig:
 
     def to_toml(self) -> str:
         """The configuration as a TOML document that :func:`load_config` reads back."""
+        import tomli_w  # only `config show` and a rootless first use write TOML
+
         return tomli_w.dumps(_public_dict(self))
 
 
@@ -309,6 +309,8 @@ def write_user_config_once(config: RuntimeConfig) -> None:
     target = Path(_home()) / USER_CONFIG
     if target.exists():
         return
+    import tempfile
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".pypod.conf.")
     try:

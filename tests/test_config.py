@@ -175,7 +175,8 @@ def test_rootless_is_decided_by_the_effective_uid(nobody_home: Path):
     """A real unprivileged process (uid 65534) gets the rootless paths and user file."""
     home = nobody_home
     # Import first: the interpreter's own files may not be readable by uid 65534.
-    script = ("import os; from pypod_core.config import load_config, is_rootless;"
+    script = ("import os, tempfile, tomli_w;"
+              "from pypod_core.config import load_config, is_rootless;"
               "os.setgid(65534); os.setuid(65534);"
               "c = load_config(); print(is_rootless(), c.graph_root, c.firewall_backend)")
     env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run"),

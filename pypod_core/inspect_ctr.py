@@ -223,6 +223,12 @@ def status_text(ctr: Container, now: float) -> str:
     return st.state.value.capitalize() if st.state is not S.CONFIGURED else "Created"
 
 
+def ports_text(entry: dict[str, Any]) -> str:
+    """``ps``'s PORTS column, as podman writes it: ``0.0.0.0:8080->80/tcp, ...``."""
+    return ", ".join(f"{p['host_ip'] or '0.0.0.0'}:{p['host_port']}->"
+                     f"{p['container_port']}/{p['protocol']}" for p in entry["Ports"] or ())
+
+
 def ps_entry(ctr: Container, now: float) -> dict[str, Any]:
     """One container as ``podman ps --format json`` shows it."""
     c, st = ctr.config, ctr.state
@@ -242,11 +248,14 @@ def ps_entry(ctr: Container, now: float) -> dict[str, Any]:
         "Mounts": [m.destination for m in c.mounts],
         "Names": [c.name],
         "Namespaces": {},
-        "Networks": list(c.networks),
+        "Networks": list(c.networks) or ([ctr.runtime.config.cni_default_network]
+                                         if c.network_mode == "bridge" else []),
         "Pid": st.pid,
         "Pod": c.pod,
         "PodName": "",
-        "Ports": None,
+        "Ports": [{"host_ip": m.host_ip, "container_port": m.container_port,
+                   "host_port": m.host_port, "range": 1, "protocol": m.protocol}
+                  for m in c.port_mappings] or None,
         "Size": None,
         "StartedAt": int(st.started_at) if st.started_at else ZERO_UNIX,
         "State": status_word(st.state),

@@ -74,6 +74,11 @@ def test_run_on_two_networks_static_ip_and_published_port(pypod, rootfs, tmp_pat
         assert settings["Networks"]["pypod"]["IPAddress"] == static
         assert settings["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
         assert settings["SandboxKey"] and settings["MacAddress"]
+        [entry] = json.loads(pypod("ps", "--format", "json").stdout)
+        assert entry["Networks"] == ["pypod", "second"]
+        assert entry["Ports"] == [{"host_ip": "127.0.0.1", "container_port": 80,
+                                   "host_port": port, "range": 1, "protocol": "tcp"}]
+        assert f"127.0.0.1:{port}->80/tcp" in pypod("ps").stdout
         out = pypod("exec", "web", "ip", "-o", "-4", "addr").stdout
         assert "eth0" in out and "eth1" in out and f"{static}/" in out
         body = subprocess.run(["wget", "-q", "-O", "-", f"http://127.0.0.1:{port}/"],

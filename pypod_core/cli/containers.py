@@ -299,15 +299,19 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def _ps_template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
     """podman's ps template fields: ``.ID``, ``.Names`` as text, ``.Command`` joined."""
+    from pypod_core.inspect_ctr import ports_text
+
     return {**entry, "ID": entry["Id"] if no_trunc else entry["Id"][:12],
             "Names": ",".join(entry["Names"]), "Command": " ".join(entry["Command"]),
-            "CreatedHuman": entry["CreatedAt"], "Ports": "", "Image": ""}
+            "CreatedHuman": entry["CreatedAt"], "Ports": ports_text(entry), "Image": ""}
 
 
 def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
               pods: bool = False) -> None:
     header: tuple[str, ...] = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
                                "PORTS", "NAMES")
+    from pypod_core.inspect_ctr import ports_text
+
     header += ("POD ID", "PODNAME") if pods else ()
     rows = [header]
     for e in entries:
@@ -315,7 +319,7 @@ def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
         if not no_trunc and len(command) > 17:
             command = command[:17] + "..."
         rows.append((e["Id"] if no_trunc else e["Id"][:12], "", command, e["CreatedAt"],
-                     e["Status"], "", ",".join(e["Names"]))
+                     e["Status"], ports_text(e), ",".join(e["Names"]))
                     + ((e["Pod"] if no_trunc else e["Pod"][:12], e["PodName"]) if pods else ()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:

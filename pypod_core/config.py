@@ -94,6 +94,9 @@ class RuntimeConfig:
         factory=lambda: ["/usr/lib/cni", "/usr/libexec/cni", "/usr/local/lib/cni", "/opt/cni/bin"]
     )
     cni_default_network: str = "pypod"
+    #: A container's network when none is asked for (containers.conf's ``netns``):
+    #: "bridge" (the default network, podman's rootful default), "none" or "host".
+    netns: str = "bridge"
     enable_port_reservation: bool = True
     # Pods: the infra container's root filesystem (a name: pypod builds it under
     # graph_root/infra; an absolute path: a directory of your own) and its process.
@@ -248,6 +251,7 @@ def default_config(rootless: bool) -> RuntimeConfig:
         config.volume_path = os.path.join(config.graph_root, "volumes")
         config.tmp_dir = os.path.join(config.run_root, "tmp")
         config.firewall_backend = "none"
+        config.netns = "none"  # rootless pypod has no network backend
     return config
 
 

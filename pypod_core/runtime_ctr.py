@@ -102,6 +102,8 @@ class ContainerOps:
             raise InvalidArgError("no command specified for the container")
         if config_fields.get("pod"):
             config_fields = self.pod_member_fields(config_fields)
+        else:
+            config_fields.setdefault("network_mode", self.default_network_mode())
         for attempt in range(NAME_ATTEMPTS):
             config = ContainerConfig(
                 id=new_id(), name=name if name is not None else self.generate_name(),
@@ -122,6 +124,14 @@ class ContainerOps:
         ctr = Container(self, record)  # type: ignore[arg-type]
         self.plugins.call_all("pypod_container_created", runtime=self, container=ctr)
         return ctr
+
+    def default_network_mode(self) -> str:
+        """The network mode of a container that asks for none: config ``netns``, or
+        "none" where there is no network backend (rootless)."""
+        mode = self.config.netns
+        if mode not in ("bridge", "none", "host"):
+            raise InvalidArgError(f"config key netns: {mode!r} is not bridge, none or host")
+        return mode if self.network is not None or mode != "bridge" else "none"
 
     def lookup_container(self, id_or_name: str) -> Container:
         """The container with this name, id or unique id prefix."""

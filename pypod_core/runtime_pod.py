@@ -6,10 +6,8 @@ one pod is :class:`pypod_core.pod.Pod`'s.
 
 A pod's infra container holds the namespaces its other containers share (``share``,
 network, IPC and UTS by default) and the pod's network: published ports and networks
-are the infra container's.  A pod joins a network only when asked to (``ports``,
-``networks`` or ``network_mode="bridge"``); otherwise its containers share a namespace
-with loopback only, as pypod's containers have by default (podman's rootful pods join
-the default network; pypod's do with ``network_mode="bridge"``).
+are the infra container's.  A pod that asks for no network gets the configured default
+(config ``netns``: the default network when rootful, as podman's pods).
 """
 
 from __future__ import annotations
@@ -129,17 +127,18 @@ class PodOps:
         ``share`` is the namespace kinds its containers share (default net, ipc, uts; none
         without an infra container).  ``ports``, ``networks`` and ``network_mode``
         (``none``, ``host`` or ``bridge``) are the infra container's: the pod's network.
-        Without any of them the pod's network namespace has loopback only.  ``name`` is
+        Without any of them the pod gets config ``netns`` (see default_network_mode).  ``name`` is
         validated, or a free one is generated; it is unique across pods and containers.
         """
         from pypod_core.pod import Pod
 
         self.check_valid()
         kinds = _check_share(DEFAULT_SHARE if share is None and infra else share or ())
-        mode = network_mode or ("bridge" if ports or networks else "none")
         if not infra and (kinds or ports or networks or network_mode):
             raise InvalidArgError("a pod without an infra container cannot share namespaces, "
                                   "publish ports or join networks")
+        mode = network_mode or ("bridge" if ports or networks
+                                 else self.default_network_mode() if infra else "none")
         if mode not in ("none", "host", "bridge"):
             raise InvalidArgError(f"invalid network mode {mode!r}: none, host or bridge")
         if (ports or networks) and mode != "bridge":

@@ -47,6 +47,10 @@ def runtime_options(tmp_path: Path) -> dict[str, Any]:
         "graph_root": str(tmp_path / "root"),
         "run_root": str(tmp_path / "run"),
         "cni_config_dir": str(tmp_path / "cni"),
+        # pypod's default (podman's) puts containers on the default bridge network; the
+        # suite runs them with loopback only unless a test asks for a network of its own
+        # (net_config), so that tests never share a bridge.
+        "netns": "none",
     }
 
 

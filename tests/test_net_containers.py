@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -184,3 +185,36 @@ def test_fifty_run_rm_cycles_leave_nothing_behind(rt, rootfs) -> None:
         assert ctr.wait(timeout=20) == 0
         rt.remove_container(ctr, force=True)
     assert leftovers(rt, ids, [a for a in addresses if a]) == NOTHING
+
+
+def test_default_netns_bridge_puts_a_container_and_a_pod_on_the_default_network(
+        make_runtime, net_config, rootfs) -> None:
+    """pypod's default, as podman's rootful one: no network asked for is the default
+    bridge network (config ``netns``); a pod's member still shares the pod's."""
+    need_binary("iptables")
+    rt = make_runtime(config_path=net_config, netns="bridge")
+    ctr = rt.create_container(rootfs, ["sleep", "100"])
+    pod = rt.create_pod(name="defaultnet")
+    member = rt.create_container(rootfs, ["sleep", "100"], pod=pod)
+    try:
+        assert ctr.config.network_mode == "bridge"
+        ctr.start()
+        pod.start()
+        member.start()
+        assert ip_of(ctr)
+        infra = rt.get_container(pod.infra_container_id)
+        assert infra.config.network_mode == "bridge" and ip_of(infra)
+        assert member.config.network_mode == "none"  # it shares the infra's namespace
+        assert ip_of(infra) != ip_of(ctr)
+    finally:
+        rt.remove_pod(pod, force=True, timeout=0)
+        rt.remove_container(ctr, force=True, timeout=0)
+    assert leftovers(rt, [ctr.id, infra.id], []) == NOTHING
+    # With netns = "none" (this test's config file), -p alone still asks for the
+    # default network, as podman's does.
+    result = subprocess.run(
+        [sys.executable, "-m", "pypod_core.cli.main", "--config", net_config, "run", "--rm",
+         "-p", f"{free_port()}:80", "--rootfs", rootfs, "ip", "-o", "-4", "addr", "show",
+         "eth0"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert " eth0 " in result.stdout and "inet " in result.stdout

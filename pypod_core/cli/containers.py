@@ -66,9 +66,11 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         raise InvalidArgError("images are not supported yet: use --rootfs DIR")
     mode, networks = opt.parse_network(args.network)
     ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
-    if ports and args.network is None:
-        mode = "bridge"
-    if (args.ip or ports) and mode != "bridge":
+    if args.network is None:
+        # As podman: -p or --ip put the container on the default network; else the
+        # runtime picks (config netns, or the pod's namespace for a pod's container).
+        mode = "bridge" if ports or args.ip else None
+    if (args.ip or ports) and mode not in ("bridge", None):
         raise InvalidArgError(f"--ip and -p need a network; --network is {mode}")
     fields: dict[str, Any] = {
         "env": opt.parse_env(args.env), "labels": opt.parse_labels(args.label),
@@ -82,6 +84,8 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     }
     if args.pod:
         fields["pod"] = ctx.runtime.state.lookup_pod(args.pod).config.id
+    if mode is None:
+        del fields["network_mode"]
     return fields
 
 

@@ -27,14 +27,24 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
-for plugin in plugins/*/; do
-    .venv/bin/pip install -q --disable-pip-version-check --no-deps --config-settings editable_mode=compat -e "$plugin" 2>&1 | grep -v "^WARNING: Location" || true
-done
-
+mkdir -p .cache
+LOG=.cache/setup-pip.log
+: > "$LOG"
+pip_install() {
+    # pip's chatter goes to the log; on failure the log is shown and setup stops.
+    .venv/bin/pip install -q --disable-pip-version-check "$@" >>"$LOG" 2>&1 || {
+        cat "$LOG" >&2
+        echo "setup: pip install $* failed" >&2
+        exit 1
+    }
+}
+pip_install --upgrade pip
 # Editable installs in "compat" mode are plain paths in a .pth file: the default mode
 # installs an import hook that costs every pypod process ~11 ms at start-up.
+pip_install --config-settings editable_mode=compat -e ".[test]"
+for plugin in plugins/*/; do
+    pip_install --no-deps --config-settings editable_mode=compat -e "$plugin"
+done
 
 # Byte-compile now: with PYTHONDONTWRITEBYTECODE set (as on CI), every pypod process
 # would otherwise compile the whole core again at start-up.

@@ -205,10 +205,12 @@ class ContainerOps:
     # -- whole runtime -----------------------------------------------------------------
 
     def stop_all_containers(self) -> None:
-        """Stop every running container (``shutdown(force=True)``)."""
+        """Stop every running container (``shutdown(force=True)``), newest first: a
+        container is created after those it depends on (a pod's infra container), so
+        dependents stop before what they share namespaces with."""
         from pypod_core.container import LIVE
 
-        for record in self.state.all_containers():
+        for record in reversed(self.state.all_containers()):
             if record.state.state in LIVE:
                 try:
                     self.get_container(record.config.id).stop()

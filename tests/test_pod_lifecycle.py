@@ -142,6 +142,16 @@ def test_stopping_a_pod_stops_members_before_the_infra(rt, rootfs, www) -> None:
     assert rt.pods() == [] and rt.containers() == []
 
 
+def test_shutdown_force_stops_a_pods_members_before_its_infra(rt, rootfs, www) -> None:
+    exited = exit_recorder(rt)
+    pod = rt.create_pod()
+    member = server(rt, rootfs, www, pod, 8080)
+    pod.start()
+    infra_id = pod.infra_container_id
+    rt.shutdown(force=True)
+    assert exited == [member.id, infra_id]
+
+
 def test_running_a_container_in_a_created_pod_starts_the_infra_first(rt, rootfs) -> None:
     pod = rt.create_pod()
     ctr = rt.create_container(rootfs, ["hostname"], pod=pod.name)

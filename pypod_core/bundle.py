@@ -335,7 +335,10 @@ def write_etc_files(config: ContainerConfig, run_dir: str) -> list[tuple[str, st
         f.write(f"127.0.0.1\tlocalhost localhost.localdomain\n"
                 f"::1\tlocalhost localhost.localdomain\n127.0.1.1\t{hostname} {config.name}\n")
     pairs.append((hosts_file, "/etc/hosts"))
-    if config.network_mode == "bridge" and os.path.exists("/etc/resolv.conf"):
+    # A container on a network resolves names as the host does; so does one sharing a
+    # network namespace (a pod's member sharing its infra container's).
+    networked = config.network_mode == "bridge" or "net" in config.shared_namespaces
+    if networked and os.path.exists("/etc/resolv.conf"):
         pairs.append(("/etc/resolv.conf", "/etc/resolv.conf"))
     return pairs
 

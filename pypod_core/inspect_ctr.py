@@ -11,7 +11,7 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.model import ContainerStatus
+from pypod_core.model import ContainerConfig, ContainerStatus
 
 if TYPE_CHECKING:
     from pypod_core.container import Container
@@ -115,8 +115,7 @@ def _host_config(ctr: Container) -> dict[str, Any]:
         "CgroupManager": ctr.runtime.config.cgroup_manager,
         "LogConfig": {"Type": "k8s-file", "Config": None, "Path": ctr.log_path, "Tag": "",
                       "Size": "0B"},
-        "NetworkMode": c.network_mode if c.network_mode != "bridge" else ",".join(c.networks)
-        or "bridge",
+        "NetworkMode": _network_mode(c),
         "PortBindings": _port_bindings(ctr),
         "AutoRemove": c.auto_remove,
         "Privileged": c.privileged,
@@ -221,6 +220,15 @@ def status_text(ctr: Container, now: float) -> str:
     if st.state in (S.EXITED, S.STOPPED):
         return f"Exited ({st.exit_code}) {_ago(now - st.finished_at)} ago"
     return st.state.value.capitalize() if st.state is not S.CONFIGURED else "Created"
+
+
+def _network_mode(c: ContainerConfig) -> str:
+    """podman's ``HostConfig.NetworkMode``: ``container:ID`` for a shared namespace."""
+    if "net" in c.shared_namespaces:
+        return f"container:{c.shared_namespaces['net']}"
+    if c.network_mode == "bridge":
+        return ",".join(c.networks) or "bridge"
+    return c.network_mode
 
 
 def ports_text(entry: dict[str, Any]) -> str:

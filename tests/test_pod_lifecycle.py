@@ -107,6 +107,7 @@ def test_two_containers_in_a_pod_reach_each_other_on_localhost(rt, rootfs, www) 
     assert ns(srv.state.pid, "pid") != ns(infra.state.pid, "pid")  # not shared by default
     assert srv.config.shared_namespaces == {k: infra.id for k in ("net", "ipc", "uts")}
     assert srv.config.pod == pod.id and srv.config.dependencies() == [infra.id]
+    assert srv.inspect()["HostConfig"]["NetworkMode"] == f"container:{infra.id}"
     # One member exited, the others run: podman calls that Degraded.
     assert pod.status() == "Degraded"
     doc = pod.inspect()

@@ -48,6 +48,7 @@ class ContainerOps:
     plugins: Any
     storage: Any
     oci_runtime: Any
+    network: Any
     lock_dir: str
 
     if TYPE_CHECKING:

@@ -64,6 +64,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
 
     if not args.rootfs:
         raise InvalidArgError("images are not supported yet: use --rootfs DIR")
+    mode: str | None
     mode, networks = opt.parse_network(args.network)
     ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
     if args.network is None:

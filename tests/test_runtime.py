@@ -147,3 +147,21 @@ def test_pypod_refresh_after_reboot_runs_once_across_8_processes(tmp_path: Path)
         # A "reboot": the per-boot tmp dir loses its alive file.
         os.unlink(tmp_path / "run" / "tmp" / "alive")
         probe.unlink()
+
+
+def test_new_runtime_from_config_reads_one_named_file(tmp_path: Path, runtime_options):
+    from pypod_core.runtime import new_runtime_from_config
+
+    path = tmp_path / "named.conf"
+    path.write_text(f'state_type = "memory"\nruntime = "crun"\n'
+                    f'graph_root = "{runtime_options["graph_root"]}"\n'
+                    f'run_root = "{runtime_options["run_root"]}"\n')
+    runtime = new_runtime_from_config(str(path), num_locks=99)
+    try:
+        config = runtime.get_config()
+        assert (config.source, config.runtime, config.num_locks) == (str(path), "crun", 99)
+        assert runtime.oci_runtime.name == "crun" and runtime.state.get_namespace() == ""
+        assert config.explicit == {"state_type", "runtime", "graph_root", "run_root",
+                                   "num_locks"}
+    finally:
+        runtime.shutdown()

@@ -310,3 +310,18 @@ def test_concurrent_attachments_get_distinct_addresses(make_net, make_netns, tmp
         firewall.delete({"ips": [{"address": f"{address}/24"}]})
         net.teardown(req)
     assert leases(tmp_path / "leases") == []
+
+
+def test_teardown_after_a_crash_during_an_earlier_del(make_net, tmp_path, make_netns) -> None:
+    """A process killed during DEL leaves its stand-in namespace behind: the next teardown
+    must still undo the attachment, not fail on the leftover for ever."""
+    ns = make_netns()
+    req = request(ns, port_mappings=(PortMapping(free_port(), 80),))
+    make_net().setup(req)
+    netns.remove_netns(ns)
+    standin_dir = tmp_path / "cache" / ".standin"
+    leftover = netns.create_netns(str(standin_dir), f"standin-{req.container_id[:16]}-eth0")
+    make_net().teardown(NetworkRequest(container_id=req.container_id))
+    assert nat_rules_of(req.container_id) == []
+    assert not (tmp_path / "cache" / req.container_id).exists()
+    assert netns.list_netns(str(standin_dir)) == [] and not os.path.exists(leftover)

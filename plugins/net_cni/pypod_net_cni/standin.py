@@ -9,6 +9,7 @@ DEL finds them and removes the rules, as if the container's namespace were still
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -25,7 +26,11 @@ def make_standin(directory: str, entry: CacheEntry) -> str:
     ip = shutil.which("ip") or shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
     if not addresses or ip is None:
         return ""
-    path = create_netns(directory, f"standin-{entry.container_id[:16]}-{entry.ifname}")
+    name = f"standin-{entry.container_id[:16]}-{entry.ifname}"
+    # A stand-in left by a process killed in the middle of DEL would make create_netns
+    # fail ("exists already") and so every later teardown of this container.
+    remove_netns(os.path.join(directory, name))
+    path = create_netns(directory, name)
     # A veth pair, not a dummy link: veth is always there where CNI's bridge works.
     peer = "standin0" if entry.ifname != "standin0" else "standin1"
     commands = [[ip, "link", "add", entry.ifname, "type", "veth", "peer", "name", peer]]

@@ -339,8 +339,9 @@ class Container:
         if self.state.state is S.PAUSED:
             # A frozen process does not die, even of SIGKILL, until it is thawed.
             self.oci.unpause_container(self)
-        self._set(S.STOPPING)
-        self._save()
+        if self.state.state is not S.STOPPING:  # else: a stop cut short (^C), tried again
+            self._set(S.STOPPING)
+            self._save()
         self.oci.stop_container(self, max(0, timeout))
         self._sync()
 

@@ -109,6 +109,23 @@ def test_a_paused_container_can_be_stopped(rt: Any, rootfs: str) -> None:
     assert ctr.state.state is S.EXITED
 
 
+def test_a_stop_cut_short_can_be_done_again(rt: Any, rootfs: str) -> None:
+    # A `pypod stop` interrupted (^C) after saving "stopping" leaves the container
+    # running in that state: stop and rm -f must still work.
+    ctr = rt.create_container(rootfs, ["sleep", "60"])
+    ctr.start()
+    ctr.state.state = S.STOPPING
+    rt.state.save_container_state(ctr.id, ctr.state)
+    ctr.stop(timeout=0)
+    assert ctr.state.state is S.EXITED
+    ctr.start()
+    ctr.state.state = S.STOPPING
+    rt.state.save_container_state(ctr.id, ctr.state)
+    rt.remove_container(ctr, force=True, timeout=0)
+    with pytest.raises(NoSuchCtrError):
+        rt.lookup_container(ctr.id)
+
+
 def test_restart_runs_the_command_again(rt: Any, rootfs: str, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     ctr = rt.create_container(rootfs, ["sh", "-c", "echo x >> /data/runs; sleep 60"],

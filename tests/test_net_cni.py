@@ -325,3 +325,17 @@ def test_teardown_after_a_crash_during_an_earlier_del(make_net, tmp_path, make_n
     assert nat_rules_of(req.container_id) == []
     assert not (tmp_path / "cache" / req.container_id).exists()
     assert netns.list_netns(str(standin_dir)) == [] and not os.path.exists(leftover)
+
+
+def test_a_hung_plugin_is_killed_and_reported(tmp_path, monkeypatch) -> None:
+    """A plugin that never answers (nor its children) is a NetworkError, not a hang."""
+    from pypod_net_cni import invoke
+
+    hung = tmp_path / "hung"
+    hung.write_text("#!/bin/sh\nsleep 60 &\nsleep 60\n")
+    hung.chmod(0o755)
+    monkeypatch.setattr(invoke, "PLUGIN_TIMEOUT", 0.5)
+    inv = invoke.Invocation(command="ADD", container_id="c" * 64, netns="/x", ifname="eth0")
+    with pytest.raises(NetworkError, match="hung ADD: no answer within 0.5s"):
+        invoke.exec_plugin(str(hung), {"cniVersion": "1.0.0", "name": "n", "type": "hung"},
+                           inv)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,9 @@ from pypod_core.errors import NetworkError
 #: Plugins call iptables, ip, sysctl...: their PATH must hold the sbin directories even
 #: where pypod itself was started with a bare one.
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: How long one plugin may take: a hung plugin (a stuck lock, a DHCP server that never
+#: answers) must not hang pypod, which holds the container's lock meanwhile.
+PLUGIN_TIMEOUT = 60.0
 
 
 @attrs.frozen(kw_only=True)
@@ -63,10 +67,12 @@ def exec_plugin(binary: str, config: dict[str, Any], inv: Invocation) -> dict[st
     prints nothing, as DEL and CHECK do).  NetworkError, one line, on failure."""
     kind = os.path.basename(binary)
     try:
-        proc = subprocess.run([binary], input=json.dumps(config).encode(), env=inv.environ(),
-                              capture_output=True)
+        proc = _run(binary, json.dumps(config).encode(), inv.environ())
     except OSError as exc:
         raise NetworkError(f"CNI plugin {binary}: cannot run: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise NetworkError(f"CNI plugin {kind} {inv.command}: no answer within "
+                           f"{PLUGIN_TIMEOUT:g}s (killed)") from None
     out = proc.stdout.strip()
     if proc.returncode != 0:
         raise NetworkError(f"CNI plugin {kind} {inv.command} failed: {_error_text(proc)}")
@@ -81,6 +87,20 @@ def exec_plugin(binary: str, config: dict[str, Any], inv: Invocation) -> dict[st
     if not isinstance(result, dict):
         raise NetworkError(f"CNI plugin {kind} {inv.command}: result is not a JSON object")
     return result
+
+
+def _run(binary: str, stdin: bytes, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """Run a plugin; TimeoutExpired after PLUGIN_TIMEOUT, its whole process group killed
+    (a child it left, iptables say, would otherwise hold the pipes and block us)."""
+    with subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=PLUGIN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess([binary], proc.returncode, out, err)
 
 
 def _error_text(proc: subprocess.CompletedProcess[bytes]) -> str:

@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.errors import CtrStateInvalidError, NoSuchCtrError, PodPartialFailError, PypodError
+from pypod_core.errors import (
+    CtrStateInvalidError,
+    NoSuchCtrError,
+    NoSuchPodError,
+    PodPartialFailError,
+    PodRemovedError,
+    PypodError,
+)
 from pypod_core.model import ContainerStatus, PodConfig, PodRecord, PodState
 
 if TYPE_CHECKING:
@@ -115,7 +122,12 @@ class Pod:
         """Hold the pod's lock (reentrant within this process), with the state re-read;
         NoSuchPodError if the pod was removed meanwhile."""
         with self.runtime.pod_lock(self.id):
-            self.state = self.runtime.state.pod_state(self.id)
+            try:
+                self.state = self.runtime.state.pod_state(self.id)
+            except (NoSuchPodError, PodRemovedError):
+                # Removed while we waited: drop the lock file that waiting re-created.
+                self.runtime._drop_pod_lock(self.id)
+                raise
             yield self
 
     def sync(self) -> Pod:

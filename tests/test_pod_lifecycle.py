@@ -220,6 +220,15 @@ def test_remove_pod_refuses_a_non_empty_or_running_pod_without_force(rt, rootfs)
     assert not os.path.exists(os.path.join(rt.lock_dir, f"pod-{pod.id}.lock"))
 
 
+def test_a_pod_removed_by_another_process_leaves_no_lock_file(rt, make_runtime) -> None:
+    pod = rt.create_pod(name="gone", infra=False)
+    other = make_runtime()
+    other.remove_pod(other.lookup_pod("gone"))
+    with pytest.raises(NoSuchPodError):
+        pod.sync()  # takes the lock (re-creating its file), then finds the pod gone
+    assert not os.path.exists(os.path.join(rt.lock_dir, f"pod-{pod.id}.lock"))
+
+
 def test_a_pod_and_a_container_never_share_a_name(rt, rootfs) -> None:
     rt.create_pod(name="shared")
     with pytest.raises(NameInUseError):

@@ -68,3 +68,14 @@ def test_rules_deleted_behind_its_back_are_tolerated(firewall) -> None:
                     "ACCEPT"], check=True)
     firewall.delete(result)
     assert not [r for r in rules("iptables") if "198.51.100.79/" in r]
+
+
+def test_a_command_that_hangs_is_a_firewall_error(monkeypatch) -> None:
+    """iptables -w waits for the xtables lock for ever; pypod gives up with one line."""
+    from pypod_firewall_iptables import iptables
+
+    from pypod_core.errors import FirewallError
+
+    monkeypatch.setattr(iptables, "COMMAND_TIMEOUT", 0.3)
+    with pytest.raises(FirewallError, match="sleep 10: no answer within 0.3s"):
+        iptables._checked(["sleep", "10"])

@@ -51,6 +51,9 @@ _MASQ_JUMP = ["-m", "comment", "--comment", "pypod masquerade", "-j", MASQ_CHAIN
 _MULTICAST = {4: "224.0.0.0/4", 6: "ff00::/8"}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: How long one command may take, waiting for the xtables lock included (``-w`` alone
+#: waits for ever: a process stuck holding the lock must not hang pypod).
+COMMAND_TIMEOUT = 60.0
 
 
 def masquerade_rules(subnet: str) -> list[list[str]]:
@@ -239,7 +242,14 @@ def _op_line(op: str, chain: str, args: list[str]) -> str:
 
 def _checked(cmd: list[str], stdin: str | None = None) -> str:
     """Run an iptables command; its output, or FirewallError with its last error line."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, input=stdin)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, input=stdin,
+                              timeout=COMMAND_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise FirewallError(f"{' '.join(cmd)}: no answer within {COMMAND_TIMEOUT:g}s "
+                            "(xtables lock held by another process?)") from None
+    except OSError as exc:
+        raise FirewallError(f"{cmd[0]}: cannot run: {exc.strerror}") from None
     if proc.returncode != 0:
         err = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
         raise FirewallError(f"{' '.join(cmd)}: {err[0]}")

@@ -24,7 +24,7 @@ def test_published_ports() -> None:
     assert opt.parse_publish("8000-8001:80-81") == [PortMapping(8000, 80), PortMapping(8001, 81)]
     (chosen,) = opt.parse_publish("80")
     assert chosen.container_port == 80 and 0 < chosen.host_port < 65536
-    for bad in ("x:80", "8000-8002:80-81", "80/icmp", "70000"):
+    for bad in ("x:80", "8000-8002:80-81", "80/icmp", "70000", "[::1:80"):
         with pytest.raises(InvalidArgError):
             opt.parse_publish(bad)
 
@@ -73,3 +73,8 @@ def test_go_templates_as_podman_users_write_them() -> None:
         render("{{.Nope}}", doc)
     with pytest.raises(InvalidArgError):
         render("{{if .Name}}x", doc)
+    # A user's mistake is a one-line error, not an internal one.
+    for bad in ("{{join .Config.Cmd}}", '{{printf "%d" .Name}}',
+                "{{range .State.ExitCode}}x{{end}}", '{{"open}}'):
+        with pytest.raises(InvalidArgError):
+            render(bad, doc)

@@ -124,7 +124,9 @@ def parse_publish(spec: str) -> list[PortMapping]:
         raise InvalidArgError(f"invalid port {spec!r}: protocol must be tcp, udp or sctp")
     host_ip, host_part = "", ""
     if body.startswith("["):  # [ipv6]:host:ctr
-        end = body.index("]")
+        end = body.find("]")
+        if end < 0:
+            raise InvalidArgError(f"invalid port {spec!r}: missing ] after the IPv6 address")
         host_ip, rest = body[1:end], body[end + 2:]
         host_part, _, ctr_part = rest.rpartition(":")
     else:

@@ -168,5 +168,10 @@ def render(template: str, dot: Any) -> str:
     if template.strip() == "json":
         return json.dumps(dot, indent=4)
     out: list[str] = []
-    _render(_parse(template.replace("\\n", "\n").replace("\\t", "\t")), dot, out)
+    try:
+        _render(_parse(template.replace("\\n", "\n").replace("\\t", "\t")), dot, out)
+    except (TypeError, ValueError) as exc:
+        # A function given the wrong arguments, printf's verbs not matching, range over
+        # a number, an unclosed quote: the user's template, not a bug of pypod.
+        raise InvalidArgError(f"template: {exc}") from None
     return "".join(out)

@@ -79,3 +79,17 @@ def test_a_command_that_hangs_is_a_firewall_error(monkeypatch) -> None:
     monkeypatch.setattr(iptables, "COMMAND_TIMEOUT", 0.3)
     with pytest.raises(FirewallError, match="sleep 10: no answer within 0.3s"):
         iptables._checked(["sleep", "10"])
+
+
+def test_rules_lists_a_duplicate_twice(firewall) -> None:
+    """rules() must show a rule added twice, or the kit's idempotency test cannot fail."""
+    result = cni_result("198.51.100.80/24")
+    firewall.add(result)
+    extra = ["CNI-FORWARD", "-s", "198.51.100.80/32", "-j", "ACCEPT"]
+    subprocess.run(["iptables", "-w", "-A", *extra], check=True)
+    try:
+        assert firewall.rules(result).count("-A CNI-FORWARD -s 198.51.100.80/32 -j ACCEPT") == 2
+    finally:
+        subprocess.run(["iptables", "-w", "-D", *extra], check=True)
+        firewall.delete(result)
+    assert firewall.rules(result) == []

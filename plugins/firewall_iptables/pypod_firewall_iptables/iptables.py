@@ -27,6 +27,7 @@ import ipaddress
 import os
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -138,13 +139,15 @@ class IptablesFirewall(Firewall):
         return found
 
     def rules(self, result: dict[str, Any]) -> list[str]:
-        """The per-address rules of ``result`` that exist now, as ``iptables -S`` lines."""
+        """The per-address rules of ``result`` that exist now, as ``iptables -S`` lines;
+        a rule present twice is listed twice (so that a non-idempotent add shows)."""
         found = []
         for version, ips in _by_family(result):
-            present = self._dump(version)
+            present = Counter(self._run(version, "-S").splitlines())
             for ip in ips:
-                found += [line for args in per_ip_rules(ip)
-                          if (line := rule_line(PRIV_CHAIN, args)) in present]
+                for args in per_ip_rules(ip):
+                    line = rule_line(PRIV_CHAIN, args)
+                    found += [line] * present[line]
         return found
 
     def _ensure(self, version: int, table: str, setup: list[tuple[str, str, list[str]]],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from conftest import need_binary
 
@@ -22,3 +24,23 @@ class TestCrun(OCIRuntimeTests):
         need_binary("crun")
         need_binary("conmon")
         return "crun"
+
+
+def conmon_args(tmp_path, conmon: str):
+    from pypod_oci_runc.conmon import ConmonArgs
+
+    d = str(tmp_path)
+    return ConmonArgs(conmon=conmon, runtime="/bin/true", runtime_args=(), ctr_id="c" * 64,
+                      name="n", bundle=d, pidfile=f"{d}/pid", conmon_pidfile=f"{d}/cpid",
+                      exit_dir=d, persist_dir=d, socket_dir=d, log_path=f"{d}/log")
+
+
+def test_a_conmon_that_cannot_run_is_an_oci_runtime_error(tmp_path) -> None:
+    from pypod_oci_runc.conmon import spawn
+
+    from pypod_core.errors import OCIRuntimeError
+
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(OCIRuntimeError, match="cannot run conmon /no/such/conmon"):
+        spawn(conmon_args(tmp_path, "/no/such/conmon"), {}, str(tmp_path))
+    assert len(os.listdir("/proc/self/fd")) == before, "pipes leaked"

@@ -111,9 +111,11 @@ def spawn(args: ConmonArgs, env: Mapping[str, str], cwd: str) -> int:
         proc = subprocess.Popen(
             args.argv(), env=full_env, cwd=cwd, pass_fds=(sync_w, start_r),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except BaseException:
+    except BaseException as exc:
         os.close(sync_r)
         os.close(start_w)
+        if isinstance(exc, OSError):
+            raise OCIRuntimeError(f"cannot run conmon {args.conmon}: {exc.strerror}") from None
         raise
     finally:
         os.close(sync_w)
@@ -121,6 +123,8 @@ def spawn(args: ConmonArgs, env: Mapping[str, str], cwd: str) -> int:
     # Nothing to do before conmon runs (podman moves it into a cgroup here): let it go.
     try:
         os.write(start_w, b"0")
+    except BrokenPipeError:
+        pass  # conmon died already: read_sync reports it ("exited without creating")
     finally:
         os.close(start_w)
     # The process we started exits as soon as it has forked the monitor.

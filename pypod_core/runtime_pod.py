@@ -98,8 +98,9 @@ class PodOps:
     # -- locks -------------------------------------------------------------------------
 
     def pod_lock(self, pod_id: str) -> FileLock:
-        """The pod's lock: one ``filelock`` per pod and process, reentrant.  Taken before
-        any of its containers' locks, never after."""
+        """The pod's lock: one flock(2) lock file per pod (:mod:`pypod_core.locks`), one
+        lock object per process, reentrant.  Taken before any of its containers' locks,
+        never after."""
         from pypod_core.pod import lock_path
 
         locks: dict[str, FileLock] = self.__dict__.setdefault("_pod_locks", {})

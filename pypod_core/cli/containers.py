@@ -47,7 +47,8 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--privileged", action="store_true")
     p.add_argument("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]")
     p.add_argument("--network", "--net", default=None,
-                   help="none (default), host, or network names (comma-separated)")
+                   help="bridge, none, host, or network names (comma-separated); "
+                        "default: config netns (bridge when rootful)")
     p.add_argument("--ip", default="", help="static IPv4 address on the network")
     p.add_argument("-p", "--publish", action="append", default=[],
                    metavar="[IP:][HOST:]CTR[/PROTO]")
@@ -132,7 +133,8 @@ def _attached(ctr: Container) -> int:
 
 
 class _sig_proxy:
-    """Forward SIGINT, SIGTERM, SIGHUP and SIGQUIT to the container while attached."""
+    """Forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container
+    while attached."""
 
     SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 

@@ -219,7 +219,8 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     p.add_argument("--no-infra", dest="infra", action="store_const", const="false",
                    help="make no infra container (nothing is shared)")
     p.add_argument("--network", "--net", default=None,
-                   help="none (default), host, bridge, or network names (comma-separated)")
+                   help="bridge, none, host, or network names (comma-separated); "
+                        "default: config netns (bridge when rootful)")
     p.add_argument("--hostname", default="", help="the pod's host name (default: its name)")
     p.set_defaults(func=cmd_create)
 

@@ -44,3 +44,34 @@ def test_a_conmon_that_cannot_run_is_an_oci_runtime_error(tmp_path) -> None:
     with pytest.raises(OCIRuntimeError, match="cannot run conmon /no/such/conmon"):
         spawn(conmon_args(tmp_path, "/no/such/conmon"), {}, str(tmp_path))
     assert len(os.listdir("/proc/self/fd")) == before, "pipes leaked"
+
+
+def test_read_sync_gives_up_at_its_timeout_even_if_conmon_trickles(tmp_path) -> None:
+    """The timeout bounds the whole wait, not each read: a report arriving byte by byte,
+    never ending, still fails on time."""
+    import threading
+    import time
+
+    from pypod_oci_runc.conmon import read_sync
+
+    from pypod_core.errors import OCIRuntimeError
+
+    r, w = os.pipe()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(0.05):
+            os.write(w, b" ")
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(OCIRuntimeError, match="did not report"):
+            read_sync(r, "runc", timeout=0.3)
+        assert time.monotonic() - started < 1.5
+    finally:
+        stop.set()
+        thread.join()
+        os.close(r)
+        os.close(w)

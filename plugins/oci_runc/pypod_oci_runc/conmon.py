@@ -16,6 +16,7 @@ import os
 import re
 import select
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -136,9 +137,9 @@ def read_sync(fd: int, runtime: str, timeout: float = CREATE_TIMEOUT) -> int:
     """Read conmon's first report from the sync pipe: the container's pid, or raise the
     runtime's error."""
     data = b""
-    deadline_left = timeout
+    deadline = time.monotonic() + timeout
     while b"\n" not in data:
-        ready, _, _ = select.select([fd], [], [], deadline_left)
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
             raise OCIRuntimeError(f"{runtime}: conmon did not report within {timeout:.0f}s")
         chunk = os.read(fd, 4096)

@@ -339,3 +339,22 @@ def test_a_hung_plugin_is_killed_and_reported(tmp_path, monkeypatch) -> None:
     with pytest.raises(NetworkError, match="hung ADD: no answer within 0.5s"):
         invoke.exec_plugin(str(hung), {"cniVersion": "1.0.0", "name": "n", "type": "hung"},
                            inv)
+
+
+@pytest.mark.parametrize("settings,error", [
+    ({"default_subnet": "10.1.2.3/16"}, "'default_subnet': 10.1.2.3/16 has host bits set"),
+    ({"subnet_pool": "nonsense"}, "'subnet_pool': 'nonsense' does not appear to be"),
+    ({"subnet_pool": "10.91.0.0/26"}, "'subnet_pool': 10.91.0.0/26 is smaller than the /24"),
+])
+def test_bad_subnet_settings_are_config_errors(make_runtime, tmp_path, settings,
+                                               error) -> None:
+    """A malformed subnet in [plugins.net_cni] is a one-line ConfigError naming the key,
+    not a ValueError traceback at the first network command."""
+    import tomli_w
+    from pypod_net_cni.network import CNINetwork
+
+    path = tmp_path / "bad-net.conf"
+    path.write_text(tomli_w.dumps({"plugins": {"net_cni": settings}}))
+    with pytest.raises(ConfigError, match=error) as info:
+        CNINetwork.for_runtime(make_runtime(state_type="memory", config_path=str(path)))
+    assert str(path) in str(info.value)

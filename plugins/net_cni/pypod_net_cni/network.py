@@ -56,7 +56,16 @@ def _settings(runtime: Runtime) -> dict[str, str]:
             raise ConfigError(f"{where}: [plugins.net_cni]: unknown key {key!r}")
         if not isinstance(value, str):
             raise ConfigError(f"{where}: [plugins.net_cni]: key {key!r}: expected a string")
-    return {**SETTINGS, **given}
+    settings = {**SETTINGS, **given}
+    for key in ("default_subnet", "subnet_pool"):
+        try:
+            net = ipaddress.ip_network(settings[key])
+        except ValueError as exc:
+            raise ConfigError(f"{where}: [plugins.net_cni]: key {key!r}: {exc}") from None
+        if key == "subnet_pool" and net.prefixlen > 24:
+            raise ConfigError(f"{where}: [plugins.net_cni]: key {key!r}: {net} is smaller "
+                              "than the /24 each new network gets")
+    return settings
 
 
 class CNINetwork(Network):

@@ -107,6 +107,7 @@ def _config(ctr: Container) -> dict[str, Any]:
 
 def _host_config(ctr: Container) -> dict[str, Any]:
     from pypod_core.bundle import rlimits
+    from pypod_core.networking import port_bindings
 
     c = ctr.config
     return {
@@ -116,7 +117,7 @@ def _host_config(ctr: Container) -> dict[str, Any]:
         "LogConfig": {"Type": "k8s-file", "Config": None, "Path": ctr.log_path, "Tag": "",
                       "Size": "0B"},
         "NetworkMode": _network_mode(c),
-        "PortBindings": _port_bindings(ctr),
+        "PortBindings": port_bindings(ctr),
         "AutoRemove": c.auto_remove,
         "Privileged": c.privileged,
         "ReadonlyRootfs": c.read_only,
@@ -132,14 +133,6 @@ def _host_config(ctr: Container) -> dict[str, Any]:
 def _ns_mode(ctr: Container, kind: str) -> str:
     other = ctr.config.shared_namespaces.get(kind)
     return f"container:{other}" if other else "private"
-
-
-def _port_bindings(ctr: Container) -> dict[str, list[dict[str, str]]]:
-    bindings: dict[str, list[dict[str, str]]] = {}
-    for p in ctr.config.port_mappings:
-        bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append(
-            {"HostIp": p.host_ip, "HostPort": str(p.host_port)})
-    return bindings
 
 
 def _mounts(ctr: Container) -> list[dict[str, Any]]:

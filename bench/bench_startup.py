@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     runs = parser.parse_args().runs
     tmp = tempfile.mkdtemp(prefix="pypod-bench-")
+    try:
+        measure(runs, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(runs: int, tmp: str) -> None:
+    """Take and print the figures, with every store under ``tmp``."""
     flags = ["--config", os.devnull, "--root", f"{tmp}/root", "--runroot", f"{tmp}/run"]
 
     info_ms = median_ms(lambda: subprocess.run([PYPOD, *flags, "info"], check=True,

@@ -41,6 +41,7 @@ def timed(cmd: list[str]) -> float:
 
 
 def write_config(tmp: str) -> str:
+    """A pypod config keeping every store under ``tmp``, on the bench's own network."""
     path = os.path.join(tmp, "pypod.conf")
     with open(path, "w") as f:
         f.write(f'graph_root = "{tmp}/root"\nrun_root = "{tmp}/run"\n'
@@ -50,6 +51,7 @@ def write_config(tmp: str) -> str:
 
 
 def commands(tmp: str, rootfs: str, runtime: str) -> dict[str, list[str]]:
+    """The four timed command lines, by label: each tool on the bridge and on none."""
     pypod = [PYPOD, "--config", write_config(tmp), "--runtime", runtime, "run", "--rm"]
     podman = ["podman", "--root", f"{tmp}/podman-root", "--runroot", f"{tmp}/podman-run",
               "--runtime", runtime, "run", "--rm", *PODMAN_LIMITS]

@@ -72,11 +72,13 @@ def podman_env(tmp: str) -> dict[str, str]:
 
 
 def pypod_env() -> dict[str, str]:
+    """Our environment, bytecode writing allowed (as for an installed package)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     return env
 
 
 def median(values: list[float]) -> float:
+    """The median, NaN for no values."""
     return statistics.median(values) if values else float("nan")
 
 
@@ -120,6 +122,7 @@ def bench_many(tool: list[str], env: dict[str, str], rootfs: str, count: int,
 
 
 def report(rows: list[tuple[str, float, float | None, float | None]]) -> None:
+    """Print the table: operation, median ms, and the ratios where they apply."""
     print(f"{'operation':<28}{'median ms':>12}{'pypod/podman':>15}{'pypod/runc':>13}")
     for name, ms, vs_podman, vs_runc in rows:
         cells = [f"{v:.2f}" if v is not None else "" for v in (vs_podman, vs_runc)]

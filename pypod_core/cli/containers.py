@@ -398,6 +398,16 @@ def _multi(p: argparse.ArgumentParser, handler: Handler, verb: str,
     p.set_defaults(func=handler, verb=verb)
 
 
+def _ps_flags(p: argparse.ArgumentParser) -> None:
+    """``ps`` and ``container ls``."""
+    p.add_argument("-a", "--all", action="store_true", help="show every container")
+    p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
+    p.add_argument("--no-trunc", action="store_true", help="full ids and commands")
+    p.add_argument("--format", default="", help="json, or a Go template")
+    p.add_argument("--pod", action="store_true", help="show each container's pod")
+    p.set_defaults(func=cmd_ps)
+
+
 def _register_into(sub: Any) -> None:
     """Add every container verb to one subparsers object."""
     p = sub.add_parser("create", help="create a container")
@@ -435,13 +445,7 @@ def _register_into(sub: Any) -> None:
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
     _multi(p, cmd_restart, "restart", all_flag=True)
 
-    p = sub.add_parser("ps", help="list containers")
-    p.add_argument("-a", "--all", action="store_true", help="show every container")
-    p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
-    p.add_argument("--no-trunc", action="store_true", help="full ids and commands")
-    p.add_argument("--format", default="", help="json, or a Go template")
-    p.add_argument("--pod", action="store_true", help="show each container's pod")
-    p.set_defaults(func=cmd_ps)
+    _ps_flags(sub.add_parser("ps", help="list containers"))
 
     p = sub.add_parser("inspect", help="show containers' configuration and state")
     p.add_argument("-f", "--format", default="", help="json, or a Go template")
@@ -470,13 +474,7 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     _register_into(sub)
     group = groups["container"]
     _register_into(group)
-    p = group.add_parser("ls", help="list containers (ps)")
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("--format", default="")
-    p.add_argument("--pod", action="store_true")
-    p.set_defaults(func=cmd_ps)
+    _ps_flags(group.add_parser("ls", help="list containers (ps)"))
     p = group.add_parser("cleanup", help="clean up after a container exited (exit command)")
     p.add_argument("--rm", action="store_true", help="remove the container too")
     _multi(p, cmd_cleanup, "cleanup")

@@ -285,6 +285,10 @@ def load_config(
         _validate(data, source)
         merged.update(data)
         explicit.update(data)
+    if rootless and not path and not source:
+        # First rootless use: the user's file gets the defaults, not this one call's
+        # options (a --root given once must not stick for ever).
+        write_user_config_once(_converter.structure(merged, RuntimeConfig))
     if options:
         _validate(options, "options")
         merged.update(copy.deepcopy(dict(options)))
@@ -293,8 +297,6 @@ def load_config(
     config.explicit = frozenset(explicit)
     config.source = source or ""
     _derive_paths(config)
-    if rootless and not path:
-        write_user_config_once(config)
     return config
 
 

@@ -18,7 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pypod_core.errors import CtrRemovedError, CtrStateInvalidError, NoSuchCtrError
+from pypod_core.errors import (
+    CtrRemovedError,
+    CtrStateInvalidError,
+    CtrWaitTimeoutError,
+    NoSuchCtrError,
+)
 from pypod_core.locks import LockTimeout
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
 
@@ -315,7 +320,8 @@ class Container:
         """Block until the container is no longer running; return its exit code.
 
         A container that never ran returns its (zero) exit code at once.  With
-        ``timeout``, TimeoutError if it still runs after that many seconds."""
+        ``timeout``, CtrWaitTimeoutError (a TimeoutError) if it still runs after that
+        many seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self.locked():
@@ -323,7 +329,7 @@ class Container:
                     return self.state.exit_code
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise TimeoutError(f"container {self.name} still runs after {timeout}s")
+                raise CtrWaitTimeoutError(f"container {self.name} still runs after {timeout}s")
             self.oci.wait_container(self, left)
 
     def stop(self, timeout: int | None = None) -> None:

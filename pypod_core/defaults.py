@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.errors import OCIRuntimeError
+from pypod_core.errors import ConfigError, OCIRuntimeError
 from pypod_core.hookspecs import hookimpl
 from pypod_core.locks import FileLock
 from pypod_core.state import DBConfig
@@ -27,6 +27,14 @@ DB_OWNED_KEYS = (
     ("tmp_dir", "tmp_dir"),
     ("volume_path", "volume_dir"),
 )
+
+
+def _make_dir(what: str, path: str, mode: int) -> None:
+    """``mkdir -p``; a ConfigError naming the setting if the path cannot be a directory."""
+    try:
+        os.makedirs(path, mode, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
 
 
 def _first_file(paths: list[str]) -> str | None:
@@ -61,7 +69,7 @@ def pypod_find_conmon_path(runtime: Runtime) -> str:
 @hookimpl(trylast=True)
 def pypod_prepare_static_dir(runtime: Runtime) -> bool:
     """``mkdir -p static_dir`` with mode 0700."""
-    os.makedirs(runtime.config.static_dir, 0o700, exist_ok=True)
+    _make_dir("static_dir", runtime.config.static_dir, 0o700)
     return True
 
 
@@ -115,7 +123,7 @@ def pypod_make_storage(runtime: Runtime) -> Any:
 @hookimpl(trylast=True)
 def pypod_prepare_tmp_dir(runtime: Runtime) -> bool:
     """``mkdir -p tmp_dir`` with mode 0751."""
-    os.makedirs(runtime.config.tmp_dir, 0o751, exist_ok=True)
+    _make_dir("tmp_dir", runtime.config.tmp_dir, 0o751)
     return True
 
 
@@ -129,7 +137,7 @@ def pypod_make_oci_runtime(runtime: Runtime) -> Any:
 def pypod_prepare_lock_dir(runtime: Runtime) -> str:
     """``tmp_dir/lock``: per-object lock files live there."""
     lock_dir = os.path.join(runtime.config.tmp_dir, "lock")
-    os.makedirs(lock_dir, 0o755, exist_ok=True)
+    _make_dir("lock dir", lock_dir, 0o755)
     return lock_dir
 
 

@@ -53,6 +53,10 @@ class CtrStateInvalidError(PypodError):
     (libpod ``ErrCtrStateInvalid``)."""
 
 
+class CtrWaitTimeoutError(PypodError, TimeoutError):
+    """The container still runs when a wait with a timeout gives up."""
+
+
 class CtrInUseError(PypodError):
     """Other containers depend on this one (libpod ``ErrDepExists``)."""
 

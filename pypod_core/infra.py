@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from typing import TYPE_CHECKING
 
 from pypod_core.errors import ConfigError, InvalidArgError
@@ -66,7 +67,7 @@ def infra_rootfs(config: RuntimeConfig) -> str:
             f.write(PAUSE_SCRIPT)
         os.chmod(pause, 0o755)
         os.rename(building, target)
-    except OSError as exc:
+    except (OSError, subprocess.CalledProcessError) as exc:
         shutil.rmtree(building, ignore_errors=True)
         if not os.path.isdir(target):  # not merely beaten to it by another process
             raise ConfigError(f"infra_image {image}: cannot build the infra root filesystem "

@@ -99,9 +99,10 @@ def holder_pid(directory: str, ctr_id: str) -> int:
     try:
         with open(os.path.join(directory, ctr_id)) as f:
             pid_text, start = f.read().split()
-    except (FileNotFoundError, ValueError):
+        pid = int(pid_text)
+    except (FileNotFoundError, ValueError):  # no record, or a torn one: no holder
         return 0
-    return int(pid_text) if _start_time(int(pid_text)) == start else 0
+    return pid if _start_time(pid) == start else 0
 
 
 def _write_record(directory: str, ctr_id: str, pid: int) -> None:

@@ -146,13 +146,15 @@ def test_rootless_defaults_and_first_use_writes_the_user_file(tmp_path: Path, mo
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg"))
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.delenv("PYPOD_CONF", raising=False)
-    config = load_config(rootless=True)
+    config = load_config(rootless=True, options={"num_locks": 7})
+    assert config.num_locks == 7
     assert config.graph_root == str(tmp_path / ".local/share/pypod")
     assert config.tmp_dir == str(tmp_path / "xdg/pypod/tmp")
     assert config.firewall_backend == "none"
     user_file = tmp_path / ".config/containers/pypod.conf"
     written = tomllib.loads(user_file.read_text())
     assert written["graph_root"] == config.graph_root
+    assert written["num_locks"] == RuntimeConfig().num_locks  # the call's option is not kept
     assert not [p for p in user_file.parent.iterdir() if p.name.startswith(".pypod.conf.")]
     # The user's file is now what a rootless load reads, and is not rewritten.
     user_file.write_text("runtime = 'crun'\n")

@@ -320,3 +320,15 @@ def _forget_cgroups(*ctr_ids: str) -> None:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
+
+
+def test_wait_with_a_timeout_gives_up_with_a_typed_error(rt: Any, rootfs: str) -> None:
+    from pypod_core.errors import CtrWaitTimeoutError, PypodError
+
+    ctr = rt.create_container(rootfs, ["sleep", "60"])
+    ctr.start()
+    with pytest.raises(CtrWaitTimeoutError) as err:
+        ctr.wait(timeout=0.2)
+    assert isinstance(err.value, PypodError) and isinstance(err.value, TimeoutError)
+    ctr.stop(timeout=0)
+    assert ctr.wait(timeout=5) == 137

@@ -165,3 +165,11 @@ def test_new_runtime_from_config_reads_one_named_file(tmp_path: Path, runtime_op
                                    "num_locks"}
     finally:
         runtime.shutdown()
+
+
+def test_an_unusable_directory_is_a_one_line_error_not_an_internal_one():
+    result = run_pypod("--config", os.devnull, "--root", "/dev/null/x", "--state-type",
+                       "memory", "info")
+    assert result.returncode == 125
+    assert result.stderr.strip().splitlines() == [
+        "Error: static_dir /dev/null/x/static: Not a directory"]

@@ -142,7 +142,10 @@ def _group_help(parser: argparse.ArgumentParser):
     return show
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, debug: bool) -> int:
+    """Report the exception being handled: one line, the traceback only when debugging."""
+    if debug:
+        traceback.print_exc()
     print(f"Error: {message}", file=sys.stderr)
     return EXIT_ERROR
 
@@ -161,17 +164,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = CLIContext(args)
         return int(args.func(args, ctx) or 0)
     except PypodError as exc:
-        if debug:
-            traceback.print_exc()
-        return _fail(str(exc))
+        return _fail(str(exc), debug)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the user gave that cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}", debug)
     except Exception as exc:  # a bug: still one line unless debugging
-        if debug:
-            traceback.print_exc()
-        return _fail(f"internal error: {type(exc).__name__}: {exc}")
+        return _fail(f"internal error: {type(exc).__name__}: {exc}", debug)
     finally:
         if ctx is not None:
             ctx.close()

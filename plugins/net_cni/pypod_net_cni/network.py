@@ -22,6 +22,7 @@ from pypod_core.errors import (
     NetworkError,
     NetworkExistsError,
     NoSuchNetworkError,
+    PypodError,
 )
 from pypod_core.model import validate_name
 from pypod_core.netns import is_netns
@@ -295,11 +296,11 @@ class CNINetwork(Network):
     def teardown(self, request: NetworkRequest) -> None:
         """DEL every cached attachment of the container, last interface first; an entry
         whose DEL fails stays cached (a later teardown tries again)."""
-        first_error: NetworkError | None = None
+        first_error: PypodError | None = None
         for entry in reversed(self.cache.entries(request.container_id)):
             try:
                 self._del(entry)
-            except NetworkError as exc:
+            except PypodError as exc:  # e.g. a cached config that no longer parses
                 first_error = first_error or exc
                 continue
             self.cache.remove(entry)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: How long to wait for a container to exit after SIGKILL before giving up.
 KILL_WAIT = 30.0
+#: How long one call of the runtime binary (create, start, kill, state...) may take.
+RUNTIME_TIMEOUT = 120.0
 #: Environment variables handed on to conmon and so to the exit command: they select
 #: plugins, and the cleanup must build the same runtime.
 PASSED_ENV = ("PYPOD_PLUGINS", "PYPOD_DISABLE_PLUGINS", "PYPOD_DISABLE_PLUGIN_AUTOLOAD",
@@ -70,10 +72,23 @@ class ConmonOCIRuntime(OCIRuntime):
     def _cmd(self, *args: str) -> list[str]:
         return [self.path, "--root", self.state_root, *args]
 
+    def _call(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """Run a command of the runtime binary, bounded in time (a hung runtime must not
+        hold the container's lock for ever); OCIRuntimeError if it cannot run or hangs."""
+        try:
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=RUNTIME_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            command = " ".join(argv[1:])[:80]
+            raise OCIRuntimeError(f"{self.name} {command} did not finish within "
+                                  f"{RUNTIME_TIMEOUT:.0f}s") from None
+        except OSError as exc:
+            raise OCIRuntimeError(f"{self.name}: cannot run {self.path}: {exc.strerror}") \
+                from None
+
     def _run(self, *args: str, ok_if_gone: bool = False) -> str:
         """Run the runtime binary; raise its error (classified) on failure."""
-        proc = subprocess.run(self._cmd(*args), stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True)
+        proc = self._call(self._cmd(*args))
         if proc.returncode != 0:
             message = proc.stderr.strip() or proc.stdout.strip()
             if ok_if_gone and any(g in message.lower() for g in _GONE):
@@ -226,7 +241,7 @@ class ConmonOCIRuntime(OCIRuntime):
         """The runtime's status word for the container ("" if it does not know it)."""
         import json
 
-        proc = subprocess.run(self._cmd("state", ctr.id), capture_output=True, text=True)
+        proc = self._call(self._cmd("state", ctr.id))
         if proc.returncode != 0:
             return ""
         try:
@@ -256,8 +271,12 @@ class ConmonOCIRuntime(OCIRuntime):
                 "--cwd", workdir or config.workdir or "/"]
         for item in container_env(config, resolved, env):
             args += ["--env", item]
-        proc = subprocess.Popen(self._cmd(*args, ctr.id, *command), stdout=stdout,
-                                stderr=subprocess.PIPE)
+        try:
+            proc = subprocess.Popen(self._cmd(*args, ctr.id, *command), stdout=stdout,
+                                    stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise OCIRuntimeError(f"{self.name}: cannot run {self.path}: {exc.strerror}") \
+                from None
         assert proc.stderr is not None
         target = stderr if stderr is not None else 2
         tail = b""
@@ -278,7 +297,7 @@ class ConmonOCIRuntime(OCIRuntime):
 
     def version(self) -> str:
         """The first line of ``RUNTIME --version``."""
-        proc = subprocess.run([self.path, "--version"], capture_output=True, text=True)
+        proc = self._call([self.path, "--version"])
         return proc.stdout.splitlines()[0] if proc.stdout else ""
 
     def _forget(self, ctr_id: str) -> None:

@@ -20,5 +20,6 @@ lint:
 test: setup lint
 	.venv/bin/python -m pytest -q -p no:cacheprovider tests plugins
 
-bench: setup
+bench:
+	sh scripts/setup.sh --bench
 	.venv/bin/python bench/run_all.py

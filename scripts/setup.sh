@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 PACKAGES="runc crun conmon containernetworking-plugins iptables iproute2 busybox-static"
+# The benchmarks compare with Debian's podman: `scripts/setup.sh --bench` installs it too.
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES="$PACKAGES podman"
+fi
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

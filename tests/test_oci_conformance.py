@@ -46,6 +46,21 @@ def test_a_conmon_that_cannot_run_is_an_oci_runtime_error(tmp_path) -> None:
     assert len(os.listdir("/proc/self/fd")) == before, "pipes leaked"
 
 
+def test_a_conmon_that_never_detaches_is_given_up_on(tmp_path, monkeypatch) -> None:
+    from pypod_oci_runc import conmon
+
+    from pypod_core.errors import OCIRuntimeError
+
+    stuck = tmp_path / "conmon"
+    stuck.write_text("#!/bin/sh\nexec sleep 30\n")
+    stuck.chmod(0o755)
+    monkeypatch.setattr(conmon, "CREATE_TIMEOUT", 0.3)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(OCIRuntimeError, match="did not detach"):
+        conmon.spawn(conmon_args(tmp_path, str(stuck)), {}, str(tmp_path))
+    assert len(os.listdir("/proc/self/fd")) == before, "pipes leaked"
+
+
 def test_read_sync_gives_up_at_its_timeout_even_if_conmon_trickles(tmp_path) -> None:
     """The timeout bounds the whole wait, not each read: a report arriving byte by byte,
     never ending, still fails on time."""

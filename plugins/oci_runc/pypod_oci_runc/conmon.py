@@ -128,8 +128,15 @@ def spawn(args: ConmonArgs, env: Mapping[str, str], cwd: str) -> int:
         pass  # conmon died already: read_sync reports it ("exited without creating")
     finally:
         os.close(start_w)
-    # The process we started exits as soon as it has forked the monitor.
-    proc.wait()
+    # The process we started exits as soon as it has forked the monitor; one that does
+    # not is stuck, and waiting on it would hold the container's lock for ever.
+    try:
+        proc.wait(timeout=CREATE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        os.close(sync_r)
+        raise OCIRuntimeError(f"conmon did not detach within {CREATE_TIMEOUT:.0f}s") from None
     return sync_r
 
 

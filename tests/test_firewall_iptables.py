@@ -93,3 +93,20 @@ def test_rules_lists_a_duplicate_twice(firewall) -> None:
         subprocess.run(["iptables", "-w", "-D", *extra], check=True)
         firewall.delete(result)
     assert firewall.rules(result) == []
+
+
+def test_a_firewall_lock_held_too_long_is_a_firewall_error(firewall, monkeypatch,
+                                                           tmp_path: Path) -> None:
+    from pypod_firewall_iptables import iptables
+
+    from pypod_core.errors import FirewallError
+    from pypod_core.locks import FileLock
+
+    monkeypatch.setattr(iptables, "COMMAND_TIMEOUT", 0.2)
+    holder = FileLock(str(tmp_path / "iptables.lock")).acquire()
+    try:
+        with pytest.raises(FirewallError, match="held the firewall lock"):
+            firewall.add(cni_result("10.203.7.9/24"))
+    finally:
+        holder.release()
+    assert "10.203.7.9" not in "".join(rules("iptables"))

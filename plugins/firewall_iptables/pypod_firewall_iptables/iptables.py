@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from pypod_core.errors import FirewallError
 from pypod_core.firewall import Firewall, container_ips
-from pypod_core.locks import FileLock
+from pypod_core.locks import FileLock, LockTimeout
 
 if TYPE_CHECKING:
     from pypod_core.runtime import Runtime
@@ -215,8 +215,16 @@ class IptablesFirewall(Firewall):
         if self._lock_path is None:
             yield
             return
-        with FileLock(self._lock_path):
+        lock = FileLock(self._lock_path)
+        try:
+            lock.acquire(timeout=COMMAND_TIMEOUT)
+        except LockTimeout:
+            raise FirewallError(f"{self._lock_path}: another pypod held the firewall lock "
+                                f"for {COMMAND_TIMEOUT:g}s") from None
+        try:
             yield
+        finally:
+            lock.release()
 
 
 #: What ``add`` makes first in each family: the chains, FORWARD's jump to CNI-FORWARD and

@@ -241,9 +241,12 @@ class NetworkBackendTests:
         netns.remove_netns(request.netns_path)
         network.teardown(request)
         network.teardown(request)
+        assert network.remembered(request) == {}  # forgotten although its netns was gone
         again, _ = attach()
         network.teardown(again)
         network.teardown(again)
+        assert network.remembered(again) == {}
+        assert interfaces_in(again.netns_path) == ["lo"]
 
     def test_unknown_network_is_an_error_and_attaches_nothing(
         self, network: Network, make_netns: Callable[[], str]

@@ -790,12 +790,15 @@ class StateBackendTests:
         state.validate_db_config(via_link)
         dotted = str(tmp_path / "real" / "root" / ".." / "static")
         state.validate_db_config(self._db_config(tmp_path / "real", static_dir=dotted))
+        assert state.get_db_config() == recorded  # accepted, and the record is unchanged
 
     def test_db_config_empty_values_are_not_compared(self, state: State,
                                                      tmp_path: Path) -> None:
-        state.validate_db_config(self._db_config(tmp_path, volume_dir=""))
+        recorded = self._db_config(tmp_path, volume_dir="")
+        state.validate_db_config(recorded)
         state.validate_db_config(self._db_config(tmp_path, volume_dir=str(tmp_path / "v2")))
         state.validate_db_config(DBConfig())
+        assert state.get_db_config() == recorded
 
     # -- closing -----------------------------------------------------------------------
 

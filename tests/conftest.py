@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,21 +18,11 @@ from typing import Any
 import pytest
 
 from pypod_core.rootfs import make_busybox_rootfs
+from pypod_core.testing.host import need_binary
+
+__all__ = ["need_binary"]  # test modules import it from here
 
 REPO = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI", "") == "true"
-
-
-def need_binary(name: str) -> str:
-    """The path of a system binary; skip without it, except under CI=true, where a
-    missing system package is a failure of the set-up, not a reason to skip."""
-    candidates = (f"/usr/sbin/{name}", f"/sbin/{name}", f"/usr/bin/{name}")
-    path = shutil.which(name) or next((p for p in candidates if os.path.exists(p)), None)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is not installed: scripts/setup.sh should have installed it")
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -143,3 +135,34 @@ def net_config(tmp_path: Path, runtime_options: dict[str, Any],
     path = tmp_path / "pypod-net.conf"
     path.write_text(tomli_w.dumps({**runtime_options, "plugins": {"net_cni": net_settings}}))
     return str(path)
+
+
+@pytest.fixture
+def net_runtime(make_runtime: Callable[..., Any], net_config: str) -> Any:
+    """A runtime whose default network is this test's own (``net_config``)."""
+    need_binary("iptables")
+    need_binary("runc")
+    need_binary("conmon")
+    return make_runtime(config_path=net_config)
+
+
+@pytest.fixture
+def www(tmp_path: Path) -> Path:
+    """A directory for busybox httpd to serve: index.html says "hello"."""
+    path = tmp_path / "www"
+    path.mkdir()
+    (path / "index.html").write_text("hello\n")
+    return path
+
+
+def fetch(url: str, timeout: float = 10) -> str:
+    """GET ``url``, retrying while the server is still starting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

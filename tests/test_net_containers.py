@@ -8,13 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary
+from conftest import fetch, need_binary
 
 from pypod_core import netns, portreserve
 from pypod_core.errors import PortInUseError
@@ -24,21 +22,9 @@ from pypod_core.testing.network import first_address, free_port
 
 
 @pytest.fixture
-def rt(make_runtime: Callable[..., Any], net_config: str) -> Any:
-    """A runtime whose default network is this test's own."""
-    need_binary("iptables")
-    need_binary("runc")
-    need_binary("conmon")
-    return make_runtime(config_path=net_config)
-
-
-@pytest.fixture
-def www(tmp_path: Path) -> Path:
-    """A directory for busybox httpd to serve: index.html says "hello"."""
-    path = tmp_path / "www"
-    path.mkdir()
-    (path / "index.html").write_text("hello\n")
-    return path
+def rt(net_runtime: Any) -> Any:
+    """This module's runtime: one on a default network of the test's own."""
+    return net_runtime
 
 
 def web(rt: Any, rootfs: str, www: Path, **fields: Any) -> Any:
@@ -48,19 +34,6 @@ def web(rt: Any, rootfs: str, www: Path, **fields: Any) -> Any:
                               mounts=(Mount(str(www), "/www", read_only=True),), **fields)
     ctr.start()
     return ctr
-
-
-def fetch(url: str, timeout: float = 10) -> str:
-    """GET ``url``, retrying while the server is still starting."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def ip_of(ctr: Any) -> str:

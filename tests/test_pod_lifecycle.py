@@ -49,15 +49,6 @@ def rt(make_runtime: Callable[..., Any]) -> Any:
     return make_runtime()
 
 
-@pytest.fixture
-def www(tmp_path: Path) -> Path:
-    """A directory for busybox httpd to serve: index.html says "hello"."""
-    path = tmp_path / "www"
-    path.mkdir()
-    (path / "index.html").write_text("hello\n")
-    return path
-
-
 def server(rt: Any, rootfs: str, www: Path, pod: Any, port: int = 8080) -> Any:
     """A container of ``pod`` serving ``www`` on the pod's 127.0.0.1:``port``."""
     return rt.create_container(rootfs, ["sh", "-c", SERVE.format(port=port)], pod=pod,

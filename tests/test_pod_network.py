@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary
+from conftest import fetch
 
 from pypod_core import netns, portreserve
 from pypod_core.errors import NoSuchPodError
@@ -28,33 +25,9 @@ SERVE = "trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"
 
 
 @pytest.fixture
-def rt(make_runtime: Callable[..., Any], net_config: str) -> Any:
-    """A runtime whose default network is this test's own."""
-    need_binary("iptables")
-    need_binary("runc")
-    need_binary("conmon")
-    return make_runtime(config_path=net_config)
-
-
-@pytest.fixture
-def www(tmp_path: Path) -> Path:
-    path = tmp_path / "www"
-    path.mkdir()
-    (path / "index.html").write_text("hello\n")
-    return path
-
-
-def fetch(url: str, timeout: float = 10) -> str:
-    """GET ``url``, retrying while the server is still starting."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+def rt(net_runtime: Any) -> Any:
+    """This module's runtime: one on a default network of the test's own."""
+    return net_runtime
 
 
 def web_pod(rt: Any, rootfs: str, www: Path, port: int) -> tuple[Any, Any]:

@@ -37,6 +37,7 @@ from pypod_core.bundle import write_bundle
 from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError, OCIRuntimeError
 from pypod_core.model import ContainerStatus, Mount
 from pypod_core.rootfs import make_busybox_rootfs
+from pypod_core.testing.host import need_binary
 
 MakeContainer = Callable[..., Any]
 
@@ -59,11 +60,7 @@ class OCIRuntimeTests:
     @classmethod
     def oci_rootfs(cls, tmp_path_factory: pytest.TempPathFactory) -> str:
         """A busybox root filesystem for the kit's containers."""
-        if not any(os.path.exists(p) for p in ("/bin/busybox", "/usr/bin/busybox")):
-            # Under CI a missing system package is a broken set-up, not a reason to skip.
-            if os.environ.get("CI") == "true":
-                pytest.fail("busybox is not installed (Debian's busybox-static)")
-            pytest.skip("busybox is not installed (Debian's busybox-static)")
+        need_binary("busybox", "busybox-static")
         return make_busybox_rootfs(str(tmp_path_factory.mktemp("oci-rootfs")))
 
     @pytest.fixture

@@ -1,0 +1,27 @@
+"""What the kits and pypod's own tests need from the host, and how they miss it.
+
+A missing system package skips a test on a developer's machine, but under ``CI=true``
+it fails: there it means the set-up forgot an install step.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+_SBIN = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
+
+
+def need_binary(name: str, package: str = "") -> str:
+    """The path of the system binary ``name`` (also looked for in sbin directories,
+    which a non-login PATH may lack); skip without it, fail under CI=true."""
+    candidates = (os.path.join(d, name) for d in _SBIN)
+    path = shutil.which(name) or next((p for p in candidates if os.path.exists(p)), None)
+    if path is None:
+        what = f"{name} is not installed" + (f" (Debian's {package})" if package else "")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{what}: scripts/setup.sh should have installed it")
+        pytest.skip(what)
+    return path

@@ -129,9 +129,7 @@ def plugins_info(runtime: Runtime) -> dict[str, Any]:
             "plugin": decl.plugin if decl else "",
             "distribution": decl.distribution if decl else "",
         }
-    from pypod_core.cli.system import plugin_rows
-
-    return {"selected": selected, "installed": plugin_rows(runtime.plugins)}
+    return {"selected": selected, "installed": runtime.plugins.rows()}
 
 
 def runtime_info(runtime: Runtime) -> dict[str, Any]:

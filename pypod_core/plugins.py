@@ -123,6 +123,14 @@ class PluginManager:
                 f"plugin {plugin!r}{_from(info.distribution if info else '')}: {exc}"
             ) from None
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per plugin, by name, as ``pypod plugins --json`` and ``info`` show it:
+        name, distribution, version, status, hooks, backends (and error, if any)."""
+        for family in BACKEND_FAMILIES:  # collect, so each plugin knows what it declared
+            self.backends(family)
+        return [attrs.asdict(info, filter=lambda field, value: field.name != "error" or value)
+                for info in sorted(self.infos.values(), key=lambda i: i.name)]
+
     # -- backends --------------------------------------------------------------------
 
     def backends(self, family: str) -> dict[str, Any]:

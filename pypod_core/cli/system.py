@@ -61,28 +61,11 @@ def cmd_info(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def plugin_rows(manager: PluginManager) -> list[dict[str, Any]]:
-    """One dict per plugin: name, distribution, version, status, hooks, backends."""
-    manager.backends("state")  # collect, so that each plugin knows what it declared
-    return [
-        {
-            "name": info.name,
-            "distribution": info.distribution,
-            "version": info.version,
-            "status": info.status,
-            "hooks": info.hooks,
-            "backends": info.backends,
-            **({"error": info.error} if info.error else {}),
-        }
-        for info in sorted(manager.infos.values(), key=lambda i: i.name)
-    ]
-
-
 def cmd_plugins(args: argparse.Namespace, ctx: Any) -> int:
     """``pypod plugins [--json]``: works even when no runtime can be built."""
     config = load_config(args.config)
     manager = PluginManager(blocked=[*config.disabled_plugins, *args.no_plugin]).load()
-    rows = plugin_rows(manager)
+    rows = manager.rows()
     if args.json:
         ctx.out(json.dumps(rows, indent=2))
         return 0

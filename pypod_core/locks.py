@@ -83,3 +83,28 @@ def _same_file(fd: int, path: str) -> bool:
         return False
     fst = os.fstat(fd)
     return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+
+
+class LockTable:
+    """The locks of one process on one lock dir, by name: one FileLock object per name,
+    so that a lock taken twice by this process is re-entered, not waited for."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self._locks: dict[str, FileLock] = {}
+
+    def get(self, name: str) -> FileLock:
+        """The lock ``name`` (file ``<directory>/<name>.lock``)."""
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = FileLock(os.path.join(self.directory, f"{name}.lock"))
+        return lock
+
+    def forget(self, name: str) -> None:
+        """Drop a removed object's lock and its file.  The caller holds the lock; a
+        process still waiting on the file finds the object gone once it gets it."""
+        self._locks.pop(name, None)
+        try:
+            os.unlink(os.path.join(self.directory, f"{name}.lock"))
+        except FileNotFoundError:
+            pass

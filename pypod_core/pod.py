@@ -13,7 +13,6 @@ for some containers still acts on the rest, then raises
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -126,7 +125,7 @@ class Pod:
                 self.state = self.runtime.state.pod_state(self.id)
             except (NoSuchPodError, PodRemovedError):
                 # Removed while we waited: drop the lock file that waiting re-created.
-                self.runtime._drop_pod_lock(self.id)
+                self.runtime.forget_pod_lock(self.id)
                 raise
             yield self
 
@@ -319,8 +318,3 @@ def _infra_config(infra: Container) -> dict[str, Any]:
         "userns": "host",
         "uts_ns": "private",
     }
-
-
-def lock_path(lock_dir: str, pod_id: str) -> str:
-    """The pod's lock file."""
-    return os.path.join(lock_dir, f"pod-{pod_id}.lock")

@@ -8,12 +8,14 @@ operations live in :mod:`pypod_core.runtime_ctr` and :mod:`pypod_core.runtime_po
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 from pypod_core import names
 from pypod_core.config import RuntimeConfig, is_rootless, load_config
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
+from pypod_core.locks import LockTable
 from pypod_core.pipeline import make_runtime
 from pypod_core.plugins import PluginManager
 from pypod_core.runtime_ctr import ContainerOps
@@ -40,6 +42,11 @@ class Runtime(ContainerOps, PodOps):
         self.lock_dir: str = ""
         self.network: Any = None
         self.firewall: Any = None
+
+    @functools.cached_property
+    def locks(self) -> LockTable:
+        """This process's locks on objects, in the lock dir (prepare_lock_dir stage)."""
+        return LockTable(self.lock_dir)
 
     @property
     def hook(self) -> Any:

@@ -19,7 +19,7 @@ from pypod_core.errors import (
     NameInUseError,
     NoSuchCtrError,
 )
-from pypod_core.locks import FileLock
+from pypod_core.locks import FileLock, LockTable
 from pypod_core.model import (
     ContainerConfig,
     ContainerRecord,
@@ -52,6 +52,9 @@ class ContainerOps:
     lock_dir: str
 
     if TYPE_CHECKING:
+        @property
+        def locks(self) -> LockTable: ...
+
         def check_valid(self) -> None: ...
 
         def generate_name(self) -> str: ...
@@ -63,23 +66,13 @@ class ContainerOps:
     # -- locks -------------------------------------------------------------------------
 
     def container_lock(self, ctr_id: str) -> FileLock:
-        """The container's lock: one lock file per container and process, reentrant,
-        so that two processes never act on one container at once."""
-        locks: dict[str, FileLock] = self.__dict__.setdefault("_ctr_locks", {})
-        lock = locks.get(ctr_id)
-        if lock is None:
-            lock = FileLock(os.path.join(self.lock_dir, f"ctr-{ctr_id}.lock"))
-            locks[ctr_id] = lock
-        return lock
+        """The container's lock (``ctr-ID.lock`` in the lock dir), reentrant within this
+        process, so that two processes never act on one container at once."""
+        return self.locks.get(f"ctr-{ctr_id}")
 
     def forget_container_lock(self, ctr_id: str) -> None:
-        """Forget a removed container's lock and its file (the caller holds it: a process
-        still waiting on the old file finds the container gone once it gets it)."""
-        self.__dict__.get("_ctr_locks", {}).pop(ctr_id, None)
-        try:
-            os.unlink(os.path.join(self.lock_dir, f"ctr-{ctr_id}.lock"))
-        except FileNotFoundError:
-            pass
+        """Drop a removed container's lock and its file (the caller holds it)."""
+        self.locks.forget(f"ctr-{ctr_id}")
 
     # -- create and find ---------------------------------------------------------------
 

@@ -12,7 +12,6 @@ are the infra container's.  A pod that asks for no network gets the configured d
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from pypod_core.errors import (
     PodNotEmptyError,
     PypodError,
 )
-from pypod_core.locks import FileLock
+from pypod_core.locks import FileLock, LockTable
 from pypod_core.model import (
     ContainerStatus,
     PodConfig,
@@ -80,6 +79,9 @@ class PodOps:
     lock_dir: str
 
     if TYPE_CHECKING:
+        @property
+        def locks(self) -> LockTable: ...
+
         def check_valid(self) -> None: ...
 
         def generate_name(self) -> str: ...
@@ -101,23 +103,11 @@ class PodOps:
         """The pod's lock: one flock(2) lock file per pod (:mod:`pypod_core.locks`), one
         lock object per process, reentrant.  Taken before any of its containers' locks,
         never after."""
-        from pypod_core.pod import lock_path
+        return self.locks.get(f"pod-{pod_id}")
 
-        locks: dict[str, FileLock] = self.__dict__.setdefault("_pod_locks", {})
-        lock = locks.get(pod_id)
-        if lock is None:
-            lock = FileLock(lock_path(self.lock_dir, pod_id))
-            locks[pod_id] = lock
-        return lock
-
-    def _drop_pod_lock(self, pod_id: str) -> None:
-        from pypod_core.pod import lock_path
-
-        self.__dict__.get("_pod_locks", {}).pop(pod_id, None)
-        try:
-            os.unlink(lock_path(self.lock_dir, pod_id))
-        except FileNotFoundError:
-            pass
+    def forget_pod_lock(self, pod_id: str) -> None:
+        """Drop a removed pod's lock and its file (the caller holds it)."""
+        self.locks.forget(f"pod-{pod_id}")
 
     # -- create and find ---------------------------------------------------------------
 
@@ -285,7 +275,7 @@ class PodOps:
                 except NoSuchCtrError:
                     continue  # removed by another process meanwhile
             self.state.remove_pod(pod.id)
-            self._drop_pod_lock(pod.id)
+            self.forget_pod_lock(pod.id)
         self.plugins.call_all("pypod_pod_removed", runtime=self, pod=pod)
 
     def check_infra_removal(self, ctr: Container, removing_pod: bool) -> None:

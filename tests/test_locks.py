@@ -76,3 +76,17 @@ def test_a_lock_file_deleted_by_its_holder_is_not_held_by_the_next(tmp_path: Pat
         third.acquire(timeout=0)
     second.release()
     first.release()
+
+
+def test_a_lock_table_gives_one_lock_per_name_and_forgets_with_the_file(tmp_path: Path):
+    from pypod_core.locks import LockTable
+
+    table = LockTable(str(tmp_path))
+    lock = table.get("ctr-abc")
+    assert table.get("ctr-abc") is lock and table.get("pod-abc") is not lock
+    with lock:
+        assert (tmp_path / "ctr-abc.lock").exists()
+        table.forget("ctr-abc")
+        assert not (tmp_path / "ctr-abc.lock").exists()
+    assert table.get("ctr-abc") is not lock
+    table.forget("never-taken")  # nothing to delete is fine

@@ -37,33 +37,25 @@ def _make_dir(what: str, path: str, mode: int) -> None:
         raise ConfigError(f"{what} {path}: {exc.strerror}") from None
 
 
-def _first_file(paths: list[str]) -> str | None:
+def _first_file(what: str, paths: list[str]) -> str:
+    """The first existing non-directory file of ``paths``; OCIRuntimeError if none."""
     for path in paths:
         if os.path.exists(path) and not os.path.isdir(path):
             return path
-    return None
+    raise OCIRuntimeError(f"could not find a working {what} (tried: {', '.join(paths)})")
 
 
 @hookimpl(trylast=True)
 def pypod_find_runtime_path(runtime: Runtime) -> str:
     """The first existing non-directory file of ``runtime_path``."""
-    found = _first_file(runtime.config.runtime_paths())
-    if found is None:
-        raise OCIRuntimeError(
-            f"could not find a working binary for OCI runtime {runtime.config.runtime!r} "
-            f"(tried: {', '.join(runtime.config.runtime_paths())})"
-        )
-    return found
+    what = f"binary for OCI runtime {runtime.config.runtime!r}"
+    return _first_file(what, runtime.config.runtime_paths())
 
 
 @hookimpl(trylast=True)
 def pypod_find_conmon_path(runtime: Runtime) -> str:
     """The first existing non-directory file of ``conmon_path``."""
-    found = _first_file(runtime.config.conmon_path)
-    if found is None:
-        tried = ", ".join(runtime.config.conmon_path)
-        raise OCIRuntimeError(f"could not find a working conmon binary (tried: {tried})")
-    return found
+    return _first_file("conmon binary", runtime.config.conmon_path)
 
 
 @hookimpl(trylast=True)

@@ -190,7 +190,7 @@ def inspect_container(ctr: Container) -> dict[str, Any]:
     }
 
 
-def _ago(seconds: float) -> str:
+def ago(seconds: float) -> str:
     """podman's human durations: "Less than a second", "5 seconds", "2 minutes"."""
     if seconds < 1:
         return "Less than a second"
@@ -207,11 +207,11 @@ def status_text(ctr: Container, now: float) -> str:
     """The STATUS column of ``ps``: ``Up 5 seconds``, ``Exited (3) 2 minutes ago``."""
     st = ctr.state
     if st.state is S.RUNNING:
-        return f"Up {_ago(now - st.started_at)}"
+        return f"Up {ago(now - st.started_at)}"
     if st.state is S.PAUSED:
-        return f"Up {_ago(now - st.started_at)} (Paused)"
+        return f"Up {ago(now - st.started_at)} (Paused)"
     if st.state in (S.EXITED, S.STOPPED):
-        return f"Exited ({st.exit_code}) {_ago(now - st.finished_at)} ago"
+        return f"Exited ({st.exit_code}) {ago(now - st.finished_at)} ago"
     return st.state.value.capitalize() if st.state is not S.CONFIGURED else "Created"
 
 
@@ -237,7 +237,7 @@ def ps_entry(ctr: Container, now: float) -> dict[str, Any]:
     return {
         "AutoRemove": c.auto_remove,
         "Command": list(c.command),
-        "CreatedAt": f"{_ago(now - c.created)} ago",
+        "CreatedAt": f"{ago(now - c.created)} ago",
         "Exited": exited,
         "ExitedAt": int(st.finished_at) if st.finished_at else ZERO_UNIX,
         "ExitCode": st.exit_code,

@@ -2,8 +2,8 @@
 ``rm``, ``ps``, ``logs``, ``wait``, ``inspect``, ``exec``, ``pause``, ``unpause``,
 ``restart`` and ``container cleanup``; each also as ``pypod container VERB``.
 
-This module is imported on every ``pypod`` invocation (to build the parser), so it
-imports nothing beyond argparse at module level: handlers import what they use.
+This module is imported whenever its commands are parsed, so it imports nothing heavy
+at module level (argparse and the small cli.output): handlers import what they use.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import argparse
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from pypod_core.cli.output import error_line, for_each, table
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext
@@ -22,10 +24,6 @@ Handler = Callable[[argparse.Namespace, "CLIContext"], int]
 #: Exit codes of ``run``/``start -a`` when the command cannot run (podman's).
 EXIT_CANNOT_INVOKE = 126
 EXIT_NOT_FOUND = 127
-
-
-def _error(message: str) -> None:
-    print(f"Error: {message}", file=sys.stderr)
 
 
 # -- create and run ------------------------------------------------------------------
@@ -125,10 +123,10 @@ def _attached(ctr: Container) -> int:
         with _sig_proxy(ctr):
             return ctr.start_attached(sys.stdout.buffer, sys.stderr.buffer)
     except CommandNotFoundError as exc:
-        _error(str(exc))
+        error_line(str(exc))
         return EXIT_NOT_FOUND
     except CommandNotExecutableError as exc:
-        _error(str(exc))
+        error_line(str(exc))
         return EXIT_CANNOT_INVOKE
 
 
@@ -182,8 +180,6 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], 
     """Apply ``act`` to each named container (or all with ``--all``); print each name as
     given (or ``show(name, container, act's result)``); on errors, report each and exit
     125 after trying the rest."""
-    from pypod_core.errors import PypodError
-
     names = args.containers
     if getattr(args, "all", False):
         names = [c.id for c in ctx.runtime.containers(all=True)]
@@ -191,17 +187,8 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], 
         from pypod_core.errors import InvalidArgError
 
         raise InvalidArgError(f"{args.verb}: at least one container name or id is required")
-    code = 0
-    for name in names:
-        try:
-            ctr = ctx.runtime.lookup_container(name)
-            result = act(ctr)
-        except PypodError as exc:
-            _error(str(exc))
-            code = 125
-            continue
-        ctx.out(show(name, ctr, result) if show else name)
-    return code
+    return for_each(names, ctx.runtime.lookup_container, act,
+                    show or (lambda name, ctr, result: name), ctx.out)
 
 
 def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -328,9 +315,7 @@ def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
         rows.append((e["Id"] if no_trunc else e["Id"][:12], "", command, e["CreatedAt"],
                      e["Status"], ports_text(e), ",".join(e["Names"]))
                     + ((e["Pod"] if no_trunc else e["Pod"][:12], e["PodName"]) if pods else ()))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for row in rows:
-        ctx.out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    table(rows, ctx.out)
 
 
 def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -344,7 +329,7 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
         try:
             docs.append(ctx.runtime.lookup_container(name).sync().inspect())
         except PypodError as exc:
-            _error(str(exc))
+            error_line(str(exc))
             code = 125
     if args.format and args.format.strip() not in ("json", "{{json .}}"):
         from pypod_core.cli.gotemplate import render

@@ -1,24 +1,21 @@
 """Pod commands, as podman's: ``pypod pod create|start|stop|kill|restart|pause|unpause|
 rm|ps|inspect``.
 
-This module is imported on every ``pypod`` invocation (to build the parser), so it
-imports nothing beyond argparse at module level: handlers import what they use.
+This module is imported whenever its commands are parsed, so it imports nothing heavy
+at module level (argparse and the small cli.output): handlers import what they use.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from pypod_core.cli.output import error_line, for_each, table
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext
     from pypod_core.pod import Pod
-
-
-def _error(message: str) -> None:
-    print(f"Error: {message}", file=sys.stderr)
 
 
 def _parse_bool(text: str) -> bool:
@@ -58,7 +55,7 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
 def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any]) -> int:
     """Apply ``act`` to each named pod (or all with ``--all``) and print its id; on an
     error, report it and exit 125 after trying the rest."""
-    from pypod_core.errors import InvalidArgError, PypodError
+    from pypod_core.errors import InvalidArgError
 
     if getattr(args, "all", False):
         names = [p.id for p in ctx.runtime.pods()]
@@ -66,17 +63,7 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any]) 
         names = args.pods
     else:
         raise InvalidArgError(f"pod {args.verb}: at least one pod name or id is required")
-    code = 0
-    for name in names:
-        try:
-            pod = ctx.runtime.lookup_pod(name)
-            act(pod)
-        except PypodError as exc:
-            _error(str(exc))
-            code = 125
-            continue
-        ctx.out(pod.id)
-    return code
+    return for_each(names, ctx.runtime.lookup_pod, act, lambda name, pod, _: pod.id, ctx.out)
 
 
 def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -156,19 +143,17 @@ def _table(ctx: CLIContext, entries: list[tuple[dict[str, Any], float]],
            no_trunc: bool) -> None:
     import time
 
-    from pypod_core.inspect_ctr import _ago
+    from pypod_core.inspect_ctr import ago
 
     now = time.time()
     header = ("POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "# OF CONTAINERS")
     rows = [header]
     for e, created in entries:
         rows.append((e["Id"] if no_trunc else e["Id"][:12], e["Name"], e["Status"],
-                     f"{_ago(now - created)} ago",
+                     f"{ago(now - created)} ago",
                      e["InfraId"] if no_trunc else e["InfraId"][:12],
                      str(len(e["Containers"]))))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for row in rows:
-        ctx.out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    table(rows, ctx.out)
 
 
 def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -183,7 +168,7 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
         try:
             docs.append(ctx.runtime.lookup_pod(name).inspect())
         except PypodError as exc:
-            _error(str(exc))
+            error_line(str(exc))
             code = 125
     if args.format and args.format.strip() not in ("json", "{{json .}}"):
         from pypod_core.cli.gotemplate import render

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata as metadata
 import os
 import sys
 import types
@@ -20,7 +19,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from pypod_core import hookspecs
+from pypod_core import entrypoints, hookspecs
 from pypod_core.declarations import BACKEND_FAMILIES
 from pypod_core.errors import BackendNotFoundError, HookError, PluginError, PypodError
 
@@ -74,12 +73,11 @@ class PluginManager:
         from pypod_core import defaults
 
         self.pm.register(defaults, name=DEFAULTS_PLUGIN)
-        self.infos[DEFAULTS_PLUGIN] = PluginInfo(DEFAULTS_PLUGIN, "pypod", _version("pypod"))
+        self.infos[DEFAULTS_PLUGIN] = PluginInfo(DEFAULTS_PLUGIN, "pypod",
+                                                 entrypoints.version("pypod"))
         if not _env_flag("PYPOD_DISABLE_PLUGIN_AUTOLOAD"):
-            for ep in _entry_points():
-                dist = ep.dist.name if ep.dist else ""
-                version = ep.dist.version if ep.dist else ""
-                self._load_one(ep.name, dist, version, ep.load)
+            for ep in entrypoints.entry_points(ENTRY_POINT_GROUP):
+                self._load_one(ep.name, ep.dist, ep.version, ep.load)
         for module in _env_list("PYPOD_PLUGINS"):
             self._load_one(module, "", "", functools.partial(importlib.import_module, module))
         self._check_pending()
@@ -227,17 +225,6 @@ class PluginManager:
         for plugin, impl in self._impls(hook):
             args = [kwargs[name] for name in impl.argnames]
             self.call_plugin_hook(plugin, hook, impl.function, *args)
-
-
-def _entry_points() -> list[metadata.EntryPoint]:
-    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return ""
 
 
 def _from(dist: str) -> str:

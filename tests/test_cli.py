@@ -11,30 +11,37 @@ from conftest import run_pypod
 from pypod_core.cli import main
 
 
-class _Groups(dict):
-    """Group sub-parsers made on demand, to see which groups a module adds to."""
-
-    def __missing__(self, name: str) -> argparse._SubParsersAction:
-        self[name] = argparse.ArgumentParser().add_subparsers()
-        return self[name]
-
-
 @pytest.mark.parametrize("module", list(main.COMMAND_MODULES))
 def test_each_module_registers_exactly_the_words_the_map_gives(module: str):
     sub = main.ArgumentParser(prog="pypod").add_subparsers()
-    groups = _Groups()
-    importlib.import_module(f"pypod_core.cli.{module}").register(sub, groups)
-    assert set(sub.choices) | set(groups) == set(main.COMMAND_MODULES[module])
+    groups = {name: argparse.ArgumentParser().add_subparsers() for name in main.GROUPS}
+    importlib.import_module(f"pypod_core.cli.{module}").register(sub, groups, main.Wanted(()))
+    used = {name for name, group in groups.items() if group.choices}
+    assert set(sub.choices) | used == set(main.COMMAND_MODULES[module])
 
 
-@pytest.mark.parametrize("argv, word", [
-    (["--root", "/r", "--log-level", "debug", "run", "--rm"], "run"),
-    (["--config=/c", "--trace-plugins", "pod", "ps"], "pod"),
-    (["--no-plugin", "run", "ps"], "ps"),
-    (["--help"], None),
+@pytest.mark.parametrize("argv, words", [
+    (["--root", "/r", "--log-level", "debug", "run", "--rm", "--network", "none"], ["run"]),
+    (["--config=/c", "--trace-plugins", "pod", "ps", "-q"], ["pod", "ps"]),
+    (["--no-plugin", "run", "ps"], ["ps"]),
+    (["container", "--help"], ["container"]),
+    (["--help"], []),
 ])
-def test_the_command_word_skips_pypods_own_flags_and_their_values(argv, word):
-    assert main.command_word(argv) == word
+def test_the_command_words_skip_pypods_own_flags_and_their_values(argv, words):
+    assert main.command_words(argv) == words
+
+
+def test_a_command_builds_only_its_own_verbs_parsers():
+    def verbs(parser: main.ArgumentParser) -> set[str]:
+        return set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+    assert verbs(main.build_parser(["run", "--rm", "true"])) == {"run"}
+    container = main.build_parser(["container", "cleanup", "--rm", "x"])
+    assert verbs(container) == {"container"}
+    assert set(container.parse_args(["container", "cleanup", "--rm", "x"]).containers) == {"x"}
+    whole_group = main.build_parser(["container", "--help"])._subparsers
+    group_parser = whole_group._group_actions[0].choices["container"]  # type: ignore
+    assert {"ls", "cleanup", "run", "ps"} <= verbs(group_parser)
 
 
 def test_a_command_builds_only_its_modules_parsers_and_help_shows_all():

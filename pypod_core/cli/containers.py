@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pypod_core.cli.output import error_line, for_each, table
 
 if TYPE_CHECKING:
-    from pypod_core.cli.main import CLIContext
+    from pypod_core.cli.main import CLIContext, Wanted
     from pypod_core.container import Container
 
 Handler = Callable[[argparse.Namespace, "CLIContext"], int]
@@ -393,51 +393,63 @@ def _ps_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_ps)
 
 
-def _register_into(sub: Any) -> None:
-    """Add every container verb to one subparsers object."""
+def _add_create(sub: Any) -> None:
     p = sub.add_parser("create", help="create a container")
     _add_create_flags(p)
     p.set_defaults(func=cmd_create)
 
+
+def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run a command in a new container")
     _add_create_flags(p)
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
     p.set_defaults(func=cmd_run)
 
+
+def _add_start(sub: Any) -> None:
     p = sub.add_parser("start", help="start containers")
     p.add_argument("-a", "--attach", action="store_true", help="attach to the output")
     _multi(p, cmd_start, "start")
 
+
+def _add_stop(sub: Any) -> None:
     p = sub.add_parser("stop", help="stop containers")
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
     _multi(p, cmd_stop, "stop", all_flag=True)
 
+
+def _add_kill(sub: Any) -> None:
     p = sub.add_parser("kill", help="send a signal to containers")
     p.add_argument("-s", "--signal", default="SIGKILL")
     _multi(p, cmd_kill, "kill", all_flag=True)
 
+
+def _add_rm(sub: Any) -> None:
     p = sub.add_parser("rm", help="remove containers")
     p.add_argument("-f", "--force", action="store_true", help="stop running ones first")
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
     _multi(p, cmd_rm, "rm", all_flag=True)
 
-    for verb, handler, help_text in (("pause", cmd_pause, "pause containers"),
-                                     ("unpause", cmd_unpause, "unpause containers"),
-                                     ("wait", cmd_wait, "wait for containers to exit")):
-        _multi(sub.add_parser(verb, help=help_text), handler, verb)
 
+def _add_simple(verb: str, handler: Callable[..., int], help_text: str) -> Callable[[Any], None]:
+    return lambda sub: _multi(sub.add_parser(verb, help=help_text), handler, verb)
+
+
+def _add_restart(sub: Any) -> None:
     p = sub.add_parser("restart", help="restart containers")
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
     _multi(p, cmd_restart, "restart", all_flag=True)
 
-    _ps_flags(sub.add_parser("ps", help="list containers"))
 
+def _add_inspect(sub: Any) -> None:
     p = sub.add_parser("inspect", help="show containers' configuration and state")
     p.add_argument("-f", "--format", default="", help="json, or a Go template")
     p.add_argument("--type", default="container", choices=["container"])
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.set_defaults(func=cmd_inspect)
 
+
+def _add_logs(sub: Any) -> None:
     p = sub.add_parser("logs", help="show a container's output")
     p.add_argument("-f", "--follow", action="store_true")
     p.add_argument("--tail", type=int, default=None, help="only the last N lines")
@@ -445,6 +457,8 @@ def _register_into(sub: Any) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.set_defaults(func=cmd_logs)
 
+
+def _add_exec(sub: Any) -> None:
     p = sub.add_parser("exec", help="run a command in a running container")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-u", "--user", default="")
@@ -454,12 +468,43 @@ def _register_into(sub: Any) -> None:
     p.set_defaults(func=cmd_exec)
 
 
-def register(sub: Any, groups: dict[str, Any]) -> None:
-    """Add the container commands at the top level and under ``pypod container``."""
-    _register_into(sub)
-    group = groups["container"]
-    _register_into(group)
-    _ps_flags(group.add_parser("ls", help="list containers (ps)"))
-    p = group.add_parser("cleanup", help="clean up after a container exited (exit command)")
+def _add_cleanup(sub: Any) -> None:
+    p = sub.add_parser("cleanup", help="clean up after a container exited (exit command)")
     p.add_argument("--rm", action="store_true", help="remove the container too")
     _multi(p, cmd_cleanup, "cleanup")
+
+
+#: Each container verb and what adds its parser, in ``--help`` order.
+VERBS: dict[str, Callable[[Any], None]] = {
+    "create": _add_create,
+    "run": _add_run,
+    "start": _add_start,
+    "stop": _add_stop,
+    "kill": _add_kill,
+    "rm": _add_rm,
+    "pause": _add_simple("pause", cmd_pause, "pause containers"),
+    "unpause": _add_simple("unpause", cmd_unpause, "unpause containers"),
+    "wait": _add_simple("wait", cmd_wait, "wait for containers to exit"),
+    "restart": _add_restart,
+    "ps": lambda sub: _ps_flags(sub.add_parser("ps", help="list containers")),
+    "inspect": _add_inspect,
+    "logs": _add_logs,
+    "exec": _add_exec,
+}
+#: What ``pypod container`` adds to the verbs above.
+GROUP_VERBS: dict[str, Callable[[Any], None]] = {
+    "ls": lambda sub: _ps_flags(sub.add_parser("ls", help="list containers (ps)")),
+    "cleanup": _add_cleanup,
+}
+
+
+def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
+    """Add the container verbs the command line needs, at the top level and under
+    ``pypod container``."""
+    for verb, add in VERBS.items():
+        if want(verb):
+            add(sub)
+    if "container" in groups:
+        for verb, add in {**VERBS, **GROUP_VERBS}.items():
+            if want(verb, group="container"):
+                add(groups["container"])

@@ -108,22 +108,47 @@ class CLIContext:
             self._runtime.valid = False
 
 
-def command_word(argv: Sequence[str]) -> str | None:
-    """The first word of ``argv`` that is neither a flag of pypod's nor its value."""
+def command_words(argv: Sequence[str]) -> list[str]:
+    """The words of ``argv`` that are neither flags of pypod's nor their values: the
+    command word, then (for a group such as ``container``) its sub-command."""
+    words = []
     i = 0
     while i < len(argv):
         if argv[i] in _VALUE_FLAGS:
             i += 2
-        elif argv[i].startswith("-"):
-            i += 1
-        else:
-            return argv[i]
-    return None
+            continue
+        if not argv[i].startswith("-"):
+            words.append(argv[i])
+            if words[0] not in GROUPS or len(words) == 2:
+                break
+        elif words:  # a flag after the group word: there is no sub-command word
+            break
+        i += 1
+    return words
+
+
+class Wanted:
+    """Which parsers a command line needs: its command's, or all of them when it names
+    no command (``pypod --help``).  Building every parser would cost each ``pypod``
+    process ~8 ms, so a module adds only the verbs this says yes to."""
+
+    def __init__(self, argv: Sequence[str]):
+        words = command_words(argv)
+        self.command = words[0] if words else None
+        self.sub_command = words[1] if len(words) > 1 else None
+
+    def __call__(self, verb: str, group: str | None = None) -> bool:
+        """Whether ``verb`` (of ``group``, or at the top level) is needed."""
+        if self.command is None:
+            return True
+        if group is None:
+            return verb == self.command
+        return group == self.command and self.sub_command in (None, verb)
 
 
 def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
-    """The command line: global flags, the groups, and the commands of the modules that
-    register ``argv``'s command word (of every module when there is none, or for help)."""
+    """The command line: global flags, the groups, and the commands ``argv`` needs (every
+    one when it names none, or for help)."""
     parser = ArgumentParser(prog="pypod", description="Manage containers and pods.")
     parser.add_argument("--config", help="read this config file only")
     parser.add_argument("--root", help="storage root directory (graph_root)")
@@ -137,16 +162,19 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
     parser.add_argument("--trace-plugins", action="store_true",
                         help="print each runtime stage, the plugin serving it and its time")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    want = Wanted(argv)
+    modules = [m for m, words in COMMAND_MODULES.items() if want.command in words]
+    if not modules:  # no command, or an unknown one: its error lists every command
+        want, modules = Wanted(()), list(COMMAND_MODULES)
     groups = {}
     for name, help_text in GROUPS.items():
-        group = sub.add_parser(name, help=help_text)
-        groups[name] = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND",
-                                            parser_class=ArgumentParser)
-        group.set_defaults(func=_group_help(group))
-    word = command_word(argv)
-    modules = [m for m, words in COMMAND_MODULES.items() if word in words]
-    for module_name in modules or COMMAND_MODULES:
-        importlib.import_module(f"pypod_core.cli.{module_name}").register(sub, groups)
+        if want(name):
+            group = sub.add_parser(name, help=help_text)
+            groups[name] = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND",
+                                                parser_class=ArgumentParser)
+            group.set_defaults(func=_group_help(group))
+    for module_name in modules:
+        importlib.import_module(f"pypod_core.cli.{module_name}").register(sub, groups, want)
     return parser
 
 

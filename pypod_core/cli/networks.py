@@ -10,7 +10,7 @@ from typing import Any
 from pypod_core.errors import NetworkError, PypodError
 
 
-def register(sub: Any, groups: dict[str, Any]) -> None:
+def register(sub: Any, groups: dict[str, Any], want: Any) -> None:
     """Add the ``network`` commands (under ``groups["network"]``)."""
     group = groups["network"]
     for name in ("ls", "list"):

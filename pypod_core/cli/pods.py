@@ -189,7 +189,7 @@ def _multi(p: argparse.ArgumentParser, handler: Callable[..., int], verb: str) -
     p.set_defaults(func=handler, verb=verb)
 
 
-def register(sub: Any, groups: dict[str, Any]) -> None:
+def register(sub: Any, groups: dict[str, Any], want: Any) -> None:
     """Add ``pypod pod VERB``."""
     pod = groups["pod"]
     p = pod.add_parser("create", help="create a pod")

@@ -11,7 +11,7 @@ from pypod_core.config import load_config
 from pypod_core.plugins import PluginManager
 
 
-def register(sub: Any, groups: dict[str, Any]) -> None:
+def register(sub: Any, groups: dict[str, Any], want: Any) -> None:
     """Add this module's commands to the ``pypod`` parser."""
     info = sub.add_parser("info", help="show host, store, registries and plugins")
     info.add_argument("--format", "-f", default="", help="'json' for JSON output")
@@ -25,10 +25,10 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     show = config_sub.add_parser("show", help="print the effective config as TOML")
     show.set_defaults(func=cmd_config_show)
     config.set_defaults(func=cmd_config_show)
-    for name, func in (("info", cmd_info),):
-        alias = groups["system"].add_parser(name, help="show host, store and plugins")
+    if "system" in groups:
+        alias = groups["system"].add_parser("info", help="show host, store and plugins")
         alias.add_argument("--format", "-f", default="")
-        alias.set_defaults(func=func)
+        alias.set_defaults(func=cmd_info)
 
 
 def _yaml_like(data: Any, indent: int = 0) -> list[str]:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ T = TypeVar("T")
 MNT_DETACH = 2
 
 
-def register(sub: Any, groups: dict[str, Any]) -> None:
+def register(sub: Any, groups: dict[str, Any], want: Any) -> None:
     """Add ``system migrate`` and ``system reset`` to the ``pypod`` parser."""
     system = groups["system"]
     migrate = system.add_parser("migrate", help="apply the state database's schema migrations")
@@ -116,6 +117,49 @@ def _remove_all(items: list[T], remove: Callable[[T], None], label: Callable[[T]
             problems += [f"{label(item)}: still in use" for item in left]
             return
         items = left
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cleanup_commands(graph_root: str) -> list[int]:
+    """The pids of the exit commands (``pypod --root GRAPH_ROOT ... container cleanup``,
+    and the shell waiting to run one) of the runtime at ``graph_root``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        roots = {args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--root"}
+        if "cleanup" in args and graph_root in roots:
+            found.append(int(entry))
+    return found
+
+
+def wait_for_monitors(conmon_pids: Iterable[int], graph_root: str,
+                      timeout: float = 15.0) -> None:
+    """Wait until the containers' conmon processes, and the clean-up commands they start
+    when a container exits, are gone: one still running would re-create the directories
+    reset deletes."""
+    deadline = time.monotonic() + timeout
+    pending = list(conmon_pids)
+    while time.monotonic() < deadline:
+        pending = [pid for pid in pending if _alive(pid)]
+        if not pending and not _cleanup_commands(graph_root):
+            return
+        time.sleep(0.02)
+    warn("clean-up processes of removed containers are still running")
 
 
 def remove_objects(runtime: Any) -> list[str]:
@@ -217,9 +261,12 @@ def cmd_reset(args: argparse.Namespace, ctx: Any) -> int:
     if not args.force and not _confirmed(ctx, paths):
         return 0
     if runtime is not None:
+        monitors = [r.state.conmon_pid for r in runtime.state.all_containers()
+                    if r.state.conmon_pid]
         for problem in remove_objects(runtime):
             warn(f"could not remove {problem}")
         runtime.shutdown()
+        wait_for_monitors(monitors, config.graph_root)
     failed = []
     for label, path in paths:
         try:

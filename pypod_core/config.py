@@ -9,17 +9,21 @@ Keys a file or the caller set are recorded in ``RuntimeConfig.explicit`` (libpod
 from __future__ import annotations
 
 import copy
+import functools
 import os
-import tomllib
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
 
 from pypod_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    # cattrs and tomllib are imported where used: a pypod process without a config
+    # file and with only the command line's string options needs neither (~12 ms).
+    import cattrs
 
 #: Where root's configuration lives (pypod's own names, never podman's files).
 VENDOR_CONFIG = "/usr/share/containers/pypod.conf"
@@ -134,9 +138,28 @@ def _public_dict(config: RuntimeConfig) -> dict[str, Any]:
     return {a.name: copy.deepcopy(getattr(config, a.name)) for a in _public_fields()}
 
 
+@functools.cache
+def _str_keys() -> frozenset[str]:
+    """The public keys whose type is ``str``.  Annotations are strings here (``from
+    __future__ import annotations``), so a field's ``type`` is ``'str'``."""
+    return frozenset(a.name for a in _public_fields() if a.type in ("str", str))
+
+
+def _plain_string_options(options: Mapping[str, Any]) -> bool:
+    """Whether every option is a string given to a string key: what the command line
+    passes (``--root``, ``--runroot``, ``--state-type``, ``--runtime``).  Merged onto
+    the defaults, which are well-typed already, such options need no structuring, so
+    :func:`load_config` skips cattrs; anything else takes cattrs and its errors."""
+    keys = _str_keys()
+    return all(key in keys and type(value) is str for key, value in options.items())
+
+
+@functools.cache
 def _strict_converter() -> cattrs.Converter:
     """A converter that refuses wrong types instead of coercing them (cattrs would make
-    ``str(5)`` of an int) and refuses unknown keys."""
+    ``str(5)`` of an int) and refuses unknown keys.  Built once, on first use."""
+    import cattrs
+
     conv = cattrs.Converter(forbid_extra_keys=True)
 
     def exact(kind: type, label: str):
@@ -182,11 +205,10 @@ def _container_hook_factory(conv: cattrs.Converter, container: Any, label: str) 
     return factory
 
 
-_converter = _strict_converter()
-
-
 def _describe(exc: BaseException, where: str) -> str:
     """One line that names ``where`` (a file or "options") and the offending key."""
+    import cattrs  # already imported: the error came from the converter
+
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         keys = ", ".join(repr(k) for k in sorted(exc.extra_fields))
         return f"{where}: unknown key {keys}"
@@ -221,14 +243,19 @@ def _validate(data: Mapping[str, Any], where: str) -> None:
     if "explicit" in data or "source" in data:
         bad = "explicit" if "explicit" in data else "source"
         raise ConfigError(f"{where}: unknown key {bad!r}")
+    converter = _strict_converter()
+    import cattrs
+
     try:
-        _converter.structure(dict(data), RuntimeConfig)
+        converter.structure(dict(data), RuntimeConfig)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
         raise ConfigError(_describe(exc, where)) from None
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read one TOML file; ConfigError naming the file if it is unreadable or malformed."""
+    import tomllib
+
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
@@ -288,12 +315,18 @@ def load_config(
     if rootless and not path and not source:
         # First rootless use: the user's file gets the defaults, not this one call's
         # options (a --root given once must not stick for ever).
-        write_user_config_once(_converter.structure(merged, RuntimeConfig))
+        write_user_config_once(RuntimeConfig(**merged))  # defaults only: well-typed
+    # No file and the command line's string options: nothing needs structuring.
+    plain = not source and _plain_string_options(options or {})
     if options:
-        _validate(options, "options")
+        if not plain:
+            _validate(options, "options")
         merged.update(copy.deepcopy(dict(options)))
         explicit.update(options)
-    config = _converter.structure(merged, RuntimeConfig)
+    if plain:
+        config = RuntimeConfig(**merged)
+    else:
+        config = _strict_converter().structure(merged, RuntimeConfig)
     config.explicit = frozenset(explicit)
     config.source = source or ""
     _derive_paths(config)

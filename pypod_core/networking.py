@@ -91,23 +91,24 @@ def _container_holding(runtime: Runtime, ctr: Container, message: str) -> str:
 
 
 def teardown_network(runtime: Runtime, ctr: Container) -> None:
-    """Undo :func:`setup_network`: firewall, then the backend's DEL, then the namespace,
+    """Undo :func:`setup_network`: firewall, then the namespace, then the backend's DEL,
     then the port holder; parts already gone are fine.  Works from the backend's memory
     of the attachment too, so it also cleans up after a crash or at the reboot refresh,
     when the state has been cleared.  Never raises for a part that fails (the container
     must stay removable): each failure is logged as a warning."""
     state = ctr.state
-    if ctr.config.network_mode == "bridge" and runtime.network:
-        request = NetworkRequest.for_container(ctr)
-        results = state.network_status or _remembered(runtime, request)
-        if runtime.firewall:
-            for result in results.values():
-                _try(f"delete firewall rules of {ctr.config.name}", runtime.firewall.delete,
-                     result)
-        _try(f"detach {ctr.config.name} from its networks", runtime.network.teardown, request)
+    bridged = ctr.config.network_mode == "bridge" and runtime.network
+    request = NetworkRequest.for_container(ctr) if bridged else None
+    if request is not None and runtime.firewall:
+        for result in (state.network_status or _remembered(runtime, request)).values():
+            _try(f"delete firewall rules of {ctr.config.name}", runtime.firewall.delete, result)
+    # The namespace goes before the backend's DEL: the kernel then deletes its interfaces
+    # in the background, where deleting a veth inside a live namespace waits ~30 ms.
     paths = {state.netns_path, os.path.join(netns_dir(runtime), ctr.config.id)}
     for path in sorted(p for p in paths if p):
         _try(f"remove network namespace {path}", netns.remove_netns, path)
+    if request is not None:
+        _try(f"detach {ctr.config.name} from its networks", runtime.network.teardown, request)
     _try(f"release published ports of {ctr.config.name}", portreserve.release_ports,
          ports_dir(runtime), ctr.config.id)
     state.netns_path = ""

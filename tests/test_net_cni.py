@@ -358,3 +358,26 @@ def test_bad_subnet_settings_are_config_errors(make_runtime, tmp_path, settings,
     with pytest.raises(ConfigError, match=error) as info:
         CNINetwork.for_runtime(make_runtime(state_type="memory", config_path=str(path)))
     assert str(path) in str(info.value)
+
+
+def test_del_without_the_namespace_needs_no_standin(make_net, make_netns, tmp_path,
+                                                   monkeypatch) -> None:
+    """No plugin of the default list masquerades: with the namespace gone, DEL runs with
+    no namespace at all (no stand-in to build), and still frees the lease and the ports."""
+    from pypod_net_cni import network as cni_network
+    from pypod_net_cni.standin import needs_standin
+
+    def no_standin(*args: object) -> str:
+        raise AssertionError("a stand-in namespace was built")
+
+    monkeypatch.setattr(cni_network, "make_standin", no_standin)
+    ns = make_netns()
+    req = request(ns, port_mappings=(PortMapping(free_port(), 80),))
+    net = make_net()
+    net.setup(req)
+    assert leases(tmp_path / "leases")
+    netns.remove_netns(ns)
+    net.teardown(req)
+    assert leases(tmp_path / "leases") == [] and nat_rules_of(req.container_id) == []
+    assert needs_standin([{"type": "bridge", "ipMasq": True}, {"type": "portmap"}])
+    assert not needs_standin([{"type": "bridge", "ipMasq": False}, {"type": "portmap"}])

@@ -31,7 +31,7 @@ from pypod_net_cni import conflist
 from pypod_net_cni.cache import CacheEntry, ResultCache
 from pypod_net_cni.conflist import ConfList
 from pypod_net_cni.invoke import Invocation, exec_plugin, find_plugin
-from pypod_net_cni.standin import drop_standin, make_standin
+from pypod_net_cni.standin import discard_standin, drop_standin, make_standin, needs_standin
 
 if TYPE_CHECKING:
     from pypod_core.runtime import Runtime
@@ -318,8 +318,11 @@ class CNINetwork(Network):
         standin = ""
         if is_netns(entry.netns):
             netns = entry.netns
-        else:
+        elif needs_standin(conf.plugins):
             netns = standin = make_standin(self.standin_dir, entry)
+        else:  # CNI's DEL with no namespace: each plugin releases what it holds outside
+            netns = ""
+            discard_standin(self.standin_dir, entry)
         inv = self._invocation("DEL", entry, netns)
         prev = entry.result if _version(conf.cni_version) >= (0, 4, 0) else None
         first_error: NetworkError | None = None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
+from typing import Any
 
 from pypod_core.errors import NetworkError
 from pypod_core.netns import create_netns, remove_netns, run_in_netns
@@ -26,10 +28,7 @@ def make_standin(directory: str, entry: CacheEntry) -> str:
     ip = shutil.which("ip") or shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
     if not addresses or ip is None:
         return ""
-    name = f"standin-{entry.container_id[:16]}-{entry.ifname}"
-    # A stand-in left by a process killed in the middle of DEL would make create_netns
-    # fail ("exists already") and so every later teardown of this container.
-    remove_netns(os.path.join(directory, name))
+    name = discard_standin(directory, entry)
     path = create_netns(directory, name)
     # A veth pair, not a dummy link: veth is always there where CNI's bridge works.
     peer = "standin0" if entry.ifname != "standin0" else "standin1"
@@ -47,6 +46,21 @@ def make_standin(directory: str, entry: CacheEntry) -> str:
         remove_netns(path)
         return ""
     return path
+
+
+def needs_standin(plugins: Iterable[dict[str, Any]]) -> bool:
+    """Whether a DEL without the container's namespace would leave something behind: a
+    plugin that masquerades (``ipMasq``, as bridge and ptp) reads the addresses to
+    un-masquerade off the interface.  The others release what they hold elsewhere."""
+    return any(plugin.get("ipMasq") is True for plugin in plugins)
+
+
+def discard_standin(directory: str, entry: CacheEntry) -> str:
+    """Remove the stand-in a process killed in the middle of DEL left behind (it would make
+    create_netns fail, "exists already", in every later teardown); return its name."""
+    name = f"standin-{entry.container_id[:16]}-{entry.ifname}"
+    remove_netns(os.path.join(directory, name))
+    return name
 
 
 def drop_standin(path: str) -> None:

@@ -232,7 +232,9 @@ class ConmonOCIRuntime(OCIRuntime):
         state = ctr.state
         state.state = ContainerStatus.EXITED
         state.exit_code = code
-        state.finished_at = when
+        # The exit file's mtime comes from the kernel's coarse clock (a few ms behind
+        # time.time()): a command that exits at once would seem to end before it began.
+        state.finished_at = max(when, state.started_at)
         state.oom_killed = os.path.exists(os.path.join(ctr.run_dir, "oom"))
         state.pid = 0
         state.conmon_pid = 0

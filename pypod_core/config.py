@@ -13,7 +13,6 @@ import functools
 import os
 import typing
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -345,13 +344,13 @@ def _derive_paths(config: RuntimeConfig) -> None:
 
 def write_user_config_once(config: RuntimeConfig) -> None:
     """On first rootless use, write the effective config to the user's file, atomically."""
-    target = Path(_home()) / USER_CONFIG
-    if target.exists():
+    target = os.path.join(_home(), USER_CONFIG)
+    if os.path.exists(target):
         return
     import tempfile
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".pypod.conf.")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".pypod.conf.")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(config.to_toml())

@@ -148,7 +148,7 @@ def is_netns(path: str) -> bool:
 def remove_netns(path: str) -> None:
     """Unmount and delete a namespace made by :func:`create_netns`; nothing to do for
     parts already gone (not mounted, no file)."""
-    if not path:
+    if not path or not os.path.lexists(path):
         return
     if _libc().umount2(path.encode(), MNT_DETACH) != 0:
         err = _errno()

@@ -7,14 +7,12 @@ only), ``host`` (no namespace of its own), ``bridge`` (the networks of the runti
 network backend, in a namespace pypod makes under ``<tmp_dir>/netns``).
 
 Setup order: reserve the published host ports, make the namespace, attach it to the
-networks (the backend), add the firewall rules.  Teardown, as the seed: firewall, then
-the backend's DEL, then the namespace, then the ports.
+networks (the backend), add the firewall rules.  Teardown: firewall, then the namespace
+(the kernel deletes its interfaces in the background), then the backend's DEL, then the ports.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +23,6 @@ from pypod_core.network import NetworkRequest
 if TYPE_CHECKING:
     from pypod_core.container import Container
     from pypod_core.runtime import Runtime
-
-log = logging.getLogger("pypod.networking")
-
 
 def netns_dir(runtime: Runtime) -> str:
     """Where pypod keeps its containers' namespaces: per boot, pypod's own."""
@@ -127,7 +122,9 @@ def _try(what: str, func: Any, *args: Any) -> None:
     try:
         func(*args)
     except (PypodError, OSError) as exc:
-        log.warning("cannot %s: %s", what, exc)
+        import logging  # only a failure pays for it
+
+        logging.getLogger("pypod.networking").warning("cannot %s: %s", what, exc)
 
 
 def network_names(runtime: Runtime, ctr: Container) -> list[str]:
@@ -206,6 +203,8 @@ def _empty_endpoint() -> dict[str, Any]:
 
 def _endpoint(name: str, result: dict[str, Any]) -> dict[str, Any]:
     """One network's entry under ``Networks``, from its CNI result."""
+    import ipaddress  # only inspect and ps need it
+
     entry = {**_empty_endpoint(), "NetworkID": name, "DriverOpts": None,
              "IPAMConfig": None, "Links": None, "Aliases": None}
     interfaces = result.get("interfaces") or []

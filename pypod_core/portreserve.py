@@ -17,7 +17,6 @@ for a published port never reach the holder's sockets.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -159,6 +158,8 @@ def _hold(fds: list[int], keep: int) -> None:
         os.closerange(low, 65536)
         os.chdir("/")
         with contextlib.suppress(OSError, AttributeError):
+            import ctypes  # only the holder process names itself
+
             ctypes.CDLL(None).prctl(_PR_SET_NAME, HOLDER_NAME, 0, 0, 0)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -189,6 +188,8 @@ def _group_help(parser: argparse.ArgumentParser):
 def _fail(message: str, debug: bool) -> int:
     """Report the exception being handled: one line, the traceback only when debugging."""
     if debug:
+        import traceback
+
         traceback.print_exc()
     print(f"Error: {message}", file=sys.stderr)
     return EXIT_ERROR

@@ -1,7 +1,7 @@
 """An in-memory implementation of pypod's State interface (libpod's in_memory_state.go).
 
-Records are copied in and out (through the model's cattrs converter, several times
-faster than ``copy.deepcopy``), so that a caller's changes reach the store only through
+Records are copied in and out (through ``pypod_core.serialize``'s plain data, faster
+than ``copy.deepcopy``), so that a caller's changes reach the store only through
 ``save_*``, as with a database.  Ids are also kept sorted, so that a lookup by id
 prefix is a bisection, not a scan.
 """
@@ -26,7 +26,7 @@ from pypod_core.errors import (
     PodNotEmptyError,
 )
 from pypod_core.model import ContainerRecord, ContainerState, PodRecord, PodState
-from pypod_core.serialize import converter
+from pypod_core.serialize import from_dict, to_dict
 from pypod_core.state import DBConfig, State, check_db_config
 
 R = TypeVar("R", ContainerRecord, PodRecord)
@@ -35,7 +35,7 @@ T = TypeVar("T")
 
 def _copy(obj: T) -> T:
     """A deep copy of a model object that shares nothing with ``obj``."""
-    return converter.structure(converter.unstructure(obj), type(obj))
+    return from_dict(to_dict(obj), type(obj))
 
 
 class SortedIds:

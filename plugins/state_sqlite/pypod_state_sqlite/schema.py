@@ -5,7 +5,7 @@ the migrations from every older version.
   made with (NULL until the first runtime records them).
 - ``IDNamespace``: every id, containers and pods alike: one id space.
 - ``ContainerConfig`` / ``ContainerState`` and ``PodConfig`` / ``PodState``: the
-  object's config and state as JSON made by cattrs (``pypod_core.serialize``), beside
+  object's config and state as JSON made by ``pypod_core.serialize``, beside
   the columns lookups use (id, name, pod, namespace, creation time), all indexed.
 - ``ContainerDependency``: one row per (container, container it depends on).
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Final
 
-import cattrs
-
 from pypod_core.errors import (
     AmbiguousIDError,
     CtrExistsError,
@@ -57,7 +55,7 @@ _ORDER: Final = " ORDER BY c.Created, c.rowid"
 #: DBConfig columns, in the order of DBConfig.COMPARED.
 _DB_CONFIG_COLUMNS: Final = ("OS", "StaticDir", "TmpDir", "GraphRoot", "RunRoot",
                              "GraphDriver", "VolumeDir")
-_DECODE_ERRORS: Final = (ValueError, TypeError, KeyError, cattrs.BaseValidationError)
+_DECODE_ERRORS: Final = (ValueError, TypeError, KeyError)
 
 Row = tuple[Any, ...]
 

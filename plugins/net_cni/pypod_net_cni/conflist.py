@@ -9,10 +9,8 @@ might have defined names it.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import tempfile
 from typing import Any
 
 import attrs
@@ -135,6 +133,8 @@ def bridge_conflist(name: str, bridge: str, subnet: str, data_dir: str) -> dict[
     subnet, rather than the bridge plugin's ``ipMasq``, a chain per container whose
     teardown costs each container some forty milliseconds of iptables commands.
     """
+    import ipaddress
+
     net = ipaddress.ip_network(subnet)
     gateway = str(next(net.hosts()))
     default_route = "0.0.0.0/0" if net.version == 4 else "::/0"
@@ -166,6 +166,8 @@ def write_new(path: str, data: dict[str, Any]) -> None:
     another process wrote it first)."""
     directory = os.path.dirname(path)
     os.makedirs(directory, 0o755, exist_ok=True)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pypod-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:

@@ -10,7 +10,6 @@ masquerade, portmap), so that a fresh host works.  Plugins are searched for in
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import subprocess
@@ -34,6 +33,8 @@ from pypod_net_cni.invoke import Invocation, exec_plugin, find_plugin
 from pypod_net_cni.standin import discard_standin, drop_standin, make_standin, needs_standin
 
 if TYPE_CHECKING:
+    import ipaddress
+
     from pypod_core.runtime import Runtime
 
 DEFAULT_FILE = "87-pypod-bridge.conflist"
@@ -59,6 +60,10 @@ def _settings(runtime: Runtime) -> dict[str, str]:
             raise ConfigError(f"{where}: [plugins.net_cni]: key {key!r}: expected a string")
     settings = {**SETTINGS, **given}
     for key in ("default_subnet", "subnet_pool"):
+        if key not in given:
+            continue  # the built-in ones are good (and ipaddress costs ~2 ms to import)
+        import ipaddress
+
         try:
             net = ipaddress.ip_network(settings[key])
         except ValueError as exc:
@@ -175,6 +180,8 @@ class CNINetwork(Network):
         return self._info(conflist.load_file(path), False)
 
     def _check_subnet(self, subnet: str, lists: list[ConfList]) -> ipaddress._BaseNetwork:
+        import ipaddress
+
         try:
             net = ipaddress.ip_network(subnet)
         except ValueError as exc:
@@ -189,6 +196,8 @@ class CNINetwork(Network):
         return net
 
     def _free_subnet(self, lists: list[ConfList]) -> ipaddress._BaseNetwork:
+        import ipaddress
+
         used = [s for conf in lists for s in conf.subnets()] + _host_routes()
         for candidate in ipaddress.ip_network(self.subnet_pool).subnets(new_prefix=24):
             if not any(_overlaps(candidate, u) for u in used):
@@ -409,6 +418,8 @@ def _capability_args(request: NetworkRequest, index: int) -> dict[str, Any]:
 
 
 def _check_ip(address: str) -> None:
+    import ipaddress
+
     try:
         ipaddress.ip_address(address)
     except ValueError:
@@ -416,6 +427,8 @@ def _check_ip(address: str) -> None:
 
 
 def _overlaps(net: ipaddress._BaseNetwork, other: str) -> bool:
+    import ipaddress
+
     try:
         o = ipaddress.ip_network(other, strict=False)
     except ValueError:
@@ -425,6 +438,8 @@ def _overlaps(net: ipaddress._BaseNetwork, other: str) -> bool:
 
 def _host_routes() -> list[str]:
     """The IPv4 destinations of the host's routes, except default routes."""
+    import ipaddress
+
     found = []
     try:
         with open("/proc/net/route") as f:

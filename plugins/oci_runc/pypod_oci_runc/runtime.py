@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from pypod_core.errors import OCIRuntimeError
 from pypod_core.model import ContainerStatus
 from pypod_core.oci import Attachment, OCIRuntime
-from pypod_oci_runc import attach, conmon
+from pypod_oci_runc import conmon
 from pypod_oci_runc.exitcmd import exit_command_prefix
 
 if TYPE_CHECKING:
@@ -144,6 +144,8 @@ class ConmonOCIRuntime(OCIRuntime):
 
     def attach_container(self, ctr: Container) -> Attachment:
         """Connect to conmon's attach socket in the bundle directory."""
+        from pypod_oci_runc import attach  # socket: only attached commands need it
+
         return attach.SocketAttachment(attach.connect(ctr.bundle_dir))
 
     def wait_container(self, ctr: Container, timeout: float | None = None) -> bool:

@@ -1,7 +1,9 @@
 """Running containers, side by side on one busybox rootfs: bare ``runc run``, Debian's
 ``podman run --rm`` (runc, its own containers.conf and storage) and ``pypod run --rm``;
 then ``create`` x N, ``ps -a`` with N containers and ``rm -a`` of N, for pypod and
-podman.  Prints medians and the ratios pypod/podman and pypod/runc; asserts nothing.
+podman; and two floors no pypod can go under: runc's split life (create, start, delete,
+as any tool with a monitor runs it) and a Python process that imported pluggy and attrs.
+Prints medians and the ratios pypod/podman and pypod/runc; asserts nothing.
 
     .venv/bin/python bench/bench_run.py [--runs 20] [--containers 100] [--crun]
 
@@ -96,6 +98,17 @@ def bench_run(runs: int, rootfs: str, tmp: str, crun: bool) -> dict[str, float]:
         "pypod run --rm": (lambda: [*pypod, "run", "--rm", "--network", "none",
                                     "--rootfs", rootfs, "true"], y_env),
     }
+    # The floors under any pypod: the OCI runtime's split life (create, start, delete:
+    # what a tool with a monitor runs, podman included) and a Python process that has
+    # imported the two libraries pypod's design requires.
+    runc = f"runc --root {tmp}/runc-split"
+    split = (f"I=bench-$$; {runc} create -b {bundle} $I && {runc} start $I"
+             f" && {runc} delete --force $I")
+    runners["floor: runc create+start+delete"] = (lambda: ["sh", "-c", split],
+                                                  dict(os.environ))
+    runners["floor: python, pluggy, attrs"] = (
+        lambda: [os.path.join(REPO, ".venv", "bin", "python"), "-c", "import pluggy, attrs"],
+        y_env)
     if crun:
         runners["pypod run --rm (crun)"] = (
             lambda: [*pypod, "--runtime", "crun", "run", "--rm", "--network", "none",
@@ -148,7 +161,7 @@ def main() -> None:
         podman_ms, runc_ms = runs["podman run --rm"], runs["runc run"]
         rows: list[tuple[str, float, float | None, float | None]] = []
         for name, ms in runs.items():
-            pypod = name.startswith("pypod")
+            pypod = name.startswith(("pypod", "floor"))
             rows.append((name, ms, ms / podman_ms if pypod else None,
                          ms / runc_ms if pypod else None))
         podman = ["podman", "--root", f"{tmp}/podman/root", "--runroot", f"{tmp}/podman/run"]
@@ -158,6 +171,11 @@ def main() -> None:
         for name in ours:
             rows.append((f"podman {name}", theirs[name], None, None))
             rows.append((f"pypod {name}", ours[name], ours[name] / theirs[name], None))
+        each = f"create x{args.containers}"
+        floor = runs["floor: python, pluggy, attrs"]
+        rows.append(("podman create, each", theirs[each] / args.containers, None, None))
+        rows.append(("floor (python+pluggy+attrs)", floor,
+                     floor / (theirs[each] / args.containers), None))
         report(rows)
     finally:
         subprocess.run(["podman", "--root", f"{tmp}/podman/root", "--runroot",

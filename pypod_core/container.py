@@ -392,11 +392,17 @@ class Container:
                     self._save()
 
     def _cleanup(self) -> None:
-        """Undo ``_init`` for a container that no longer runs; the caller saves."""
+        """Undo ``_init`` for a container that no longer runs; the caller saves.  The OCI
+        runtime's delete and the network's teardown do not depend on each other: they
+        run side by side (the backend's ``delete_container`` on a thread of its own)."""
         from pypod_core import networking
+        from pypod_core.background import Background
 
-        networking.teardown_network(self.runtime, self)
-        self.oci.delete_container(self)
+        deleting = Background(self.oci.delete_container, self)
+        try:
+            networking.teardown_network(self.runtime, self)
+        finally:
+            deleting.result()
         _unlink(self.exit_file)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 

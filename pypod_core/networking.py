@@ -17,6 +17,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pypod_core import netns, portreserve
+from pypod_core.background import Background
 from pypod_core.errors import CtrInUseError, NetworkError, PortInUseError, PypodError
 from pypod_core.network import NetworkRequest
 
@@ -94,9 +95,12 @@ def teardown_network(runtime: Runtime, ctr: Container) -> None:
     state = ctr.state
     bridged = ctr.config.network_mode == "bridge" and runtime.network
     request = NetworkRequest.for_container(ctr) if bridged else None
+    firewall = None
     if request is not None and runtime.firewall:
-        for result in (state.network_status or _remembered(runtime, request)).values():
-            _try(f"delete firewall rules of {ctr.config.name}", runtime.firewall.delete, result)
+        # The firewall's rules and the backend's attachment are independent: both go at
+        # once, the firewall on a thread of its own.
+        results = list((state.network_status or _remembered(runtime, request)).values())
+        firewall = Background(_delete_rules, runtime, ctr.config.name, results)
     # The namespace goes before the backend's DEL: the kernel then deletes its interfaces
     # in the background, where deleting a veth inside a live namespace waits ~30 ms.
     paths = {state.netns_path, os.path.join(netns_dir(runtime), ctr.config.id)}
@@ -104,11 +108,18 @@ def teardown_network(runtime: Runtime, ctr: Container) -> None:
         _try(f"remove network namespace {path}", netns.remove_netns, path)
     if request is not None:
         _try(f"detach {ctr.config.name} from its networks", runtime.network.teardown, request)
+    if firewall is not None:
+        firewall.result()
     _try(f"release published ports of {ctr.config.name}", portreserve.release_ports,
          ports_dir(runtime), ctr.config.id)
     state.netns_path = ""
     state.network_status = {}
     state.reserved_ports = ()
+
+
+def _delete_rules(runtime: Runtime, name: str, results: list[dict[str, Any]]) -> None:
+    for result in results:
+        _try(f"delete firewall rules of {name}", runtime.firewall.delete, result)
 
 
 def _remembered(runtime: Runtime, request: NetworkRequest) -> dict[str, dict[str, Any]]:

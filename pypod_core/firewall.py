@@ -9,11 +9,13 @@ each address and the replies to it.
 
 from __future__ import annotations
 
-import ipaddress
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pypod_core.network import result_addresses
+
+if TYPE_CHECKING:
+    import ipaddress
 
 
 class Firewall(ABC):
@@ -55,5 +57,7 @@ class Firewall(ABC):
 
 def container_ips(result: dict[str, Any]) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """The container's addresses in a CNI result, without prefixes, IPv4 first."""
+    import ipaddress  # here: only a process that adds or deletes rules needs it
+
     ips = [ipaddress.ip_interface(a).ip for a in result_addresses(result)]
     return sorted(set(ips), key=lambda ip: (ip.version, ip))

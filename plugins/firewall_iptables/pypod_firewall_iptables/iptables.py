@@ -23,7 +23,6 @@ adding a rule they both found missing.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import subprocess
@@ -37,7 +36,11 @@ from pypod_core.firewall import Firewall, container_ips
 from pypod_core.locks import FileLock, LockTimeout
 
 if TYPE_CHECKING:
+    import ipaddress
+
     from pypod_core.runtime import Runtime
+
+    IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 PRIV_CHAIN = "CNI-FORWARD"
 ADMIN_CHAIN = "CNI-ADMIN"
@@ -51,7 +54,6 @@ MASQ_CHAIN = "PYPOD-MASQ"
 _MASQ_JUMP = ["-m", "comment", "--comment", "pypod masquerade", "-j", MASQ_CHAIN]
 _MULTICAST = {4: "224.0.0.0/4", 6: "ff00::/8"}
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: How long one command may take, waiting for the xtables lock included (``-w`` alone
 #: waits for ever: a process stuck holding the lock must not hang pypod).
 COMMAND_TIMEOUT = 60.0
@@ -59,6 +61,8 @@ COMMAND_TIMEOUT = 60.0
 
 def masquerade_rules(subnet: str) -> list[list[str]]:
     """The two rules of one subnet, as arguments after ``-A PYPOD-MASQ``."""
+    import ipaddress  # here: a process that adds no network pays nothing for it
+
     net = ipaddress.ip_network(subnet, strict=False)
     return [
         ["-s", str(net), "-d", str(net), "-j", "RETURN"],
@@ -268,6 +272,8 @@ def _checked(cmd: list[str], stdin: str | None = None) -> str:
 
 
 def _subnets_by_family(subnets: list[str]) -> Iterator[tuple[int, list[str]]]:
+    import ipaddress
+
     nets = [ipaddress.ip_network(s, strict=False) for s in subnets]
     for version in (4, 6):
         chosen = [str(n) for n in nets if n.version == version]

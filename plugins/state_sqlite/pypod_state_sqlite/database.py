@@ -24,7 +24,6 @@ Choices, and why:
 from __future__ import annotations
 
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -259,6 +258,8 @@ class Database:
                     raise
                 if time.monotonic() >= deadline:
                     raise self._busy_error() from exc
+            import random  # only a busy database pays for it (~1 ms)
+
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 0.1)
 

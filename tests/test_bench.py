@@ -1,0 +1,35 @@
+"""The benchmarks that need nothing but pypod still run (and print their figures): a
+refactoring that renames what one measures must not leave it broken until the next
+`make bench`.  bench_run and bench_net need podman, which only `make bench` installs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def _bench(script: str, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "bench", script), *args],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_bench_startup_prints_its_phases() -> None:
+    out = _bench("bench_startup.py", "--runs", "2")
+    for label in ("`pypod info` (whole process)", "plugin discovery (entry points)",
+                  "loading the 5 plugins + declarations", "import pypod_core.runtime"):
+        line = next(line for line in out.splitlines() if label in line)
+        assert float(line.split(label)[1].split()[0]) > 0
+
+
+def test_bench_state_prints_both_backends() -> None:
+    out = _bench("bench_state.py", "--sizes", "10", "--lookups", "5")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["memory"],
+                                                                              ["sqlite"])]
+    assert sorted(row[0] for row in rows) == ["memory", "sqlite"]
+    assert all(row[1] == "10" for row in rows)

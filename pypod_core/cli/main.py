@@ -1,7 +1,8 @@
 """The ``pypod`` command: global flags, command modules, one-line errors and exit 125.
 
-Each command module beside this one exposes ``register(sub, groups)``; a command's
-parser sets ``func=handler`` with ``handler(args, ctx) -> int``.  An error pypod raises
+Each command module beside this one exposes ``register(sub, groups, want)``, adding the
+parsers of the verbs ``want`` (a :class:`Wanted`) says the command line needs; a
+command's parser sets ``func=handler`` with ``handler(args, ctx) -> int``.  An error pypod raises
 on purpose is printed as one line and exits 125; a traceback only with
 ``--log-level debug``.
 """

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pypod_core.errors import NetworkError, PypodError
 
+if TYPE_CHECKING:
+    from pypod_core.cli.main import Wanted
 
-def register(sub: Any, groups: dict[str, Any], want: Any) -> None:
+
+def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add the ``network`` commands (under ``groups["network"]``)."""
     group = groups["network"]
     for name in ("ls", "list"):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pypod_core.cli.output import error_line, for_each, table
 
 if TYPE_CHECKING:
-    from pypod_core.cli.main import CLIContext
+    from pypod_core.cli.main import CLIContext, Wanted
     from pypod_core.pod import Pod
 
 
@@ -189,7 +189,7 @@ def _multi(p: argparse.ArgumentParser, handler: Callable[..., int], verb: str) -
     p.set_defaults(func=handler, verb=verb)
 
 
-def register(sub: Any, groups: dict[str, Any], want: Any) -> None:
+def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add ``pypod pod VERB``."""
     pod = groups["pod"]
     p = pod.add_parser("create", help="create a pod")

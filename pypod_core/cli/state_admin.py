@@ -18,16 +18,19 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pypod_core.config import RuntimeConfig, load_config
 from pypod_core.errors import CtrInUseError, InternalError, InvalidArgError, PypodError
+
+if TYPE_CHECKING:
+    from pypod_core.cli.main import Wanted
 
 T = TypeVar("T")
 MNT_DETACH = 2
 
 
-def register(sub: Any, groups: dict[str, Any], want: Any) -> None:
+def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add ``system migrate`` and ``system reset`` to the ``pypod`` parser."""
     system = groups["system"]
     migrate = system.add_parser("migrate", help="apply the state database's schema migrations")

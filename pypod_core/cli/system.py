@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.main import ArgumentParser
 from pypod_core.config import load_config
 from pypod_core.plugins import PluginManager
 
+if TYPE_CHECKING:
+    from pypod_core.cli.main import Wanted
 
-def register(sub: Any, groups: dict[str, Any], want: Any) -> None:
+
+def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add this module's commands to the ``pypod`` parser."""
     info = sub.add_parser("info", help="show host, store, registries and plugins")
     info.add_argument("--format", "-f", default="", help="'json' for JSON output")

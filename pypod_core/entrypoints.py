@@ -26,8 +26,9 @@ class EntryPoint(NamedTuple):
     version: str
 
     def load(self) -> Any:
-        """Import the module and return the object the value names."""
-        module, _, attr = self.value.partition(":")
+        """Import the module and return the object the value names (extras, a trailing
+        ``[name]``, are ignored, as importlib.metadata does)."""
+        module, _, attr = self.value.partition("[")[0].partition(":")
         obj = importlib.import_module(module.strip())
         for part in filter(None, attr.strip().split(".")):
             obj = getattr(obj, part)

@@ -44,7 +44,7 @@ def test_reads_sections_precedence_and_loads(tmp_path: Path,
         # a comment
         [pypod]
         probe = os.path:join
-        deep = os:path.sep
+        deep = os:path.sep [extra]
 
         [other]
         ignored = os

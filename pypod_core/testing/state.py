@@ -300,7 +300,7 @@ class StateBackendTests:
 
     def test_lookup_name_wins_over_id_prefix(self, state: State) -> None:
         by_id = ctr_record(ctr_id=id_with_prefix("beef"))
-        by_name = ctr_record("beef")
+        by_name = ctr_record("beef", ctr_id=id_with_prefix("f00d"))  # never "bee..."
         state.add_container(by_id)
         state.add_container(by_name)
         assert state.lookup_container("beef") == by_name

@@ -29,6 +29,9 @@ SUBNET = "10.199.0.0/24"
 #: same explicit limits make it start (pypod leaves the limits alone).
 PODMAN_LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 
+#: Seconds between two timed runs, for the work each tool leaves behind to end.
+SETTLE = 0.3
+
 
 def timed(cmd: list[str]) -> float:
     """Wall time of one run of ``cmd`` in milliseconds; it must succeed."""
@@ -100,6 +103,9 @@ def main() -> None:
         for _ in range(args.runs):
             for name, cmd in cmds.items():
                 times[name].append(timed(cmd))
+                # Both tools leave work behind them (conmon's exit command, podman's
+                # `container cleanup`): let it end rather than slow the next runner down.
+                time.sleep(SETTLE)
     finally:
         cleanup(tmp)
     med = {name: statistics.median(values) for name, values in times.items()}

@@ -31,6 +31,8 @@ sys.path.insert(0, REPO)
 PYPOD = os.path.join(REPO, ".venv", "bin", "pypod")
 
 Command = Callable[[], Sequence[str]]
+#: Seconds between two timed runs, for the work each tool leaves behind to end.
+SETTLE = 0.3
 
 
 def timed(argv: Sequence[str], env: dict[str, str]) -> float:
@@ -120,6 +122,9 @@ def bench_run(runs: int, rootfs: str, tmp: str, crun: bool) -> dict[str, float]:
     for _ in range(runs):
         for name, (make, env) in runners.items():
             times[name].append(timed(make(), env))
+            # Both tools leave work behind them (conmon's exit command, podman's
+            # `container cleanup`): let it end rather than slow the next runner down.
+            time.sleep(SETTLE)
     return {name: median(values) for name, values in times.items()}
 
 

@@ -28,9 +28,13 @@ class Background:
         except BaseException as exc:  # re-raised by result(), in the caller's thread
             self._outcome = (False, exc)
 
+    def wait(self) -> None:
+        """Wait for the call to end, whatever its outcome (after a failure elsewhere)."""
+        self._thread.join()
+
     def result(self) -> Any:
         """Wait for the call to end; its return value, or its exception raised here."""
-        self._thread.join()
+        self.wait()
         ok, value = self._outcome
         if not ok:
             raise value

@@ -44,26 +44,35 @@ def setup_network(runtime: Runtime, ctr: Container) -> None:
     if not runtime.network:
         raise NetworkError(f"container {ctr.config.name}: this runtime has no network "
                            "backend (rootless pypod has none): use --network none or host")
+    masquerading = None
     try:
         if ctr.config.port_mappings and runtime.config.enable_port_reservation:
             ctr.state.reserved_ports = tuple(_reserve(runtime, ctr))
+        if runtime.firewall:
+            # The networks' masquerade does not depend on this container's attachment:
+            # it is checked (and made if missing) on a thread of its own meanwhile.
+            subnets = _masqueraded_subnets(runtime, network_names(runtime, ctr))
+            masquerading = Background(runtime.firewall.masquerade, subnets)
         path = os.path.join(netns_dir(runtime), ctr.config.id)
         netns.remove_netns(path)  # a leftover of a crash: this container does not run
         ctr.state.netns_path = netns.create_netns(netns_dir(runtime), ctr.config.id)
         ctr.state.network_status = runtime.network.setup(NetworkRequest.for_container(ctr))
+        if masquerading is not None:
+            masquerading.result()
         if runtime.firewall:
-            runtime.firewall.masquerade(_masqueraded_subnets(runtime, ctr.state.network_status))
             for result in ctr.state.network_status.values():
                 runtime.firewall.add(result)
     except BaseException:
+        if masquerading is not None:  # its rules are the network's: kept, waited for
+            masquerading.wait()
         teardown_network(runtime, ctr)
         raise
 
 
-def _masqueraded_subnets(runtime: Runtime, results: dict[str, Any]) -> list[str]:
-    """The subnets of the joined networks that leave masquerading to the firewall."""
+def _masqueraded_subnets(runtime: Runtime, names: list[str]) -> list[str]:
+    """The subnets of the networks ``names`` that leave masquerading to the firewall."""
     return [subnet for info in runtime.network.networks()
-            if info.name in results and info.masquerade for subnet in info.subnets]
+            if info.name in names and info.masquerade for subnet in info.subnets]
 
 
 def _reserve(runtime: Runtime, ctr: Container) -> list[int]:

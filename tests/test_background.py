@@ -30,3 +30,13 @@ def test_raises_the_exception_in_the_caller() -> None:
 
     with pytest.raises(ValueError, match="boom"):
         Background(fails).result()
+
+
+def test_wait_ends_without_raising() -> None:
+    def fails() -> None:
+        raise ValueError("boom")
+
+    call = Background(fails)
+    call.wait()  # after a failure elsewhere: only make sure the step is over
+    with pytest.raises(ValueError):
+        call.result()

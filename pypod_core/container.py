@@ -218,11 +218,22 @@ class Container:
         os.makedirs(self.exit_dir, 0o700, exist_ok=True)
         _unlink(self.exit_file)
         shared = self._shared_namespace_paths()
-        networking.setup_network(self.runtime, self)
+        # The namespace is made now and attached to its networks meanwhile: the OCI
+        # runtime's create needs the namespace, not its interfaces.
+        attaching = networking.setup_network(self.runtime, self)
+        created = False
         try:
             bundle.write_bundle(self, self.state.netns_path, shared)
             self.oci.create_container(self)
+            created = True
+            if attaching is not None:
+                attaching.result()
         except BaseException:
+            if attaching is not None:
+                attaching.wait()
+            if created:  # its conmon goes once the runtime has no container
+                self.oci.delete_container(self)
+                self.state.pid = self.state.conmon_pid = 0
             networking.teardown_network(self.runtime, self)
             self._save()
             raise

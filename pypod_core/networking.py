@@ -6,8 +6,9 @@ reboot refresh.  Network modes: ``none`` (the OCI runtime makes a namespace with
 only), ``host`` (no namespace of its own), ``bridge`` (the networks of the runtime's
 network backend, in a namespace pypod makes under ``<tmp_dir>/netns``).
 
-Setup order: reserve the published host ports, make the namespace, attach it to the
-networks (the backend), add the firewall rules.  Teardown: firewall, then the namespace
+Setup order: reserve the published host ports, make the namespace, then, while the OCI
+runtime creates the container, attach the namespace to the networks (the backend) and
+add the firewall rules.  Teardown: firewall, then the namespace
 (the kernel deletes its interfaces in the background), then the backend's DEL, then the ports.
 """
 
@@ -35,27 +36,43 @@ def ports_dir(runtime: Runtime) -> str:
     return os.path.join(runtime.config.tmp_dir, "ports")
 
 
-def setup_network(runtime: Runtime, ctr: Container) -> None:
-    """Make the container's network namespace and networks; record them in ``ctr.state``
-    (``netns_path``, ``network_status``, ``reserved_ports``).  On failure, undo what was
-    done (the container can be started again or removed) and raise."""
+def setup_network(runtime: Runtime, ctr: Container) -> Background | None:
+    """Make the container's network namespace (``ctr.state.netns_path``, and the
+    published ports' ``reserved_ports``), then attach it to its networks on a thread of
+    its own and return that attachment (None if the container has no networks).
+
+    The caller creates the container in the OCI runtime meanwhile (that needs the
+    namespace, not its interfaces) and calls the attachment's ``result()`` before the
+    container starts: it records ``network_status``, or raises the attachment's error.
+    On any failure, what was done is undone (the container can be started again or
+    removed)."""
     if ctr.config.network_mode != "bridge":
-        return
+        return None
     if not runtime.network:
         raise NetworkError(f"container {ctr.config.name}: this runtime has no network "
                            "backend (rootless pypod has none): use --network none or host")
-    masquerading = None
     try:
         if ctr.config.port_mappings and runtime.config.enable_port_reservation:
             ctr.state.reserved_ports = tuple(_reserve(runtime, ctr))
+        path = os.path.join(netns_dir(runtime), ctr.config.id)
+        netns.remove_netns(path)  # a leftover of a crash: this container does not run
+        ctr.state.netns_path = netns.create_netns(netns_dir(runtime), ctr.config.id)
+    except BaseException:
+        teardown_network(runtime, ctr)
+        raise
+    return Background(_attach, runtime, ctr)
+
+
+def _attach(runtime: Runtime, ctr: Container) -> None:
+    """Attach the namespace to the container's networks and let its traffic through the
+    firewall; on failure, undo the whole setup and raise."""
+    masquerading = None
+    try:
         if runtime.firewall:
             # The networks' masquerade does not depend on this container's attachment:
             # it is checked (and made if missing) on a thread of its own meanwhile.
             subnets = _masqueraded_subnets(runtime, network_names(runtime, ctr))
             masquerading = Background(runtime.firewall.masquerade, subnets)
-        path = os.path.join(netns_dir(runtime), ctr.config.id)
-        netns.remove_netns(path)  # a leftover of a crash: this container does not run
-        ctr.state.netns_path = netns.create_netns(netns_dir(runtime), ctr.config.id)
         ctr.state.network_status = runtime.network.setup(NetworkRequest.for_container(ctr))
         if masquerading is not None:
             masquerading.result()

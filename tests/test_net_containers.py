@@ -191,3 +191,41 @@ def test_default_netns_bridge_puts_a_container_and_a_pod_on_the_default_network(
          "eth0"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert " eth0 " in result.stdout and "inet " in result.stdout
+
+
+def conmons_of(ctr_id: str) -> list[int]:
+    """The pids of the conmon processes monitoring container ``ctr_id``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args[0].endswith(b"conmon") and ctr_id.encode() in args:
+            found.append(int(pid))
+    return found
+
+
+def test_a_failed_attach_undoes_the_created_container(rt, rootfs) -> None:
+    """The networks are attached while the OCI runtime creates the container: when the
+    attachment fails (an address outside the network), the created container is
+    deleted too, and it can be started again or removed."""
+    from pypod_core.errors import NetworkError
+    from pypod_core.model import ContainerStatus
+
+    ctr = rt.create_container(rootfs, ["true"], network_mode="bridge",
+                              static_ip="203.0.113.9")
+    with pytest.raises(NetworkError, match="203.0.113.9"):
+        ctr.start()
+    ctr = rt.get_container(ctr.id).sync()
+    assert ctr.state.state is ContainerStatus.CONFIGURED
+    runc_root = rt.oci_runtime.state_root
+    assert not os.path.exists(os.path.join(runc_root, ctr.id))  # runc has no container
+    assert ctr.state.pid == 0 and ctr.state.conmon_pid == 0
+    deadline = time.monotonic() + 10
+    while conmons_of(ctr.id):  # it notices the container is gone, then exits
+        assert time.monotonic() < deadline, conmons_of(ctr.id)
+        time.sleep(0.05)
+    assert leftovers(rt, [ctr.id], []) == NOTHING
+    rt.remove_container(ctr)
+    assert leftovers(rt, [ctr.id], []) == NOTHING

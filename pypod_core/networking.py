@@ -43,9 +43,9 @@ def setup_network(runtime: Runtime, ctr: Container) -> Background | None:
 
     The caller creates the container in the OCI runtime meanwhile (that needs the
     namespace, not its interfaces) and calls the attachment's ``result()`` before the
-    container starts: it records ``network_status``, or raises the attachment's error.
-    On any failure, what was done is undone (the container can be started again or
-    removed)."""
+    container starts: it records ``network_status``, or raises the attachment's error,
+    after which the caller undoes the setup with :func:`teardown_network` (as after any
+    failure of its own).  A failure here, before the attachment, is undone here."""
     if ctr.config.network_mode != "bridge":
         return None
     if not runtime.network:
@@ -65,7 +65,8 @@ def setup_network(runtime: Runtime, ctr: Container) -> Background | None:
 
 def _attach(runtime: Runtime, ctr: Container) -> None:
     """Attach the namespace to the container's networks and let its traffic through the
-    firewall; on failure, undo the whole setup and raise."""
+    firewall.  A failure is raised, not undone here: the OCI runtime may still be using
+    the namespace, and the caller tears the setup down once it is done with it."""
     masquerading = None
     try:
         if runtime.firewall:
@@ -79,11 +80,9 @@ def _attach(runtime: Runtime, ctr: Container) -> None:
         if runtime.firewall:
             for result in ctr.state.network_status.values():
                 runtime.firewall.add(result)
-    except BaseException:
+    finally:
         if masquerading is not None:  # its rules are the network's: kept, waited for
             masquerading.wait()
-        teardown_network(runtime, ctr)
-        raise
 
 
 def _masqueraded_subnets(runtime: Runtime, names: list[str]) -> list[str]:

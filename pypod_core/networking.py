@@ -72,7 +72,7 @@ def _attach(runtime: Runtime, ctr: Container) -> None:
         if runtime.firewall:
             # The networks' masquerade does not depend on this container's attachment:
             # it is checked (and made if missing) on a thread of its own meanwhile.
-            subnets = _masqueraded_subnets(runtime, network_names(runtime, ctr))
+            subnets = _masqueraded_subnets(runtime, ctr)
             masquerading = Background(runtime.firewall.masquerade, subnets)
         ctr.state.network_status = runtime.network.setup(NetworkRequest.for_container(ctr))
         if masquerading is not None:
@@ -85,10 +85,13 @@ def _attach(runtime: Runtime, ctr: Container) -> None:
             masquerading.wait()
 
 
-def _masqueraded_subnets(runtime: Runtime, names: list[str]) -> list[str]:
-    """The subnets of the networks ``names`` that leave masquerading to the firewall."""
-    return [subnet for info in runtime.network.networks()
-            if info.name in names and info.masquerade for subnet in info.subnets]
+def _masqueraded_subnets(runtime: Runtime, ctr: Container) -> list[str]:
+    """The subnets of the container's networks (its own list, or the default network)
+    that leave masquerading to the firewall; the networks are read once."""
+    infos = runtime.network.networks()
+    joined = set(ctr.config.networks) or {info.name for info in infos if info.default}
+    return [subnet for info in infos
+            if info.name in joined and info.masquerade for subnet in info.subnets]
 
 
 def _reserve(runtime: Runtime, ctr: Container) -> list[int]:

@@ -12,7 +12,7 @@ against this contract with real containers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from pypod_core.container import Container
@@ -104,9 +104,12 @@ class OCIRuntime(ABC):
         env: dict[str, str] | None = None,
         user: str = "",
         workdir: str = "",
+        stdout: Any = None,
+        stderr: Any = None,
     ) -> int:
-        """Run ``command`` in the running container, its stdio on ours; return its exit
-        code (127 not found, 126 not executable, as ``pypod exec``)."""
+        """Run ``command`` in the running container; return its exit code (127 not found,
+        126 not executable, as ``pypod exec``).  Its stdin is ours; its output goes to
+        ``stdout``/``stderr`` (binary files or descriptors), ours where None."""
 
     @abstractmethod
     def version(self) -> str:

@@ -127,7 +127,9 @@ class CNINetwork(Network):
             pass  # another pypod process wrote it first: as good as ours
 
     def _lookup(self, name: str) -> ConfList:
-        lists, broken = self._load()
+        return self._find(name, *self._load())
+
+    def _find(self, name: str, lists: list[ConfList], broken: list[ConfigError]) -> ConfList:
         for conf in lists:
             if conf.name == name:
                 return conf
@@ -232,12 +234,13 @@ class CNINetwork(Network):
     def setup(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
         """ADD the namespace to each network in turn (eth0, eth1, ...); on failure DEL
         what was added and raise."""
-        names = request.networks or (self.default_network(),)
+        known, broken = self._load()  # read once: every lookup below is in it
+        names = request.networks or (self._default(known, broken).name,)
         if len(set(names)) != len(names):
             raise InvalidArgError(f"network listed twice in {','.join(names)}")
         if request.static_ip:
             _check_ip(request.static_ip)
-        lists = [self._lookup(n) for n in names]
+        lists = [self._find(n, known, broken) for n in names]
         for conf in lists:
             self._binaries(conf)  # fail before anything is attached
         results: dict[str, dict[str, Any]] = {}

@@ -190,8 +190,8 @@ class Container:
                 self._cleanup()
             finally:
                 self._save()
-            self.runtime.plugins.call_all("pypod_container_exited", runtime=self.runtime,
-                                          container=self)
+            self.runtime.plugins.hook.pypod_container_exited(runtime=self.runtime,
+                                                             container=self)
         elif self.state.state is not before:
             self._save()
 
@@ -283,8 +283,8 @@ class Container:
         self.state.state = S.RUNNING
         self.state.started_at = started_at
         self._save()
-        self.runtime.plugins.call_all("pypod_container_started", runtime=self.runtime,
-                                      container=self)
+        self.runtime.plugins.hook.pypod_container_started(runtime=self.runtime,
+                                                          container=self)
 
     def start_attached(self, stdout: BinaryIO | None, stderr: BinaryIO | None) -> int:
         """Start the container with its output streamed to ``stdout``/``stderr`` from the

@@ -35,8 +35,10 @@ def make_runtime(runtime: Runtime) -> None:
     """Run every stage in order, then tell every plugin the runtime is ready."""
     for stage, attribute in STAGES:
         start = time.perf_counter()
-        result, served_by = runtime.plugins.call_first(f"pypod_{stage}", runtime=runtime)
+        hook = f"pypod_{stage}"
+        result = getattr(runtime.plugins.hook, hook)(runtime=runtime)
         elapsed_ms = (time.perf_counter() - start) * 1000
+        served_by = runtime.plugins.served_by(hook) if result is not None else ""
         runtime.stage_timings.append((stage, served_by, elapsed_ms))
         if runtime.trace:
             print(f"pypod: stage {stage:<22} {served_by:<24} {elapsed_ms:8.2f} ms",
@@ -44,4 +46,4 @@ def make_runtime(runtime: Runtime) -> None:
         if attribute is not None:
             setattr(runtime, attribute, result if result is not False else None)
     runtime.valid = True
-    runtime.plugins.call_all("pypod_runtime_ready", runtime=runtime)
+    runtime.plugins.hook.pypod_runtime_ready(runtime=runtime)

@@ -12,7 +12,6 @@ import functools
 import importlib
 import os
 import sys
-import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -60,6 +59,7 @@ class PluginManager:
         self.strict = _env_flag("PYPOD_STRICT_PLUGINS")
         self._warn = warn or (lambda msg: print(f"pypod: warning: {msg}", file=sys.stderr))
         self._backends: dict[str, dict[str, Any]] | None = None
+        self._served: dict[str, str] = {}
 
     @property
     def hook(self) -> Any:
@@ -72,7 +72,7 @@ class PluginManager:
         """Register the core's defaults, every entry point, and ``PYPOD_PLUGINS``."""
         from pypod_core import defaults
 
-        self.pm.register(defaults, name=DEFAULTS_PLUGIN)
+        self._register(defaults, DEFAULTS_PLUGIN)
         self.infos[DEFAULTS_PLUGIN] = PluginInfo(DEFAULTS_PLUGIN, "pypod",
                                                  entrypoints.version("pypod"))
         if not _env_flag("PYPOD_DISABLE_PLUGIN_AUTOLOAD"):
@@ -87,8 +87,9 @@ class PluginManager:
                 info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
         return self
 
-    def register_module(self, module: types.ModuleType, name: str) -> None:
-        """Register an already imported plugin module (tests, embedding)."""
+    def register_module(self, module: object, name: str) -> None:
+        """Register an already imported plugin: a module of hookimpls, or an object
+        whose methods are hookimpls (tests, embedding)."""
         self._load_one(name, "", "", lambda: module)
         self._check_pending()
 
@@ -101,8 +102,7 @@ class PluginManager:
         if self.pm.has_plugin(name):
             return
         try:
-            module = load()
-            self.pm.register(module, name=name)
+            self._register(load(), name)
         except Exception as exc:
             info.status, info.error = "failed", f"{type(exc).__name__}: {exc}"
             message = f"plugin {name!r}{_from(dist)} failed to load: {info.error}"
@@ -141,10 +141,9 @@ class PluginManager:
     def _collect(self, family: str) -> dict[str, Any]:
         hook_name = BACKEND_FAMILIES[family][1]
         found: dict[str, Any] = {}
-        for plugin, impl in self._impls(hook_name):
-            info = self.infos.get(plugin, PluginInfo(plugin))
-            for decl in self.call_plugin_hook(plugin, hook_name, impl.function) or ():
-                decl = decl.stamped(plugin, info.distribution, info.version)
+        # Each plugin's list comes back stamped by its guard (see _guarded).
+        for declared in getattr(self.pm.hook, hook_name)():
+            for decl in declared:
                 if decl.name in found:
                     other = found[decl.name]
                     raise PluginError(
@@ -152,7 +151,7 @@ class PluginManager:
                         f"{_who(other)} and by {_who(decl)}"
                     )
                 found[decl.name] = decl
-                info.backends.setdefault(family, []).append(decl.name)
+                self.infos[decl.plugin].backends.setdefault(family, []).append(decl.name)
         return found
 
     def backend(self, family: str, name: str) -> Any:
@@ -192,39 +191,96 @@ class PluginManager:
             ) from exc
 
     # -- calling hooks ---------------------------------------------------------------
+    #
+    # Every hook is called through pluggy (``manager.hook.pypod_<name>(...)``), so that
+    # wrappers, tryfirst/trylast and pluggy's tracing work as pluggy documents.  What
+    # pypod adds is done per hookimpl, by a guard around each plain implementation at
+    # registration: it names the plugin in any exception, records which plugin served
+    # a stage, stamps declarations, and turns a failing event into a warning.
 
-    def call_plugin_hook(self, plugin: str, hook: str, function: Callable, *args: Any) -> Any:
-        """Call one plugin's hookimpl, turning an exception into a HookError naming both."""
-        try:
-            result = function(*args)
-            return list(result) if hook.endswith(("_backends", "_runtimes")) else result
-        except PypodError:
-            raise
-        except Exception as exc:
-            raise HookError(
-                f"plugin {plugin!r} failed in hook {hook}: {type(exc).__name__}: {exc}"
-            ) from exc
+    def served_by(self, hook: str) -> str:
+        """The plugin whose implementation gave the last call of ``hook`` its result."""
+        return self._served.get(hook, "")
 
-    def _impls(self, hook: str) -> list[tuple[str, Any]]:
-        """(plugin name, hookimpl) in pluggy's call order: tryfirst, plain, trylast,
-        the last registered first."""
-        impls = getattr(self.pm.hook, hook).get_hookimpls()
-        return [(self.pm.get_name(impl.plugin) or "?", impl) for impl in reversed(impls)]
+    def _register(self, plugin: object, name: str) -> None:
+        """Register ``plugin`` with pluggy, its plain hookimpls guarded."""
+        self.pm.register(_GuardedPlugin(plugin, name, self._guarded), name=name)
 
-    def call_first(self, hook: str, **kwargs: Any) -> tuple[Any, str]:
-        """Call a ``firstresult`` hook as pluggy would, and also say which plugin served it."""
-        for plugin, impl in self._impls(hook):
-            args = [kwargs[name] for name in impl.argnames]
-            result = self.call_plugin_hook(plugin, hook, impl.function, *args)
-            if result is not None:
-                return result, plugin
-        return None, ""
+    def _guarded(self, plugin: str, hook: str, function: Callable[..., Any]) -> Callable:
+        """``function`` (a plain hookimpl of ``plugin``) as pluggy will call it."""
+        if hook in _DECLARATION_HOOKS:
+            def declare(*args: Any) -> list[Any]:
+                info = self.infos.get(plugin) or PluginInfo(plugin)
+                return [decl.stamped(plugin, info.distribution, info.version)
+                        for decl in _call_named(plugin, hook, lambda: list(function(*args)))]
+            return functools.wraps(function)(declare)
+        if hook in _STAGE_HOOKS:
+            def stage(*args: Any) -> Any:
+                result = _call_named(plugin, hook, lambda: function(*args))
+                if result is not None:
+                    self._served[hook] = plugin
+                return result
+            return functools.wraps(function)(stage)
 
-    def call_all(self, hook: str, **kwargs: Any) -> None:
-        """Call an event hook on every plugin; an exception names the plugin and hook."""
-        for plugin, impl in self._impls(hook):
-            args = [kwargs[name] for name in impl.argnames]
-            self.call_plugin_hook(plugin, hook, impl.function, *args)
+        def event(*args: Any) -> Any:
+            # Events are notifications: the operation they report has happened, so a
+            # failing listener is a warning (fatal only when plugins are strict).
+            try:
+                return _call_named(plugin, hook, lambda: function(*args))
+            except PypodError as exc:
+                if self.strict:
+                    raise
+                self._warn(f"{exc}; ignored (PYPOD_STRICT_PLUGINS=1 makes it fatal)")
+                return None
+        return functools.wraps(function)(event)
+
+
+class _GuardedPlugin:
+    """What pluggy registers for one plugin: its hookimpls, the plain ones guarded.
+
+    Wrappers (``wrapper=True``, ``hookwrapper=True``) are registered as they are: they
+    see the guarded implementations' results and exceptions, as pluggy promises."""
+
+    def __init__(self, plugin: object, name: str,
+                 guard: Callable[[str, str, Callable[..., Any]], Callable[..., Any]]):
+        self.__name__ = getattr(plugin, "__name__", name)
+        self.plugin = plugin
+        for attr in dir(plugin):
+            if not attr.startswith(hookspecs.PROJECT + "_"):
+                continue
+            function = getattr(plugin, attr, None)
+            opts = getattr(function, _IMPL_MARK, None)
+            if opts is None or not callable(function):
+                continue
+            if not (opts.get("wrapper") or opts.get("hookwrapper")):
+                function = guard(name, attr, function)
+            setattr(self, attr, function)
+
+    def __repr__(self) -> str:
+        return f"<plugin {self.__name__}>"
+
+
+def _call_named(plugin: str, hook: str, call: Callable[[], Any]) -> Any:
+    """``call()``, an exception from it turned into a HookError naming plugin and hook."""
+    try:
+        return call()
+    except PypodError:
+        raise
+    except Exception as exc:
+        raise HookError(
+            f"plugin {plugin!r} failed in hook {hook}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+#: The attribute HookimplMarker puts on a hookimpl (pluggy's "<project>_impl").
+_IMPL_MARK = hookspecs.PROJECT + "_impl"
+_DECLARATION_HOOKS = frozenset(hook for _, hook in BACKEND_FAMILIES.values())
+_STAGE_HOOKS = frozenset(
+    name for name in dir(hookspecs)
+    if name.startswith("pypod_")
+    and (getattr(getattr(hookspecs, name), hookspecs.PROJECT + "_spec", None) or {})
+    .get("firstresult")
+)
 
 
 def _from(dist: str) -> str:

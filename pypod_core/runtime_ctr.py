@@ -116,7 +116,13 @@ class ContainerOps:
                 continue
             break
         ctr = Container(self, record)  # type: ignore[arg-type]
-        self.plugins.call_all("pypod_container_created", runtime=self, container=ctr)
+        try:
+            self.plugins.hook.pypod_container_created(runtime=self, container=ctr)
+        except BaseException:
+            # Only with PYPOD_STRICT_PLUGINS=1 does a listener fail the operation: then
+            # nothing of it is left behind.
+            self.remove_container(ctr, force=True)
+            raise
         return ctr
 
     def default_network_mode(self) -> str:
@@ -190,7 +196,7 @@ class ContainerOps:
             else:
                 self.state.remove_container(ctr.id)
             self.forget_container_lock(ctr.id)
-        self.plugins.call_all("pypod_container_removed", runtime=self, container=ctr)
+        self.plugins.hook.pypod_container_removed(runtime=self, container=ctr)
 
     def _remove_files(self, ctr: Container) -> None:
         self.storage.remove_container_dir(ctr.id)

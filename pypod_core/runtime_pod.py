@@ -145,7 +145,11 @@ class PodOps:
             except BaseException:
                 self._forget_pod(pod.id)
                 raise
-        self.plugins.call_all("pypod_pod_created", runtime=self, pod=pod)
+        try:
+            self.plugins.hook.pypod_pod_created(runtime=self, pod=pod)
+        except BaseException:
+            self.remove_pod(pod, force=True)  # as for a container's (strict plugins only)
+            raise
         return pod
 
     def _add_pod_record(self, name: str | None, labels: dict[str, str],
@@ -276,7 +280,7 @@ class PodOps:
                     continue  # removed by another process meanwhile
             self.state.remove_pod(pod.id)
             self.forget_pod_lock(pod.id)
-        self.plugins.call_all("pypod_pod_removed", runtime=self, pod=pod)
+        self.plugins.hook.pypod_pod_removed(runtime=self, pod=pod)
 
     def check_infra_removal(self, ctr: Container, removing_pod: bool) -> None:
         """For ``remove_container``: an infra container goes only with its pod (its

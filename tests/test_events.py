@@ -71,12 +71,26 @@ def test_pypod_container_removed_is_heard_last(recorded):
     assert [e[0] for e in recorded] == ["created", "started", "exited", "removed"]
 
 
-def test_an_event_hook_that_raises_names_its_plugin(make_runtime, rootfs):
-    class Broken:
-        @hookimpl
-        def pypod_container_created(self, runtime, container):
-            raise ValueError("audit log unavailable")
+class BrokenListener:
+    @hookimpl
+    def pypod_container_created(self, runtime, container):
+        raise ValueError("audit log unavailable")
 
-    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(Broken()))
+
+def test_an_event_hook_that_raises_is_a_warning_naming_its_plugin(make_runtime, rootfs,
+                                                                  capsys):
+    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(BrokenListener()))
+    ctr = runtime.create_container(rootfs, ["true"], name="x")
+    warning = capsys.readouterr().err
+    assert "test_inline_0" in warning and "pypod_container_created" in warning
+    assert "audit log unavailable" in warning
+    assert runtime.lookup_container("x").id == ctr.id  # the operation completed
+
+
+def test_a_failing_event_hook_is_fatal_when_strict_and_leaves_nothing(
+        make_runtime, rootfs, monkeypatch):
+    monkeypatch.setenv("PYPOD_STRICT_PLUGINS", "1")
+    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(BrokenListener()))
     with pytest.raises(HookError, match="test_inline_0.*pypod_container_created.*audit log"):
         runtime.create_container(rootfs, ["true"], name="x")
+    assert runtime.state.all_containers() == []

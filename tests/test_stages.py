@@ -22,8 +22,7 @@ def manager_with(*plugins: Any) -> PluginManager:
     """The installed plugins plus in-process plugin objects."""
     manager = PluginManager().load()
     for i, plugin in enumerate(plugins):
-        manager.pm.register(plugin, name=f"test_inline_{i}")
-    manager._check_pending()
+        manager.register_module(plugin, f"test_inline_{i}")
     return manager
 
 

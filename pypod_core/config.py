@@ -118,9 +118,10 @@ class RuntimeConfig:
         """The settings table of one plugin (``[plugins.NAME]``), empty if none."""
         return dict(self.plugins.get(plugin, {}))
 
-    def runtime_paths(self) -> list[str]:
-        """Where to look for the OCI runtime binary, in order."""
-        return self.runtime_path or [f"{d}/{self.runtime}" for d in _BINARY_DIRS]
+    def runtime_paths(self, binary: str = "") -> list[str]:
+        """Where to look for the OCI runtime binary, in order: ``runtime_path``, else
+        ``binary`` (default: the ``runtime`` key) in the usual directories."""
+        return self.runtime_path or [f"{d}/{binary or self.runtime}" for d in _BINARY_DIRS]
 
     def to_toml(self) -> str:
         """The configuration as a TOML document that :func:`load_config` reads back."""

@@ -4,6 +4,11 @@ Each declaration names a backend and gives a ``factory(runtime)`` that builds it
 factory imports the backend's implementation, so that merely discovering plugins stays
 cheap.  The plugin manager stamps each declaration with the plugin and distribution that
 provided it (``plugin``, ``distribution``, ``version``).
+
+Each declaration also says which version of this contract it was written for
+(``contract``, :data:`CONTRACT_VERSION` unless the plugin says otherwise): a backend
+written for another major version is refused with an error naming it, rather than
+failing later in a call whose shape changed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,16 @@ if TYPE_CHECKING:
     from pypod_core.state import State
 
 
+#: The version of the plugin contract (hook specs, declarations, interfaces) this core
+#: implements.  A change that breaks existing backends raises the major number.
+CONTRACT_VERSION = "1.1"
+
+
+def contract_major(version: str) -> str:
+    """The major number of a contract version ("1.1" -> "1")."""
+    return version.partition(".")[0]
+
+
 @attrs.frozen(kw_only=True)
 class _Declaration:
     """Fields shared by every declaration type."""
@@ -28,6 +43,8 @@ class _Declaration:
     name: str
     factory: Callable[[Runtime], Any]
     description: str = ""
+    #: The contract version the backend was written for.
+    contract: str = CONTRACT_VERSION
     # Filled in by the plugin manager; a plugin leaves these alone.
     plugin: str = ""
     distribution: str = ""
@@ -47,9 +64,14 @@ class StateBackend(_Declaration):
 
 @attrs.frozen(kw_only=True)
 class OCIRuntimeBackend(_Declaration):
-    """An OCI runtime: ``factory(runtime)`` returns a :class:`pypod_core.oci.OCIRuntime`."""
+    """An OCI runtime: ``factory(runtime)`` returns a :class:`pypod_core.oci.OCIRuntime`.
+
+    ``binary`` is the executable the default ``find_runtime_path`` stage looks for in
+    the usual directories when ``runtime_path`` is not set (default: the backend's own
+    name), so a backend named ``runc-logged`` can run ``runc``."""
 
     factory: Callable[[Runtime], OCIRuntime]
+    binary: str = ""
 
 
 @attrs.frozen(kw_only=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.errors import ConfigError, OCIRuntimeError
+from pypod_core.errors import BackendNotFoundError, ConfigError, OCIRuntimeError
 from pypod_core.hookspecs import hookimpl
 from pypod_core.locks import FileLock
 from pypod_core.state import DBConfig
@@ -48,8 +48,11 @@ def _first_file(what: str, paths: list[str]) -> str:
 @hookimpl(trylast=True)
 def pypod_find_runtime_path(runtime: Runtime) -> str:
     """The first existing non-directory file of ``runtime_path``."""
+    # The backend is looked up first: a misspelt name lists the installed ones, and the
+    # backend says which executable it runs.
+    decl = runtime.plugins.backend("oci_runtime", runtime.config.runtime)
     what = f"binary for OCI runtime {runtime.config.runtime!r}"
-    return _first_file(what, runtime.config.runtime_paths())
+    return _first_file(what, runtime.config.runtime_paths(decl.binary))
 
 
 @hookimpl(trylast=True)
@@ -135,17 +138,34 @@ def pypod_prepare_lock_dir(runtime: Runtime) -> str:
 
 @hookimpl(trylast=True)
 def pypod_make_network(runtime: Runtime) -> Any:
-    """The selected NetworkBackend; no network when rootless (False)."""
+    """The selected NetworkBackend; no network when rootless (False), or when the
+    default backend is not installed (a container that needs one then says why)."""
     if runtime.rootless:
         return False
-    return runtime.plugins.build("network", runtime.config.network_backend, runtime)
+    return _optional_backend(runtime, "network", "network_backend")
+
+
+def _optional_backend(runtime: Runtime, family: str, key: str) -> Any:
+    """Build the backend ``key`` names; if the config left ``key`` at its default and no
+    plugin declares that backend, none (False), with the reason kept on the runtime."""
+    try:
+        return runtime.plugins.build(family, getattr(runtime.config, key), runtime)
+    except BackendNotFoundError as exc:
+        if key in runtime.config.explicit:
+            raise
+        runtime.missing_backends[family] = str(exc)
+        return False
 
 
 @hookimpl(trylast=True)
 def pypod_make_firewall(runtime: Runtime) -> Any:
-    """The selected FirewallBackend; ``none`` when rootless."""
-    name = "none" if runtime.rootless else runtime.config.firewall_backend
-    return runtime.plugins.build("firewall", name, runtime)
+    """The selected FirewallBackend; ``none`` when rootless; none at all (False) when
+    there is no network and the firewall backend was not chosen explicitly."""
+    if runtime.rootless:
+        return runtime.plugins.build("firewall", "none", runtime)
+    if not runtime.network:
+        return _optional_backend(runtime, "firewall", "firewall_backend")
+    return runtime.plugins.build("firewall", runtime.config.firewall_backend, runtime)
 
 
 @hookimpl(trylast=True)

@@ -49,8 +49,7 @@ def setup_network(runtime: Runtime, ctr: Container) -> Background | None:
     if ctr.config.network_mode != "bridge":
         return None
     if not runtime.network:
-        raise NetworkError(f"container {ctr.config.name}: this runtime has no network "
-                           "backend (rootless pypod has none): use --network none or host")
+        raise NetworkError(f"container {ctr.config.name}: {no_network_reason(runtime)}")
     try:
         if ctr.config.port_mappings and runtime.config.enable_port_reservation:
             ctr.state.reserved_ports = tuple(_reserve(runtime, ctr))
@@ -175,11 +174,17 @@ def network_names(runtime: Runtime, ctr: Container) -> list[str]:
     return [runtime.network.default_network()] if runtime.network else []
 
 
+def no_network_reason(runtime: Runtime) -> str:
+    """Why this runtime has no network backend, and what to do instead."""
+    why = runtime.missing_backends.get("network", "rootless pypod has none")
+    return f"this runtime has no network backend ({why}): use --network none or host"
+
+
 def remove_network(runtime: Runtime, name: str) -> None:
     """Remove a network no container is configured to join, and the firewall's
     masquerade of its subnets.  CtrInUseError naming the containers otherwise."""
     if not runtime.network:
-        raise NetworkError("this runtime has no network backend (rootless pypod has none)")
+        raise NetworkError(no_network_reason(runtime))
     users = containers_using(runtime, name)
     if users:
         raise CtrInUseError(f"network {name!r} is used by containers: {', '.join(sorted(users))}")

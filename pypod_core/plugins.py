@@ -19,7 +19,7 @@ import attrs
 import pluggy
 
 from pypod_core import entrypoints, hookspecs
-from pypod_core.declarations import BACKEND_FAMILIES
+from pypod_core.declarations import BACKEND_FAMILIES, CONTRACT_VERSION, contract_major
 from pypod_core.errors import BackendNotFoundError, HookError, PluginError, PypodError
 
 ENTRY_POINT_GROUP = "pypod"
@@ -44,6 +44,8 @@ class PluginInfo:
     version: str = ""
     status: str = "active"  # active, blocked, failed
     error: str = ""
+    #: The module registered (what ``PYPOD_PLUGINS`` takes), or the entry point's value.
+    module: str = ""
     hooks: list[str] = attrs.field(factory=list)
     backends: dict[str, list[str]] = attrs.field(factory=dict)
 
@@ -68,33 +70,51 @@ class PluginManager:
 
     # -- loading ---------------------------------------------------------------------
 
-    def load(self) -> PluginManager:
-        """Register the core's defaults, every entry point, and ``PYPOD_PLUGINS``."""
-        from pypod_core import defaults
+    def load(self, tolerant: bool = False) -> PluginManager:
+        """Register every entry point, ``PYPOD_PLUGINS``, and the core's defaults.
 
-        self._register(defaults, DEFAULTS_PLUGIN)
-        self.infos[DEFAULTS_PLUGIN] = PluginInfo(DEFAULTS_PLUGIN, "pypod",
-                                                 entrypoints.version("pypod"))
+        A plugin with a misspelt hook is an error naming it; ``tolerant`` (for ``pypod
+        plugins``) marks it failed instead, so that the user can see it and block it."""
         if not _env_flag("PYPOD_DISABLE_PLUGIN_AUTOLOAD"):
             for ep in entrypoints.entry_points(ENTRY_POINT_GROUP):
-                self._load_one(ep.name, ep.dist, ep.version, ep.load)
+                self._load_one(ep.name, ep.dist, ep.version, ep.load, ep.value)
         for module in _env_list("PYPOD_PLUGINS"):
-            self._load_one(module, "", "", functools.partial(importlib.import_module, module))
-        self._check_pending()
-        for info in self.infos.values():
-            plugin = self.pm.get_plugin(info.name)
-            if plugin is not None:
-                info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            self._load_one(module, "", "", functools.partial(importlib.import_module, module),
+                           module)
+        self._register_defaults()
+        self._check_pending(tolerant)
         return self
 
     def register_module(self, module: object, name: str) -> None:
         """Register an already imported plugin: a module of hookimpls, or an object
         whose methods are hookimpls (tests, embedding)."""
-        self._load_one(name, "", "", lambda: module)
-        self._check_pending()
+        self._load_one(name, "", "", lambda: module, getattr(module, "__name__", ""))
+        self._register_defaults()
+        self._check_pending(False)
 
-    def _load_one(self, name: str, dist: str, version: str, load: Callable[[], Any]) -> None:
-        info = PluginInfo(name, dist, version)
+    def _register_defaults(self) -> None:
+        """(Re-)register the core's default stages after every other plugin: pluggy calls
+        the trylast implementations registered last after the others, so the defaults,
+        which raise when they cannot serve, always come last."""
+        from pypod_core import defaults
+
+        if self.pm.has_plugin(DEFAULTS_PLUGIN):
+            self.pm.unregister(name=DEFAULTS_PLUGIN)
+        else:
+            self.infos[DEFAULTS_PLUGIN] = PluginInfo(
+                DEFAULTS_PLUGIN, "pypod", entrypoints.version("pypod"), module=DEFAULTS_PLUGIN)
+        self._register(defaults, DEFAULTS_PLUGIN)
+        self._backends = None
+
+    def warn_unknown(self, names: Iterable[str], what: str) -> None:
+        """Warn about each of ``names`` that is no plugin pypod knows of (``what`` says
+        where the name came from: a settings table, ``--no-plugin``)."""
+        for name in sorted(set(names) - set(self.infos)):
+            self._warn(f"{what} names plugin {name!r}, which is not installed")
+
+    def _load_one(self, name: str, dist: str, version: str, load: Callable[[], Any],
+                  module: str) -> None:
+        info = PluginInfo(name, dist, version, module=module)
         self.infos[name] = info
         if name in self.blocked:
             info.status = "blocked"
@@ -104,28 +124,47 @@ class PluginManager:
         try:
             self._register(load(), name)
         except Exception as exc:
-            info.status, info.error = "failed", f"{type(exc).__name__}: {exc}"
-            message = f"plugin {name!r}{_from(dist)} failed to load: {info.error}"
-            if self.strict:
-                raise PluginError(message) from exc
-            self._warn(message)
+            self._failed(info, f"{type(exc).__name__}: {exc}", exc, "failed to load")
 
-    def _check_pending(self) -> None:
-        """A hookimpl with no spec is a misspelt hook: an error naming the plugin."""
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            plugin = self.pm.get_name(exc.plugin) or str(exc.plugin)
-            info = self.infos.get(plugin)
-            raise PluginError(
-                f"plugin {plugin!r}{_from(info.distribution if info else '')}: {exc}"
-            ) from None
+    def _failed(self, info: PluginInfo, error: str, exc: BaseException, what: str) -> None:
+        """Mark a plugin failed: a warning, or a PluginError when plugins are strict."""
+        info.status, info.error = "failed", error
+        message = (f"plugin {info.name!r}{_from(info.distribution)} {what}: {error} "
+                   f"(--no-plugin {info.name} skips it)")
+        if self.strict:
+            raise PluginError(message) from exc
+        self._warn(message)
+
+    def _check_pending(self, tolerant: bool) -> None:
+        """A hookimpl with no spec is a misspelt hook: an error naming the plugin (or,
+        ``tolerant``, that plugin is unregistered and marked failed)."""
+        while True:
+            try:
+                self.pm.check_pending()
+                break
+            except pluggy.PluginValidationError as exc:
+                plugin = self.pm.get_name(exc.plugin) or str(exc.plugin)
+                info = self.infos.setdefault(plugin, PluginInfo(plugin))
+                if not tolerant:
+                    raise PluginError(
+                        f"plugin {plugin!r}{_from(info.distribution)}: {exc} "
+                        f"(--no-plugin {plugin} skips it)"
+                    ) from None
+                self.pm.unregister(name=plugin)
+                self._failed(info, str(exc), exc, "is invalid")
+        for info in self.infos.values():
+            registered = self.pm.get_plugin(info.name)
+            if registered is not None:
+                info.hooks = sorted(h.name for h in self.pm.get_hookcallers(registered) or [])
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per plugin, by name, as ``pypod plugins --json`` and ``info`` show it:
         name, distribution, version, status, hooks, backends (and error, if any)."""
         for family in BACKEND_FAMILIES:  # collect, so each plugin knows what it declared
-            self.backends(family)
+            try:
+                self.backends(family)
+            except PluginError as exc:  # two plugins declare one name: show, don't fail
+                self._warn(str(exc))
         return [attrs.asdict(info, filter=lambda field, value: field.name != "error" or value)
                 for info in sorted(self.infos.values(), key=lambda i: i.name)]
 
@@ -135,7 +174,9 @@ class PluginManager:
         """The declarations of one family (``state``, ``oci_runtime``, ``network``,
         ``firewall``) by name, each stamped with its plugin and distribution."""
         if self._backends is None:
-            self._backends = {f: self._collect(f) for f in BACKEND_FAMILIES}
+            self._backends = {}
+        if family not in self._backends:
+            self._backends[family] = self._collect(family)
         return self._backends[family]
 
     def _collect(self, family: str) -> dict[str, Any]:
@@ -148,7 +189,8 @@ class PluginManager:
                     other = found[decl.name]
                     raise PluginError(
                         f"{family} backend {decl.name!r} is declared twice: by "
-                        f"{_who(other)} and by {_who(decl)}"
+                        f"{_who(other)} and by {_who(decl)} (--no-plugin "
+                        f"{decl.plugin} skips one)"
                     )
                 found[decl.name] = decl
                 self.infos[decl.plugin].backends.setdefault(family, []).append(decl.name)
@@ -159,7 +201,14 @@ class PluginManager:
         or naming the failed plugin that may have provided it."""
         found = self.backends(family)
         if name in found:
-            return found[name]
+            decl = found[name]
+            if contract_major(decl.contract) != contract_major(CONTRACT_VERSION):
+                raise PluginError(
+                    f"{family.replace('_', ' ')} backend {name!r} of {_who(decl)} was "
+                    f"written for plugin contract {decl.contract}; this pypod implements "
+                    f"{CONTRACT_VERSION}: upgrade the plugin or pypod"
+                )
+            return decl
         key = BACKEND_FAMILIES[family][0]
         failed = [i for i in self.infos.values() if i.status == "failed"]
         blocked = [i.name for i in self.infos.values() if i.status == "blocked"]
@@ -181,7 +230,7 @@ class PluginManager:
         factory names the plugin and distribution that declared the backend."""
         decl = self.backend(family, name)
         try:
-            return decl.factory(runtime)
+            backend = decl.factory(runtime)
         except PypodError:
             raise
         except Exception as exc:
@@ -189,6 +238,10 @@ class PluginManager:
                 f"plugin {decl.plugin!r}{_from(decl.distribution)} failed to build "
                 f"{family.replace('_', ' ')} backend {name!r}: {type(exc).__name__}: {exc}"
             ) from exc
+        if backend is None:
+            raise HookError(f"plugin {decl.plugin!r}{_from(decl.distribution)}: the factory "
+                            f"of {family.replace('_', ' ')} backend {name!r} returned None")
+        return backend
 
     # -- calling hooks ---------------------------------------------------------------
     #

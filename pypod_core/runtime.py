@@ -42,6 +42,9 @@ class Runtime(ContainerOps, PodOps):
         self.lock_dir: str = ""
         self.network: Any = None
         self.firewall: Any = None
+        #: Why a backend family has no backend (family -> the lookup's error), where its
+        #: default backend is not installed: said when something needs it.
+        self.missing_backends: dict[str, str] = {}
 
     @functools.cached_property
     def locks(self) -> LockTable:
@@ -105,7 +108,10 @@ class Runtime(ContainerOps, PodOps):
 
 
 def _plugin_manager(config: RuntimeConfig, no_plugins: Iterable[str]) -> PluginManager:
-    return PluginManager(blocked=[*config.disabled_plugins, *no_plugins]).load()
+    manager = PluginManager(blocked=[*config.disabled_plugins, *no_plugins]).load()
+    manager.warn_unknown(config.plugins, "a [plugins.NAME] settings table")
+    manager.warn_unknown(no_plugins, "--no-plugin")
+    return manager
 
 
 def new_runtime(

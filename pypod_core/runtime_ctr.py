@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pypod_core.errors import (
     CtrInUseError,
     CtrStateInvalidError,
     InvalidArgError,
     NameInUseError,
+    NetworkError,
     NoSuchCtrError,
 )
 from pypod_core.locks import FileLock, LockTable
@@ -31,6 +32,7 @@ from pypod_core.model import (
 
 if TYPE_CHECKING:
     from pypod_core.container import Container
+    from pypod_core.runtime import Runtime
 
 #: How often a generated name may lose a race with another process before giving up.
 NAME_ATTEMPTS = 16
@@ -50,6 +52,8 @@ class ContainerOps:
     oci_runtime: Any
     network: Any
     lock_dir: str
+    rootless: bool
+    missing_backends: dict[str, str]
 
     if TYPE_CHECKING:
         @property
@@ -96,8 +100,8 @@ class ContainerOps:
             raise InvalidArgError("no command specified for the container")
         if config_fields.get("pod"):
             config_fields = self.pod_member_fields(config_fields)
-        else:
-            config_fields.setdefault("network_mode", self.default_network_mode())
+        elif "network_mode" not in config_fields:
+            config_fields["network_mode"] = self.default_network_mode()
         for attempt in range(NAME_ATTEMPTS):
             config = ContainerConfig(
                 id=new_id(), name=name if name is not None else self.generate_name(),
@@ -131,7 +135,13 @@ class ContainerOps:
         mode = self.config.netns
         if mode not in ("bridge", "none", "host"):
             raise InvalidArgError(f"config key netns: {mode!r} is not bridge, none or host")
-        return mode if self.network is not None or mode != "bridge" else "none"
+        if mode == "bridge" and not self.network:
+            if not self.rootless:  # the default backend is not installed: say so
+                from pypod_core.networking import no_network_reason
+
+                raise NetworkError(no_network_reason(cast("Runtime", self)))
+            return "none"  # rootless pypod has no network backend
+        return mode
 
     def lookup_container(self, id_or_name: str) -> Container:
         """The container with this name, id or unique id prefix."""

@@ -12,6 +12,7 @@ from test_stages import manager_with
 
 from pypod_core import hookimpl
 from pypod_core.errors import HookError
+from pypod_core.pipeline import STAGES
 
 
 class ChangesAStage:
@@ -114,6 +115,6 @@ def test_pluggy_monitoring_sees_every_stage(make_runtime):
     manager.pm.add_hookcall_monitoring(lambda name, impls, kwargs: calls.append(name),
                                        lambda outcome, name, impls, kwargs: None)
     make_runtime(state_type="memory", plugin_manager=manager)
-    assert calls[:3] == ["pypod_find_runtime_path", "pypod_find_conmon_path",
-                         "pypod_prepare_static_dir"]
-    assert "pypod_runtime_ready" in calls
+    stages = [f"pypod_{stage}" for stage, _ in STAGES]
+    assert [name for name in calls if name in stages] == stages
+    assert calls[-1] == "pypod_runtime_ready"

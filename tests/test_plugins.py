@@ -157,9 +157,24 @@ def test_misspelt_hook_is_an_error_at_load_naming_the_plugin(with_scenario, cli_
     env = with_scenario("typo")
     with pytest.raises(PluginError, match="test_typo.*pypod_make_stat"):
         PluginManager().load()
-    result = run_pypod(*cli_flags, "plugins", env=env)
+    result = run_pypod(*cli_flags, "ps", env=env)
     assert result.returncode == 125
-    assert "test_typo" in result.stderr and "Traceback" not in result.stderr
+    assert "test_typo" in result.stderr and "--no-plugin test_typo" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run_pypod(*cli_flags, "--no-plugin", "test_typo", "ps", env=env).returncode == 0
+
+
+def test_pypod_plugins_shows_a_broken_plugin_so_it_can_be_blocked(with_scenario, cli_flags):
+    for scenario, plugin in (("typo", "test_typo"), ("twins", None)):
+        env = with_scenario(scenario)
+        result = run_pypod(*cli_flags, "plugins", "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        rows = {row["name"]: row for row in json.loads(result.stdout)}
+        if plugin:
+            assert rows[plugin]["status"] == "failed"
+            assert "pypod_make_stat" in rows[plugin]["error"]
+        assert "--no-plugin" in result.stderr and "Traceback" not in result.stderr
+        assert rows["state_sqlite"]["module"] == "pypod_state_sqlite.plugin"
 
 
 def test_exception_inside_a_hook_names_plugin_and_hook(with_scenario, make_runtime, cli_flags):

@@ -67,16 +67,18 @@ def cmd_info(args: argparse.Namespace, ctx: Any) -> int:
 def cmd_plugins(args: argparse.Namespace, ctx: Any) -> int:
     """``pypod plugins [--json]``: works even when no runtime can be built."""
     config = load_config(args.config)
-    manager = PluginManager(blocked=[*config.disabled_plugins, *args.no_plugin]).load()
-    rows = manager.rows()
+    manager = PluginManager(blocked=[*config.disabled_plugins, *args.no_plugin])
+    rows = manager.load(tolerant=True).rows()
+    manager.warn_unknown(args.no_plugin, "--no-plugin")
     if args.json:
         ctx.out(json.dumps(rows, indent=2))
         return 0
-    ctx.out(f"{'NAME':<22} {'DISTRIBUTION':<26} {'VERSION':<9} {'STATUS':<8} BACKENDS")
+    ctx.out(f"{'NAME':<22} {'DISTRIBUTION':<26} {'VERSION':<9} {'STATUS':<8} "
+            f"{'MODULE':<30} BACKENDS")
     for row in rows:
         backends = "; ".join(f"{fam}: {', '.join(names)}" for fam, names in row["backends"].items())
         ctx.out(f"{row['name']:<22} {row['distribution']:<26} {row['version']:<9} "
-                f"{row['status']:<8} {backends}")
+                f"{row['status']:<8} {row['module']:<30} {backends}")
     return 0
 
 

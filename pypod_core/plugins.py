@@ -298,6 +298,7 @@ class _GuardedPlugin:
                  guard: Callable[[str, str, Callable[..., Any]], Callable[..., Any]]):
         self.__name__ = getattr(plugin, "__name__", name)
         self.plugin = plugin
+        self._hooks: list[str] = []
         for attr in dir(plugin):
             if not attr.startswith(hookspecs.PROJECT + "_"):
                 continue
@@ -308,6 +309,11 @@ class _GuardedPlugin:
             if not (opts.get("wrapper") or opts.get("hookwrapper")):
                 function = guard(name, attr, function)
             setattr(self, attr, function)
+            self._hooks.append(attr)
+
+    def __dir__(self) -> list[str]:
+        # pluggy looks at every name dir() gives, statically (~30 us each): only hooks.
+        return self._hooks
 
     def __repr__(self) -> str:
         return f"<plugin {self.__name__}>"

@@ -91,7 +91,7 @@ def main() -> None:
         sys.exit("bench_net: podman is not installed")
     rootfs = os.path.join(REPO, ".cache", "rootfs")
     if not os.path.isdir(rootfs):
-        subprocess.run([sys.executable, "-m", "pypod_core.rootfs", rootfs], check=True,
+        subprocess.run([sys.executable, "-m", "pypod_core.host.rootfs", rootfs], check=True,
                        capture_output=True)
     tmp = tempfile.mkdtemp(prefix="pypod-bench-net-")
     try:

@@ -157,7 +157,7 @@ def main() -> None:
     for binary in ("runc", "podman", "conmon"):
         if not shutil.which(binary):
             raise SystemExit(f"{binary} is not installed")
-    from pypod_core.rootfs import make_busybox_rootfs
+    from pypod_core.host.rootfs import make_busybox_rootfs
 
     tmp = tempfile.mkdtemp(prefix="pypod-bench-run-")
     try:

@@ -42,8 +42,9 @@ def in_fresh_process(code: str, fields: int = 1) -> Any:
 
 
 def import_breakdown() -> list[tuple[str, int]]:
-    """Cumulative import time (us) of the heaviest modules under ``import pypod_core.runtime``."""
-    err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import pypod_core.runtime"],
+    """Cumulative import time (us) of the heaviest modules under the runtime's import."""
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                          "import pypod_core.engine.runtime"],
                          capture_output=True, text=True, check=True).stderr
     rows = []
     for line in err.splitlines():
@@ -75,7 +76,8 @@ def measure(runs: int, tmp: str) -> None:
     # Discovery proper (reading the entry points), then loading the plugin modules and
     # collecting their declarations, in a process that has imported the core already.
     phases = [in_fresh_process(
-        "import time; from pypod_core import entrypoints, plugins; t0=time.perf_counter();"
+        "import time; from pypod_core.plugin import entrypoints, manager as plugins;"
+        "t0=time.perf_counter();"
         "eps=entrypoints.entry_points(plugins.ENTRY_POINT_GROUP);"
         "t1=time.perf_counter(); m=plugins.PluginManager().load(); m.backends('state');"
         "t2=time.perf_counter(); print((t1-t0)*1000, (t2-t1)*1000)", fields=2)
@@ -83,11 +85,11 @@ def measure(runs: int, tmp: str) -> None:
     discovery = [p[0] for p in phases]
     loading = [p[1] for p in phases]
     import_core = [in_fresh_process(
-        "import time; t=time.perf_counter(); import pypod_core.runtime;"
+        "import time; t=time.perf_counter(); import pypod_core.engine.runtime;"
         "print((time.perf_counter()-t)*1000)") for _ in range(runs)]
 
     sys.path.insert(0, REPO)
-    from pypod_core.runtime import new_runtime
+    from pypod_core.engine.runtime import new_runtime
 
     def build() -> None:
         new_runtime(config_path=os.devnull, graph_root=f"{tmp}/root",
@@ -99,13 +101,13 @@ def measure(runs: int, tmp: str) -> None:
     print(f"pypod start-up, median of {runs} runs (ms)")
     print(f"  `pypod info` (whole process)           {info_ms:8.1f}")
     print(f"  bare `python -c pass`                  {python_ms:8.1f}")
-    print(f"  import pypod_core.runtime              {statistics.median(import_core):8.1f}")
+    print(f"  import pypod_core.engine.runtime              {statistics.median(import_core):8.1f}")
     found, loaded = statistics.median(discovery), statistics.median(loading)
     print(f"  plugin discovery (entry points)        {found:8.1f}   ({found / info_ms:.0%} of"
           " `pypod info`)")
     print(f"  loading the 5 plugins + declarations   {loaded:8.1f}   ({loaded / info_ms:.0%})")
     print(f"  build a runtime in-process (sqlite)    {build_ms:8.1f}")
-    print("import time of pypod_core.runtime, heaviest top-level imports (ms):")
+    print("import time of pypod_core.engine.runtime, heaviest top-level imports (ms):")
     for module, micros in import_breakdown():
         print(f"  {module:<40} {micros / 1000:8.1f}")
 

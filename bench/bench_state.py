@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pypod_core.state import State
+from pypod_core.plugin.state import State
 from pypod_core.testing.state import ctr_record
 
 

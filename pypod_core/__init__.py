@@ -6,13 +6,13 @@ the declaration types, write hooks with :data:`hookimpl`.
 
 from __future__ import annotations
 
-from pypod_core.declarations import (
+from pypod_core.plugin.declarations import (
     FirewallBackend,
     NetworkBackend,
     OCIRuntimeBackend,
     StateBackend,
 )
-from pypod_core.hookspecs import hookimpl
+from pypod_core.plugin.hookspecs import hookimpl
 
 __all__ = [
     "FirewallBackend",
@@ -30,7 +30,7 @@ def __getattr__(name: str):
     # The runtime is imported lazily: a plugin module imports pypod_core for hookimpl
     # and the declaration types, and must not pay for the whole core.
     if name in ("Runtime", "new_runtime", "new_runtime_from_config"):
-        from pypod_core import runtime
+        from pypod_core.engine import runtime
 
         return getattr(runtime, name)
     raise AttributeError(f"module 'pypod_core' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 The configuration of an object is immutable once it is created; its state changes as it
 lives.  Both are stored by the state backend as JSON made by :mod:`pypod_core.serialize`.
-The runtime wraps a record in a live object (:class:`pypod_core.container.Container`).
+The runtime wraps a record in a live object (:class:`pypod_core.engine.container.Container`).
 """
 
 from __future__ import annotations

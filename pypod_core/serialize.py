@@ -1,7 +1,7 @@
 """JSON in and out of the state store, for the model's attrs classes, without cattrs.
 
 :func:`to_dict` and :func:`from_dict` turn a model object (a record, config or state of
-:mod:`pypod_core.model`, or :class:`pypod_core.state.DBConfig`) into plain data and back;
+:mod:`pypod_core.model`, or :class:`pypod_core.plugin.state.DBConfig`) into plain data and back;
 :func:`to_json` and :func:`from_json` add the JSON text a backend stores.  The text is
 the one cattrs made before (the state databases already hold it): keys sorted, tuples
 as lists, enums by value.

@@ -55,5 +55,5 @@ done
 .venv/bin/python -m compileall -q pypod_core plugins >/dev/null
 
 # A busybox root filesystem, made from Debian's busybox-static, to run containers from.
-.venv/bin/python -m pypod_core.rootfs "$ROOT/.cache/rootfs" >/dev/null
+.venv/bin/python -m pypod_core.host.rootfs "$ROOT/.cache/rootfs" >/dev/null
 echo "setup: done; rootfs at $ROOT/.cache/rootfs"

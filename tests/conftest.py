@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pypod_core.rootfs import make_busybox_rootfs
+from pypod_core.host.rootfs import make_busybox_rootfs
 from pypod_core.testing.host import need_binary
 
 __all__ = ["need_binary"]  # test modules import it from here
@@ -53,7 +53,7 @@ def make_runtime(runtime_options: dict[str, Any]) -> Iterator[Callable[..., Any]
     ``make_runtime(state_type="memory", ...)`` takes config keys and new_runtime's
     keyword arguments; no config file of the host is read.
     """
-    from pypod_core.runtime import new_runtime
+    from pypod_core.engine.runtime import new_runtime
 
     built: list[Any] = []
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pypod_core.background import Background
+from pypod_core.host.background import Background
 
 
 def test_returns_the_value_and_runs_beside_the_caller() -> None:

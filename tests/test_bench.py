@@ -22,7 +22,7 @@ def _bench(script: str, *args: str) -> str:
 def test_bench_startup_prints_its_phases() -> None:
     out = _bench("bench_startup.py", "--runs", "2")
     for label in ("`pypod info` (whole process)", "plugin discovery (entry points)",
-                  "loading the 5 plugins + declarations", "import pypod_core.runtime"):
+                  "loading the 5 plugins + declarations", "import pypod_core.engine.runtime"):
         line = next(line for line in out.splitlines() if label in line)
         assert float(line.split(label)[1].split()[0]) > 0
 

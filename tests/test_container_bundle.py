@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pypod_core.bundle import (
+from pypod_core.engine.bundle import (
     DEFAULT_CAPABILITIES,
     ExecUser,
     build_spec,

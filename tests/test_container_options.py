@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pypod_core.cli import ctr_options as opt
+from pypod_core.cli import options as opt
 from pypod_core.cli.gotemplate import render
 from pypod_core.errors import InvalidArgError
 from pypod_core.model import Mount, PortMapping, Rlimit

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 
 import pypod_core
-from pypod_core import hookspecs
+from pypod_core.plugin import hookspecs
 
 HOOKS = sorted(name for name in vars(hookspecs) if name.startswith("pypod_"))
 GUIDE = (REPO / "docs" / "plugin-guide.md").read_text()
@@ -53,7 +53,7 @@ def test_every_hook_has_a_test_named_after_it(hook):
 
 
 def test_stage_hooks_are_firstresult_and_the_rest_are_not():
-    from pypod_core.pipeline import STAGES
+    from pypod_core.engine.pipeline import STAGES
 
     stage_hooks = {f"pypod_{stage}" for stage, _ in STAGES}
     assert stage_hooks <= set(HOOKS)
@@ -84,4 +84,4 @@ def test_importing_pypod_core_for_a_plugin_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     loaded = ast.literal_eval(out)
-    assert "pypod_core.runtime" not in loaded and "pypod_core.config" not in loaded
+    assert "pypod_core.engine.runtime" not in loaded and "pypod_core.config" not in loaded

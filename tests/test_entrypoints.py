@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pypod_core import entrypoints
+from pypod_core.plugin import entrypoints
 
 
 def _dist(root: Path, dirname: str, name: str, version: str, eps: str) -> None:
@@ -67,8 +67,8 @@ def test_reads_sections_precedence_and_loads(tmp_path: Path,
 
 
 def test_pypod_process_does_not_import_importlib_metadata() -> None:
-    code = ("import sys; from pypod_core.plugins import PluginManager; PluginManager().load();"
-            "print('importlib.metadata' in sys.modules)")
+    code = ("import sys; from pypod_core.plugin.manager import PluginManager;"
+            "PluginManager().load(); print('importlib.metadata' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"

@@ -46,7 +46,7 @@ def test_stage_example_serves_find_runtime_path_only_when_asked(site: str, cli_f
     assert line.split()[3] == "runtime_env"
     deferred = run_pypod(*cli_flags, "--trace-plugins", "info", env={"PYTHONPATH": site})
     line = next(x for x in deferred.stderr.splitlines() if "find_runtime_path" in x)
-    assert line.split()[3] == "pypod_core.defaults"
+    assert line.split()[3] == "pypod_core.engine.defaults"
     bad = run_pypod(*cli_flags, "info", env={"PYTHONPATH": site,
                                             "PYPOD_RUNTIME_BINARY": "/nonexistent"})
     assert bad.returncode == 125

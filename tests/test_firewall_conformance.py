@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import need_binary
 
-from pypod_core.firewall import Firewall
+from pypod_core.plugin.firewall import Firewall
 from pypod_core.testing import FirewallBackendTests
 
 

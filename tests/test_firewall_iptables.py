@@ -100,7 +100,7 @@ def test_a_firewall_lock_held_too_long_is_a_firewall_error(firewall, monkeypatch
     from pypod_firewall_iptables import iptables
 
     from pypod_core.errors import FirewallError
-    from pypod_core.locks import FileLock
+    from pypod_core.host.locks import FileLock
 
     monkeypatch.setattr(iptables, "COMMAND_TIMEOUT", 0.2)
     holder = FileLock(str(tmp_path / "iptables.lock")).acquire()

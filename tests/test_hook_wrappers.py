@@ -11,8 +11,8 @@ import pytest
 from test_stages import manager_with
 
 from pypod_core import hookimpl
+from pypod_core.engine.pipeline import STAGES
 from pypod_core.errors import HookError
-from pypod_core.pipeline import STAGES
 
 
 class ChangesAStage:
@@ -78,7 +78,7 @@ def test_a_wrapper_changes_a_stage_result(make_runtime):
     assert type(real).__name__ == "DirStorage"
     # The stage was still served by the default implementation under the wrapper.
     assert dict((s, p) for s, p, _ in runtime.stage_timings)["make_storage"] == \
-        "pypod_core.defaults"
+        "pypod_core.engine.defaults"
 
 
 def test_an_old_style_hookwrapper_times_a_stage(make_runtime):

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from pypod_core.locks import FileLock, LockTimeout
+from pypod_core.host.locks import FileLock, LockTimeout
 
 _HOLD = """
 import sys, time
-from pypod_core.locks import FileLock
+from pypod_core.host.locks import FileLock
 lock = FileLock(sys.argv[1]).acquire()
 print("held", flush=True)
 time.sleep(float(sys.argv[2]))
@@ -79,7 +79,7 @@ def test_a_lock_file_deleted_by_its_holder_is_not_held_by_the_next(tmp_path: Pat
 
 
 def test_a_lock_table_gives_one_lock_per_name_and_forgets_with_the_file(tmp_path: Path):
-    from pypod_core.locks import LockTable
+    from pypod_core.host.locks import LockTable
 
     table = LockTable(str(tmp_path))
     lock = table.get("ctr-abc")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import need_binary, run_pypod
 
-from pypod_core import netns
+from pypod_core.host import netns
 from pypod_core.testing.network import free_port
 
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from conftest import need_binary
 
-from pypod_core import netns
 from pypod_core.errors import ConfigError, NetworkError, NoSuchNetworkError
+from pypod_core.host import netns
 from pypod_core.model import PortMapping
-from pypod_core.network import NetworkRequest
+from pypod_core.plugin.network import NetworkRequest
 from pypod_core.testing.network import first_address, free_port, interfaces_in
 
 CNI_DIRS = ("/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/bin")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import need_binary
 
-from pypod_core.network import Network
+from pypod_core.plugin.network import Network
 from pypod_core.testing import NetworkBackendTests
 
 CNI_DIRS = ("/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/bin")

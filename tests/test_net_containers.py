@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from conftest import fetch, need_binary
 
-from pypod_core import netns, portreserve
+from pypod_core.engine.networking import netns_dir, ports_dir
 from pypod_core.errors import PortInUseError
+from pypod_core.host import netns, portreserve
 from pypod_core.model import Mount, PortMapping
-from pypod_core.networking import netns_dir, ports_dir
 from pypod_core.testing.network import first_address, free_port
 
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import FIXTURE_PLUGINS, run_pypod
 
 from pypod_core.errors import BackendNotFoundError, HookError, PluginError
-from pypod_core.plugins import PluginManager
+from pypod_core.plugin.manager import PluginManager
 
 BUNDLED = {"state_memory", "state_sqlite", "oci_runc", "net_cni", "firewall_iptables"}
 
@@ -60,7 +60,7 @@ def test_third_party_stage_replaces_the_default(with_scenario, make_runtime, run
     runtime = make_runtime(state_type="memory")
     served = {stage: plugin for stage, plugin, _ in runtime.stage_timings}
     assert served["make_storage"] == "test_stage"
-    assert served["make_state"] == "pypod_core.defaults"
+    assert served["make_state"] == "pypod_core.engine.defaults"
     assert runtime.storage.graph_root.endswith("/elsewhere")
 
 
@@ -91,7 +91,7 @@ def test_blocked_plugins_backend_is_unknown_and_the_error_says_blocked():
 def test_autoload_disabled_loads_no_entry_points(monkeypatch):
     monkeypatch.setenv("PYPOD_DISABLE_PLUGIN_AUTOLOAD", "1")
     manager = PluginManager().load()
-    assert set(manager.infos) == {"pypod_core.defaults"}
+    assert set(manager.infos) == set()
     assert manager.backends("state") == {}
 
 
@@ -195,7 +195,7 @@ def test_exception_inside_a_hook_names_plugin_and_hook(with_scenario, make_runti
 
 
 def test_trace_prints_each_stage_with_its_plugin_and_time(cli_flags):
-    from pypod_core.pipeline import STAGES
+    from pypod_core.engine.pipeline import STAGES
 
     for extra, env in ((["--trace-plugins"], {}), ([], {"PYPOD_TRACE": "1"})):
         result = run_pypod(*cli_flags, *extra, "--state-type", "memory", "info",
@@ -203,7 +203,7 @@ def test_trace_prints_each_stage_with_its_plugin_and_time(cli_flags):
         assert result.returncode == 0, result.stderr
         lines = [line for line in result.stderr.splitlines() if "stage" in line]
         assert [line.split()[2] for line in lines] == [s for s, _ in STAGES]
-        assert all(line.split()[3] == "pypod_core.defaults" for line in lines)
+        assert all(line.split()[3] == "pypod_core.engine.defaults" for line in lines)
         assert all(line.endswith(" ms") for line in lines)
 
 
@@ -214,6 +214,6 @@ def test_plugins_command_shows_every_plugin_with_hooks_and_backends(cli_flags):
     assert BUNDLED <= set(rows)
     assert rows["oci_runc"]["backends"] == {"oci_runtime": ["runc", "crun"]}
     assert rows["oci_runc"]["hooks"] == ["pypod_oci_runtimes"]
-    assert rows["pypod_core.defaults"]["status"] == "active"
+    assert rows["pypod_core.engine.defaults"]["status"] == "active"
     table = run_pypod(*cli_flags, "plugins")
     assert "state_sqlite" in table.stdout and "pypod-state-sqlite" in table.stdout

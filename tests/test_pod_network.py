@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from conftest import fetch
 
-from pypod_core import netns, portreserve
+from pypod_core.engine.networking import netns_dir, ports_dir
 from pypod_core.errors import NoSuchPodError
+from pypod_core.host import netns, portreserve
 from pypod_core.model import Mount, PortMapping
-from pypod_core.networking import netns_dir, ports_dir
 from pypod_core.testing.network import free_port
 
 SERVE = "trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"

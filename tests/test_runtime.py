@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURE_PLUGINS, REPO, run_pypod
 
-from pypod_core import names
+from pypod_core.engine import names
+from pypod_core.engine.info import read_registries
 from pypod_core.errors import RuntimeStoppedError
-from pypod_core.info import read_registries
 from pypod_core.model import (
     ContainerConfig,
     ContainerRecord,
@@ -121,7 +121,7 @@ def test_info_command_prints_json_and_text(cli_flags):
 
 _BUILD = """
 import os, sys, time
-from pypod_core.runtime import new_runtime
+from pypod_core.engine.runtime import new_runtime
 while time.time() < float(os.environ["START_AT"]):
     time.sleep(0.001)
 runtime = new_runtime(config_path=os.devnull, graph_root=sys.argv[1], run_root=sys.argv[2],
@@ -150,7 +150,7 @@ def test_pypod_refresh_after_reboot_runs_once_across_8_processes(tmp_path: Path)
 
 
 def test_new_runtime_from_config_reads_one_named_file(tmp_path: Path, runtime_options):
-    from pypod_core.runtime import new_runtime_from_config
+    from pypod_core.engine.runtime import new_runtime_from_config
 
     path = tmp_path / "named.conf"
     path.write_text(f'state_type = "memory"\nruntime = "crun"\n'

@@ -28,8 +28,8 @@ from pypod_core.model import (
     PortMapping,
     Rlimit,
 )
+from pypod_core.plugin.state import DBConfig
 from pypod_core.serialize import from_dict, from_json, to_dict, to_json
-from pypod_core.state import DBConfig
 
 
 def full_container() -> ContainerRecord:

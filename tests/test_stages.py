@@ -14,8 +14,8 @@ import pytest
 
 from pypod_core import hookimpl
 from pypod_core.errors import DBBadConfigError, OCIRuntimeError
-from pypod_core.plugins import PluginManager
-from pypod_core.state import DBConfig
+from pypod_core.plugin.manager import PluginManager
+from pypod_core.plugin.state import DBConfig
 
 
 def manager_with(*plugins: Any) -> PluginManager:
@@ -169,7 +169,7 @@ def test_pypod_make_network(make_runtime, monkeypatch):
     runtime = make_runtime(state_type="memory", plugin_manager=manager_with(NoNetwork()))
     assert runtime.network is None
     assert served_by(runtime)["make_network"] == "test_inline_0"
-    monkeypatch.setattr("pypod_core.runtime.is_rootless", lambda: True)
+    monkeypatch.setattr("pypod_core.engine.runtime.is_rootless", lambda: True)
     assert make_runtime(state_type="memory").network is None  # rootless: no network
 
 
@@ -178,7 +178,7 @@ def test_pypod_make_firewall(make_runtime, monkeypatch):
     from pypod_firewall_iptables.none import NoFirewall
 
     assert isinstance(make_runtime(state_type="memory").firewall, IptablesFirewall)
-    monkeypatch.setattr("pypod_core.runtime.is_rootless", lambda: True)
+    monkeypatch.setattr("pypod_core.engine.runtime.is_rootless", lambda: True)
     assert isinstance(make_runtime(state_type="memory").firewall, NoFirewall)
 
 

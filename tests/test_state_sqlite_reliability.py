@@ -22,6 +22,7 @@ import pytest
 from conftest import run_pypod
 from pypod_state_sqlite.store import SQLiteState
 
+from pypod_core.engine.names import generate_name
 from pypod_core.errors import (
     DBBadConfigError,
     NameInUseError,
@@ -32,7 +33,6 @@ from pypod_core.errors import (
     StateSchemaError,
 )
 from pypod_core.model import ContainerConfig, ContainerState, ContainerStatus
-from pypod_core.names import generate_name
 from pypod_core.serialize import from_json
 from pypod_core.testing.state import ctr_record, pod_record
 

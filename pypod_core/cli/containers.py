@@ -17,7 +17,7 @@ from pypod_core.cli.output import error_line, for_each, table
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
-    from pypod_core.container import Container
+    from pypod_core.engine.container import Container
 
 Handler = Callable[[argparse.Namespace, "CLIContext"], int]
 
@@ -58,7 +58,7 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
 
 def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     """ContainerConfig fields from create/run flags."""
-    from pypod_core.cli import ctr_options as opt
+    from pypod_core.cli import options as opt
     from pypod_core.errors import InvalidArgError
 
     if not args.rootfs:
@@ -209,7 +209,7 @@ def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod kill [-s SIGNAL]``."""
-    from pypod_core.cli.ctr_options import parse_signal
+    from pypod_core.cli.options import parse_signal
 
     number = parse_signal(args.signal)
     return _each(args, ctx, lambda c: c.kill(number))
@@ -244,7 +244,7 @@ def cmd_wait(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def cmd_cleanup(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod container cleanup [--rm]``: what conmon's exit command runs."""
-    from pypod_core.container import LIVE
+    from pypod_core.engine.container import LIVE
     from pypod_core.errors import NoSuchCtrError
 
     for name in args.containers:
@@ -266,7 +266,7 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
     import json
     import time
 
-    from pypod_core.inspect_ctr import ps_entry
+    from pypod_core.engine.inspect import ps_entry
 
     now = time.time()
     ctrs = ctx.runtime.containers(all=args.all)
@@ -293,7 +293,7 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def _ps_template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
     """podman's ps template fields: ``.ID``, ``.Names`` as text, ``.Command`` joined."""
-    from pypod_core.inspect_ctr import ports_text
+    from pypod_core.engine.inspect import ports_text
 
     return {**entry, "ID": entry["Id"] if no_trunc else entry["Id"][:12],
             "Names": ",".join(entry["Names"]), "Command": " ".join(entry["Command"]),
@@ -304,7 +304,7 @@ def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
               pods: bool = False) -> None:
     header: tuple[str, ...] = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
                                "PORTS", "NAMES")
-    from pypod_core.inspect_ctr import ports_text
+    from pypod_core.engine.inspect import ports_text
 
     header += ("POD ID", "PODNAME") if pods else ()
     rows = [header]
@@ -346,7 +346,7 @@ def cmd_logs(args: argparse.Namespace, ctx: CLIContext) -> int:
     stderr."""
     since = None
     if args.since:
-        from pypod_core.cli.ctr_options import parse_since
+        from pypod_core.cli.options import parse_since
 
         since = parse_since(args.since)
     ctr = ctx.runtime.lookup_container(args.container)
@@ -361,7 +361,7 @@ def cmd_logs(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def cmd_exec(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod exec [-e] [-u] [-w] CTR CMD...``: the command's exit code."""
-    from pypod_core.cli.ctr_options import parse_env
+    from pypod_core.cli.options import parse_env
     from pypod_core.errors import InvalidArgError
 
     if not args.command:

@@ -80,7 +80,7 @@ class CLIContext:
     def runtime(self) -> Any:
         """The runtime the global flags describe, built on first use."""
         if self._runtime is None:
-            from pypod_core.runtime import new_runtime
+            from pypod_core.engine.runtime import new_runtime
 
             self._runtime = new_runtime(**self.runtime_options())
         return self._runtime

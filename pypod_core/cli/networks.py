@@ -81,7 +81,7 @@ def cmd_create(args: argparse.Namespace, ctx: Any) -> int:
 
 def cmd_rm(args: argparse.Namespace, ctx: Any) -> int:
     """``pypod network rm NAME...``: refuse while containers are configured to join it."""
-    from pypod_core.networking import remove_network
+    from pypod_core.engine.networking import remove_network
 
     failed: PypodError | None = None
     for name in args.names:

@@ -15,7 +15,7 @@ from pypod_core.cli.output import error_line, for_each, table
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
-    from pypod_core.pod import Pod
+    from pypod_core.engine.pod import Pod
 
 
 def _parse_bool(text: str) -> bool:
@@ -34,8 +34,8 @@ def _parse_bool(text: str) -> bool:
 
 def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod create``: print the new pod's id."""
-    from pypod_core.cli import ctr_options as opt
-    from pypod_core.runtime_pod import DEFAULT_SHARE, parse_share
+    from pypod_core.cli import options as opt
+    from pypod_core.engine.runtime_pod import DEFAULT_SHARE, parse_share
 
     infra = _parse_bool(args.infra)
     share = parse_share(args.share) if args.share is not None else (
@@ -78,7 +78,7 @@ def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod kill [-s SIGNAL]``."""
-    from pypod_core.cli.ctr_options import parse_signal
+    from pypod_core.cli.options import parse_signal
 
     number = parse_signal(args.signal)
     return _each(args, ctx, lambda p: p.kill(number))
@@ -143,7 +143,7 @@ def _table(ctx: CLIContext, entries: list[tuple[dict[str, Any], float]],
            no_trunc: bool) -> None:
     import time
 
-    from pypod_core.inspect_ctr import ago
+    from pypod_core.engine.inspect import ago
 
     now = time.time()
     header = ("POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "# OF CONTAINERS")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.main import ArgumentParser
 from pypod_core.config import load_config
-from pypod_core.plugins import PluginManager
+from pypod_core.plugin.manager import PluginManager
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import Wanted
@@ -68,7 +68,9 @@ def cmd_plugins(args: argparse.Namespace, ctx: Any) -> int:
     """``pypod plugins [--json]``: works even when no runtime can be built."""
     config = load_config(args.config)
     manager = PluginManager(blocked=[*config.disabled_plugins, *args.no_plugin])
-    rows = manager.load(tolerant=True).rows()
+    from pypod_core.engine import defaults
+
+    rows = manager.load(tolerant=True).use_defaults(defaults).rows()
     manager.warn_unknown(args.no_plugin, "--no-plugin")
     if args.json:
         ctx.out(json.dumps(rows, indent=2))

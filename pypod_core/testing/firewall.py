@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pypod_core.firewall import Firewall
+from pypod_core.plugin.firewall import Firewall
 
 
 def cni_result(*addresses: str) -> dict[str, Any]:

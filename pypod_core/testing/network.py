@@ -9,7 +9,7 @@ with each other or with real containers), cleaned up by the fixture afterwards::
         def network(self, tmp_path):
             yield MyNetwork(state_dir=tmp_path, subnet="10.201.7.0/24")
 
-The tests make their own network namespaces (:mod:`pypod_core.netns`) under
+The tests make their own network namespaces (:mod:`pypod_core.host.netns`) under
 ``tmp_path``; no container is involved.  Traffic stays on the host: between the test's
 namespaces, and from the host's loopback to a published port.
 """
@@ -26,15 +26,15 @@ from typing import Any
 
 import pytest
 
-from pypod_core import netns
 from pypod_core.errors import (
     InvalidArgError,
     NetworkError,
     NetworkExistsError,
     NoSuchNetworkError,
 )
+from pypod_core.host import netns
 from pypod_core.model import PortMapping
-from pypod_core.network import Network, NetworkRequest, result_addresses
+from pypod_core.plugin.network import Network, NetworkRequest, result_addresses
 
 Attach = Callable[..., tuple[NetworkRequest, dict[str, dict[str, Any]]]]
 

@@ -13,7 +13,7 @@ binary outside the usual directories)::
             return "youki"
 
 Each test drives the backend directly (``runtime.oci_runtime``) on containers whose OCI
-bundle the kit writes with :func:`pypod_core.bundle.write_bundle`; it holds each
+bundle the kit writes with :func:`pypod_core.engine.bundle.write_bundle`; it holds each
 container's lock meanwhile, so the backend's own exit handling (conmon's exit command,
 for the bundled backend) waits until the test is done.  The containers run busybox from
 Debian's ``busybox-static``.
@@ -33,10 +33,10 @@ from typing import Any
 
 import pytest
 
-from pypod_core.bundle import write_bundle
+from pypod_core.engine.bundle import exec_spec, write_bundle
 from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError, OCIRuntimeError
+from pypod_core.host.rootfs import make_busybox_rootfs
 from pypod_core.model import ContainerStatus, Mount
-from pypod_core.rootfs import make_busybox_rootfs
 from pypod_core.testing.host import need_binary
 
 MakeContainer = Callable[..., Any]
@@ -68,7 +68,7 @@ class OCIRuntimeTests:
                       oci_runtime_options: dict[str, Any]) -> Iterator[Callable[[], Any]]:
         """Build pypod runtimes on one set of directories under tmp_path (each call is
         another "process" on the same store)."""
-        from pypod_core.runtime import new_runtime
+        from pypod_core.engine.runtime import new_runtime
 
         built: list[Any] = []
 
@@ -314,15 +314,17 @@ class OCIRuntimeTests:
         self.start_running(backend, ctr)
         out_path = tmp_path / "exec.out"
         with open(out_path, "wb") as out:
-            code = backend.exec_container(
-                ctr, ["sh", "-c", "hostname; echo $FROM_CTR $EXTRA; pwd; id -u; exit 3"],
-                env={"EXTRA": "more"}, user="nobody", workdir="/tmp", stdout=out)
+            spec = exec_spec(ctr.config,
+                             ["sh", "-c", "hostname; echo $FROM_CTR $EXTRA; pwd; id -u; exit 3"],
+                             env={"EXTRA": "more"}, user="nobody", workdir="/tmp")
+            code = backend.exec_container(ctr, spec, stdout=out)
         assert code == 3
         assert out_path.read_bytes().split() == [b"exechost", b"yes", b"more", b"/tmp",
                                                   b"65534"]
         err_path = tmp_path / "exec.err"
         with open(err_path, "wb") as err:
-            assert backend.exec_container(ctr, ["/no/such/command"], stderr=err) == 127
+            missing = exec_spec(ctr.config, ["/no/such/command"])
+            assert backend.exec_container(ctr, missing, stderr=err) == 127
         backend.stop_container(ctr, 0)
 
 

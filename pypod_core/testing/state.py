@@ -1,7 +1,7 @@
 """The state conformance kit: :class:`StateBackendTests`, the whole State contract as tests.
 
 Its breadth follows libpod's ``state_test.go``, which runs one suite against every
-state backend: every method of :class:`pypod_core.state.State`, every error it raises,
+state backend: every method of :class:`pypod_core.plugin.state.State`, every error it raises,
 namespaces, pods, dependencies, the reboot refresh, the DB configuration and closing.
 
 A backend's test module subclasses the class and provides one fixture, ``make_state``:
@@ -57,7 +57,7 @@ from pypod_core.model import (
     Rlimit,
     new_id,
 )
-from pypod_core.state import DBConfig, State
+from pypod_core.plugin.state import DBConfig, State
 
 #: ``make_state(directory)``: a State keeping its data in ``directory``.
 MakeState = Callable[[str], State]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from pypod_core import hookimpl
 from pypod_core.errors import OCIRuntimeError
+from pypod_core.plugin import hookimpl
 
 
 @hookimpl

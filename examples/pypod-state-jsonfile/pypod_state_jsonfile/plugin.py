@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pypod_core import StateBackend, hookimpl
+from pypod_core.plugin import StateBackend, hookimpl
 
 
 def make_state(runtime):

@@ -9,10 +9,11 @@ import os
 from typing import Any
 
 from filelock import FileLock
-from pypod_core.model import ContainerRecord, PodRecord
-from pypod_core.serialize import converter
-from pypod_core.state import DBConfig
 from pypod_state_memory.store import MemoryState
+
+from pypod_core.model import ContainerRecord, PodRecord
+from pypod_core.plugin.state import DBConfig
+from pypod_core.serialize import converter
 
 #: State methods that change the store: saved after they run.
 MUTATING = (

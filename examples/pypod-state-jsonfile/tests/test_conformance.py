@@ -3,8 +3,9 @@
 import os
 
 import pytest
-from pypod_core.testing import StateBackendTests
 from pypod_state_jsonfile.store import JsonFileState
+
+from pypod_core.testing import StateBackendTests
 
 
 class TestJsonFileState(StateBackendTests):

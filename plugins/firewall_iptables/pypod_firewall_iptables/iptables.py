@@ -32,13 +32,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.errors import FirewallError
-from pypod_core.firewall import Firewall, container_ips
-from pypod_core.locks import FileLock, LockTimeout
+from pypod_core.host.locks import FileLock, LockTimeout
+from pypod_core.plugin.firewall import Firewall, container_ips
 
 if TYPE_CHECKING:
     import ipaddress
 
-    from pypod_core.runtime import Runtime
+    from pypod_core.plugin import RuntimeView as Runtime
 
     IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pypod_core.firewall import Firewall
+from pypod_core.plugin.firewall import Firewall
 
 
 class NoFirewall(Firewall):

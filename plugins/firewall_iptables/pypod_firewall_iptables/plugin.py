@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pypod_core import FirewallBackend, hookimpl
+from pypod_core.plugin import FirewallBackend, hookimpl
 
 
 def _make_iptables(runtime):

@@ -23,9 +23,9 @@ from pypod_core.errors import (
     NoSuchNetworkError,
     PypodError,
 )
+from pypod_core.host.netns import is_netns
 from pypod_core.model import validate_name
-from pypod_core.netns import is_netns
-from pypod_core.network import Network, NetworkInfo, NetworkRequest, result_addresses
+from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
 from pypod_net_cni import conflist
 from pypod_net_cni.cache import CacheEntry, ResultCache
 from pypod_net_cni.conflist import ConfList
@@ -35,7 +35,7 @@ from pypod_net_cni.standin import discard_standin, drop_standin, make_standin, n
 if TYPE_CHECKING:
     import ipaddress
 
-    from pypod_core.runtime import Runtime
+    from pypod_core.plugin import RuntimeView as Runtime
 
 DEFAULT_FILE = "87-pypod-bridge.conflist"
 SETTINGS = {"default_bridge": "pypod0", "default_subnet": "10.90.0.0/16",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pypod_core import NetworkBackend, hookimpl
+from pypod_core.plugin import NetworkBackend, hookimpl
 
 
 def _make_network(runtime):

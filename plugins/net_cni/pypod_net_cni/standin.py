@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from pypod_core.errors import NetworkError
-from pypod_core.netns import create_netns, remove_netns, run_in_netns
-from pypod_core.network import result_addresses
+from pypod_core.host.netns import create_netns, remove_netns, run_in_netns
+from pypod_core.plugin.network import result_addresses
 from pypod_net_cni.cache import CacheEntry
 
 

@@ -14,7 +14,7 @@ import socket
 from typing import BinaryIO
 
 from pypod_core.errors import OCIRuntimeError
-from pypod_core.oci import Attachment
+from pypod_core.plugin.oci import Attachment
 
 STDOUT = 2
 STDERR = 3

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pypod_core.runtime import Runtime
+    from pypod_core.plugin import RuntimeView as Runtime
 
 #: The effective configuration handed to the exit command, under ``tmp_dir``.
 CONFIG_NAME = "exit-command.conf"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pypod_core import OCIRuntimeBackend, hookimpl
+from pypod_core.plugin import OCIRuntimeBackend, hookimpl
 
 
 def _factory(name: str):

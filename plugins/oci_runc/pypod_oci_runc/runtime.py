@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pypod_core.errors import OCIRuntimeError
 from pypod_core.model import ContainerStatus
-from pypod_core.oci import Attachment, OCIRuntime
+from pypod_core.plugin.oci import Attachment, OCIRuntime
 from pypod_oci_runc import conmon
 from pypod_oci_runc.exitcmd import exit_command_prefix
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
-    from pypod_core.runtime import Runtime
+    from pypod_core.plugin import ContainerView as Container
+    from pypod_core.plugin import ExecSpec
+    from pypod_core.plugin import RuntimeView as Runtime
 
 #: How long to wait for a container to exit after SIGKILL before giving up.
 KILL_WAIT = 30.0
@@ -253,30 +254,17 @@ class ConmonOCIRuntime(OCIRuntime):
         except ValueError:
             return ""
 
-    def exec_container(
-        self,
-        ctr: Container,
-        command: list[str],
-        env: dict[str, str] | None = None,
-        user: str = "",
-        workdir: str = "",
-        stdout: Any = None,
-        stderr: Any = None,
-    ) -> int:
+    def exec_container(self, ctr: Container, spec: ExecSpec, stdout: Any = None,
+                       stderr: Any = None) -> int:
         """``RUNTIME exec`` with our stdin and stdout; its stderr is relayed, so that the
         runtime's own error (command not found) can be told from the command's output."""
-        from pypod_core.bundle import container_env, resolve_user
-
         # Spelled out in full: crun (unlike runc) does not take the process's env, user
         # and cwd from the container's config.json for an exec.
-        config = ctr.config
-        resolved = resolve_user(config.rootfs, user or config.user)
-        args = ["exec", "--user", f"{resolved.uid}:{resolved.gid}",
-                "--cwd", workdir or config.workdir or "/"]
-        for item in container_env(config, resolved, env):
+        args = ["exec", "--user", f"{spec.uid}:{spec.gid}", "--cwd", spec.cwd]
+        for item in spec.env:
             args += ["--env", item]
         try:
-            proc = subprocess.Popen(self._cmd(*args, ctr.id, *command), stdout=stdout,
+            proc = subprocess.Popen(self._cmd(*args, ctr.id, *spec.args), stdout=stdout,
                                     stderr=subprocess.PIPE)
         except OSError as exc:
             raise OCIRuntimeError(f"{self.name}: cannot run {self.path}: {exc.strerror}") \

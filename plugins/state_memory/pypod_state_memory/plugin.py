@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pypod_core import StateBackend, hookimpl
+from pypod_core.plugin import StateBackend, hookimpl
 
 
 def _make_state(runtime):

@@ -26,8 +26,8 @@ from pypod_core.errors import (
     PodNotEmptyError,
 )
 from pypod_core.model import ContainerRecord, ContainerState, PodRecord, PodState
+from pypod_core.plugin.state import DBConfig, State, check_db_config
 from pypod_core.serialize import from_dict, to_dict
-from pypod_core.state import DBConfig, State, check_db_config
 
 R = TypeVar("R", ContainerRecord, PodRecord)
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 ``sqlite_state.go`` over :mod:`pypod_state_sqlite.database`.
 
 Every write is one exclusive transaction that checks and changes together, so the
-rules of :mod:`pypod_core.state` hold across processes: two processes cannot both take
+rules of :mod:`pypod_core.plugin.state` hold across processes: two processes cannot both take
 a name, and a container is stored whole or not at all.  Records are stored as JSON made
 by :mod:`pypod_core.serialize`; every read decodes fresh copies.
 """
@@ -33,13 +33,13 @@ from pypod_core.model import (
     PodRecord,
     PodState,
 )
+from pypod_core.plugin.state import DBConfig, State, check_db_config
 from pypod_core.serialize import from_json, to_json
-from pypod_core.state import DBConfig, State, check_db_config
 from pypod_state_sqlite.database import Database
 from pypod_state_sqlite.settings import DEFAULT_BUSY_TIMEOUT_MS, PLUGIN, parse_settings
 
 if TYPE_CHECKING:
-    from pypod_core.runtime import Runtime
+    from pypod_core.plugin import RuntimeView as Runtime
 
 #: The database's file name inside ``static_dir``.
 DB_FILENAME: Final = "db.sql"

@@ -1,6 +1,6 @@
 """A third-party plugin that adds a state backend named 'counting'."""
 
-from pypod_core import StateBackend, hookimpl
+from pypod_core.plugin import StateBackend, hookimpl
 
 
 def make_counting(runtime):

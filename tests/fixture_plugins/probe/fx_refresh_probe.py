@@ -2,7 +2,7 @@
 
 import os
 
-from pypod_core import hookimpl
+from pypod_core.plugin import hookimpl
 
 
 @hookimpl

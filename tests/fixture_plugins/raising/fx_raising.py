@@ -1,6 +1,6 @@
 """A plugin whose stage hook raises."""
 
-from pypod_core import hookimpl
+from pypod_core.plugin import hookimpl
 
 
 @hookimpl

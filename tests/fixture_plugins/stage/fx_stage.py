@@ -2,8 +2,8 @@
 
 import os
 
-from pypod_core import hookimpl
-from pypod_core.storage import DirStorage
+from pypod_core.engine.storage import DirStorage
+from pypod_core.plugin import hookimpl
 
 
 @hookimpl

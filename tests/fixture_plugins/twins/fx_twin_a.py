@@ -1,6 +1,6 @@
 """One of two plugins that both claim the state backend 'twin'."""
 
-from pypod_core import StateBackend, hookimpl
+from pypod_core.plugin import StateBackend, hookimpl
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """A plugin with a misspelt hook name."""
 
-from pypod_core import hookimpl
+from pypod_core.plugin import hookimpl
 
 
 @hookimpl

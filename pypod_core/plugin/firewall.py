@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.network import result_addresses
+from pypod_core.plugin.network import result_addresses
 
 if TYPE_CHECKING:
     import ipaddress

@@ -1,6 +1,6 @@
 """The OCIRuntime interface: what runs a container (libpod's ``OCIRuntime``).
 
-A backend acts on a live :class:`pypod_core.container.Container`: it reads
+A backend acts on a live :class:`pypod_core.engine.container.Container`: it reads
 ``ctr.config`` and the paths the container gives (``bundle_dir``, ``run_dir``,
 ``exit_file``, ``log_path``) and writes what it learns into ``ctr.state``; the caller
 holds the container's lock, checks the state transition and saves the state.
@@ -12,10 +12,23 @@ against this contract with real containers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
+    from pypod_core.plugin.views import ContainerView as Container
+
+
+class ExecSpec(NamedTuple):
+    """A process to run in a container (``pypod exec``), resolved by the engine against
+    the container's config and /etc files: an OCI runtime runs it as it is."""
+
+    args: tuple[str, ...]
+    #: ``KEY=VALUE`` strings: the container's environment, then the exec's own.
+    env: tuple[str, ...]
+    uid: int = 0
+    gid: int = 0
+    additional_gids: tuple[int, ...] = ()
+    cwd: str = "/"
 
 
 class Attachment(ABC):
@@ -97,19 +110,12 @@ class OCIRuntime(ABC):
         ``oom_killed`` from the monitor's files."""
 
     @abstractmethod
-    def exec_container(
-        self,
-        ctr: Container,
-        command: list[str],
-        env: dict[str, str] | None = None,
-        user: str = "",
-        workdir: str = "",
-        stdout: Any = None,
-        stderr: Any = None,
-    ) -> int:
-        """Run ``command`` in the running container; return its exit code (127 not found,
-        126 not executable, as ``pypod exec``).  Its stdin is ours; its output goes to
-        ``stdout``/``stderr`` (binary files or descriptors), ours where None."""
+    def exec_container(self, ctr: Container, spec: ExecSpec, stdout: Any = None,
+                       stderr: Any = None) -> int:
+        """Run the process ``spec`` describes in the running container; return its exit
+        code (127 not found, 126 not executable, as ``pypod exec``).  Its stdin is ours;
+        its output goes to ``stdout``/``stderr`` (binary files or descriptors), ours
+        where None.  The engine has resolved the user, environment and directory."""
 
     @abstractmethod
     def version(self) -> str:

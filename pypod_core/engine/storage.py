@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 
+from pypod_core.plugin.storage import Storage
 
-class DirStorage:
+
+class DirStorage(Storage):
     """Per-container directories under a graph root."""
 
     def __init__(self, graph_root: str):

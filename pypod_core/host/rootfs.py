@@ -3,7 +3,7 @@
 pypod runs containers from a root filesystem directory (``--rootfs``); this is how the
 README's first command and the test suite get one without an image registry.
 
-    python -m pypod_core.rootfs DIR
+    python -m pypod_core.host.rootfs DIR
 """
 
 from __future__ import annotations
@@ -53,5 +53,5 @@ def make_busybox_rootfs(target: str) -> str:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m pypod_core.rootfs DIR")
+        sys.exit("usage: python -m pypod_core.host.rootfs DIR")
     print(make_busybox_rootfs(sys.argv[1]))

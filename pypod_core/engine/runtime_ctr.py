@@ -1,8 +1,8 @@
 """Container operations of the Runtime (libpod's ``runtime_ctr.go``).
 
-:class:`ContainerOps` is a mixin of :class:`pypod_core.runtime.Runtime`: create, look up,
+:class:`ContainerOps` is a mixin of :class:`pypod_core.engine.runtime.Runtime`: create, look up,
 list and remove containers, stop them all at shutdown, and refresh them after a reboot.
-The life of one container is :class:`pypod_core.container.Container`'s.
+The life of one container is :class:`pypod_core.engine.container.Container`'s.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pypod_core.errors import (
     NetworkError,
     NoSuchCtrError,
 )
-from pypod_core.locks import FileLock, LockTable
+from pypod_core.host.locks import FileLock, LockTable
 from pypod_core.model import (
     ContainerConfig,
     ContainerRecord,
@@ -31,8 +31,8 @@ from pypod_core.model import (
 )
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
-    from pypod_core.runtime import Runtime
+    from pypod_core.engine.container import Container
+    from pypod_core.engine.runtime import Runtime
 
 #: How often a generated name may lose a race with another process before giving up.
 NAME_ATTEMPTS = 16
@@ -42,7 +42,7 @@ _NEEDS_FORCE = frozenset({ContainerStatus.RUNNING, ContainerStatus.PAUSED,
 
 
 class ContainerOps:
-    """The container half of :class:`pypod_core.runtime.Runtime` (a mixin)."""
+    """The container half of :class:`pypod_core.engine.runtime.Runtime` (a mixin)."""
 
     # Provided by Runtime.
     config: Any
@@ -89,7 +89,7 @@ class ContainerOps:
         ``name`` is validated, or a free one is generated; a generated name that another
         process takes at the same moment is replaced by a new one.  With ``pod`` (a Pod,
         its id or name) the container joins the pod's shared namespaces."""
-        from pypod_core.container import Container
+        from pypod_core.engine.container import Container
 
         self.check_valid()
         if name is not None:
@@ -137,7 +137,7 @@ class ContainerOps:
             raise InvalidArgError(f"config key netns: {mode!r} is not bridge, none or host")
         if mode == "bridge" and not self.network:
             if not self.rootless:  # the default backend is not installed: say so
-                from pypod_core.networking import no_network_reason
+                from pypod_core.engine.networking import no_network_reason
 
                 raise NetworkError(no_network_reason(cast("Runtime", self)))
             return "none"  # rootless pypod has no network backend
@@ -145,14 +145,14 @@ class ContainerOps:
 
     def lookup_container(self, id_or_name: str) -> Container:
         """The container with this name, id or unique id prefix."""
-        from pypod_core.container import Container
+        from pypod_core.engine.container import Container
 
         self.check_valid()
         return Container(self, self.state.lookup_container(id_or_name))  # type: ignore[arg-type]
 
     def get_container(self, ctr_id: str) -> Container:
         """The container with this full id."""
-        from pypod_core.container import Container
+        from pypod_core.engine.container import Container
 
         self.check_valid()
         return Container(self, self.state.container(ctr_id))  # type: ignore[arg-type]
@@ -161,7 +161,7 @@ class ContainerOps:
         """Every container, oldest first, synced with the OCI runtime (except one that
         another process is acting on: its stored state); only running ones unless
         ``all``."""
-        from pypod_core.container import LIVE, Container
+        from pypod_core.engine.container import LIVE, Container
 
         self.check_valid()
         result = []
@@ -218,7 +218,7 @@ class ContainerOps:
         """Stop every running container (``shutdown(force=True)``), newest first: a
         container is created after those it depends on (a pod's infra container), so
         dependents stop before what they share namespaces with."""
-        from pypod_core.container import LIVE
+        from pypod_core.engine.container import LIVE
 
         for record in reversed(self.state.all_containers()):
             if record.state.state in LIVE:
@@ -230,8 +230,8 @@ class ContainerOps:
     def refresh_containers(self) -> None:
         """After a reboot (the state already reset by ``state.refresh()``): tear down
         what is left of each container's network and remove stale per-boot files."""
-        from pypod_core import networking
-        from pypod_core.container import Container
+        from pypod_core.engine import networking
+        from pypod_core.engine.container import Container
 
         for record in self.state.all_containers():
             ctr = Container(self, record)  # type: ignore[arg-type]

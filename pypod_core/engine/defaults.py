@@ -11,12 +11,12 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.errors import BackendNotFoundError, ConfigError, OCIRuntimeError
-from pypod_core.hookspecs import hookimpl
-from pypod_core.locks import FileLock
-from pypod_core.state import DBConfig
+from pypod_core.host.locks import FileLock
+from pypod_core.plugin.hookspecs import hookimpl
+from pypod_core.plugin.state import DBConfig
 
 if TYPE_CHECKING:
-    from pypod_core.runtime import Runtime
+    from pypod_core.engine.runtime import Runtime
 
 #: Config keys the DB config may fill in when the user did not set them.
 DB_OWNED_KEYS = (
@@ -110,7 +110,7 @@ def pypod_set_namespace(runtime: Runtime) -> bool:
 @hookimpl(trylast=True)
 def pypod_make_storage(runtime: Runtime) -> Any:
     """Container files under ``graph_root`` (rootfs directories are used in place)."""
-    from pypod_core.storage import DirStorage
+    from pypod_core.engine.storage import DirStorage
 
     return DirStorage(runtime.config.graph_root)
 

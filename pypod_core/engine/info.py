@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pypod_core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pypod_core.runtime import Runtime
+    from pypod_core.engine.runtime import Runtime
 
 
 def _meminfo() -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 Build one with :func:`new_runtime` (default precedence of config files plus caller
 options) or :func:`new_runtime_from_config` (one named file).  Container and pod
-operations live in :mod:`pypod_core.runtime_ctr` and :mod:`pypod_core.runtime_pod`.
+operations live in :mod:`pypod_core.engine.runtime_ctr` and :mod:`pypod_core.engine.runtime_pod`.
 """
 
 from __future__ import annotations
@@ -12,18 +12,26 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from pypod_core import names
 from pypod_core.config import RuntimeConfig, is_rootless, load_config
+from pypod_core.engine import defaults, names
+from pypod_core.engine.pipeline import make_runtime
+from pypod_core.engine.runtime_ctr import ContainerOps
+from pypod_core.engine.runtime_pod import PodOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
-from pypod_core.locks import LockTable
-from pypod_core.pipeline import make_runtime
-from pypod_core.plugins import PluginManager
-from pypod_core.runtime_ctr import ContainerOps
-from pypod_core.runtime_pod import PodOps
+from pypod_core.host.locks import LockTable
+from pypod_core.plugin.manager import PluginManager
+from pypod_core.plugin.oci import OCIRuntime
+from pypod_core.plugin.state import State
+from pypod_core.plugin.storage import Storage
 
 
 class Runtime(ContainerOps, PodOps):
     """A pypod runtime: the state, the OCI runtime, the network and the firewall."""
+
+    # Set by their stages, in order, before the runtime is valid.
+    state: State
+    storage: Storage
+    oci_runtime: OCIRuntime
 
     def __init__(self, config: RuntimeConfig, plugins: PluginManager, trace: bool = False):
         self.config = config
@@ -33,14 +41,12 @@ class Runtime(ContainerOps, PodOps):
         self.valid = False
         self.refreshed_after_reboot = False
         self.stage_timings: list[tuple[str, str, float]] = []
-        # Filled in by the pipeline's stages (pypod_core.pipeline.STAGES).
+        # Filled in by the pipeline's stages (pypod_core.engine.pipeline.STAGES); the
+        # backends are typed as the pipeline leaves them (set before `valid` is True).
         self.runtime_binary: str = ""
         self.conmon_binary: str = ""
-        self.state: Any = None
-        self.storage: Any = None
-        self.oci_runtime: Any = None
         self.lock_dir: str = ""
-        self.network: Any = None
+        self.network: Any = None  # Network | None: typed once networking checks for None
         self.firewall: Any = None
         #: Why a backend family has no backend (family -> the lookup's error), where its
         #: default backend is not installed: said when something needs it.
@@ -101,7 +107,7 @@ class Runtime(ContainerOps, PodOps):
 
     def info(self) -> dict[str, Any]:
         """Host, store, registries and plugins, as ``pypod info`` shows them."""
-        from pypod_core.info import runtime_info
+        from pypod_core.engine.info import runtime_info
 
         self.check_valid()
         return runtime_info(self)
@@ -132,12 +138,12 @@ def new_runtime(
 
     config = load_config(config_path, options)
     trace = trace or os.environ.get("PYPOD_TRACE", "") not in ("", "0")
-    manager = plugin_manager or _plugin_manager(config, no_plugins)
+    manager = (plugin_manager or _plugin_manager(config, no_plugins)).use_defaults(defaults)
     runtime = Runtime(config, manager, trace=trace)
     try:
         make_runtime(runtime)
     except BaseException:
-        if runtime.state is not None:
+        if getattr(runtime, "state", None) is not None:
             runtime.state.close()
         raise
     return runtime

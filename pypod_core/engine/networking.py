@@ -17,14 +17,14 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from pypod_core import netns, portreserve
-from pypod_core.background import Background
 from pypod_core.errors import CtrInUseError, NetworkError, PortInUseError, PypodError
-from pypod_core.network import NetworkRequest
+from pypod_core.host import netns, portreserve
+from pypod_core.host.background import Background
+from pypod_core.plugin.network import NetworkRequest
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
-    from pypod_core.runtime import Runtime
+    from pypod_core.engine.container import Container
+    from pypod_core.engine.runtime import Runtime
 
 def netns_dir(runtime: Runtime) -> str:
     """Where pypod keeps its containers' namespaces: per boot, pypod's own."""

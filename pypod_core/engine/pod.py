@@ -28,8 +28,8 @@ from pypod_core.errors import (
 from pypod_core.model import ContainerStatus, PodConfig, PodRecord, PodState
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
-    from pypod_core.runtime import Runtime
+    from pypod_core.engine.container import Container
+    from pypod_core.engine.runtime import Runtime
 
 S = ContainerStatus
 
@@ -137,7 +137,7 @@ class Pod:
     def containers(self) -> list[Container]:
         """The pod's containers (the infra container too), oldest first, each synced
         with the OCI runtime."""
-        from pypod_core.container import LIVE, Container
+        from pypod_core.engine.container import LIVE, Container
 
         result = []
         for record in self.runtime.state.pod_containers(self.id):
@@ -241,7 +241,7 @@ class Pod:
 
     def inspect(self) -> dict[str, Any]:
         """``pypod pod inspect``: podman's keys and layout."""
-        from pypod_core.inspect_ctr import go_time, status_word
+        from pypod_core.engine.inspect import go_time, status_word
 
         ctrs = self.containers()
         infra = next((c for c in ctrs if c.id == self.state.infra_container_id), None)
@@ -269,7 +269,7 @@ class Pod:
 
     def ps_entry(self) -> dict[str, Any]:
         """The pod as ``podman pod ps --format json`` shows one."""
-        from pypod_core.inspect_ctr import go_time, status_word
+        from pypod_core.engine.inspect import go_time, status_word
 
         ctrs = self.containers()
         infra = next((c for c in ctrs if c.id == self.state.infra_container_id), None)
@@ -289,14 +289,14 @@ class Pod:
 
 
 def _networks(infra: Container) -> list[str]:
-    from pypod_core import networking
+    from pypod_core.engine import networking
 
     return networking.network_names(infra.runtime, infra)
 
 
 def _infra_config(infra: Container) -> dict[str, Any]:
     """podman's ``InfraConfig``: the pod's network, which its infra container holds."""
-    from pypod_core.networking import port_bindings
+    from pypod_core.engine.networking import port_bindings
 
     c = infra.config
     return {

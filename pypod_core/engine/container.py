@@ -24,13 +24,13 @@ from pypod_core.errors import (
     CtrWaitTimeoutError,
     NoSuchCtrError,
 )
-from pypod_core.locks import LockTimeout
+from pypod_core.host.locks import LockTimeout
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
 
 if TYPE_CHECKING:
-    from pypod_core.k8s_log import LogLine
-    from pypod_core.oci import Attachment
-    from pypod_core.runtime import Runtime
+    from pypod_core.engine.logs import LogLine
+    from pypod_core.engine.runtime import Runtime
+    from pypod_core.plugin.oci import Attachment
 
 S = ContainerStatus
 
@@ -209,7 +209,7 @@ class Container:
             self._init()
 
     def _init(self) -> None:
-        from pypod_core import bundle, networking
+        from pypod_core.engine import bundle, networking
 
         check_transition(self.id, self.state.state, S.CREATED)
         if self.state.state is not S.CONFIGURED:
@@ -406,8 +406,8 @@ class Container:
         """Undo ``_init`` for a container that no longer runs; the caller saves.  The OCI
         runtime's delete and the network's teardown do not depend on each other: they
         run side by side (the backend's ``delete_container`` on a thread of its own)."""
-        from pypod_core import networking
-        from pypod_core.background import Background
+        from pypod_core.engine import networking
+        from pypod_core.host.background import Background
 
         deleting = Background(self.oci.delete_container, self)
         try:
@@ -424,15 +424,17 @@ class Container:
         """Run ``command`` in the running container; return its exit code."""
         with self.locked():
             self._require(S.RUNNING, action="exec in")
-        return self.oci.exec_container(self, command, env=env, user=user, workdir=workdir,
-                                       stdout=stdout, stderr=stderr)
+        from pypod_core.engine.bundle import exec_spec
+
+        spec = exec_spec(self.config, command, env=env, user=user, workdir=workdir)
+        return self.oci.exec_container(self, spec, stdout=stdout, stderr=stderr)
 
     def logs(self, follow: bool = False, tail: int | None = None,
              since: float | None = None) -> Iterator[LogLine]:
         """The container's output from its k8s-file log, oldest first: the last
         ``tail`` lines, those written at or after ``since`` (a Unix time); with
         ``follow``, keep reading until the container stops."""
-        from pypod_core import k8s_log
+        from pypod_core.engine import logs as k8s_log
 
         if follow:
             return k8s_log.follow_log(self.log_path, self._still_running, tail=tail,
@@ -450,7 +452,7 @@ class Container:
 
     def inspect(self) -> dict[str, Any]:
         """``pypod inspect``: podman's keys and layout."""
-        from pypod_core.inspect_ctr import inspect_container
+        from pypod_core.engine.inspect import inspect_container
 
         return inspect_container(self)
 

@@ -3,7 +3,7 @@
 A pod's namespaces belong to its infra container, whose only job is to exist: its
 process waits for a signal and exits cleanly on SIGTERM, as podman's ``catatonit -P``.
 pypod needs no image registry for it: the first pod of a graph root builds a busybox
-root filesystem (:mod:`pypod_core.rootfs`, from Debian's busybox-static) under
+root filesystem (:mod:`pypod_core.host.rootfs`, from Debian's busybox-static) under
 ``<graph_root>/infra/<infra_image>`` holding the pause script ``/bin/pypod-pause``, the
 default ``infra_command``.  Every infra container runs from that one directory,
 read-only.  An absolute ``infra_image`` names a root filesystem directory of your own
@@ -18,7 +18,7 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from pypod_core.errors import ConfigError, InvalidArgError
-from pypod_core.rootfs import make_busybox_rootfs
+from pypod_core.host.rootfs import make_busybox_rootfs
 
 if TYPE_CHECKING:
     from pypod_core.config import RuntimeConfig

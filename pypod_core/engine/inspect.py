@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pypod_core.model import ContainerConfig, ContainerStatus
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
+    from pypod_core.engine.container import Container
 
 #: Go's zero time, as podman prints a time that never happened.
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -65,7 +65,7 @@ def _state(ctr: Container) -> dict[str, Any]:
 
 
 def _env(ctr: Container) -> list[str]:
-    from pypod_core.bundle import ExecUser, container_env, resolve_user
+    from pypod_core.engine.bundle import ExecUser, container_env, resolve_user
     from pypod_core.errors import PypodError
 
     try:
@@ -76,7 +76,7 @@ def _env(ctr: Container) -> list[str]:
 
 
 def _config(ctr: Container) -> dict[str, Any]:
-    from pypod_core.bundle import hostname_of
+    from pypod_core.engine.bundle import hostname_of
 
     c = ctr.config
     return {
@@ -106,8 +106,8 @@ def _config(ctr: Container) -> dict[str, Any]:
 
 
 def _host_config(ctr: Container) -> dict[str, Any]:
-    from pypod_core.bundle import rlimits
-    from pypod_core.networking import port_bindings
+    from pypod_core.engine.bundle import rlimits
+    from pypod_core.engine.networking import port_bindings
 
     c = ctr.config
     return {
@@ -142,14 +142,14 @@ def _mounts(ctr: Container) -> list[dict[str, Any]]:
 
 
 def _network_settings(ctr: Container) -> dict[str, Any]:
-    from pypod_core import networking
+    from pypod_core.engine import networking
 
     return networking.network_settings(ctr)
 
 
 def inspect_container(ctr: Container) -> dict[str, Any]:
     """The container as ``podman inspect`` shows one."""
-    from pypod_core.bundle import DEFAULT_CAPABILITIES
+    from pypod_core.engine.bundle import DEFAULT_CAPABILITIES
 
     c = ctr.config
     run_dir = ctr.run_dir

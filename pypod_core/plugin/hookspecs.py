@@ -14,20 +14,25 @@ kinds of hook:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 import pluggy
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
-    from pypod_core.declarations import (
+    from pypod_core.plugin.declarations import (
         FirewallBackend,
         NetworkBackend,
         OCIRuntimeBackend,
         StateBackend,
     )
-    from pypod_core.pod import Pod
-    from pypod_core.runtime import Runtime
+    from pypod_core.plugin.firewall import Firewall
+    from pypod_core.plugin.network import Network
+    from pypod_core.plugin.oci import OCIRuntime
+    from pypod_core.plugin.state import State
+    from pypod_core.plugin.storage import Storage
+    from pypod_core.plugin.views import ContainerView as Container
+    from pypod_core.plugin.views import PodView as Pod
+    from pypod_core.plugin.views import RuntimeView as Runtime
 
 PROJECT = "pypod"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -152,11 +157,11 @@ def pypod_prepare_static_dir(runtime: Runtime) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def pypod_make_state(runtime: Runtime) -> Any:
+def pypod_make_state(runtime: Runtime) -> State | None:
     """Build the state store.
 
     Called after the static directory exists.  Returns a
-    :class:`pypod_core.state.State` (the default: the factory of the ``StateBackend``
+    :class:`pypod_core.plugin.state.State` (the default: the factory of the ``StateBackend``
     named by ``config.state_type``), stored as ``runtime.state``.
 
     Example::
@@ -201,11 +206,11 @@ def pypod_set_namespace(runtime: Runtime) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def pypod_make_storage(runtime: Runtime) -> Any:
+def pypod_make_storage(runtime: Runtime) -> Storage | None:
     """Build the container storage (where containers' files live).
 
     Called after the namespace is set.  Returns the storage object, stored as
-    ``runtime.storage`` (the default: a :class:`pypod_core.storage.DirStorage` over
+    ``runtime.storage`` (the default: a :class:`pypod_core.engine.storage.DirStorage` over
     ``config.graph_root``).
 
     Example::
@@ -233,10 +238,10 @@ def pypod_prepare_tmp_dir(runtime: Runtime) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def pypod_make_oci_runtime(runtime: Runtime) -> Any:
+def pypod_make_oci_runtime(runtime: Runtime) -> OCIRuntime | None:
     """Build the OCI runtime.
 
-    Called after the tmp dir exists.  Returns a :class:`pypod_core.oci.OCIRuntime`
+    Called after the tmp dir exists.  Returns a :class:`pypod_core.plugin.oci.OCIRuntime`
     (the default: the factory of the ``OCIRuntimeBackend`` named by ``config.runtime``),
     stored as ``runtime.oci_runtime``.
 
@@ -264,10 +269,10 @@ def pypod_prepare_lock_dir(runtime: Runtime) -> str | None:
 
 
 @hookspec(firstresult=True)
-def pypod_make_network(runtime: Runtime) -> Any:
+def pypod_make_network(runtime: Runtime) -> Network | Literal[False] | None:
     """Build the network backend.
 
-    Called after the lock dir exists.  Returns a :class:`pypod_core.network.Network`
+    Called after the lock dir exists.  Returns a :class:`pypod_core.plugin.network.Network`
     (the default: the factory of the ``NetworkBackend`` named by
     ``config.network_backend``; no network when rootless), stored as ``runtime.network``.
     Return False to say "no network" explicitly.
@@ -281,10 +286,10 @@ def pypod_make_network(runtime: Runtime) -> Any:
 
 
 @hookspec(firstresult=True)
-def pypod_make_firewall(runtime: Runtime) -> Any:
+def pypod_make_firewall(runtime: Runtime) -> Firewall | Literal[False] | None:
     """Build the firewall backend.
 
-    Called after the network.  Returns a :class:`pypod_core.firewall.Firewall` (the
+    Called after the network.  Returns a :class:`pypod_core.plugin.firewall.Firewall` (the
     default: the factory of the ``FirewallBackend`` named by ``config.firewall_backend``;
     ``none`` when rootless), stored as ``runtime.firewall``.
 

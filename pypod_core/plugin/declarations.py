@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from pypod_core.firewall import Firewall
-    from pypod_core.network import Network
-    from pypod_core.oci import OCIRuntime
-    from pypod_core.runtime import Runtime
-    from pypod_core.state import State
+    from pypod_core.plugin.firewall import Firewall
+    from pypod_core.plugin.network import Network
+    from pypod_core.plugin.oci import OCIRuntime
+    from pypod_core.plugin.state import State
+    from pypod_core.plugin.views import RuntimeView as Runtime
 
 
 #: The version of the plugin contract (hook specs, declarations, interfaces) this core
@@ -57,14 +57,14 @@ class _Declaration:
 
 @attrs.frozen(kw_only=True)
 class StateBackend(_Declaration):
-    """A state store: ``factory(runtime)`` returns a :class:`pypod_core.state.State`."""
+    """A state store: ``factory(runtime)`` returns a :class:`pypod_core.plugin.state.State`."""
 
     factory: Callable[[Runtime], State]
 
 
 @attrs.frozen(kw_only=True)
 class OCIRuntimeBackend(_Declaration):
-    """An OCI runtime: ``factory(runtime)`` returns a :class:`pypod_core.oci.OCIRuntime`.
+    """An OCI runtime: ``factory(runtime)`` returns a :class:`pypod_core.plugin.oci.OCIRuntime`.
 
     ``binary`` is the executable the default ``find_runtime_path`` stage looks for in
     the usual directories when ``runtime_path`` is not set (default: the backend's own
@@ -76,14 +76,15 @@ class OCIRuntimeBackend(_Declaration):
 
 @attrs.frozen(kw_only=True)
 class NetworkBackend(_Declaration):
-    """A network backend: ``factory(runtime)`` returns a :class:`pypod_core.network.Network`."""
+    """A network backend: ``factory(runtime)`` returns a
+    :class:`pypod_core.plugin.network.Network`."""
 
     factory: Callable[[Runtime], Network]
 
 
 @attrs.frozen(kw_only=True)
 class FirewallBackend(_Declaration):
-    """A firewall: ``factory(runtime)`` returns a :class:`pypod_core.firewall.Firewall`."""
+    """A firewall: ``factory(runtime)`` returns a :class:`pypod_core.plugin.firewall.Firewall`."""
 
     factory: Callable[[Runtime], Firewall]
 

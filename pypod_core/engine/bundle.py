@@ -13,14 +13,15 @@ import json
 import os
 import resource
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pypod_core.errors import InvalidArgError
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
+    from pypod_core.engine.container import Container
     from pypod_core.model import ContainerConfig
+    from pypod_core.plugin.oci import ExecSpec
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -252,6 +253,21 @@ def container_env(config: ContainerConfig, user: ExecUser,
     env = {"PATH": DEFAULT_PATH, "container": "pypod", "HOSTNAME": hostname_of(config),
            "HOME": user.home, **config.env, **(extra or {})}
     return [f"{k}={v}" for k, v in env.items()]
+
+
+def exec_spec(config: ContainerConfig, command: Sequence[str],
+              env: Mapping[str, str] | None = None, user: str = "",
+              workdir: str = "") -> ExecSpec:
+    """The process ``pypod exec`` runs: ``user`` (else the container's) resolved against
+    its /etc files, the container's environment plus ``env``, ``workdir`` (else the
+    container's)."""
+    from pypod_core.plugin.oci import ExecSpec
+
+    resolved = resolve_user(config.rootfs, user or config.user)
+    return ExecSpec(args=tuple(command), env=tuple(container_env(config, resolved, env)),
+                    uid=resolved.uid, gid=resolved.gid,
+                    additional_gids=resolved.additional_gids,
+                    cwd=workdir or config.workdir or "/")
 
 
 def hostname_of(config: ContainerConfig) -> str:

@@ -18,13 +18,13 @@ from typing import Any
 import attrs
 import pluggy
 
-from pypod_core import entrypoints, hookspecs
-from pypod_core.declarations import BACKEND_FAMILIES, CONTRACT_VERSION, contract_major
 from pypod_core.errors import BackendNotFoundError, HookError, PluginError, PypodError
+from pypod_core.plugin import entrypoints, hookspecs
+from pypod_core.plugin.declarations import BACKEND_FAMILIES, CONTRACT_VERSION, contract_major
 
 ENTRY_POINT_GROUP = "pypod"
-#: The name under which the core's default stages are registered.
-DEFAULTS_PLUGIN = "pypod_core.defaults"
+#: The name under which the core's default stages are registered (their module's).
+DEFAULTS_PLUGIN = "pypod_core.engine.defaults"
 
 
 def _env_list(name: str) -> list[str]:
@@ -62,6 +62,7 @@ class PluginManager:
         self._warn = warn or (lambda msg: print(f"pypod: warning: {msg}", file=sys.stderr))
         self._backends: dict[str, dict[str, Any]] | None = None
         self._served: dict[str, str] = {}
+        self._defaults: object | None = None
 
     @property
     def hook(self) -> Any:
@@ -71,7 +72,8 @@ class PluginManager:
     # -- loading ---------------------------------------------------------------------
 
     def load(self, tolerant: bool = False) -> PluginManager:
-        """Register every entry point, ``PYPOD_PLUGINS``, and the core's defaults.
+        """Register every entry point and ``PYPOD_PLUGINS`` (the core's default stages
+        come from :meth:`use_defaults`).
 
         A plugin with a misspelt hook is an error naming it; ``tolerant`` (for ``pypod
         plugins``) marks it failed instead, so that the user can see it and block it."""
@@ -81,7 +83,6 @@ class PluginManager:
         for module in _env_list("PYPOD_PLUGINS"):
             self._load_one(module, "", "", functools.partial(importlib.import_module, module),
                            module)
-        self._register_defaults()
         self._check_pending(tolerant)
         return self
 
@@ -92,18 +93,25 @@ class PluginManager:
         self._register_defaults()
         self._check_pending(False)
 
+    def use_defaults(self, module: object) -> PluginManager:
+        """Register ``module`` as the core's default stages (``new_runtime`` passes the
+        engine's; the contract does not import the engine)."""
+        self._defaults = module
+        self._register_defaults()
+        return self
+
     def _register_defaults(self) -> None:
         """(Re-)register the core's default stages after every other plugin: pluggy calls
         the trylast implementations registered last after the others, so the defaults,
         which raise when they cannot serve, always come last."""
-        from pypod_core import defaults
-
+        if self._defaults is None:
+            return
         if self.pm.has_plugin(DEFAULTS_PLUGIN):
             self.pm.unregister(name=DEFAULTS_PLUGIN)
         else:
             self.infos[DEFAULTS_PLUGIN] = PluginInfo(
                 DEFAULTS_PLUGIN, "pypod", entrypoints.version("pypod"), module=DEFAULTS_PLUGIN)
-        self._register(defaults, DEFAULTS_PLUGIN)
+        self._register(self._defaults, DEFAULTS_PLUGIN)
         self._backends = None
 
     def warn_unknown(self, names: Iterable[str], what: str) -> None:

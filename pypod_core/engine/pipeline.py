@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from pypod_core.runtime import Runtime
+    from pypod_core.engine.runtime import Runtime
 
 #: (stage, attribute of the runtime that receives its result, or None), in order.
 STAGES: Final[tuple[tuple[str, str | None], ...]] = (

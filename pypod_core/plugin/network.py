@@ -6,8 +6,8 @@ it (``teardown``).  It works on a :class:`NetworkRequest` (ocicni's ``PodNetwork
 not on a container, so that it can be used, and tested, on any namespace:
 :meth:`NetworkRequest.for_container` makes the request of a container.
 
-The namespace itself is made by the caller (:mod:`pypod_core.netns`); the backend puts
-interfaces in it.  Firewall rules are the :class:`pypod_core.firewall.Firewall`'s job.
+The namespace itself is made by the caller (:mod:`pypod_core.host.netns`); the backend puts
+interfaces in it.  Firewall rules are the :class:`pypod_core.plugin.firewall.Firewall`'s job.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import attrs
 from pypod_core.model import PortMapping
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
+    from pypod_core.plugin.views import ContainerView as Container
 
 
 @attrs.frozen(kw_only=True)

@@ -1,8 +1,8 @@
 """Pod operations of the Runtime (libpod's ``runtime_pod.go``).
 
-:class:`PodOps` is a mixin of :class:`pypod_core.runtime.Runtime`: create, look up, list
+:class:`PodOps` is a mixin of :class:`pypod_core.engine.runtime.Runtime`: create, look up, list
 and remove pods, add containers to them, and refresh them after a reboot.  The life of
-one pod is :class:`pypod_core.pod.Pod`'s.
+one pod is :class:`pypod_core.engine.pod.Pod`'s.
 
 A pod's infra container holds the namespaces its other containers share (``share``,
 network, IPC and UTS by default) and the pod's network: published ports and networks
@@ -25,7 +25,7 @@ from pypod_core.errors import (
     PodNotEmptyError,
     PypodError,
 )
-from pypod_core.locks import FileLock, LockTable
+from pypod_core.host.locks import FileLock, LockTable
 from pypod_core.model import (
     ContainerStatus,
     PodConfig,
@@ -37,8 +37,8 @@ from pypod_core.model import (
 )
 
 if TYPE_CHECKING:
-    from pypod_core.container import Container
-    from pypod_core.pod import Pod
+    from pypod_core.engine.container import Container
+    from pypod_core.engine.pod import Pod
 
 #: The namespace kinds a pod can share through its infra container.
 SHAREABLE = ("net", "ipc", "uts", "pid")
@@ -70,7 +70,7 @@ def _check_share(kinds: Sequence[str]) -> tuple[str, ...]:
 
 
 class PodOps:
-    """The pod half of :class:`pypod_core.runtime.Runtime` (a mixin)."""
+    """The pod half of :class:`pypod_core.engine.runtime.Runtime` (a mixin)."""
 
     # Provided by Runtime.
     config: Any
@@ -100,7 +100,7 @@ class PodOps:
     # -- locks -------------------------------------------------------------------------
 
     def pod_lock(self, pod_id: str) -> FileLock:
-        """The pod's lock: one flock(2) lock file per pod (:mod:`pypod_core.locks`), one
+        """The pod's lock: one flock(2) lock file per pod (:mod:`pypod_core.host.locks`), one
         lock object per process, reentrant.  Taken before any of its containers' locks,
         never after."""
         return self.locks.get(f"pod-{pod_id}")
@@ -123,7 +123,7 @@ class PodOps:
         Without any of them the pod gets config ``netns`` (see default_network_mode).  ``name`` is
         validated, or a free one is generated; it is unique across pods and containers.
         """
-        from pypod_core.pod import Pod
+        from pypod_core.engine.pod import Pod
 
         self.check_valid()
         kinds = _check_share(DEFAULT_SHARE if share is None and infra else share or ())
@@ -176,7 +176,7 @@ class PodOps:
                       hostname: str) -> None:
         """The infra container: the pause process from pypod's infra root filesystem,
         read-only, named ``<pod id>-infra`` as podman's, holding the pod's network."""
-        from pypod_core.infra import infra_rootfs
+        from pypod_core.engine.infra import infra_rootfs
 
         infra = self.create_container(
             infra_rootfs(self.config), self.config.infra_command,
@@ -231,21 +231,21 @@ class PodOps:
 
     def lookup_pod(self, id_or_name: str) -> Pod:
         """The pod with this name, id or unique id prefix."""
-        from pypod_core.pod import Pod
+        from pypod_core.engine.pod import Pod
 
         self.check_valid()
         return Pod(self, self.state.lookup_pod(id_or_name))  # type: ignore[arg-type]
 
     def get_pod(self, pod_id: str) -> Pod:
         """The pod with this full id."""
-        from pypod_core.pod import Pod
+        from pypod_core.engine.pod import Pod
 
         self.check_valid()
         return Pod(self, self.state.pod(pod_id))  # type: ignore[arg-type]
 
     def pods(self) -> list[Pod]:
         """Every pod, oldest first."""
-        from pypod_core.pod import Pod
+        from pypod_core.engine.pod import Pod
 
         self.check_valid()
         return [Pod(self, record) for record in self.state.all_pods()]  # type: ignore[arg-type]
@@ -258,7 +258,7 @@ class PodOps:
         Without ``force`` a pod with containers besides its infra container, or with a
         container running, is refused; with ``force`` its containers are stopped (after
         ``timeout`` seconds, default each one's stop timeout) and removed."""
-        from pypod_core.pod import start_order
+        from pypod_core.engine.pod import start_order
 
         self.check_valid()
         with pod.locked():
@@ -301,7 +301,7 @@ class PodOps:
     def refresh_pods(self) -> None:
         """After a reboot, refresh every pod (libpod's ``pod.refresh``); the containers
         were refreshed already."""
-        from pypod_core.pod import Pod
+        from pypod_core.engine.pod import Pod
 
         for record in self.state.all_pods():
             Pod(self, record).refresh()  # type: ignore[arg-type]

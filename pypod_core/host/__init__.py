@@ -1,0 +1,1 @@
+"""Linux and standard-library helpers with no pypod objects; plugins may use them."""

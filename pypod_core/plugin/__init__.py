@@ -1,0 +1,77 @@
+"""The plugin contract: everything a backend or stage author imports, and nothing else.
+
+Import from here (``from pypod_core.plugin import hookimpl, StateBackend, State``) and
+from the vocabulary beside it (:mod:`pypod_core.errors`, :mod:`pypod_core.model`,
+:mod:`pypod_core.serialize`, :mod:`pypod_core.config`) and the host helpers
+(:mod:`pypod_core.host`).  The engine (:mod:`pypod_core.engine`) and the command line
+(:mod:`pypod_core.cli`) are internal: a plugin that imports them breaks when they change.
+
+The hook specs and declarations are imported at once (a plugin module needs them to be
+discovered); the interfaces on first use, so that discovering plugins stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from pypod_core.plugin.declarations import (
+    BACKEND_FAMILIES,
+    CONTRACT_VERSION,
+    FirewallBackend,
+    NetworkBackend,
+    OCIRuntimeBackend,
+    StateBackend,
+)
+from pypod_core.plugin.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from pypod_core.plugin.firewall import Firewall, container_ips
+    from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
+    from pypod_core.plugin.oci import Attachment, ExecSpec, OCIRuntime
+    from pypod_core.plugin.state import DBConfig, State, check_db_config
+    from pypod_core.plugin.storage import Storage
+    from pypod_core.plugin.views import ContainerView, PodView, RuntimeView
+
+#: Each lazily imported name and the contract module that holds it.
+_LAZY = {
+    "Firewall": "firewall", "container_ips": "firewall",
+    "Network": "network", "NetworkInfo": "network", "NetworkRequest": "network",
+    "result_addresses": "network",
+    "Attachment": "oci", "ExecSpec": "oci", "OCIRuntime": "oci",
+    "DBConfig": "state", "State": "state", "check_db_config": "state",
+    "Storage": "storage",
+    "ContainerView": "views", "PodView": "views", "RuntimeView": "views",
+}
+
+__all__ = [
+    "BACKEND_FAMILIES",
+    "CONTRACT_VERSION",
+    "Attachment",
+    "ContainerView",
+    "DBConfig",
+    "ExecSpec",
+    "Firewall",
+    "FirewallBackend",
+    "Network",
+    "NetworkBackend",
+    "NetworkInfo",
+    "NetworkRequest",
+    "OCIRuntime",
+    "OCIRuntimeBackend",
+    "PodView",
+    "RuntimeView",
+    "State",
+    "StateBackend",
+    "Storage",
+    "check_db_config",
+    "container_ips",
+    "hookimpl",
+    "result_addresses",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"pypod_core.plugin.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'pypod_core.plugin' has no attribute {name!r}")

@@ -11,8 +11,7 @@ field absent from the data takes its default (records written before the field e
 load), and keys the class does not know are ignored (as cattrs' default did).
 
 cattrs is not imported here: it cost every ``pypod`` process ~10 ms, and building its
-structure functions ~3 ms more.  ``converter``, a cattrs Converter, is still provided,
-made on first access, for backends written against it.
+structure functions ~3 ms more.
 """
 
 from __future__ import annotations
@@ -21,19 +20,12 @@ import enum
 import json
 import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import attr
 import attrs
 
-if TYPE_CHECKING:
-    import cattrs
-
 T = TypeVar("T")
-
-#: A cattrs Converter for the model, made on first access by ``__getattr__`` below;
-#: new code uses :func:`to_dict`/:func:`from_dict`, which need no cattrs.
-converter: cattrs.Converter
 
 #: Turns one JSON value into a field's value; None keeps the value as it is.
 _Structure = Callable[[Any], Any] | None
@@ -116,12 +108,3 @@ def _structure_for(tp: Any, owner: type) -> _Structure:
     raise TypeError(f"pypod_core.serialize: {owner.__name__} has a field of type {tp!r}, "
                     "which it cannot structure; teach _structure_for")
 
-
-def __getattr__(name: str) -> Any:
-    """Make ``converter`` on first access: importing cattrs is not paid by every process."""
-    if name == "converter":
-        import cattrs
-
-        globals()["converter"] = made = cattrs.Converter()
-        return made
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -113,3 +113,8 @@ def test_without_autoload_network_none_needs_no_network_backend(make_runtime, ro
     assert ctr.wait() == 0
     with pytest.raises(NetworkError, match="no network backend.*'cni'.*--network none"):
         runtime.create_container(rootfs, ["true"])
+
+
+def test_runtime_config_source_names_the_file_read(make_runtime, cli_config):
+    assert make_runtime(config_path=cli_config).config.source == cli_config
+    assert make_runtime(config_path=cli_config).config.plugin_config("nosuch") == {}

@@ -12,8 +12,8 @@ from filelock import FileLock
 from pypod_state_memory.store import MemoryState
 
 from pypod_core.model import ContainerRecord, PodRecord
-from pypod_core.plugin.state import DBConfig
-from pypod_core.serialize import converter
+from pypod_core.plugin import DBConfig
+from pypod_core.serialize import from_dict, to_dict
 
 #: State methods that change the store: saved after they run.
 MUTATING = (
@@ -43,18 +43,18 @@ class JsonFileState(MemoryState):
                 data = json.load(f)
         except FileNotFoundError:
             return
-        self._ctrs = converter.structure(data["containers"], dict[str, ContainerRecord])
-        self._pods = converter.structure(data["pods"], dict[str, PodRecord])
+        self._ctrs = {k: from_dict(v, ContainerRecord) for k, v in data["containers"].items()}
+        self._pods = {k: from_dict(v, PodRecord) for k, v in data["pods"].items()}
         self._names = data["names"]
         db = data["db_config"]
-        self._db_config = converter.structure(db, DBConfig) if db else None
+        self._db_config = from_dict(db, DBConfig) if db else None
 
     def _save(self) -> None:
         data = {
-            "containers": converter.unstructure(self._ctrs),
-            "pods": converter.unstructure(self._pods),
+            "containers": {k: to_dict(v) for k, v in self._ctrs.items()},
+            "pods": {k: to_dict(v) for k, v in self._pods.items()},
             "names": self._names,
-            "db_config": converter.unstructure(self._db_config) if self._db_config else None,
+            "db_config": to_dict(self._db_config) if self._db_config else None,
         }
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:

@@ -99,17 +99,18 @@ def cli_flags(cli_config: str) -> list[str]:
 
 
 @pytest.fixture
-def net_settings() -> Iterator[dict[str, str]]:
+def net_settings(tmp_path: Path) -> Iterator[dict[str, str]]:
     """``[plugins.net_cni]`` settings giving this test's default network a bridge and
     subnets of its own (a random /22 of 10.200.0.0/13), so that tests never share
-    addresses; the test's bridges are deleted afterwards."""
+    addresses, and its lease tables (``ipam_dir``) under tmp_path; the test's bridges
+    are deleted afterwards."""
     import secrets
 
     block = secrets.randbelow(2048)
     prefix = f"pt{secrets.token_hex(3)}n"  # ends in a letter: bridges are <prefix><N>
     base = f"10.{200 + block // 64}.{(block % 64) * 4}"
     yield {"default_bridge": f"{prefix}0", "default_subnet": f"{base}.0/24",
-           "subnet_pool": f"{base}.0/22"}
+           "subnet_pool": f"{base}.0/22", "ipam_dir": str(tmp_path / "ipam")}
     for name in os.listdir("/sys/class/net"):
         if name.startswith(prefix):
             subprocess.run(["ip", "link", "del", name], capture_output=True)

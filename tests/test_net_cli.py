@@ -115,6 +115,6 @@ def test_reboot_refresh_tears_down_networks_of_containers_that_died_with_the_hos
     rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
     assert f" {address}/" not in rules
     assert netns.list_netns(os.path.join(after.config.tmp_dir, "netns")) == []
-    leases = Path(after.config.run_root) / "cni" / "networks"
+    leases = Path(after.network.ipam_dir)
     assert not [p for p in leases.rglob("*") if p.name == address]
     after.remove_container(after.lookup_container(ctr.id), force=True)

@@ -36,7 +36,7 @@ def make_net(tmp_path: Path, net_settings: dict[str, str]) -> Iterator[Callable[
     def build(**kwargs: Any) -> CNINetwork:
         options: dict[str, Any] = dict(
             config_dir=str(tmp_path / "cni"), plugin_dirs=CNI_DIRS,
-            cache_dir=str(tmp_path / "cache"), data_dir=str(tmp_path / "leases"),
+            cache_dir=str(tmp_path / "cache"),
             default_name="pypod", **net_settings)
         options.update(kwargs)
         return CNINetwork(**options)
@@ -114,7 +114,7 @@ def test_fresh_host_gets_pypods_own_default_network(make_net, tmp_path, net_sett
     assert bridge["bridge"] == net_settings["default_bridge"]
     assert bridge["ipam"]["ranges"][0][0]["subnet"] == net_settings["default_subnet"]
     assert bridge["ipam"]["type"] == "host-local"
-    assert bridge["ipam"]["dataDir"] == str(tmp_path / "leases")
+    assert bridge["ipam"]["dataDir"] == net_settings["ipam_dir"]
     assert portmap == {"type": "portmap", "capabilities": {"portMappings": True}}
     assert not any(p["type"] == "firewall" for p in data["plugins"])
     # pypod's firewall masquerades the subnet, rather than the bridge plugin per container.
@@ -156,7 +156,7 @@ def test_broken_conflist_is_a_one_line_error_naming_the_file(make_net, tmp_path,
 def test_missing_plugin_binary_is_a_one_line_error_naming_it(make_net, tmp_path, make_netns,
                                                              net_settings) -> None:
     data = bridge_list("pypod", "1.0.0", net_settings["default_bridge"],
-                       net_settings["default_subnet"], str(tmp_path / "leases"),
+                       net_settings["default_subnet"], str(tmp_path / "ipam"),
                        extra=[{"type": "no-such-plugin"}])
     path = write_conflist(tmp_path / "cni", "10-pypod.conflist", data)
     ns = make_netns()
@@ -176,7 +176,7 @@ def test_spec_versions_add_check_del(version, make_net, tmp_path, make_netns,
                                      net_settings) -> None:
     # tuning reads the interface from prevResult: it proves results are chained.
     data = bridge_list("pypod", version, net_settings["default_bridge"],
-                       net_settings["default_subnet"], str(tmp_path / "leases"),
+                       net_settings["default_subnet"], str(tmp_path / "ipam"),
                        extra=[{"type": "tuning", "mtu": 1280}])
     write_conflist(tmp_path / "cni", "10-pypod.conflist", data)
     net = make_net()
@@ -188,14 +188,14 @@ def test_spec_versions_add_check_del(version, make_net, tmp_path, make_netns,
     net.check(req)
     net.teardown(req)
     assert interfaces_in(ns) == ["lo"]
-    assert leases(tmp_path / "leases") == []
+    assert leases(tmp_path / "ipam") == []
 
 
 def test_failure_in_the_middle_of_a_list_undoes_the_first_plugins(make_net, tmp_path,
                                                                   make_netns,
                                                                   net_settings) -> None:
     data = bridge_list("pypod", "1.0.0", net_settings["default_bridge"],
-                       net_settings["default_subnet"], str(tmp_path / "leases"),
+                       net_settings["default_subnet"], str(tmp_path / "ipam"),
                        extra=[{"type": "tuning", "sysctl": {"net.no.such.knob": "1"}}])
     write_conflist(tmp_path / "cni", "10-pypod.conflist", data)
     ns = make_netns()
@@ -203,7 +203,7 @@ def test_failure_in_the_middle_of_a_list_undoes_the_first_plugins(make_net, tmp_
     with pytest.raises(NetworkError, match="tuning ADD failed"):
         make_net().setup(req)
     assert interfaces_in(ns) == ["lo"]
-    assert leases(tmp_path / "leases") == []
+    assert leases(tmp_path / "ipam") == []
     assert nat_rules_of(req.container_id) == []
     assert not (tmp_path / "cache" / req.container_id).exists()
 
@@ -221,7 +221,7 @@ def test_del_after_a_crash_uses_the_cache_even_with_the_config_gone(make_net, tm
     netns.remove_netns(ns)
     make_net().teardown(NetworkRequest(container_id=req.container_id))
     assert nat_rules_of(req.container_id) == []
-    assert leases(tmp_path / "leases") == []
+    assert leases(tmp_path / "ipam") == []
     assert not (tmp_path / "cache" / req.container_id).exists()
 
 
@@ -268,7 +268,7 @@ def test_no_leak_after_many_cycles(make_net, tmp_path, make_netns) -> None:
                                   check=True).stdout
     assert not [a for a in addresses if f" {a}/" in filter_rules]
     assert not [i for i in ids if nat_rules_of(i)]
-    assert leases(tmp_path / "leases") == []
+    assert leases(tmp_path / "ipam") == []
     assert netns.list_netns(str(tmp_path / "netns")) == []
     assert os.listdir(tmp_path / "cache") in ([], [".standin"])
 
@@ -309,7 +309,7 @@ def test_concurrent_attachments_get_distinct_addresses(make_net, make_netns, tmp
     for req, address in zip(requests, addresses, strict=True):
         firewall.delete({"ips": [{"address": f"{address}/24"}]})
         net.teardown(req)
-    assert leases(tmp_path / "leases") == []
+    assert leases(tmp_path / "ipam") == []
 
 
 def test_teardown_after_a_crash_during_an_earlier_del(make_net, tmp_path, make_netns) -> None:
@@ -345,6 +345,7 @@ def test_a_hung_plugin_is_killed_and_reported(tmp_path, monkeypatch) -> None:
     ({"default_subnet": "10.1.2.3/16"}, "'default_subnet': 10.1.2.3/16 has host bits set"),
     ({"subnet_pool": "nonsense"}, "'subnet_pool': 'nonsense' does not appear to be"),
     ({"subnet_pool": "10.91.0.0/26"}, "'subnet_pool': 10.91.0.0/26 is smaller than the /24"),
+    ({"ipam_dir": "run/ipam"}, "'ipam_dir': 'run/ipam' is not an absolute path"),
 ])
 def test_bad_subnet_settings_are_config_errors(make_runtime, tmp_path, settings,
                                                error) -> None:
@@ -375,9 +376,9 @@ def test_del_without_the_namespace_needs_no_standin(make_net, make_netns, tmp_pa
     req = request(ns, port_mappings=(PortMapping(free_port(), 80),))
     net = make_net()
     net.setup(req)
-    assert leases(tmp_path / "leases")
+    assert leases(tmp_path / "ipam")
     netns.remove_netns(ns)
     net.teardown(req)
-    assert leases(tmp_path / "leases") == [] and nat_rules_of(req.container_id) == []
+    assert leases(tmp_path / "ipam") == [] and nat_rules_of(req.container_id) == []
     assert needs_standin([{"type": "bridge", "ipMasq": True}, {"type": "portmap"}])
     assert not needs_standin([{"type": "bridge", "ipMasq": False}, {"type": "portmap"}])

@@ -22,5 +22,5 @@ class TestCNINetwork(NetworkBackendTests):
         from pypod_net_cni.network import CNINetwork
 
         yield CNINetwork(config_dir=str(tmp_path / "cni"), plugin_dirs=CNI_DIRS,
-                         cache_dir=str(tmp_path / "cache"), data_dir=str(tmp_path / "leases"),
+                         cache_dir=str(tmp_path / "cache"),
                          default_name="kit", **net_settings)

@@ -50,7 +50,7 @@ def leftovers(rt: Any, ids: list[str], addresses: list[str]) -> dict[str, Any]:
     """What a container's networking could leave behind: rules (by container id and by
     address), namespaces, host-local leases, DEL cache entries and port holders."""
     rules = host_rules()
-    leases_dir = Path(rt.config.run_root) / "cni" / "networks"
+    leases_dir = Path(rt.network.ipam_dir)
     return {
         "rules": [x for x in ids + [f" {a}/" for a in addresses] if x in rules],
         "netns": netns.list_netns(netns_dir(rt)),
@@ -229,3 +229,30 @@ def test_a_failed_attach_undoes_the_created_container(rt, rootfs) -> None:
     assert leftovers(rt, [ctr.id], []) == NOTHING
     rt.remove_container(ctr)
     assert leftovers(rt, [ctr.id], []) == NOTHING
+
+
+def test_two_stores_on_one_network_share_its_leases(make_runtime, net_config, tmp_path,
+                                                    rootfs) -> None:
+    """A network's leases are the network's: store A wrote the network, store B's
+    container holds an address on it; resetting store A (its run root deleted) must not
+    hand that address to the next container."""
+    from conftest import run_pypod
+
+    store_a = make_runtime(config_path=net_config)
+    store_a.network.default_network()  # store A writes the default network
+    store_a.shutdown()
+    store_b = make_runtime(config_path=net_config, graph_root=str(tmp_path / "root-b"),
+                           run_root=str(tmp_path / "run-b"))
+    held = store_b.create_container(rootfs, ["sleep", "1000"], network_mode="bridge")
+    held.start()
+    reset = run_pypod("--config", net_config, "system", "reset", "--force")
+    assert reset.returncode == 0, reset.stderr
+    assert not os.path.exists(store_a.config.run_root)
+    again = make_runtime(config_path=net_config)
+    ctr = again.create_container(rootfs, ["sleep", "1000"], network_mode="bridge")
+    ctr.start()
+    addresses = [ip_of(held), ip_of(ctr)]
+    assert addresses[0] != addresses[1]
+    for rt, c in ((again, ctr), (store_b, held)):
+        rt.remove_container(c, force=True)
+    assert leftovers(store_b, [held.id, ctr.id], addresses)["leases"] == []

@@ -172,4 +172,4 @@ def test_an_unusable_directory_is_a_one_line_error_not_an_internal_one():
                        "memory", "info")
     assert result.returncode == 125
     assert result.stderr.strip().splitlines() == [
-        "Error: static_dir /dev/null/x/static: Not a directory"]
+        "Error: graph_root /dev/null/x: Not a directory"]

@@ -62,6 +62,7 @@ def test_pypod_prepare_static_dir(make_runtime, runtime_options):
     mode = stat.S_IMODE(os.stat(runtime.config.static_dir).st_mode)
     assert runtime.config.static_dir == os.path.join(runtime_options["graph_root"], "static")
     assert mode == 0o700
+    assert stat.S_IMODE(os.stat(runtime_options["graph_root"]).st_mode) == 0o700
 
 
 def test_pypod_make_state(make_runtime):
@@ -145,7 +146,8 @@ def test_pypod_make_storage(make_runtime, runtime_options):
 def test_pypod_prepare_tmp_dir(make_runtime, runtime_options):
     runtime = make_runtime(state_type="memory")
     assert runtime.config.tmp_dir == os.path.join(runtime_options["run_root"], "tmp")
-    assert stat.S_IMODE(os.stat(runtime.config.tmp_dir).st_mode) == 0o751
+    assert stat.S_IMODE(os.stat(runtime.config.tmp_dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(runtime_options["run_root"]).st_mode) == 0o700
 
 
 def test_pypod_make_oci_runtime(make_runtime):
@@ -157,7 +159,7 @@ def test_pypod_make_oci_runtime(make_runtime):
 def test_pypod_prepare_lock_dir(make_runtime):
     runtime = make_runtime(state_type="memory")
     assert runtime.lock_dir == os.path.join(runtime.config.tmp_dir, "lock")
-    assert os.path.isdir(runtime.lock_dir)
+    assert stat.S_IMODE(os.stat(runtime.lock_dir).st_mode) == 0o700
 
 
 def test_pypod_make_network(make_runtime, monkeypatch):

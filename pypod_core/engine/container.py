@@ -25,6 +25,7 @@ from pypod_core.errors import (
     NoSuchCtrError,
 )
 from pypod_core.host.locks import LockTimeout
+from pypod_core.host.private import private_dir
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
 
 if TYPE_CHECKING:
@@ -214,8 +215,8 @@ class Container:
         check_transition(self.id, self.state.state, S.CREATED)
         if self.state.state is not S.CONFIGURED:
             self._cleanup()
-        os.makedirs(self.run_dir, 0o700, exist_ok=True)
-        os.makedirs(self.exit_dir, 0o700, exist_ok=True)
+        private_dir(self.run_dir)
+        private_dir(self.exit_dir)
         _unlink(self.exit_file)
         shared = self._shared_namespace_paths()
         # The namespace is made now and attached to its networks meanwhile: the OCI
@@ -294,7 +295,7 @@ class Container:
 
         Meanwhile :attr:`attached_marker` holds this process's pid: the backend's exit
         handling may leave the clean-up to us while it names a live process."""
-        os.makedirs(self.exit_dir, 0o700, exist_ok=True)
+        private_dir(self.exit_dir)
         with open(self.attached_marker, "w") as f:
             f.write(str(os.getpid()))
         try:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pypod_core.errors import BackendNotFoundError, ConfigError, OCIRuntimeError
 from pypod_core.host.locks import FileLock
+from pypod_core.host.private import private_dir, private_file
 from pypod_core.plugin.hookspecs import hookimpl
 from pypod_core.plugin.state import DBConfig
 
@@ -29,10 +30,11 @@ DB_OWNED_KEYS = (
 )
 
 
-def _make_dir(what: str, path: str, mode: int) -> None:
-    """``mkdir -p``; a ConfigError naming the setting if the path cannot be a directory."""
+def _make_dir(what: str, path: str) -> None:
+    """``mkdir -p``, root's alone (0700, see :mod:`pypod_core.host.private`); a ConfigError
+    naming the setting if the path cannot be a directory."""
     try:
-        os.makedirs(path, mode, exist_ok=True)
+        private_dir(path)
     except OSError as exc:
         raise ConfigError(f"{what} {path}: {exc.strerror}") from None
 
@@ -63,8 +65,9 @@ def pypod_find_conmon_path(runtime: Runtime) -> str:
 
 @hookimpl(trylast=True)
 def pypod_prepare_static_dir(runtime: Runtime) -> bool:
-    """``mkdir -p static_dir`` with mode 0700."""
-    _make_dir("static_dir", runtime.config.static_dir, 0o700)
+    """``mkdir -p graph_root static_dir``, both 0700."""
+    _make_dir("graph_root", runtime.config.graph_root)
+    _make_dir("static_dir", runtime.config.static_dir)
     return True
 
 
@@ -117,8 +120,9 @@ def pypod_make_storage(runtime: Runtime) -> Any:
 
 @hookimpl(trylast=True)
 def pypod_prepare_tmp_dir(runtime: Runtime) -> bool:
-    """``mkdir -p tmp_dir`` with mode 0751."""
-    _make_dir("tmp_dir", runtime.config.tmp_dir, 0o751)
+    """``mkdir -p run_root tmp_dir``, both 0700."""
+    _make_dir("run_root", runtime.config.run_root)
+    _make_dir("tmp_dir", runtime.config.tmp_dir)
     return True
 
 
@@ -130,9 +134,9 @@ def pypod_make_oci_runtime(runtime: Runtime) -> Any:
 
 @hookimpl(trylast=True)
 def pypod_prepare_lock_dir(runtime: Runtime) -> str:
-    """``tmp_dir/lock``: per-object lock files live there."""
+    """``tmp_dir/lock`` (0700): per-object lock files (0600) live there."""
     lock_dir = os.path.join(runtime.config.tmp_dir, "lock")
-    _make_dir("lock dir", lock_dir, 0o755)
+    _make_dir("lock dir", lock_dir)
     return lock_dir
 
 
@@ -177,6 +181,5 @@ def pypod_refresh_after_reboot(runtime: Runtime) -> bool:
             runtime.state.refresh()
             runtime.refresh_objects()
             runtime.refreshed_after_reboot = True
-            with open(alive, "w"):
-                pass
+            os.close(private_file(alive))
     return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from pypod_core.host.private import private_dir
 from pypod_core.plugin.storage import Storage
 
 
@@ -23,7 +24,7 @@ class DirStorage(Storage):
     def container_dir(self, ctr_id: str) -> str:
         """The container's directory (its OCI bundle); made if missing."""
         path = os.path.join(self.containers_dir, ctr_id, "userdata")
-        os.makedirs(path, 0o700, exist_ok=True)
+        private_dir(path)
         return path
 
     def remove_container_dir(self, ctr_id: str) -> None:

@@ -4,12 +4,17 @@ The lock is the kernel's, so it is released when its holder dies, however it die
 Within one process a lock is reentrant.  This replaces the ``filelock`` package on
 pypod's hot path: filelock 4 costs every ``pypod`` process about 14 ms to import,
 flock needs nothing beyond the standard library.
+
+A lock file is its owner's alone (0600, whatever the umask; a wider one an older pypod
+made is narrowed when taken): ``flock`` needs only a read descriptor, so any user who
+can open the file can hold the lock.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import time
 from types import TracebackType
 
@@ -24,7 +29,7 @@ class LockTimeout(TimeoutError):
 class FileLock:
     """An exclusive, reentrant (within the process) lock on the file at ``path``."""
 
-    def __init__(self, path: str, mode: int = 0o644):
+    def __init__(self, path: str, mode: int = 0o600):
         self.path = path
         self.mode = mode
         self._fd: int | None = None
@@ -54,7 +59,10 @@ class FileLock:
                 continue
             # The holder before us may have deleted the file (an object's removal): a
             # lock on an unlinked file protects nothing, so take the new file instead.
-            if _same_file(fd, self.path):
+            st = _same_file(fd, self.path)
+            if st is not None:
+                if stat.S_IMODE(st.st_mode) != self.mode and st.st_uid == os.geteuid():
+                    os.fchmod(fd, self.mode)  # the umask's doing, or an older pypod's
                 self._fd, self._depth = fd, 1
                 return self
             os.close(fd)
@@ -76,13 +84,14 @@ class FileLock:
         self.release()
 
 
-def _same_file(fd: int, path: str) -> bool:
+def _same_file(fd: int, path: str) -> os.stat_result | None:
+    """The descriptor's stat if ``path`` still names its file, else None."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return False
+        return None
     fst = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+    return fst if (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino) else None
 
 
 class LockTable:

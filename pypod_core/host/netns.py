@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pypod_core.errors import NetworkError
+from pypod_core.host.private import private_dir
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
@@ -89,7 +90,7 @@ def _make_in_thread(path: str) -> None:
 def create_netns(directory: str, name: str) -> str:
     """Make a new network namespace with loopback up, kept at ``directory/name``; return
     that path.  NetworkError if it exists already or cannot be made."""
-    os.makedirs(directory, 0o755, exist_ok=True)
+    private_dir(directory)
     path = os.path.join(directory, name)
     try:
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))

@@ -23,6 +23,7 @@ import socket
 from collections.abc import Iterable
 
 from pypod_core.errors import PortInUseError
+from pypod_core.host.private import private_dir
 from pypod_core.model import PortMapping
 
 HOLDER_NAME = b"pypod-ports"
@@ -105,7 +106,7 @@ def holder_pid(directory: str, ctr_id: str) -> int:
 
 
 def _write_record(directory: str, ctr_id: str, pid: int) -> None:
-    os.makedirs(directory, 0o700, exist_ok=True)
+    private_dir(directory)
     with open(os.path.join(directory, ctr_id), "w") as f:
         f.write(f"{pid} {_start_time(pid)}\n")
 

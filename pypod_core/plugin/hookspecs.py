@@ -143,7 +143,7 @@ def pypod_find_conmon_path(runtime: Runtime) -> str | None:
 
 @hookspec(firstresult=True)
 def pypod_prepare_static_dir(runtime: Runtime) -> bool | None:
-    """Make the static directory (``config.static_dir``, mode 0700).
+    """Make the graph root and the static directory (``config.static_dir``), mode 0700.
 
     Called after the binaries are found.  Returns True when done.
 
@@ -223,7 +223,8 @@ def pypod_make_storage(runtime: Runtime) -> Storage | None:
 
 @hookspec(firstresult=True)
 def pypod_prepare_tmp_dir(runtime: Runtime) -> bool | None:
-    """Make the per-boot temporary directory (``config.tmp_dir``, mode 0751).
+    """Make the run root and the per-boot temporary directory (``config.tmp_dir``),
+    mode 0700.
 
     Called after storage is built.  It must be on a tmpfs, so that a reboot empties it.
     Returns True when done.
@@ -232,7 +233,7 @@ def pypod_prepare_tmp_dir(runtime: Runtime) -> bool | None:
 
         @hookimpl
         def pypod_prepare_tmp_dir(runtime):
-            os.makedirs(runtime.config.tmp_dir, 0o751, exist_ok=True)
+            os.makedirs(runtime.config.tmp_dir, 0o700, exist_ok=True)
             return True
     """
 
@@ -255,7 +256,7 @@ def pypod_make_oci_runtime(runtime: Runtime) -> OCIRuntime | None:
 
 @hookspec(firstresult=True)
 def pypod_prepare_lock_dir(runtime: Runtime) -> str | None:
-    """Make the lock directory (``tmp_dir/lock``), where per-object locks live.
+    """Make the lock directory (``tmp_dir/lock``, mode 0700), where per-object locks live.
 
     Called after the OCI runtime is built.  Returns the directory, stored as
     ``runtime.lock_dir``.

@@ -9,6 +9,10 @@ puts overrides); per container address, in ``CNI-FORWARD``::
     -d IP -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
     -s IP -j ACCEPT
 
+Other tools insert their own jumps first in ``FORWARD`` too (podman's netavark, docker):
+each ``add`` moves pypod's jump back to the top when it finds it lower, so that their
+rules never decide on pypod's containers' traffic.
+
 For networks that leave masquerading to the firewall (pypod's own bridge networks), in
 the nat table: ``POSTROUTING`` jumps to ``PYPOD-MASQ``, which holds per subnet::
 
@@ -161,13 +165,22 @@ class IptablesFirewall(Firewall):
         in between makes it fail as a whole, and it is done again from a fresh read."""
         with self._locked():
             for attempt in range(3):
-                present = self._dump(version, table)
+                lines = self._run(version, "-S", table=table).splitlines()
+                present = set(lines)
                 ops = []
                 for op, chain, args in [*setup, *wanted]:
+                    line = rule_line(chain, args)
                     if op == "-N":
                         if f"-N {chain}" not in present:
                             ops.append(f"-N {chain}")
-                    elif rule_line(chain, args) not in present:
+                    elif op == "-I" and _first_rule(lines, chain) != line:
+                        # Missing, or no longer first: another tool (podman's netavark,
+                        # docker) inserted its own jump above it since.  Moved back to
+                        # the top, so that no rule of theirs decides on pypod's traffic.
+                        if line in present:
+                            ops.append(_op_line("-D", chain, args))
+                        ops.append(_op_line(op, chain, args))
+                    elif op != "-I" and line not in present:
                         ops.append(_op_line(op, chain, args))
                 if not ops:
                     return
@@ -233,7 +246,8 @@ class IptablesFirewall(Firewall):
 
 #: What ``add`` makes first in each family: the chains, FORWARD's jump to CNI-FORWARD and
 #: its jump to CNI-ADMIN, both inserted first as the seed does, so that no earlier rule of
-#: the host drops the containers' traffic before pypod's accept rules see it.
+#: the host drops the containers' traffic before pypod's accept rules see it.  ``-I``
+#: means "first in the chain": a jump found below another tool's is moved back up.
 _SETUP: list[tuple[str, str, list[str]]] = [
     ("-N", PRIV_CHAIN, []),
     ("-N", ADMIN_CHAIN, []),
@@ -244,6 +258,12 @@ _MASQ_SETUP: list[tuple[str, str, list[str]]] = [
     ("-N", MASQ_CHAIN, []),
     ("-A", "POSTROUTING", _MASQ_JUMP),
 ]
+
+
+def _first_rule(lines: list[str], chain: str) -> str:
+    """The first rule of ``chain`` in ``iptables -S`` output, or ""."""
+    prefix = f"-A {chain} "
+    return next((line for line in lines if line.startswith(prefix)), "")
 
 
 def _op_line(op: str, chain: str, args: list[str]) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from pypod_core.host.private import private_dir
+
 KIND = "pypod/cniCacheV1"
 
 
@@ -49,7 +51,7 @@ class ResultCache:
     def save(self, entry: CacheEntry) -> None:
         """Write (or replace) an entry, atomically."""
         directory = self._dir(entry.container_id)
-        os.makedirs(directory, 0o700, exist_ok=True)
+        private_dir(directory)
         path = os.path.join(directory, f"{entry.ifname}.json")
         tmp = path + ".tmp"
         with open(tmp, "w") as f:

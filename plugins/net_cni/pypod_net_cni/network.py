@@ -4,8 +4,15 @@ Networks are the config lists in ``cni_config_dir``; where that directory holds 
 pypod writes its own default network there (a bridge of its own, host-local IPAM,
 masquerade, portmap), so that a fresh host works.  Plugins are searched for in
 ``cni_plugin_dir``.  Settings of ``[plugins.net_cni]``: ``default_bridge`` (``pypod0``),
-``default_subnet`` (``10.90.0.0/16``) for the network pypod writes, and ``subnet_pool``
-(``10.91.0.0/16``), whose /24s ``network create`` hands out.
+``default_subnet`` (``10.90.0.0/16``) for the network pypod writes, ``subnet_pool``
+(``10.91.0.0/16``), whose /24s ``network create`` hands out, and ``ipam_dir``
+(``/run/pypod-ipam``), the host-local ``dataDir`` written into the networks pypod writes.
+
+A network's leases belong to the network, not to the store that created it: every store
+whose ``cni_config_dir`` holds the network reads the same ``dataDir`` from its config
+list, so they share one lease table (``<ipam_dir>/<network name>/``), on a per-boot file
+system, outside any store's run root (``system reset`` of one store must not free the
+addresses another store's containers hold).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pypod_core.errors import (
     PypodError,
 )
 from pypod_core.host.netns import is_netns
+from pypod_core.host.private import private_dir
 from pypod_core.model import validate_name
 from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
 from pypod_net_cni import conflist
@@ -39,7 +47,7 @@ if TYPE_CHECKING:
 
 DEFAULT_FILE = "87-pypod-bridge.conflist"
 SETTINGS = {"default_bridge": "pypod0", "default_subnet": "10.90.0.0/16",
-            "subnet_pool": "10.91.0.0/16"}
+            "subnet_pool": "10.91.0.0/16", "ipam_dir": "/run/pypod-ipam"}
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -59,6 +67,9 @@ def _settings(runtime: Runtime) -> dict[str, str]:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: [plugins.net_cni]: key {key!r}: expected a string")
     settings = {**SETTINGS, **given}
+    if not os.path.isabs(settings["ipam_dir"]):
+        raise ConfigError(f"{where}: [plugins.net_cni]: key 'ipam_dir': "
+                          f"{settings['ipam_dir']!r} is not an absolute path")
     for key in ("default_subnet", "subnet_pool"):
         if key not in given:
             continue  # the built-in ones are good (and ipaddress costs ~2 ms to import)
@@ -80,15 +91,16 @@ class CNINetwork(Network):
     name = "cni"
 
     def __init__(self, *, config_dir: str, plugin_dirs: tuple[str, ...], cache_dir: str,
-                 data_dir: str, default_name: str = "pypod",
+                 default_name: str = "pypod",
                  default_bridge: str = SETTINGS["default_bridge"],
                  default_subnet: str = SETTINGS["default_subnet"],
-                 subnet_pool: str = SETTINGS["subnet_pool"]):
+                 subnet_pool: str = SETTINGS["subnet_pool"],
+                 ipam_dir: str = SETTINGS["ipam_dir"]):
         self.config_dir = config_dir
         self.plugin_dirs = plugin_dirs
         self.cache = ResultCache(cache_dir)
         self.standin_dir = os.path.join(cache_dir, ".standin")
-        self.data_dir = data_dir
+        self.ipam_dir = ipam_dir
         self.default_name = default_name
         self.default_bridge = default_bridge
         self.default_subnet = default_subnet
@@ -96,15 +108,14 @@ class CNINetwork(Network):
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> CNINetwork:
-        """The backend of a runtime: its config keys; the DEL cache under the graph root
-        (it must survive a reboot), host-local leases under the run root (they must not)."""
+        """The backend of a runtime: its config keys and ``[plugins.net_cni]``; the DEL
+        cache under the graph root (it must survive a reboot)."""
         c = runtime.config
         settings = _settings(runtime)
         return cls(
             config_dir=c.cni_config_dir,
             plugin_dirs=tuple(c.cni_plugin_dir),
             cache_dir=os.path.join(c.graph_root, "cni", "results"),
-            data_dir=os.path.join(c.run_root, "cni", "networks"),
             default_name=c.cni_default_network,
             **settings,
         )
@@ -120,7 +131,7 @@ class CNINetwork(Network):
 
     def _write_default(self) -> None:
         data = conflist.bridge_conflist(self.default_name, self.default_bridge,
-                                        self.default_subnet, self.data_dir)
+                                        self.default_subnet, self.ipam_dir)
         try:
             conflist.write_new(os.path.join(self.config_dir, DEFAULT_FILE), data)
         except NetworkExistsError:
@@ -176,7 +187,7 @@ class CNINetwork(Network):
         if any(conf.name == name for conf in lists):
             raise NetworkExistsError(f"network {name!r} exists already")
         net = self._check_subnet(subnet, lists) if subnet else self._free_subnet(lists)
-        data = conflist.bridge_conflist(name, self._free_bridge(lists), str(net), self.data_dir)
+        data = conflist.bridge_conflist(name, self._free_bridge(lists), str(net), self.ipam_dir)
         path = os.path.join(self.config_dir, f"{name}.conflist")
         conflist.write_new(path, data)
         return self._info(conflist.load_file(path), False)
@@ -243,6 +254,7 @@ class CNINetwork(Network):
         lists = [self._find(n, known, broken) for n in names]
         for conf in lists:
             self._binaries(conf)  # fail before anything is attached
+            _prepare_data_dirs(conf)
         results: dict[str, dict[str, Any]] = {}
         try:
             for i, conf in enumerate(lists):
@@ -371,6 +383,21 @@ class CNINetwork(Network):
                 except NetworkError as exc:
                     if not _known_false_alarm(plugin, entry, exc):
                         raise NetworkError(f"network {conf.name!r}: {exc}") from None
+
+
+def _prepare_data_dirs(conf: ConfList) -> None:
+    """Make the host-local ``dataDir`` of the network's plugins, root's only, where it is
+    missing: the plugin would make it (and the lease table and lock inside) world-readable,
+    and any local user could then hold its lock and stall every ADD on the network."""
+    for plugin in conf.plugins:
+        ipam = plugin.get("ipam") or {}
+        data_dir = ipam.get("dataDir") if ipam.get("type") == "host-local" else None
+        if isinstance(data_dir, str) and data_dir and not os.path.isdir(data_dir):
+            try:
+                private_dir(data_dir)
+            except OSError as exc:
+                raise NetworkError(f"network {conf.name!r}: IPAM data dir {data_dir}: "
+                                   f"{exc.strerror}") from None
 
 
 def _plugin_config(conf: ConfList, plugin: dict[str, Any], prev: dict[str, Any] | None,

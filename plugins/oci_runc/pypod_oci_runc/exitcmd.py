@@ -13,6 +13,8 @@ import shutil
 import sys
 from typing import TYPE_CHECKING
 
+from pypod_core.host.private import write_private
+
 if TYPE_CHECKING:
     from pypod_core.plugin import RuntimeView as Runtime
 
@@ -44,8 +46,7 @@ def write_effective_config(runtime: Runtime) -> str:
     except OSError:
         pass
     tmp = f"{path}.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
+    write_private(tmp, text)
     os.replace(tmp, path)
     return path
 

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pypod_core.errors import OCIRuntimeError
+from pypod_core.host.private import private_dir
 from pypod_core.model import ContainerStatus
 from pypod_core.plugin.oci import Attachment, OCIRuntime
 from pypod_oci_runc import conmon
@@ -65,7 +66,7 @@ class ConmonOCIRuntime(OCIRuntime):
         if not runtime.conmon_binary:
             raise OCIRuntimeError("no conmon binary found (conmon_path)")
         state_root = os.path.join(runtime.config.tmp_dir, "oci", name)
-        os.makedirs(state_root, 0o700, exist_ok=True)
+        private_dir(state_root)
         return cls(name, runtime.runtime_binary, runtime.conmon_binary, state_root, runtime)
 
     # -- helpers -----------------------------------------------------------------------

@@ -39,6 +39,7 @@ from pypod_core.errors import (
     StateCorruptError,
     StateSchemaError,
 )
+from pypod_core.host.private import private_dir
 from pypod_state_sqlite.schema import SCHEMA_VERSION, create_statements, migration_statements
 
 T = TypeVar("T")
@@ -66,7 +67,7 @@ def prepare_file(path: str) -> None:
     existing file that is not a SQLite database, before SQLite touches it."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700, exist_ok=True)
+        private_dir(directory)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return

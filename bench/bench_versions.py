@@ -2,8 +2,11 @@
 commit's checkout with its own venv), on ``info``, ``ps -a`` with a few containers and
 ``run --rm --network none true``.  The two take turns within each round, so a busy
 machine slows both alike.  Prints medians and the ratio new/old; asserts nothing.
+``--instructions`` counts instead the instructions the ``pypod`` process itself runs
+(valgrind's callgrind, children not followed), which a busy machine does not change.
 
-    .venv/bin/python bench/bench_versions.py --baseline /path/to/old/.venv/bin/pypod [--runs 15]
+    .venv/bin/python bench/bench_versions.py --baseline /path/to/old/.venv/bin/pypod \
+        [--runs 15] [--instructions]
 
 Make a baseline with ``git worktree add /tmp/old COMMIT && sh /tmp/old/scripts/setup.sh``.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -32,10 +36,21 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions run by the process ``argv`` starts (not its children)."""
+    err = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                          *argv], check=True, capture_output=True, env=env, text=True).stderr
+    match = re.search(r"Collected : (\d+)", err)
+    assert match, err
+    return int(match.group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", required=True, help="the other build's pypod")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under valgrind (one run each) instead")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     tmp = tempfile.mkdtemp(prefix="pypod-versions-")
@@ -50,6 +65,17 @@ def main() -> None:
         commands = {"info": ["info"], f"ps -a ({CONTAINERS})": ["ps", "-a"],
                     "run --rm --network none true": ["run", "--rm", "--network", "none",
                                                      "--rootfs", ROOTFS, "true"]}
+        if args.instructions:
+            print("pypod, this checkout vs baseline: instructions of the pypod process "
+                  "(millions)")
+            for label, argv in commands.items():
+                counts = {}
+                for name, base in flags.items():
+                    timed([*base, *argv], env)  # warm: bytecode caches, the store
+                    counts[name] = instructions([*base, *argv], env) / 1e6
+                print(f"  {label:<32} {counts['this']:8.1f} {counts['baseline']:9.1f} "
+                      f"{counts['this'] / counts['baseline']:7.2f}")
+            return
         times: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.runs):
             for label, argv in commands.items():

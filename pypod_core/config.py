@@ -89,7 +89,11 @@ class RuntimeConfig:
     no_pivot_root: bool = False
     hooks_dir: list[str] = attrs.field(factory=lambda: ["/usr/share/pypod/oci/hooks.d"])
     namespace: str = ""
-    label: bool = True
+    #: SELinux labelling: pypod applies no labels, so only false is accepted.
+    label: bool = False
+    #: The default seccomp profile (containers format); "" takes the first existing of
+    #: pypod_core.engine.seccomp.DEFAULT_PROFILES.
+    seccomp_profile: str = ""
     num_locks: int = 2048
     # Networking.
     cni_config_dir: str = "/etc/pypod/cni/net.d"

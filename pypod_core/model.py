@@ -117,6 +117,21 @@ class ContainerConfig:
     namespace: str = ""
     oci_runtime: str = ""
     created: float = attrs.field(factory=time.time)
+    # Security (pypod_core.engine.security resolves these at create; the defaults are what a
+    # record made before they existed had).
+    #: ``--cap-add``/``--cap-drop``: normalised names (``CAP_NET_ADMIN``) or ``ALL``.
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    #: The seccomp profile's path, or "unconfined"; "" is none (older records).
+    seccomp_profile: str = ""
+    no_new_privileges: bool = False
+    apparmor_profile: str = ""
+    #: ``--security-opt mask=``/``unmask=`` paths (``unmask`` may hold ``ALL``).
+    mask: tuple[str, ...] = ()
+    unmask: tuple[str, ...] = ()
+    #: ``--init``: the init binary mounted at /run/pypod-init runs as PID 1.
+    init: bool = False
+    init_path: str = ""
 
     def dependencies(self) -> list[str]:
         """Ids of the containers this one depends on (whose namespaces it joins)."""

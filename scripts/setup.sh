@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 PACKAGES="runc crun conmon containernetworking-plugins iptables iproute2 busybox-static"
+# The default seccomp profile (/usr/share/containers/seccomp.json), --init's catatonit,
+# and a C compiler with a static libc for the tests' system-call probe.
+PACKAGES="$PACKAGES golang-github-containers-common catatonit gcc libc6-dev"
 # The benchmarks compare with Debian's podman: `scripts/setup.sh --bench` installs it too.
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES podman"

@@ -36,7 +36,7 @@ def test_defaults_follow_podman() -> None:
     assert process["env"][0].startswith("PATH=/usr/local/sbin:")
     assert "A=1" in process["env"] and "HOME=/root" in process["env"]
     assert process["capabilities"]["bounding"] == list(DEFAULT_CAPABILITIES)
-    assert process["noNewPrivileges"] is True
+    assert process["noNewPrivileges"] is False  # as podman: only with --security-opt
     assert spec["hostname"] == c.id[:12]
     assert spec["root"] == {"path": "/srv/rootfs", "readonly": False}
     assert [m["destination"] for m in spec["mounts"]] == [

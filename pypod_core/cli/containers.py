@@ -52,8 +52,35 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
                    metavar="[IP:][HOST:]CTR[/PROTO]")
     p.add_argument("--pod", default="", help="run in this pod")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    _add_security_flags(p)
     p.add_argument("rootfs_dir", metavar="ROOTFS")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+
+
+def _add_security_flags(p: argparse.ArgumentParser) -> None:
+    """Capabilities, ``--security-opt`` and ``--init`` (pypod_core.engine.security)."""
+    p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
+                   help="add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL)")
+    p.add_argument("--cap-drop", action="append", default=[], metavar="CAP",
+                   help="drop a capability (or ALL)")
+    p.add_argument("--security-opt", action="append", default=[], metavar="OPT",
+                   help="seccomp=unconfined|PATH, apparmor=PROFILE, no-new-privileges, "
+                        "mask=PATHS, unmask=ALL|PATHS, label=disable")
+    p.add_argument("--init", action="store_true",
+                   help="run an init (catatonit) as PID 1 that reaps and forwards signals")
+    p.add_argument("--init-path", default="", help="the init binary for --init")
+
+
+def _security_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """ContainerConfig fields from the security flags (checked at create)."""
+    from pypod_core.cli import options as opt
+
+    fields: dict[str, Any] = {"cap_add": tuple(args.cap_add),
+                              "cap_drop": tuple(args.cap_drop),
+                              **opt.parse_security_opts(args.security_opt)}
+    if args.init or args.init_path:
+        fields.update(init=args.init, init_path=args.init_path)
+    return fields
 
 
 def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
@@ -82,6 +109,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         "auto_remove": args.rm, "network_mode": mode, "networks": networks,
         "static_ip": args.ip, "port_mappings": ports,
     }
+    fields.update(_security_fields(args))
     if args.pod:
         fields["pod"] = ctx.runtime.state.lookup_pod(args.pod).config.id
     if mode is None:

@@ -1,5 +1,5 @@
 """Parsers of podman's container flag values: ``-v``, ``-p``, ``-e``, ``--ulimit``,
-``--stop-signal``, ``--network`` and times (``--since``).  Each raises
+``--stop-signal``, ``--network``, ``--security-opt`` and times (``--since``).  Each raises
 :class:`~pypod_core.errors.InvalidArgError` naming the flag and the bad value."""
 
 from __future__ import annotations
@@ -198,3 +198,65 @@ def parse_since(text: str, now: float | None = None) -> float:
     if moment.tzinfo is None:
         moment = moment.astimezone()
     return moment.timestamp()
+
+
+#: ``--security-opt`` keys podman has that pypod does not implement, and why.
+_UNSUPPORTED_SECURITY_OPTS = {
+    "proc-opts": "pypod does not set /proc mount options",
+    "label": "pypod applies no SELinux labels (only label=disable is accepted)",
+}
+
+
+def parse_security_opts(items: Iterable[str]) -> dict[str, object]:
+    """``--security-opt`` values as ContainerConfig fields, as podman reads them:
+    ``seccomp=unconfined|PATH``, ``apparmor=PROFILE``, ``no-new-privileges[=BOOL]``,
+    ``mask=/a:/b``, ``unmask=ALL|/a:/b``, ``systempaths=unconfined`` (unmask ALL) and
+    ``label=disable`` (pypod never labels); ``KEY:VALUE`` as Docker's old spelling."""
+    fields: dict[str, object] = {}
+    mask: list[str] = []
+    unmask: list[str] = []
+    for opt in items:
+        sep = "=" if "=" in opt else ":"
+        key, has_value, value = opt.partition(sep)
+        if not has_value and key != "no-new-privileges":
+            raise InvalidArgError(f"invalid --security-opt {opt!r}: expected KEY=VALUE")
+        if key == "seccomp":
+            if not value:
+                raise InvalidArgError("invalid --security-opt seccomp=: give unconfined "
+                                      "or a profile's path")
+            fields["seccomp_profile"] = value if value == "unconfined" else \
+                os.path.abspath(value)
+        elif key == "apparmor":
+            fields["apparmor_profile"] = value
+        elif key == "no-new-privileges":
+            fields["no_new_privileges"] = _parse_bool(value, opt) if has_value else True
+        elif key == "mask":
+            mask += [p for p in value.split(":") if p]
+        elif key == "unmask":
+            unmask += ["ALL" if p.upper() == "ALL" else p for p in value.split(":") if p]
+        elif key == "systempaths":
+            if value != "unconfined":
+                raise InvalidArgError(f"invalid --security-opt {opt!r}: only "
+                                      "systempaths=unconfined is supported")
+            unmask.append("ALL")
+        elif key == "label" and value == "disable":
+            continue
+        elif key in _UNSUPPORTED_SECURITY_OPTS:
+            raise InvalidArgError(f"--security-opt {opt}: not supported: "
+                                  f"{_UNSUPPORTED_SECURITY_OPTS[key]}")
+        else:
+            raise InvalidArgError(f"invalid --security-opt {opt!r}: unknown option {key!r}")
+    if mask:
+        fields["mask"] = tuple(mask)
+    if unmask:
+        fields["unmask"] = tuple(unmask)
+    return fields
+
+
+def _parse_bool(text: str, opt: str) -> bool:
+    """A Go ``strconv.ParseBool`` value."""
+    if text in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if text in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise InvalidArgError(f"invalid --security-opt {opt!r}: expected true or false")

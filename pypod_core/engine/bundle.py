@@ -62,6 +62,9 @@ DEFAULT_RLIMITS = (("RLIMIT_NOFILE", 1048576), ("RLIMIT_NPROC", 4194304))
 NAMESPACE_TYPES = {"pid": "pid", "ipc": "ipc", "uts": "uts", "net": "network",
                    "mnt": "mount", "cgroup": "cgroup"}
 
+#: Where ``--init``'s binary is mounted in the container (podman's: /run/podman-init).
+INIT_DESTINATION = "/run/pypod-init"
+
 _UNLIMITED = 2**64 - 1
 _NOSUID_NOEXEC_NODEV = ["nosuid", "noexec", "nodev"]
 
@@ -186,7 +189,7 @@ def user_mounts(config: ContainerConfig) -> list[dict[str, Any]]:
     return result
 
 
-def _own_bounding_set() -> tuple[str, ...]:
+def own_bounding_set() -> tuple[str, ...]:
     """The capabilities this process may hand on: ``--privileged`` gets all of them
     (asking for one outside our bounding set would make the runtime fail)."""
     try:
@@ -198,9 +201,41 @@ def _own_bounding_set() -> tuple[str, ...]:
     return tuple(c for bit, c in enumerate(ALL_CAPABILITIES) if mask >> bit & 1)
 
 
-def _capabilities(config: ContainerConfig) -> dict[str, list[str]]:
-    caps = list(_own_bounding_set() if config.privileged else DEFAULT_CAPABILITIES)
-    return {"bounding": caps, "effective": caps, "permitted": caps}
+def _capabilities(config: ContainerConfig, user: ExecUser) -> dict[str, list[str]]:
+    """podman's sets: the defaults with ``--cap-add``/``--cap-drop`` merged (all we hold
+    for ``--privileged``), none beyond our bounding set.  A non-root user gets only the
+    added ones, as ambient capabilities that survive its exec."""
+    from pypod_core.engine.security import merge_capabilities
+
+    bounding = own_bounding_set()
+    caps = list(bounding) if config.privileged else merge_capabilities(
+        DEFAULT_CAPABILITIES, config.cap_add, config.cap_drop, bounding)
+    if user.uid == 0:
+        return {"bounding": caps, "effective": caps, "permitted": caps}
+    added = merge_capabilities((), config.cap_add, (), bounding) if config.cap_add else []
+    return {"bounding": caps, "effective": added, "permitted": added,
+            "inheritable": added, "ambient": added}
+
+
+def _seccomp(config: ContainerConfig, capabilities: list[str]) -> dict[str, Any] | None:
+    """The container's ``linux.seccomp``: its profile for its capabilities."""
+    from pypod_core.engine import seccomp
+
+    if config.seccomp_profile in ("", seccomp.UNCONFINED):
+        return None
+    return seccomp.translate(seccomp.load_profile(config.seccomp_profile), capabilities,
+                             where=f"seccomp profile {config.seccomp_profile}")
+
+
+def _masked_paths(config: ContainerConfig, paths: Iterable[str]) -> list[str]:
+    """``paths`` less those ``--security-opt unmask`` names (ALL, or shell patterns)."""
+    if not config.unmask:
+        return list(paths)
+    import fnmatch  # only for --security-opt unmask: it costs a start ~1 ms
+
+    if any(u.upper() == "ALL" for u in config.unmask):
+        return []
+    return [p for p in paths if not any(fnmatch.fnmatchcase(p, u) for u in config.unmask)]
 
 
 def host_devices(root: str = "/dev") -> list[dict[str, Any]]:
@@ -267,7 +302,10 @@ def exec_spec(config: ContainerConfig, command: Sequence[str],
     return ExecSpec(args=tuple(command), env=tuple(container_env(config, resolved, env)),
                     uid=resolved.uid, gid=resolved.gid,
                     additional_gids=resolved.additional_gids,
-                    cwd=workdir or config.workdir or "/")
+                    cwd=workdir or config.workdir or "/",
+                    no_new_privileges=config.no_new_privileges,
+                    apparmor_profile="" if config.apparmor_profile in ("", "unconfined")
+                    else config.apparmor_profile)
 
 
 def hostname_of(config: ContainerConfig) -> str:
@@ -295,7 +333,8 @@ def build_spec(
         raise InvalidArgError("no command specified for the container")
     hostname = hostname_of(config)
     shared = dict(shared_namespaces or {})
-    process = {
+    capabilities = _capabilities(config, user)
+    process: dict[str, Any] = {
         "terminal": False,
         "user": {"uid": user.uid, "gid": user.gid,
                  **({"additionalGids": list(user.additional_gids)}
@@ -303,13 +342,20 @@ def build_spec(
         "args": list(config.command),
         "env": container_env(config, user),
         "cwd": config.workdir or "/",
-        "capabilities": _capabilities(config),
+        "capabilities": capabilities,
         "rlimits": rlimits(config),
-        "noNewPrivileges": not config.privileged,
+        "noNewPrivileges": config.no_new_privileges,
     }
+    if config.apparmor_profile and config.apparmor_profile != "unconfined":
+        process["apparmorProfile"] = config.apparmor_profile
+    if config.init:
+        process["args"] = [INIT_DESTINATION, "--", *config.command]
     mounts = _kernel_mounts(config)
     mounts += [_bind(src, dst, False) for src, dst in etc_files]
     mounts += user_mounts(config)
+    if config.init:
+        mounts.append({"destination": INIT_DESTINATION, "type": "bind",
+                       "source": config.init_path, "options": ["bind", "ro"]})
     linux: dict[str, Any] = {
         "namespaces": namespaces(config, netns_path, shared),
         "cgroupsPath": cgroups_path or f"/pypod/{config.id}",
@@ -318,8 +364,13 @@ def build_spec(
     if config.privileged:
         linux["devices"] = host_devices()
     else:
-        linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
+        linux["maskedPaths"] = _masked_paths(config, MASKED_PATHS)
+        linux["readonlyPaths"] = _masked_paths(config, READONLY_PATHS)
+    if config.mask:  # as podman, masked even when privileged
+        linux["maskedPaths"] = [*linux.get("maskedPaths", ()), *config.mask]
+    seccomp = _seccomp(config, capabilities["bounding"])
+    if seccomp is not None:
+        linux["seccomp"] = seccomp
     spec: dict[str, Any] = {
         "ociVersion": "1.0.2",
         "process": process,
@@ -370,6 +421,10 @@ def write_bundle(ctr: Container, netns_path: str = "",
                       shared_namespaces=shared_namespaces,
                       etc_files=write_etc_files(config, ctr.run_dir),
                       cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "")
+    from pypod_core.engine import oci_hooks as hooks
+
+    hooks.add_to_spec(spec, hooks.read_dirs(ctr.runtime.config.hooks_dir),
+                      has_bind_mounts=bool(config.mounts))
     path = os.path.join(ctr.bundle_dir, "config.json")
     with open(path, "w") as f:
         json.dump(spec, f, separators=(",", ":"))

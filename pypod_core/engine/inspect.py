@@ -127,7 +127,20 @@ def _host_config(ctr: Container) -> dict[str, Any]:
         "Ulimits": [{"Name": r["type"], "Soft": r["soft"], "Hard": r["hard"]}
                     for r in rlimits(c)],
         "Runtime": "oci",
+        **_security_host_config(c),
     }
+
+
+def _security_host_config(c: ContainerConfig) -> dict[str, Any]:
+    """podman's ``HostConfig.CapAdd``, ``CapDrop``, ``SecurityOpt`` and ``Init``."""
+    opts = [f"seccomp={c.seccomp_profile}"] if c.seccomp_profile == "unconfined" else []
+    if c.no_new_privileges:
+        opts.append("no-new-privileges")
+    if c.apparmor_profile:
+        opts.append(f"apparmor={c.apparmor_profile}")
+    opts += [f"mask={p}" for p in c.mask] + [f"unmask={p}" for p in c.unmask]
+    return {"CapAdd": list(c.cap_add), "CapDrop": list(c.cap_drop), "SecurityOpt": opts,
+            "Init": c.init}
 
 
 def _ns_mode(ctr: Container, kind: str) -> str:

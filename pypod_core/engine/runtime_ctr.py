@@ -102,6 +102,9 @@ class ContainerOps:
             config_fields = self.pod_member_fields(config_fields)
         elif "network_mode" not in config_fields:
             config_fields["network_mode"] = self.default_network_mode()
+        from pypod_core.engine.security import resolve_fields
+
+        config_fields = resolve_fields(config_fields, self.config)
         for attempt in range(NAME_ATTEMPTS):
             config = ContainerConfig(
                 id=new_id(), name=name if name is not None else self.generate_name(),

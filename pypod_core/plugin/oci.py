@@ -29,6 +29,10 @@ class ExecSpec(NamedTuple):
     gid: int = 0
     additional_gids: tuple[int, ...] = ()
     cwd: str = "/"
+    #: The container's: an exec gets no more privileges than its container.
+    no_new_privileges: bool = False
+    #: An AppArmor profile to confine the process with ("" for none).
+    apparmor_profile: str = ""
 
 
 class Attachment(ABC):

@@ -10,6 +10,7 @@ migration test can check every record.  Run from the repository root::
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import sys
@@ -21,7 +22,7 @@ from pypod_core.model import (
     PodConfig,
     PodState,
 )
-from pypod_core.serialize import to_json
+from pypod_core.serialize import to_dict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET = os.path.join(HERE, "state_v1.db")
@@ -60,6 +61,31 @@ SCHEMA_V1 = (
 #: The recorded DB config: root's default paths.
 DB_CONFIG = ("linux", "/var/lib/pypod/static", "/run/pypod/tmp", "/var/lib/pypod",
              "/run/pypod", "dir", "/var/lib/pypod/volumes")
+
+
+#: The fields pypod 0.1 stored of each class: fields the model gained since are left out,
+#: as a record made then lacks them (loading one gives them their defaults).
+V1_FIELDS = {
+    ContainerConfig: frozenset({
+        "auto_remove", "command", "created", "env", "hostname", "id", "is_infra", "labels",
+        "mounts", "name", "namespace", "network_mode", "networks", "oci_runtime", "pod",
+        "port_mappings", "privileged", "read_only", "rlimits", "rootfs",
+        "shared_namespaces", "static_ip", "stop_signal", "stop_timeout", "user",
+        "workdir"}),
+    ContainerState: frozenset({
+        "conmon_pid", "exit_code", "finished_at", "netns_path", "network_status",
+        "oom_killed", "pid", "reserved_ports", "restart_count", "started_at", "state"}),
+    PodConfig: frozenset({"created", "id", "infra", "labels", "name", "namespace",
+                          "port_mappings", "share"}),
+    PodState: frozenset({"infra_container_id"}),
+}
+
+
+def to_json(obj: object) -> str:
+    """The JSON pypod 0.1 stored for ``obj``: its fields of then, keys sorted."""
+    fields = V1_FIELDS[type(obj)]
+    data = {k: v for k, v in to_dict(obj).items() if k in fields}
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def hex_id(digit: str) -> str:

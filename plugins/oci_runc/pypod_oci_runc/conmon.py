@@ -51,6 +51,9 @@ class ConmonArgs(NamedTuple):
     log_size_max: int = -1
     exit_command: tuple[str, ...] = ()
     systemd_cgroup: bool = False
+    #: Config ``no_pivot_root``: the runtime's create moves the root instead of
+    #: pivot_root (for roots on a ramfs, where pivot_root cannot work).
+    no_pivot: bool = False
 
     def argv(self) -> list[str]:
         """conmon's command line (conmon 2.1's flags)."""
@@ -67,6 +70,8 @@ class ConmonArgs(NamedTuple):
             argv += ["--log-size-max", str(self.log_size_max)]
         if self.systemd_cgroup:
             argv.append("--systemd-cgroup")
+        if self.no_pivot:
+            argv.append("--no-pivot")
         for arg in self.runtime_args:
             argv += ["--runtime-arg", arg]
         if self.exit_command:

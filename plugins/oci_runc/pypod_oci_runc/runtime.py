@@ -129,6 +129,7 @@ class ConmonOCIRuntime(OCIRuntime):
             log_size_max=config.max_log_size if config else -1,
             exit_command=self._exit_command(ctr),
             systemd_cgroup=bool(config and config.cgroup_manager == "systemd"),
+            no_pivot=bool(config and config.no_pivot_root),
         )
         self._forget(ctr.id)
         sync_fd = conmon.spawn(args, self._conmon_env(), ctr.run_dir)
@@ -264,6 +265,12 @@ class ConmonOCIRuntime(OCIRuntime):
         args = ["exec", "--user", f"{spec.uid}:{spec.gid}", "--cwd", spec.cwd]
         for item in spec.env:
             args += ["--env", item]
+        # The capabilities and seccomp filter are the container's; crun does not take
+        # no-new-privileges from its config.json for an exec, so it is spelled out too.
+        if spec.no_new_privileges:
+            args.append("--no-new-privs")
+        if spec.apparmor_profile:
+            args += ["--apparmor", spec.apparmor_profile]
         try:
             proc = subprocess.Popen(self._cmd(*args, ctr.id, *spec.args), stdout=stdout,
                                     stderr=subprocess.PIPE)

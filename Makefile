@@ -14,7 +14,7 @@ demo: setup
 	$(PYPOD) run --rm --rootfs $(ROOTFS) echo "hello from a pypod container"
 
 lint:
-	.venv/bin/ruff check pypod_core plugins tests bench
+	.venv/bin/ruff check conftest.py pypod_core plugins tests bench
 	.venv/bin/mypy pypod_core $(PLUGIN_PKGS)
 
 test: setup lint

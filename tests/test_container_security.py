@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary, run_pypod
 
+from conftest import need_binary, run_pypod
 from pypod_core.engine import seccomp
 from pypod_core.engine.bundle import ExecUser, build_spec, own_bounding_set
 from pypod_core.engine.security import merge_capabilities, normalize_capabilities

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary, run_pypod
 
+from conftest import need_binary, run_pypod
 from pypod_core.host import netns
 from pypod_core.testing.network import free_port
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fetch, need_binary
 
+from conftest import fetch, need_binary
 from pypod_core.engine.networking import netns_dir, ports_dir
 from pypod_core.errors import PortInUseError
 from pypod_core.host import netns, portreserve

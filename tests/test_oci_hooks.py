@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import need_binary, run_pypod
 
+from conftest import need_binary, run_pypod
 from pypod_core.engine import oci_hooks as hooks
 from pypod_core.errors import ConfigError, InvalidArgError
 

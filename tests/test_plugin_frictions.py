@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_pypod
 from test_stages import manager_with
 
+from conftest import run_pypod
 from pypod_core import OCIRuntimeBackend, StateBackend, hookimpl
 from pypod_core.errors import BackendNotFoundError, HookError, NetworkError, PluginError
 

@@ -12,8 +12,8 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import FIXTURE_PLUGINS, run_pypod
 
+from conftest import FIXTURE_PLUGINS, run_pypod
 from pypod_core.errors import BackendNotFoundError, HookError, PluginError
 from pypod_core.plugin.manager import PluginManager
 

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_PLUGINS, REPO, run_pypod
 
+from conftest import FIXTURE_PLUGINS, REPO, run_pypod
 from pypod_core.engine import names
 from pypod_core.engine.info import read_registries
 from pypod_core.errors import RuntimeStoppedError

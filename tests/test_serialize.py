@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 import cattrs
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from pypod_core.model import (
     ContainerConfig,
     ContainerRecord,

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_pypod
 from pypod_state_sqlite.store import SQLiteState
 
+from conftest import run_pypod
 from pypod_core.engine.names import generate_name
 from pypod_core.errors import (
     DBBadConfigError,

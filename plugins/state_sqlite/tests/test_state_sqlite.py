@@ -27,7 +27,7 @@ from pypod_core.errors import (
 from pypod_core.model import ContainerRecord, ContainerState, PodState
 from pypod_core.testing.state import ctr_record, id_with_prefix, pod_record
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
 
 
 def _v1_script() -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import need_binary
 
+from conftest import need_binary
 from pypod_core.testing.oci import OCIRuntimeTests
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary
 
+from conftest import need_binary
 from pypod_core.errors import ConfigError, NetworkError, NoSuchNetworkError
 from pypod_core.host import netns
 from pypod_core.model import PortMapping

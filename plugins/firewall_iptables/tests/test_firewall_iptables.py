@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import need_binary
 
+from conftest import need_binary
 from pypod_core.host import netns
 from pypod_core.testing.firewall import cni_result
 from pypod_core.testing.network import free_port, serve_once

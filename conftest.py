@@ -22,7 +22,7 @@ from pypod_core.testing.host import need_binary
 
 __all__ = ["need_binary"]  # test modules import it from here
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -68,10 +68,10 @@ def make_runtime(runtime_options: dict[str, Any]) -> Iterator[Callable[..., Any]
     for runtime in built:
         if runtime.valid:
             runtime.shutdown(force=True)
-collect_ignore = ["fixture_plugins"]
+collect_ignore = ["tests/fixture_plugins"]
 
 PYPOD = str(REPO / ".venv" / "bin" / "pypod")
-FIXTURE_PLUGINS = Path(__file__).resolve().parent / "fixture_plugins"
+FIXTURE_PLUGINS = REPO / "tests" / "fixture_plugins"
 
 
 def run_pypod(*args: str, env: dict[str, str] | None = None, timeout: float = 120,

@@ -1,4 +1,4 @@
-"""The bundled state backends pass the conformance kit (pypod_core.testing)."""
+"""The SQLite state backend passes the state conformance kit."""
 
 from __future__ import annotations
 
@@ -9,17 +9,9 @@ import pytest
 from pypod_core.testing import StateBackendTests
 
 
-class TestMemoryState(StateBackendTests):
-    persistent = False
-
-    @pytest.fixture
-    def make_state(self):
-        from pypod_state_memory.store import MemoryState
-        return lambda directory: MemoryState()
-
-
 class TestSQLiteState(StateBackendTests):
     @pytest.fixture
     def make_state(self):
         from pypod_state_sqlite.store import SQLiteState
+
         return lambda directory: SQLiteState(os.path.join(directory, "db.sql"))

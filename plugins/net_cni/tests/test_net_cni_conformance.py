@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import need_binary
 
+from conftest import need_binary
 from pypod_core.plugin.network import Network
 from pypod_core.testing import NetworkBackendTests
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import need_binary
 
+from conftest import need_binary
 from pypod_core.plugin.firewall import Firewall
 from pypod_core.testing import FirewallBackendTests
 

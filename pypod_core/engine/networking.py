@@ -25,6 +25,8 @@ from pypod_core.plugin.network import NetworkRequest
 if TYPE_CHECKING:
     from pypod_core.engine.container import Container
     from pypod_core.engine.runtime import Runtime
+    from pypod_core.plugin.firewall import Firewall
+    from pypod_core.plugin.network import Network
 
 def netns_dir(runtime: Runtime) -> str:
     """Where pypod keeps its containers' namespaces: per boot, pypod's own."""
@@ -72,13 +74,13 @@ def _attach(runtime: Runtime, ctr: Container) -> None:
             # The networks' masquerade does not depend on this container's attachment:
             # it is checked (and made if missing) on a thread of its own meanwhile.
             subnets = _masqueraded_subnets(runtime, ctr)
-            masquerading = Background(runtime.firewall.masquerade, subnets)
-        ctr.state.network_status = runtime.network.setup(NetworkRequest.for_container(ctr))
+            masquerading = Background(firewall_of(runtime).masquerade, subnets)
+        ctr.state.network_status = network_of(runtime).setup(NetworkRequest.for_container(ctr))
         if masquerading is not None:
             masquerading.result()
         if runtime.firewall:
             for result in ctr.state.network_status.values():
-                runtime.firewall.add(result)
+                firewall_of(runtime).add(result)
     finally:
         if masquerading is not None:  # its rules are the network's: kept, waited for
             masquerading.wait()
@@ -87,7 +89,7 @@ def _attach(runtime: Runtime, ctr: Container) -> None:
 def _masqueraded_subnets(runtime: Runtime, ctr: Container) -> list[str]:
     """The subnets of the container's networks (its own list, or the default network)
     that leave masquerading to the firewall; the networks are read once."""
-    infos = runtime.network.networks()
+    infos = network_of(runtime).networks()
     joined = set(ctr.config.networks) or {info.name for info in infos if info.default}
     return [subnet for info in infos
             if info.name in joined and info.masquerade for subnet in info.subnets]
@@ -134,7 +136,7 @@ def teardown_network(runtime: Runtime, ctr: Container) -> None:
     for path in sorted(p for p in paths if p):
         _try(f"remove network namespace {path}", netns.remove_netns, path)
     if request is not None:
-        _try(f"detach {ctr.config.name} from its networks", runtime.network.teardown, request)
+        _try(f"detach {ctr.config.name} from its networks", network_of(runtime).teardown, request)
     if firewall is not None:
         firewall.result()
     _try(f"release published ports of {ctr.config.name}", portreserve.release_ports,
@@ -146,12 +148,12 @@ def teardown_network(runtime: Runtime, ctr: Container) -> None:
 
 def _delete_rules(runtime: Runtime, name: str, results: list[dict[str, Any]]) -> None:
     for result in results:
-        _try(f"delete firewall rules of {name}", runtime.firewall.delete, result)
+        _try(f"delete firewall rules of {name}", firewall_of(runtime).delete, result)
 
 
 def _remembered(runtime: Runtime, request: NetworkRequest) -> dict[str, dict[str, Any]]:
     try:
-        return runtime.network.remembered(request)
+        return network_of(runtime).remembered(request)
     except PypodError:
         return {}
 
@@ -171,7 +173,21 @@ def network_names(runtime: Runtime, ctr: Container) -> list[str]:
         return []
     if ctr.config.networks:
         return list(ctr.config.networks)
-    return [runtime.network.default_network()] if runtime.network else []
+    return [network_of(runtime).default_network()] if runtime.network else []
+
+
+def network_of(runtime: Runtime) -> Network:
+    """The runtime's network backend; NetworkError saying why if it has none."""
+    if runtime.network is None:
+        raise NetworkError(no_network_reason(runtime))
+    return runtime.network
+
+
+def firewall_of(runtime: Runtime) -> Firewall:
+    """The runtime's firewall backend (callers check ``runtime.firewall`` first)."""
+    if runtime.firewall is None:
+        raise NetworkError("this runtime has no firewall backend")
+    return runtime.firewall
 
 
 def no_network_reason(runtime: Runtime) -> str:
@@ -188,15 +204,15 @@ def remove_network(runtime: Runtime, name: str) -> None:
     users = containers_using(runtime, name)
     if users:
         raise CtrInUseError(f"network {name!r} is used by containers: {', '.join(sorted(users))}")
-    info = runtime.network.inspect(name)
-    runtime.network.remove(name)
+    info = network_of(runtime).inspect(name)
+    network_of(runtime).remove(name)
     if info.masquerade and runtime.firewall:
-        runtime.firewall.unmasquerade(list(info.subnets))
+        firewall_of(runtime).unmasquerade(list(info.subnets))
 
 
 def containers_using(runtime: Runtime, network: str) -> list[str]:
     """Names of the containers configured to join ``network``."""
-    default = runtime.network.default_network() if runtime.network else ""
+    default = network_of(runtime).default_network() if runtime.network else ""
     found = []
     for record in runtime.state.all_containers():
         c = record.config

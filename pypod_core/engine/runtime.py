@@ -19,7 +19,9 @@ from pypod_core.engine.runtime_ctr import ContainerOps
 from pypod_core.engine.runtime_pod import PodOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
 from pypod_core.host.locks import LockTable
+from pypod_core.plugin.firewall import Firewall
 from pypod_core.plugin.manager import PluginManager
+from pypod_core.plugin.network import Network
 from pypod_core.plugin.oci import OCIRuntime
 from pypod_core.plugin.state import State
 from pypod_core.plugin.storage import Storage
@@ -46,8 +48,8 @@ class Runtime(ContainerOps, PodOps):
         self.runtime_binary: str = ""
         self.conmon_binary: str = ""
         self.lock_dir: str = ""
-        self.network: Any = None  # Network | None: typed once networking checks for None
-        self.firewall: Any = None
+        self.network: Network | None = None
+        self.firewall: Firewall | None = None
         #: Why a backend family has no backend (family -> the lookup's error), where its
         #: default backend is not installed: said when something needs it.
         self.missing_backends: dict[str, str] = {}

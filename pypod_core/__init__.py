@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pypod_core.plugin.declarations import (
     FirewallBackend,
+    GraphDriverBackend,
     NetworkBackend,
     OCIRuntimeBackend,
     StateBackend,
@@ -16,6 +17,7 @@ from pypod_core.plugin.hookspecs import hookimpl
 
 __all__ = [
     "FirewallBackend",
+    "GraphDriverBackend",
     "NetworkBackend",
     "OCIRuntimeBackend",
     "Runtime",

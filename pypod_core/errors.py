@@ -154,5 +154,34 @@ class PortInUseError(NetworkError):
     """A host port to publish is taken by another process or container."""
 
 
+class GraphDriverError(PypodError):
+    """A graph driver (overlay, vfs, dir) failed: a mount, a copy, a layer's files."""
+
+
+class GraphDriverNotSupportedError(GraphDriverError):
+    """The graph driver cannot work here (overlayfs does not mount on this file system)."""
+
+
+class NoSuchLayerError(GraphDriverError):
+    """No layer with that id in the graph driver (containers/storage ``ErrLayerUnknown``)."""
+
+
+class LayerInUseError(GraphDriverError):
+    """The layer is the parent of another layer or under a container's rootfs
+    (containers/storage ``ErrLayerHasChildren``)."""
+
+
+class InvalidLayerError(GraphDriverError):
+    """A layer's tar stream is broken or hostile (a member would leave the layer)."""
+
+
+class NoSuchRootfsError(GraphDriverError):
+    """The container has no rootfs in the graph driver (create_rootfs was not called)."""
+
+
+class RootfsExistsError(GraphDriverError):
+    """The container has a rootfs in the graph driver already."""
+
+
 class InternalError(PypodError):
     """An internal inconsistency (libpod ``ErrInternal``)."""

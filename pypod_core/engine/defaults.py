@@ -118,6 +118,21 @@ def pypod_make_storage(runtime: Runtime) -> Any:
     return DirStorage(runtime.config.graph_root)
 
 
+@hookimpl
+def pypod_graph_drivers() -> Any:
+    """``dir``: a --rootfs directory used in place (the engine's choice for --rootfs
+    containers, whatever ``graph_driver`` says)."""
+    from pypod_core.plugin.declarations import GraphDriverBackend
+
+    def factory(runtime: Any) -> Any:
+        from pypod_core.engine.dirdriver import DirGraphDriver
+
+        return DirGraphDriver(os.path.join(runtime.config.graph_root, "dir"))
+
+    yield GraphDriverBackend(name="dir", factory=factory,
+                             description="a --rootfs directory used in place; no layers")
+
+
 @hookimpl(trylast=True)
 def pypod_prepare_tmp_dir(runtime: Runtime) -> bool:
     """``mkdir -p run_root tmp_dir``, both 0700."""

@@ -19,6 +19,7 @@ from pypod_core.plugin.declarations import (
     BACKEND_FAMILIES,
     CONTRACT_VERSION,
     FirewallBackend,
+    GraphDriverBackend,
     NetworkBackend,
     OCIRuntimeBackend,
     StateBackend,
@@ -27,6 +28,7 @@ from pypod_core.plugin.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from pypod_core.plugin.firewall import Firewall, container_ips
+    from pypod_core.plugin.graph_driver import GraphDriver, LayerInfo, chain_id
     from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
     from pypod_core.plugin.oci import Attachment, ExecSpec, OCIRuntime
     from pypod_core.plugin.state import DBConfig, State, check_db_config
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 #: Each lazily imported name and the contract module that holds it.
 _LAZY = {
     "Firewall": "firewall", "container_ips": "firewall",
+    "GraphDriver": "graph_driver", "LayerInfo": "graph_driver", "chain_id": "graph_driver",
     "Network": "network", "NetworkInfo": "network", "NetworkRequest": "network",
     "result_addresses": "network",
     "Attachment": "oci", "ExecSpec": "oci", "OCIRuntime": "oci",
@@ -53,6 +56,9 @@ __all__ = [
     "ExecSpec",
     "Firewall",
     "FirewallBackend",
+    "GraphDriver",
+    "GraphDriverBackend",
+    "LayerInfo",
     "Network",
     "NetworkBackend",
     "NetworkInfo",
@@ -64,6 +70,7 @@ __all__ = [
     "State",
     "StateBackend",
     "Storage",
+    "chain_id",
     "check_db_config",
     "container_ips",
     "hookimpl",

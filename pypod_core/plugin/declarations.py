@@ -20,6 +20,7 @@ import attrs
 
 if TYPE_CHECKING:
     from pypod_core.plugin.firewall import Firewall
+    from pypod_core.plugin.graph_driver import GraphDriver
     from pypod_core.plugin.network import Network
     from pypod_core.plugin.oci import OCIRuntime
     from pypod_core.plugin.state import State
@@ -89,10 +90,20 @@ class FirewallBackend(_Declaration):
     factory: Callable[[Runtime], Firewall]
 
 
+@attrs.frozen(kw_only=True)
+class GraphDriverBackend(_Declaration):
+    """A graph driver: ``factory(runtime)`` returns a
+    :class:`pypod_core.plugin.graph_driver.GraphDriver` keeping its files under
+    ``runtime.config.graph_root``/``name``."""
+
+    factory: Callable[[Runtime], GraphDriver]
+
+
 #: The declaration families: config key that selects one, hook that declares them.
 BACKEND_FAMILIES: dict[str, tuple[str, str]] = {
     "state": ("state_type", "pypod_state_backends"),
     "oci_runtime": ("runtime", "pypod_oci_runtimes"),
     "network": ("network_backend", "pypod_network_backends"),
     "firewall": ("firewall_backend", "pypod_firewall_backends"),
+    "graph_driver": ("graph_driver", "pypod_graph_drivers"),
 }

@@ -21,6 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     from pypod_core.plugin.declarations import (
         FirewallBackend,
+        GraphDriverBackend,
         NetworkBackend,
         OCIRuntimeBackend,
         StateBackend,
@@ -102,6 +103,25 @@ def pypod_firewall_backends() -> Iterable[FirewallBackend]:
         @hookimpl
         def pypod_firewall_backends():
             yield FirewallBackend(name="nft", factory=make_nft, description="nftables")
+    """
+
+
+@hookspec
+def pypod_graph_drivers() -> Iterable[GraphDriverBackend]:
+    """Declare the graph drivers (layer stores and rootfs makers) this plugin provides.
+
+    Called on every plugin when backends are collected.  Returns an iterable of
+    :class:`pypod_core.GraphDriverBackend`; the config key ``graph_driver`` selects one
+    for image containers (``--rootfs`` containers always use ``dir``).
+
+    Example::
+
+        @hookimpl
+        def pypod_graph_drivers():
+            def factory(runtime):
+                from my_btrfs.driver import BtrfsDriver   # heavy import: inside
+                return BtrfsDriver(os.path.join(runtime.config.graph_root, "btrfs"))
+            yield GraphDriverBackend(name="btrfs", factory=factory, description="subvolumes")
     """
 
 

@@ -30,9 +30,10 @@ pytest.register_assert_rewrite(
     *(f"{__name__}.{module.name}" for module in pkgutil.iter_modules(__path__)))
 
 from pypod_core.testing.firewall import FirewallBackendTests  # noqa: E402
+from pypod_core.testing.graph_driver import GraphDriverTests  # noqa: E402
 from pypod_core.testing.network import NetworkBackendTests  # noqa: E402
 from pypod_core.testing.oci import OCIRuntimeTests  # noqa: E402
 from pypod_core.testing.state import StateBackendTests  # noqa: E402
 
-__all__ = ["FirewallBackendTests", "NetworkBackendTests", "OCIRuntimeTests",
-           "StateBackendTests"]
+__all__ = ["FirewallBackendTests", "GraphDriverTests", "NetworkBackendTests",
+           "OCIRuntimeTests", "StateBackendTests"]

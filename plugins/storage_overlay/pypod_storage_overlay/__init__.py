@@ -1,0 +1,1 @@
+"""pypod's bundled graph drivers ``overlay`` and ``vfs`` (see ``plugin.py``)."""

@@ -1,0 +1,140 @@
+"""The ``overlay`` graph driver: each layer extracted once, a container's rootfs an
+overlay mount of its image's layers with the container's own upper and work dirs.
+
+Whiteouts are stored in the kernel's own form (0/0 character devices and the
+``trusted.overlay.opaque`` xattr), so the layers' diff dirs are overlayfs lowerdirs as
+they are.  Each layer also gets a short link ``l/<26 chars> -> ../layers/<id>/diff``
+(as containers/storage does): mount(2) takes those, relative to the home, when the
+kernel lacks the new mount API and absolute paths would not fit in one page.
+
+A container's directory::
+
+    containers/<ctr>/diff     its upper dir (what the container wrote)
+    containers/<ctr>/work     overlayfs' work dir
+    containers/<ctr>/merged   the mount point: the rootfs
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+from typing import Any
+
+from pypod_core.errors import GraphDriverError, GraphDriverNotSupportedError
+from pypod_core.host import mounts
+from pypod_storage_overlay.store import LayerStore, backing_fs, read_json
+
+_LINK_ALPHABET = string.ascii_uppercase + string.digits
+_LINK_LENGTH = 26
+#: How many mounts stacked on one merged dir umount takes away before giving up.
+_MAX_STACKED = 16
+
+
+class OverlayDriver(LayerStore):
+    """Layers as overlayfs lowerdirs; rootfs as overlay mounts (root only for now)."""
+
+    name = "overlay"
+    whiteouts = "overlay"
+
+    def __init__(self, home: str):
+        super().__init__(home)
+        self.links_dir = os.path.join(home, "l")
+        self.empty_dir = os.path.join(home, "empty")
+        os.makedirs(self.links_dir, 0o700, exist_ok=True)
+        os.makedirs(self.empty_dir, 0o755, exist_ok=True)
+
+    @staticmethod
+    def check(home: str) -> None:
+        """GraphDriverNotSupportedError if overlayfs does not mount under ``home`` (a real
+        mount of an empty layer): the engine may then choose ``vfs``."""
+        why = mounts.overlay_supported(home)
+        if why:
+            raise GraphDriverNotSupportedError(
+                f"the overlay graph driver cannot mount under {home}: {why} "
+                f'(graph_driver = "vfs" copies layers instead)')
+
+    # -- layers ------------------------------------------------------------------------
+
+    def _layer_extra(self, tmp: str) -> dict[str, Any]:
+        return {"link": "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LENGTH))}
+
+    def _layer_added(self, record: dict[str, Any]) -> None:
+        self._ensure_link(record)
+
+    def _ensure_link(self, record: dict[str, Any]) -> str:
+        """The layer's short link, relative to the home (made if a crash lost it)."""
+        link = os.path.join(self.links_dir, record["link"])
+        if not os.path.lexists(link):
+            os.symlink(os.path.join("..", "layers", self._dir_of(record), "diff"), link)
+        return os.path.join("l", record["link"])
+
+    def _layer_removed(self, record: dict[str, Any]) -> None:
+        try:
+            os.unlink(os.path.join(self.links_dir, record["link"]))
+        except FileNotFoundError:
+            pass
+
+    def _dir_of(self, record: dict[str, Any]) -> str:
+        return os.path.basename(self.layer_dir(record["id"]))
+
+    # -- containers ------------------------------------------------------------------
+
+    def _make_rootfs(self, directory: str, stack: list[str]) -> dict[str, Any]:
+        for part in ("diff", "work", "merged"):
+            os.mkdir(os.path.join(directory, part), 0o755)
+        return {}
+
+    def _lowers(self, record: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """The container's lowerdirs, uppermost first: absolute diff paths, and the
+        same as short links relative to the home (for mount(2))."""
+        if not record["layers"]:
+            return [self.empty_dir], ["empty"]
+        absolute = [os.path.join(self.layers_dir, d, "diff") for d in record["layers"]]
+        short = []
+        if not mounts.new_mount_api():  # only mount(2) needs the links
+            for layer_dir in record["layers"]:
+                info = read_json(os.path.join(self.layers_dir, layer_dir, "info.json"))
+                short.append(self._ensure_link(info))
+        return absolute, short
+
+    def _mount(self, ctr_id: str, directory: str, record: dict[str, Any]) -> str:
+        merged = os.path.join(directory, "merged")
+        if mounts.is_mount_point(merged):
+            return merged
+        absolute, short = self._lowers(record)
+        try:
+            mounts.mount_overlay(merged, absolute, os.path.join(directory, "diff"),
+                                 os.path.join(directory, "work"), relative_to=self.home,
+                                 short_lowers=short)
+        except OSError as exc:
+            raise GraphDriverError(f"container {ctr_id}: {exc}") from None
+        return merged
+
+    def _umount(self, ctr_id: str, directory: str) -> None:
+        merged = os.path.join(directory, "merged")
+        for _ in range(_MAX_STACKED):  # a mount stacked over ours: take every one away
+            if not mounts.is_mount_point(merged):
+                return
+            try:
+                mounts.umount(merged)
+            except OSError as exc:
+                raise GraphDriverError(f"container {ctr_id}: {exc}") from None
+        raise GraphDriverError(f"container {ctr_id}: {merged} is still mounted")
+
+    def is_mounted(self, ctr_id: str) -> bool:
+        return mounts.is_mount_point(os.path.join(self.container_dir(ctr_id), "merged"))
+
+    # -- info ----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, str]:
+        api = ("mount(2) where the options fit a page, else fsconfig lowerdir+ (up to 500 "
+               "layers)" if mounts.new_mount_api() else "mount(2) (up to about 130 layers)")
+        return {
+            "Backing Filesystem": backing_fs(self.home),
+            "Native Overlay Diff": "true",
+            "Supports d_type": "true",
+            "Using metacopy": "false",
+            "Mount API": api,
+            "Layers": str(sum(1 for _ in self.layers())),
+        }

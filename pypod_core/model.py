@@ -110,6 +110,17 @@ class ContainerConfig:
     networks: tuple[str, ...] = ()
     static_ip: str = ""
     port_mappings: tuple[PortMapping, ...] = ()
+    #: ``--dns``: nameservers replacing the host's in the container's resolv.conf.
+    dns_servers: tuple[str, ...] = ()
+    #: ``--dns-search``: search domains (``.`` for none); ``--dns-option``: options.
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    #: ``--dns none``: pypod makes no /etc/resolv.conf (the rootfs's own is used).
+    no_resolv_conf: bool = False
+    #: ``--add-host``: ``HOST:IP`` entries, first in the container's /etc/hosts.
+    extra_hosts: tuple[str, ...] = ()
+    #: ``--no-hosts``: pypod makes no /etc/hosts (the rootfs's own is used).
+    no_hosts: bool = False
     #: Namespaces shared with other containers: kind ("net", "ipc", "uts", "pid") -> id.
     shared_namespaces: dict[str, str] = attrs.field(factory=dict)
     pod: str = ""

@@ -6,8 +6,8 @@ import argparse
 import importlib
 
 import pytest
-from conftest import run_pypod
 
+from conftest import run_pypod
 from pypod_core.cli import main
 
 

@@ -11,8 +11,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_pypod
 
+from conftest import REPO, run_pypod
 from pypod_core import config as config_mod
 from pypod_core.config import RuntimeConfig, load_config
 from pypod_core.errors import ConfigError

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from pypod_core import config as config_mod
 from pypod_core.config import load_config
 from pypod_core.errors import ConfigError

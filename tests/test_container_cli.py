@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from conftest import PYPOD, need_binary, run_pypod
 
 Pypod = Callable[..., subprocess.CompletedProcess[str]]

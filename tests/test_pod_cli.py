@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from conftest import need_binary, run_pypod
 
 Pypod = Callable[..., subprocess.CompletedProcess[str]]

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary
 
+from conftest import need_binary
 from pypod_core import hookimpl
 from pypod_core.errors import (
     CtrInUseError,

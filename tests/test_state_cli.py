@@ -9,9 +9,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import run_pypod
 from pypod_state_sqlite.store import SQLiteState
 
+from conftest import run_pypod
 from pypod_core.cli.state_admin import check_removable
 from pypod_core.errors import InvalidArgError
 

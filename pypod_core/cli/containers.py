@@ -53,6 +53,7 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pod", default="", help="run in this pod")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     _add_security_flags(p)
+    add_etc_flags(p, "container")
     p.add_argument("rootfs_dir", metavar="ROOTFS")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
@@ -83,6 +84,21 @@ def _security_fields(args: argparse.Namespace) -> dict[str, Any]:
     return fields
 
 
+def add_etc_flags(p: argparse.ArgumentParser, what: str) -> None:
+    """``--dns``, ``--dns-search``, ``--dns-option``, ``--add-host``, ``--no-hosts``
+    (``create``, ``run`` and ``pod create``)."""
+    p.add_argument("--dns", action="append", default=[], metavar="IP",
+                   help="DNS servers (replace the host's); none: no resolv.conf")
+    p.add_argument("--dns-search", action="append", default=[], metavar="DOMAIN",
+                   help="DNS search domains ('.' for none)")
+    p.add_argument("--dns-option", action="append", default=[], metavar="OPTION",
+                   help="resolv.conf options")
+    p.add_argument("--add-host", action="append", default=[], metavar="HOST:IP",
+                   help="add a line to /etc/hosts")
+    p.add_argument("--no-hosts", action="store_true",
+                   help=f"do not make /etc/hosts for the {what} (the rootfs's own is used)")
+
+
 def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     """ContainerConfig fields from create/run flags."""
     from pypod_core.cli import options as opt
@@ -108,6 +124,8 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         "read_only": args.read_only, "privileged": args.privileged,
         "auto_remove": args.rm, "network_mode": mode, "networks": networks,
         "static_ip": args.ip, "port_mappings": ports,
+        **opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,
+                         args.no_hosts),
     }
     fields.update(_security_fields(args))
     if args.pod:

@@ -1,5 +1,6 @@
 """Parsers of podman's container flag values: ``-v``, ``-p``, ``-e``, ``--ulimit``,
-``--stop-signal``, ``--network``, ``--security-opt`` and times (``--since``).  Each raises
+``--stop-signal``, ``--network``, ``--security-opt``, ``--dns`` and its kin, and times
+(``--since``).  Each raises
 :class:`~pypod_core.errors.InvalidArgError` naming the flag and the bad value."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pypod_core.errors import InvalidArgError
 from pypod_core.model import Mount, PortMapping, Rlimit
@@ -161,6 +163,28 @@ def parse_network(value: str | None) -> tuple[str, tuple[str, ...]]:
     if not names or any(n in ("none", "host") for n in names):
         raise InvalidArgError(f"invalid --network {value!r}: none and host cannot be combined")
     return "bridge", names
+
+
+def _comma_list(values: Iterable[str]) -> list[str]:
+    """Repeated flags, each maybe a comma-separated list (podman's StringSlice)."""
+    return [item for value in values for item in value.split(",")]
+
+
+def dns_fields(dns: Iterable[str], search: Iterable[str], options: Iterable[str],
+               add_host: Iterable[str], no_hosts: bool) -> dict[str, Any]:
+    """ContainerConfig fields of ``--dns`` (``none``: no resolv.conf), ``--dns-search``,
+    ``--dns-option``, ``--add-host`` and ``--no-hosts``, checked (for create and pod
+    create)."""
+    from pypod_core.engine.etc_files import check_fields
+
+    servers = _comma_list(dns)
+    no_resolv_conf = "none" in servers
+    if no_resolv_conf and len(servers) > 1:
+        raise InvalidArgError("invalid --dns: none cannot be combined with DNS servers")
+    return check_fields({
+        "dns_servers": () if no_resolv_conf else servers, "no_resolv_conf": no_resolv_conf,
+        "dns_search": _comma_list(search), "dns_options": _comma_list(options),
+        "extra_hosts": _comma_list(add_host), "no_hosts": no_hosts})
 
 
 def parse_duration(text: str) -> float:

@@ -42,9 +42,11 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
         DEFAULT_SHARE if infra else ())
     ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
     mode, networks = (None, ()) if args.network is None else opt.parse_network(args.network)
+    etc = opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,
+                         args.no_hosts)
     pod = ctx.runtime.create_pod(
         name=args.name, labels=opt.parse_labels(args.label), ports=ports, share=share,
-        infra=infra, network_mode=mode, networks=networks, hostname=args.hostname)
+        infra=infra, network_mode=mode, networks=networks, hostname=args.hostname, **etc)
     ctx.out(pod.id)
     return 0
 
@@ -207,6 +209,9 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
                    help="bridge, none, host, or network names (comma-separated); "
                         "default: config netns (bridge when rootful)")
     p.add_argument("--hostname", default="", help="the pod's host name (default: its name)")
+    from pypod_core.cli.containers import add_etc_flags
+
+    add_etc_flags(p, "pod")
     p.set_defaults(func=cmd_create)
 
     for verb, handler, help_text in (("start", cmd_start, "start pods"),

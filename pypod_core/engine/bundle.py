@@ -325,8 +325,9 @@ def build_spec(
     """The OCI runtime spec (``config.json``) of a container, as a dictionary.
 
     ``etc_files`` are (host file, container path) pairs bind-mounted read-write
-    (``/etc/hosts``, ``/etc/hostname``); ``shared_namespaces`` maps a namespace kind to
-    the ``/proc/PID/ns/KIND`` path of the container it is shared with;
+    (``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf``: the container's own);
+    ``shared_namespaces`` maps a namespace kind to the ``/proc/PID/ns/KIND`` path of the
+    container it is shared with;
     ``cgroups_path`` defaults to ``/pypod/ID`` (cgroupfs).
     """
     if not config.command:
@@ -385,29 +386,16 @@ def build_spec(
 
 
 def write_etc_files(config: ContainerConfig, run_dir: str) -> list[tuple[str, str]]:
-    """Write the container's ``/etc/hostname`` and ``/etc/hosts`` in its run dir; return
-    (host file, container path) pairs to bind-mount.  With ``--network host`` the host's
-    ``/etc/hosts`` and ``/etc/resolv.conf`` are used instead, as podman does."""
-    hostname = hostname_of(config)
-    pairs = []
+    """Write the container's ``/etc/hostname``, ``/etc/hosts`` and ``/etc/resolv.conf``
+    in its run dir; return (host file, container path) pairs to bind-mount.  Every
+    container has files of its own (or those of the container whose network namespace
+    it joins): never the host's (:mod:`pypod_core.engine.etc_files`)."""
+    from pypod_core.engine.etc_files import write_files
+
     hostname_file = os.path.join(run_dir, "hostname")
     with open(hostname_file, "w") as f:
-        f.write(hostname + "\n")
-    pairs.append((hostname_file, "/etc/hostname"))
-    if config.network_mode == "host":
-        pairs += [(p, p) for p in ("/etc/hosts", "/etc/resolv.conf") if os.path.exists(p)]
-        return pairs
-    hosts_file = os.path.join(run_dir, "hosts")
-    with open(hosts_file, "w") as f:
-        f.write(f"127.0.0.1\tlocalhost localhost.localdomain\n"
-                f"::1\tlocalhost localhost.localdomain\n127.0.1.1\t{hostname} {config.name}\n")
-    pairs.append((hosts_file, "/etc/hosts"))
-    # A container on a network resolves names as the host does; so does one sharing a
-    # network namespace (a pod's member sharing its infra container's).
-    networked = config.network_mode == "bridge" or "net" in config.shared_namespaces
-    if networked and os.path.exists("/etc/resolv.conf"):
-        pairs.append(("/etc/resolv.conf", "/etc/resolv.conf"))
-    return pairs
+        f.write(hostname_of(config) + "\n")
+    return [(hostname_file, "/etc/hostname"), *write_files(config, run_dir)]
 
 
 def write_bundle(ctr: Container, netns_path: str = "",

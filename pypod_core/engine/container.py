@@ -92,7 +92,8 @@ class Container:
 
     @property
     def run_dir(self) -> str:
-        """Per-boot files: pid files, ``/etc/hosts`` and ``/etc/hostname``, conmon's."""
+        """Per-boot files: pid files, ``/etc/hosts``, ``/etc/resolv.conf`` and
+        ``/etc/hostname``, conmon's."""
         return os.path.join(self.runtime.config.tmp_dir, "containers", self.id)
 
     @property
@@ -210,7 +211,7 @@ class Container:
             self._init()
 
     def _init(self) -> None:
-        from pypod_core.engine import bundle, networking
+        from pypod_core.engine import bundle, etc_files, networking
 
         check_transition(self.id, self.state.state, S.CREATED)
         if self.state.state is not S.CONFIGURED:
@@ -229,6 +230,8 @@ class Container:
             created = True
             if attaching is not None:
                 attaching.result()
+                # The bind-mounted files, rewritten in place: now with the addresses.
+                etc_files.complete_network_files(self)
         except BaseException:
             if attaching is not None:
                 attaching.wait()
@@ -236,6 +239,7 @@ class Container:
                 self.oci.delete_container(self)
                 self.state.pid = self.state.conmon_pid = 0
             networking.teardown_network(self.runtime, self)
+            etc_files.leave_shared_hosts(self)
             self._save()
             raise
         self.state.state = S.CREATED
@@ -407,7 +411,7 @@ class Container:
         """Undo ``_init`` for a container that no longer runs; the caller saves.  The OCI
         runtime's delete and the network's teardown do not depend on each other: they
         run side by side (the backend's ``delete_container`` on a thread of its own)."""
-        from pypod_core.engine import networking
+        from pypod_core.engine import etc_files, networking
         from pypod_core.host.background import Background
 
         deleting = Background(self.oci.delete_container, self)
@@ -415,6 +419,7 @@ class Container:
             networking.teardown_network(self.runtime, self)
         finally:
             deleting.result()
+        etc_files.leave_shared_hosts(self)
         _unlink(self.exit_file)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 

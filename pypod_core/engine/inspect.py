@@ -128,6 +128,10 @@ def _host_config(ctr: Container) -> dict[str, Any]:
                     for r in rlimits(c)],
         "Runtime": "oci",
         **_security_host_config(c),
+        "Dns": list(c.dns_servers),
+        "DnsOptions": list(c.dns_options),
+        "DnsSearch": list(c.dns_search),
+        "ExtraHosts": list(c.extra_hosts),
     }
 
 
@@ -163,9 +167,11 @@ def _network_settings(ctr: Container) -> dict[str, Any]:
 def inspect_container(ctr: Container) -> dict[str, Any]:
     """The container as ``podman inspect`` shows one."""
     from pypod_core.engine.bundle import DEFAULT_CAPABILITIES
+    from pypod_core.engine.etc_files import managed_paths
 
     c = ctr.config
     run_dir = ctr.run_dir
+    etc = managed_paths(ctr)
     return {
         "Id": c.id,
         "Created": go_time(c.created),
@@ -176,9 +182,9 @@ def inspect_container(ctr: Container) -> dict[str, Any]:
         "ImageName": "",
         "Rootfs": c.rootfs,
         "Pod": c.pod,
-        "ResolvConfPath": "",
+        "ResolvConfPath": etc.get("/etc/resolv.conf", ""),
         "HostnamePath": os.path.join(run_dir, "hostname"),
-        "HostsPath": os.path.join(run_dir, "hosts"),
+        "HostsPath": etc.get("/etc/hosts", ""),
         "StaticDir": ctr.bundle_dir,
         "OCIConfigPath": os.path.join(ctr.bundle_dir, "config.json"),
         "OCIRuntime": c.oci_runtime,

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from pypod_core.engine import etc_files
 from pypod_core.errors import (
     CtrInUseError,
     CtrStateInvalidError,
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 #: How often a generated name may lose a race with another process before giving up.
 NAME_ATTEMPTS = 16
+#: The DNS and hosts fields of a container's config, checked at create.
+ETC_FIELDS = (*etc_files.LIST_FIELDS, *etc_files.BOOL_FIELDS)
 #: States in which a container may only be removed with force.
 _NEEDS_FORCE = frozenset({ContainerStatus.RUNNING, ContainerStatus.PAUSED,
                           ContainerStatus.STOPPING})
@@ -98,10 +101,14 @@ class ContainerOps:
             raise InvalidArgError(f"rootfs {rootfs}: not a directory")
         if not command:
             raise InvalidArgError("no command specified for the container")
+        if any(key in config_fields for key in ETC_FIELDS):
+            config_fields = etc_files.check_fields(config_fields)
         if config_fields.get("pod"):
             config_fields = self.pod_member_fields(config_fields)
         elif "network_mode" not in config_fields:
             config_fields["network_mode"] = self.default_network_mode()
+        if any(config_fields.get(key) for key in ETC_FIELDS):
+            etc_files.check_network(config_fields)
         from pypod_core.engine.security import resolve_fields
 
         config_fields = resolve_fields(config_fields, self.config)

@@ -114,7 +114,10 @@ class PodOps:
     def create_pod(self, name: str | None = None, labels: Mapping[str, str] | None = None,
                    ports: Sequence[PortMapping] = (), share: Sequence[str] | None = None,
                    infra: bool = True, *, network_mode: str | None = None,
-                   networks: Sequence[str] = (), hostname: str = "") -> Pod:
+                   networks: Sequence[str] = (), hostname: str = "",
+                   dns_servers: Sequence[str] = (), dns_search: Sequence[str] = (),
+                   dns_options: Sequence[str] = (), no_resolv_conf: bool = False,
+                   extra_hosts: Sequence[str] = (), no_hosts: bool = False) -> Pod:
         """Add a new pod and its infra container (not started: ``pod.start()``).
 
         ``share`` is the namespace kinds its containers share (default net, ipc, uts; none
@@ -122,14 +125,25 @@ class PodOps:
         (``none``, ``host`` or ``bridge``) are the infra container's: the pod's network.
         Without any of them the pod gets config ``netns`` (see default_network_mode).  ``name`` is
         validated, or a free one is generated; it is unique across pods and containers.
+        The DNS and hosts settings (those of ``create_container``) are the infra
+        container's too: the containers sharing the pod's network use its files.
         """
+        from pypod_core.engine import etc_files
         from pypod_core.engine.pod import Pod
 
         self.check_valid()
+        etc = etc_files.check_fields({
+            "dns_servers": dns_servers, "dns_search": dns_search, "dns_options": dns_options,
+            "no_resolv_conf": no_resolv_conf, "extra_hosts": extra_hosts,
+            "no_hosts": no_hosts})
         kinds = _check_share(DEFAULT_SHARE if share is None and infra else share or ())
         if not infra and (kinds or ports or networks or network_mode):
             raise InvalidArgError("a pod without an infra container cannot share namespaces, "
                                   "publish ports or join networks")
+        if not infra and any(etc.values()):
+            raise InvalidArgError("a pod without an infra container has no hosts or "
+                                  "resolv.conf of its own: --dns, --dns-search, --dns-option, "
+                                  "--add-host and --no-hosts need the infra container")
         mode = network_mode or ("bridge" if ports or networks
                                  else self.default_network_mode() if infra else "none")
         if mode not in ("none", "host", "bridge"):
@@ -141,7 +155,7 @@ class PodOps:
         pod = Pod(self, record)  # type: ignore[arg-type]
         if infra:
             try:
-                self._create_infra(pod, mode, tuple(networks), hostname)
+                self._create_infra(pod, mode, tuple(networks), hostname, etc)
             except BaseException:
                 self._forget_pod(pod.id)
                 raise
@@ -173,9 +187,10 @@ class PodOps:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _create_infra(self, pod: Pod, mode: str, networks: tuple[str, ...],
-                      hostname: str) -> None:
+                      hostname: str, etc: Mapping[str, Any]) -> None:
         """The infra container: the pause process from pypod's infra root filesystem,
-        read-only, named ``<pod id>-infra`` as podman's, holding the pod's network."""
+        read-only, named ``<pod id>-infra`` as podman's, holding the pod's network and
+        its hosts and resolv.conf (``etc``: their settings)."""
         from pypod_core.engine.infra import infra_rootfs
 
         infra = self.create_container(
@@ -183,7 +198,7 @@ class PodOps:
             name=f"{pod.id[:12]}-infra", pod=pod.id, is_infra=True, read_only=True,
             hostname=(hostname or pod.name)[:HOSTNAME_MAX], network_mode=mode,
             networks=networks, port_mappings=pod.config.port_mappings,
-            labels={"io.pypod.pod.infra": pod.id})
+            labels={"io.pypod.pod.infra": pod.id}, **etc)
         pod.state.infra_container_id = infra.id
         self.state.save_pod_state(pod.id, pod.state)
 
@@ -220,6 +235,12 @@ class PodOps:
                 raise InvalidArgError(
                     f"container shares the network of pod {pod.name}: publish ports and join "
                     "networks when the pod is created (pypod pod create -p/--network)")
+            if any(fields.get(k) for k in ("dns_servers", "dns_search", "dns_options",
+                                           "extra_hosts")):
+                raise InvalidArgError(
+                    f"container shares the network of pod {pod.name}, and its hosts and "
+                    "resolv.conf: set them when the pod is created (pypod pod create "
+                    "--dns/--dns-search/--dns-option/--add-host)")
             result["network_mode"] = "none"
         if "uts" in shared:
             infra_hostname = self.get_container(infra).config.hostname

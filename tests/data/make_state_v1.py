@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import sys
+from typing import Any
 
 from pypod_core.model import (
     ContainerConfig,
@@ -58,34 +59,33 @@ SCHEMA_V1 = (
         FOREIGN KEY (ID) REFERENCES PodConfig(ID) DEFERRABLE INITIALLY DEFERRED)""",
 )
 
-#: The recorded DB config: root's default paths.
-DB_CONFIG = ("linux", "/var/lib/pypod/static", "/run/pypod/tmp", "/var/lib/pypod",
-             "/run/pypod", "dir", "/var/lib/pypod/volumes")
-
-
-#: The fields pypod 0.1 stored of each class: fields the model gained since are left out,
-#: as a record made then lacks them (loading one gives them their defaults).
+#: The fields each record had in pypod 0.1, frozen here like the schema: a field the
+#: model gains later is absent from the file, as from a database pypod 0.1 wrote.
 V1_FIELDS = {
-    ContainerConfig: frozenset({
+    "ContainerConfig": (
         "auto_remove", "command", "created", "env", "hostname", "id", "is_infra", "labels",
         "mounts", "name", "namespace", "network_mode", "networks", "oci_runtime", "pod",
         "port_mappings", "privileged", "read_only", "rlimits", "rootfs",
-        "shared_namespaces", "static_ip", "stop_signal", "stop_timeout", "user",
-        "workdir"}),
-    ContainerState: frozenset({
+        "shared_namespaces", "static_ip", "stop_signal", "stop_timeout", "user", "workdir"),
+    "ContainerState": (
         "conmon_pid", "exit_code", "finished_at", "netns_path", "network_status",
-        "oom_killed", "pid", "reserved_ports", "restart_count", "started_at", "state"}),
-    PodConfig: frozenset({"created", "id", "infra", "labels", "name", "namespace",
-                          "port_mappings", "share"}),
-    PodState: frozenset({"infra_container_id"}),
+        "oom_killed", "pid", "reserved_ports", "restart_count", "started_at", "state"),
+    "PodConfig": ("created", "id", "infra", "labels", "name", "namespace", "port_mappings",
+                  "share"),
+    "PodState": ("infra_container_id",),
 }
 
 
-def to_json(obj: object) -> str:
-    """The JSON pypod 0.1 stored for ``obj``: its fields of then, keys sorted."""
-    fields = V1_FIELDS[type(obj)]
-    data = {k: v for k, v in to_dict(obj).items() if k in fields}
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+def to_json(obj: Any) -> str:
+    """The JSON pypod 0.1 stored for ``obj``: its v1 fields only."""
+    data = to_dict(obj)
+    kept = {key: data[key] for key in V1_FIELDS[type(obj).__name__]}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"))
+
+
+#: The recorded DB config: root's default paths.
+DB_CONFIG = ("linux", "/var/lib/pypod/static", "/run/pypod/tmp", "/var/lib/pypod",
+             "/run/pypod", "dir", "/var/lib/pypod/volumes")
 
 
 def hex_id(digit: str) -> str:

@@ -105,15 +105,21 @@ def test_detached_rm_container_is_removed_when_it_exits(pypod: Pypod, rootfs: st
         time.sleep(0.1)
 
 
-def test_a_killed_attached_run_rm_still_removes_its_container(pypod: Pypod,
-                                                              rootfs: str) -> None:
+def test_a_killed_attached_run_rm_still_removes_its_container(pypod: Pypod, rootfs: str,
+                                                              tmp_path: Path) -> None:
+    # The container runs until the test lets it go (a file in a bind mount), so that the
+    # check that it outlived its client does not race a timer on a busy machine.
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    script = "echo up; while [ ! -e /signals/go ]; do sleep 0.05; done"
     attached = subprocess.Popen([PYPOD, *pypod.flags, "run", "--rm",  # type: ignore[attr-defined]
-                                 "--rootfs", rootfs, "sh", "-c", "echo up; sleep 1"],
-                                stdout=subprocess.PIPE, text=True)
+                                 "-v", f"{signals}:/signals", "--rootfs", rootfs,
+                                 "sh", "-c", script], stdout=subprocess.PIPE, text=True)
     assert attached.stdout is not None and attached.stdout.readline() == "up\n"
     attached.send_signal(signal.SIGKILL)
     attached.wait()
     assert pypod("ps", "-q").stdout.strip()  # still running, nobody attached
+    (signals / "go").touch()
     deadline = time.monotonic() + 15
     while pypod("ps", "-a", "-q").stdout:
         assert time.monotonic() < deadline, "conmon's exit command did not remove it"

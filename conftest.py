@@ -167,3 +167,52 @@ def fetch(url: str, timeout: float = 10) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+# -- registries (plugins/image_registry/tests): real docker-registry processes on loopback
+
+
+def _registry_helpers() -> Any:
+    """The image registry plugin's test helpers (its tests directory is not a package)."""
+    import importlib
+    import sys
+
+    path = str(REPO / "plugins" / "image_registry" / "tests")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    return importlib.import_module("registry_helpers")
+
+
+#: The basic-auth registry's account.
+REGISTRY_USER, REGISTRY_PASSWORD = "pypod", "s3cret"
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An anonymous registry (Debian's docker-registry); ``registry.host`` is
+    ``127.0.0.1:PORT``."""
+    with _registry_helpers().run_registry(str(tmp_path_factory.mktemp("registry"))) as reg:
+        yield reg
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A registry with basic auth (htpasswd, bcrypt) for REGISTRY_USER:REGISTRY_PASSWORD."""
+    helpers = _registry_helpers()
+    directory = tmp_path_factory.mktemp("auth-registry")
+    htpasswd = directory / "htpasswd"
+    htpasswd.write_text(helpers.htpasswd_line(REGISTRY_USER, REGISTRY_PASSWORD))
+    with helpers.run_registry(str(directory), str(htpasswd)) as reg:
+        reg.user, reg.password = REGISTRY_USER, REGISTRY_PASSWORD
+        yield reg
+
+
+@pytest.fixture
+def registries_conf(tmp_path: Path, registry: Any, auth_registry: Any) -> str:
+    """A registries.conf marking both registries insecure (they speak plain http)."""
+    path = tmp_path / "registries.conf"
+    path.write_text(
+        f'unqualified-search-registries = ["{registry.host}"]\n'
+        f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n'
+        f'[[registry]]\nlocation = "{auth_registry.host}"\ninsecure = true\n')
+    return str(path)

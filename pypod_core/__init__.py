@@ -9,6 +9,7 @@ from __future__ import annotations
 from pypod_core.plugin.declarations import (
     FirewallBackend,
     GraphDriverBackend,
+    ImageTransportBackend,
     NetworkBackend,
     OCIRuntimeBackend,
     StateBackend,
@@ -18,6 +19,7 @@ from pypod_core.plugin.hookspecs import hookimpl
 __all__ = [
     "FirewallBackend",
     "GraphDriverBackend",
+    "ImageTransportBackend",
     "NetworkBackend",
     "OCIRuntimeBackend",
     "Runtime",

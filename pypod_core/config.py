@@ -115,6 +115,9 @@ class RuntimeConfig:
     infra_command: list[str] = attrs.field(factory=lambda: ["/bin/pypod-pause"])
     # Images (read only: pypod lists what a registries.conf says).
     registries_conf: str = "/etc/containers/registries.conf"
+    #: policy.json for pulls; empty: ~/.config/containers/policy.json (rootless), then
+    #: /etc/pypod/policy.json, then /etc/containers/policy.json (see host/policy.py).
+    signature_policy: str = ""
     # One table per plugin, for its own settings: [plugins.state_sqlite] ...
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     # Not a key: which keys a file or the caller set (libpod's configuredFrom).

@@ -185,3 +185,39 @@ class RootfsExistsError(GraphDriverError):
 
 class InternalError(PypodError):
     """An internal inconsistency (libpod ``ErrInternal``)."""
+
+
+class ImageError(PypodError):
+    """Base class of the errors of images: names, registries, manifests and blobs."""
+
+
+class NoSuchImageError(ImageError):
+    """No image with that name or id, locally or in the registry (libpod
+    ``ErrNoSuchImage``; podman's text: ``NAME: image not known``)."""
+
+
+class ImageFormatError(ImageError):
+    """A manifest, index or config that pypod cannot use: malformed, of an unsupported
+    media type, or with no image for the wanted platform."""
+
+
+class RegistryError(ImageError):
+    """Talking to a registry failed: unreachable, TLS, or an HTTP error it answered."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused the credentials, or wants some and none were given."""
+
+
+class BlobDigestError(ImageError):
+    """A blob's content does not match its digest (or its size); nothing was stored."""
+
+
+class ShortNameError(ImageError):
+    """A short image name cannot be resolved as registries.conf says (no alias, no
+    search registries, or several candidates in enforcing mode without a TTY)."""
+
+
+class PolicyError(ImageError):
+    """The signature policy (policy.json) rejects the image, or asks for a check pypod
+    cannot do (podman's text: ``Source image rejected: ...``)."""

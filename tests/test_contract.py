@@ -9,9 +9,9 @@ import inspect
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 import pypod_core
+from conftest import REPO
 from pypod_core.plugin import hookspecs
 
 HOOKS = sorted(name for name in vars(hookspecs) if name.startswith("pypod_"))
@@ -65,7 +65,8 @@ def test_stage_hooks_are_firstresult_and_the_rest_are_not():
 def test_declaration_types_are_exported_and_frozen():
     import attrs
 
-    for name in ("StateBackend", "OCIRuntimeBackend", "NetworkBackend", "FirewallBackend"):
+    for name in ("StateBackend", "OCIRuntimeBackend", "NetworkBackend", "FirewallBackend",
+                 "ImageTransportBackend"):
         cls = getattr(pypod_core, name)
         decl = cls(name="x", factory=lambda runtime: None, description="d")
         with pytest.raises(attrs.exceptions.FrozenInstanceError):

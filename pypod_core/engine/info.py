@@ -6,10 +6,7 @@ import os
 import platform
 import socket
 import time
-import tomllib
 from typing import TYPE_CHECKING, Any
-
-from pypod_core.errors import ConfigError
 
 if TYPE_CHECKING:
     from pypod_core.engine.runtime import Runtime
@@ -84,34 +81,14 @@ def store_info(runtime: Runtime) -> dict[str, Any]:
 
 
 def read_registries(path: str) -> dict[str, list[str]]:
-    """Search and insecure registries from a registries.conf, v1 or v2 form.
+    """Search and insecure registries from a registries.conf (v1 or v2 form, and its
+    drop-ins), parsed as pulls parse it (:mod:`pypod_core.host.registries`).  A missing
+    file is no registries."""
+    from pypod_core.host.registries import load_registries
 
-    v1: ``[registries.search] registries = [...]``, ``[registries.insecure] ...``;
-    v2: ``unqualified-search-registries = [...]`` and ``[[registry]]`` tables with
-    ``location`` (or ``prefix``) and ``insecure``.  A missing file is no registries.
-    """
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        return {"search": [], "insecure": []}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    v1 = data.get("registries", {})
-    if isinstance(v1, dict) and v1:
-        return {
-            "search": list(v1.get("search", {}).get("registries", [])),
-            "insecure": list(v1.get("insecure", {}).get("registries", [])),
-        }
-    search = list(data.get("unqualified-search-registries", []))
-    insecure = []
-    for reg in data.get("registry", []):
-        location = reg.get("location") or reg.get("prefix", "")
-        if reg.get("insecure"):
-            insecure.append(location)
-    return {"search": search, "insecure": insecure}
+    conf = load_registries(path)
+    return {"search": list(conf.search),
+            "insecure": [reg.location for reg in conf.registries if reg.insecure]}
 
 
 def plugins_info(runtime: Runtime) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pypod_core.plugin.declarations import (
     CONTRACT_VERSION,
     FirewallBackend,
     GraphDriverBackend,
+    ImageTransportBackend,
     NetworkBackend,
     OCIRuntimeBackend,
     StateBackend,
@@ -29,6 +30,17 @@ from pypod_core.plugin.hookspecs import hookimpl
 if TYPE_CHECKING:
     from pypod_core.plugin.firewall import Firewall, container_ips
     from pypod_core.plugin.graph_driver import GraphDriver, LayerInfo, chain_id
+    from pypod_core.plugin.image_transport import (
+        BlobDescriptor,
+        ImageSource,
+        ImageTransport,
+        Manifest,
+        Platform,
+        PullOptions,
+        VerifiedReader,
+        decompress,
+        split_transport,
+    )
     from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
     from pypod_core.plugin.oci import Attachment, ExecSpec, OCIRuntime
     from pypod_core.plugin.state import DBConfig, State, check_db_config
@@ -39,6 +51,11 @@ if TYPE_CHECKING:
 _LAZY = {
     "Firewall": "firewall", "container_ips": "firewall",
     "GraphDriver": "graph_driver", "LayerInfo": "graph_driver", "chain_id": "graph_driver",
+    "BlobDescriptor": "image_transport", "ImageSource": "image_transport",
+    "ImageTransport": "image_transport", "Manifest": "image_transport",
+    "Platform": "image_transport", "PullOptions": "image_transport",
+    "VerifiedReader": "image_transport", "decompress": "image_transport",
+    "split_transport": "image_transport",
     "Network": "network", "NetworkInfo": "network", "NetworkRequest": "network",
     "result_addresses": "network",
     "Attachment": "oci", "ExecSpec": "oci", "OCIRuntime": "oci",
@@ -51,6 +68,7 @@ __all__ = [
     "BACKEND_FAMILIES",
     "CONTRACT_VERSION",
     "Attachment",
+    "BlobDescriptor",
     "ContainerView",
     "DBConfig",
     "ExecSpec",
@@ -59,22 +77,31 @@ __all__ = [
     "GraphDriver",
     "GraphDriverBackend",
     "LayerInfo",
+    "ImageSource",
+    "ImageTransport",
+    "ImageTransportBackend",
+    "Manifest",
     "Network",
     "NetworkBackend",
     "NetworkInfo",
     "NetworkRequest",
     "OCIRuntime",
     "OCIRuntimeBackend",
+    "Platform",
     "PodView",
+    "PullOptions",
     "RuntimeView",
     "State",
     "StateBackend",
     "Storage",
     "chain_id",
+    "VerifiedReader",
     "check_db_config",
     "container_ips",
+    "decompress",
     "hookimpl",
     "result_addresses",
+    "split_transport",
 ]
 
 

@@ -21,6 +21,7 @@ import attrs
 if TYPE_CHECKING:
     from pypod_core.plugin.firewall import Firewall
     from pypod_core.plugin.graph_driver import GraphDriver
+    from pypod_core.plugin.image_transport import ImageTransport
     from pypod_core.plugin.network import Network
     from pypod_core.plugin.oci import OCIRuntime
     from pypod_core.plugin.state import State
@@ -99,11 +100,21 @@ class GraphDriverBackend(_Declaration):
     factory: Callable[[Runtime], GraphDriver]
 
 
-#: The declaration families: config key that selects one, hook that declares them.
+class ImageTransportBackend(_Declaration):
+    """An image transport: ``factory(runtime)`` returns a
+    :class:`pypod_core.plugin.image_transport.ImageTransport`.  No config key selects
+    one: a reference's prefix does (``docker://``, ``oci:``; none is ``docker``)."""
+
+    factory: Callable[[Runtime], ImageTransport]
+
+
+#: The declaration families: config key that selects one ("" when a reference's
+#: prefix does, as for image transports), hook that declares them.
 BACKEND_FAMILIES: dict[str, tuple[str, str]] = {
     "state": ("state_type", "pypod_state_backends"),
     "oci_runtime": ("runtime", "pypod_oci_runtimes"),
     "network": ("network_backend", "pypod_network_backends"),
     "firewall": ("firewall_backend", "pypod_firewall_backends"),
     "graph_driver": ("graph_driver", "pypod_graph_drivers"),
+    "image_transport": ("", "pypod_image_transports"),
 }

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pypod_core.plugin.declarations import (
         FirewallBackend,
         GraphDriverBackend,
+        ImageTransportBackend,
         NetworkBackend,
         OCIRuntimeBackend,
         StateBackend,
@@ -122,6 +123,27 @@ def pypod_graph_drivers() -> Iterable[GraphDriverBackend]:
                 from my_btrfs.driver import BtrfsDriver   # heavy import: inside
                 return BtrfsDriver(os.path.join(runtime.config.graph_root, "btrfs"))
             yield GraphDriverBackend(name="btrfs", factory=factory, description="subvolumes")
+    """
+
+
+@hookspec
+def pypod_image_transports() -> Iterable[ImageTransportBackend]:
+    """Declare the image transports this plugin provides.
+
+    Called on every plugin when backends are collected.  Returns an iterable of
+    :class:`pypod_core.ImageTransportBackend`.  No config key selects a transport: an
+    image reference's prefix does (``NAME:...`` picks the transport named ``NAME``,
+    ``docker://`` and a reference without a prefix pick ``docker``).
+
+    Example::
+
+        @hookimpl
+        def pypod_image_transports():
+            def factory(runtime):
+                from my_transport.s3 import S3Transport   # heavy import: inside
+                return S3Transport(runtime.config.plugin_config("my_transport"))
+            yield ImageTransportBackend(name="s3", factory=factory,
+                                        description="images in an S3 bucket")
     """
 
 

@@ -228,10 +228,20 @@ class PluginManager:
         if blocked:
             hint += "; blocked plugins: " + ", ".join(sorted(blocked))
         installed = ", ".join(sorted(found)) or "none"
+        where = f" ({key})" if key else ""  # image transports: chosen by prefix, no key
         raise BackendNotFoundError(
-            f"unknown {family.replace('_', ' ')} backend {name!r} ({key}); "
+            f"unknown {family.replace('_', ' ')} backend {name!r}{where}; "
             f"installed: {installed}{hint}"
         )
+
+    def transport_for(self, reference: str) -> tuple[Any, str]:
+        """The image transport declaration a reference's prefix names and the rest of
+        the reference: ``oci:DIR`` -> (the ``oci`` transport, ``DIR``); ``docker://X``
+        and a reference with no known prefix -> (``docker``, ``X``)."""
+        from pypod_core.plugin.image_transport import split_transport
+
+        name, rest = split_transport(reference, self.backends("image_transport"))
+        return self.backend("image_transport", name), rest
 
     def build(self, family: str, name: str, runtime: Any) -> Any:
         """Build the backend ``name`` of ``family`` with its factory; an exception from the

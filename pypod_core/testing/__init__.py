@@ -31,9 +31,11 @@ pytest.register_assert_rewrite(
 
 from pypod_core.testing.firewall import FirewallBackendTests  # noqa: E402
 from pypod_core.testing.graph_driver import GraphDriverTests  # noqa: E402
+from pypod_core.testing.image_transport import ImageTransportTests  # noqa: E402
 from pypod_core.testing.network import NetworkBackendTests  # noqa: E402
 from pypod_core.testing.oci import OCIRuntimeTests  # noqa: E402
 from pypod_core.testing.state import StateBackendTests  # noqa: E402
 
-__all__ = ["FirewallBackendTests", "GraphDriverTests", "NetworkBackendTests",
+__all__ = ["FirewallBackendTests", "GraphDriverTests", "ImageTransportTests",
+           "NetworkBackendTests",
            "OCIRuntimeTests", "StateBackendTests"]

@@ -1,0 +1,1 @@
+"""pypod's ``docker`` image transport: pulls from container registries."""

@@ -254,6 +254,9 @@ def _validate(data: Mapping[str, Any], where: str) -> None:
     if "explicit" in data or "source" in data:
         bad = "explicit" if "explicit" in data else "source"
         raise ConfigError(f"{where}: unknown key {bad!r}")
+    from pypod_core.config_values import check_depth
+
+    check_depth(data, where)
     converter = _strict_converter()
     import cattrs
 
@@ -274,6 +277,8 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 text") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -342,6 +347,11 @@ def load_config(
     config.explicit = frozenset(explicit)
     config.source = source or ""
     _derive_paths(config)
+    from pypod_core.config_values import check_values
+
+    given = options or {}
+    check_values(config, lambda key: "options" if key in given
+                 else source if source and key in explicit else "defaults")
     return config
 
 

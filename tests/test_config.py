@@ -196,3 +196,87 @@ def test_plugin_table_reaches_the_plugin(tmp_path: Path):
     config = load_config(str(path))
     assert config.plugin_config("state_sqlite") == {"busy_timeout_ms": 5000}
     assert config.plugin_config("other") == {}
+
+
+#: (file content, the key and what the one-line error says of its value)
+BAD_VALUES = [
+    ("cgroup_manager = 'bogus'\n", "key 'cgroup_manager': 'bogus' is not one of cgroupfs"),
+    ("num_locks = -1\n", "key 'num_locks': -1 is not 1 to"),
+    ("num_locks = 0\n", "key 'num_locks': 0 is not 1 to"),
+    ("num_locks = 5000000000\n", "key 'num_locks'"),
+    ("max_log_size = 100\n", "key 'max_log_size': 100 is neither negative"),
+    ("max_log_size = 0\n", "key 'max_log_size'"),
+    ("netns = 'private'\n", "key 'netns': 'private' is not one of bridge, none, host"),
+    ("state_type = ''\n", "key 'state_type': '' is not a name"),
+    ("runtime = '../runc'\n", "key 'runtime': '../runc' is not a name"),
+    ("network_backend = 'a b'\n", "key 'network_backend'"),
+    ("firewall_backend = ''\n", "key 'firewall_backend'"),
+    ("disabled_plugins = ['']\n", "key 'disabled_plugins'"),
+    ("graph_driver = ''\n", "key 'graph_driver'"),
+    ("namespace = '../x'\n", "key 'namespace'"),
+    ("cni_default_network = '../../etc'\n", "key 'cni_default_network'"),
+    ("infra_image = '../x'\n", "key 'infra_image': '../x' is neither an absolute path"),
+    ("infra_command = []\n", "key 'infra_command': the infra command is empty"),
+    ("conmon_env_vars = ['PATH']\n", "key 'conmon_env_vars': 'PATH' is not NAME=VALUE"),
+    ("runtime_path = ['runc']\n", "key 'runtime_path': 'runc' is not an absolute path"),
+    ("conmon_path = ['bin/conmon']\n", "key 'conmon_path'"),
+    ("hooks_dir = ['hooks']\n", "key 'hooks_dir'"),
+    ("cni_plugin_dir = ['cni']\n", "key 'cni_plugin_dir'"),
+    ("init_path = 'catatonit'\n", "key 'init_path'"),
+    ("graph_root = 'var/lib'\n", "key 'graph_root': 'var/lib' is not an absolute path"),
+    ("run_root = ''\n", "key 'run_root'"),
+    ("static_dir = 'static'\n", "key 'static_dir'"),
+    ("tmp_dir = 'tmp'\n", "key 'tmp_dir'"),
+    ("volume_path = 'v'\n", "key 'volume_path'"),
+    ("cni_config_dir = 'net.d'\n", "key 'cni_config_dir'"),
+    ("registries_conf = 'r.conf'\n", "key 'registries_conf'"),
+    ("[plugins.'a b']\nx = 1\n", "key 'plugins': 'a b' is not a name"),
+    ("disabled_plugins = " + "[" * 2000 + "]" * 2000 + "\n", "invalid TOML: arrays or tables"),
+    ("[plugins.x]\na = " + "[" * 100 + "]" * 100 + "\n", "key 'plugins': nested more than"),
+]
+
+
+@pytest.mark.parametrize("content, message", BAD_VALUES)
+def test_every_bad_value_is_a_one_line_error_naming_file_and_key(tmp_path: Path, content,
+                                                                 message):
+    path = tmp_path / "pypod.conf"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    text = str(err.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text
+
+
+def test_bad_values_from_the_command_line_exit_125_without_traceback(tmp_path: Path):
+    for content, message in BAD_VALUES[::5] + BAD_VALUES[-2:]:
+        path = tmp_path / "pypod.conf"
+        path.write_text(content)
+        result = run_pypod("--config", str(path), "ps")
+        assert result.returncode == 125 and result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: ") and message in lines[0]
+
+
+def test_bad_option_values_name_options_on_both_load_paths(tmp_path: Path):
+    # Strings to string keys without a file take the fast path (no cattrs): checked too.
+    with pytest.raises(ConfigError, match="^options: key 'graph_root': 'rel' is not an abs"):
+        load_config(None, {"graph_root": "rel"}, rootless=False)
+    with pytest.raises(ConfigError, match="^options: key 'cgroup_manager': 'bogus'"):
+        load_config(None, {"cgroup_manager": "bogus"}, rootless=False)
+    with pytest.raises(ConfigError, match="^options: key 'num_locks': -1"):
+        load_config(os.devnull, {"num_locks": -1})
+    path = tmp_path / "pypod.conf"
+    path.write_text("num_locks = -1\n")
+    # The option's good value wins over the file's bad one; a bad file value is named.
+    assert load_config(str(path), {"num_locks": 4}).num_locks == 4
+    with pytest.raises(ConfigError, match=f"^{path}: key 'num_locks'"):
+        load_config(str(path), {"runtime": "crun"})
+
+
+def test_relative_roots_on_the_command_line_are_made_absolute(tmp_path: Path):
+    result = subprocess.run([str(REPO / ".venv/bin/pypod"), "--config", os.devnull,
+                             "--root", "g", "--runroot", "r", "config", "show"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    shown = tomllib.loads(result.stdout)
+    assert (shown["graph_root"], shown["run_root"]) == (f"{tmp_path}/g", f"{tmp_path}/r")

@@ -208,14 +208,18 @@ def conmons_of(ctr_id: str) -> list[int]:
 
 def test_a_failed_attach_undoes_the_created_container(rt, rootfs) -> None:
     """The networks are attached while the OCI runtime creates the container: when the
-    attachment fails (an address outside the network), the created container is
-    deleted too, and it can be started again or removed."""
+    attachment fails (the network's gateway address asked for: an address outside the
+    network is refused at create already), the created container is deleted too, and it
+    can be started again or removed."""
+    import ipaddress
+
     from pypod_core.errors import NetworkError
     from pypod_core.model import ContainerStatus
 
-    ctr = rt.create_container(rootfs, ["true"], network_mode="bridge",
-                              static_ip="203.0.113.9")
-    with pytest.raises(NetworkError, match="203.0.113.9"):
+    subnet = rt.network.inspect(rt.network.default_network()).subnets[0]
+    gateway = str(next(ipaddress.ip_network(subnet).hosts()))
+    ctr = rt.create_container(rootfs, ["true"], network_mode="bridge", static_ip=gateway)
+    with pytest.raises(NetworkError, match=gateway):
         ctr.start()
     ctr = rt.get_container(ctr.id).sync()
     assert ctr.state.state is ContainerStatus.CONFIGURED

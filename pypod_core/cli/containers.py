@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.output import error_line, for_each, table
+from pypod_core.cli.output import error_line, for_each, parse_format, table
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -222,10 +222,11 @@ def _remove_quietly(ctx: CLIContext, ctr: Container, wanted: bool) -> None:
 
 
 def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], Any],
-          show: Callable[[str, Container, Any], str] | None = None) -> int:
+          show: Callable[[str, Container, Any], str] | None = None,
+          **for_each_options: Any) -> int:
     """Apply ``act`` to each named container (or all with ``--all``); print each name as
     given (or ``show(name, container, act's result)``); on errors, report each and exit
-    125 after trying the rest."""
+    125 after trying the rest (``for_each_options``: see :func:`for_each`)."""
     names = args.containers
     if getattr(args, "all", False):
         names = [c.id for c in ctx.runtime.containers(all=True)]
@@ -233,8 +234,35 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], 
         from pypod_core.errors import InvalidArgError
 
         raise InvalidArgError(f"{args.verb}: at least one container name or id is required")
+    _check_time(args)
     return for_each(names, ctx.runtime.lookup_container, act,
-                    show or (lambda name, ctr, result: name), ctx.out)
+                    show or (lambda name, ctr, result: name), ctx.out, **for_each_options)
+
+
+def _check_time(args: argparse.Namespace) -> None:
+    """``-t/--time``: 0 to MAX_STOP_TIMEOUT seconds, checked before any container is."""
+    if getattr(args, "time", None) is not None:
+        from pypod_core.engine.validate import check_stop_timeout
+
+        check_stop_timeout(args.time, "--time")
+
+
+def _missing() -> tuple[type[Exception], ...]:
+    """The errors of a container that does not exist, or no longer: another process
+    removed it after this one looked it up."""
+    from pypod_core.errors import CtrRemovedError, NoSuchCtrError
+
+    return (NoSuchCtrError, CtrRemovedError)
+
+
+def _rm_exit_code(exc: Exception) -> int:
+    """podman's ``rm`` exit codes: 1 a container does not exist, 2 one is running or
+    paused (and no --force), 125 any other error."""
+    from pypod_core.errors import CtrStateInvalidError
+
+    if isinstance(exc, _missing()):
+        return 1
+    return 2 if isinstance(exc, CtrStateInvalidError) else 125
 
 
 def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -249,8 +277,9 @@ def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 
 def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod stop [-t N]``."""
-    return _each(args, ctx, lambda c: c.stop(args.time))
+    """``pypod stop [-t N] [-i]``."""
+    return _each(args, ctx, lambda c: c.stop(args.time),
+                 ignore=_missing() if args.ignore else ())
 
 
 def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -262,10 +291,19 @@ def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 
 def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod rm [-f] [-a] [-t N]``: print the removed containers' ids."""
+    """``pypod rm [-f] [-i] [-a] [-t N]``: print the removed containers' ids.  As
+    podman's: ``--force`` implies ``--ignore`` (a container that does not exist, or
+    that another process removes meanwhile, is no error), ``--time`` needs
+    ``--force``, and the exit code says what failed (see _rm_exit_code)."""
+    if args.time is not None and not args.force:
+        from pypod_core.errors import InvalidArgError
+
+        raise InvalidArgError("--force option must be specified to use the --time option")
     return _each(args, ctx,
                  lambda c: ctx.runtime.remove_container(c, force=args.force, timeout=args.time),
-                 show=lambda name, c, _: c.id)
+                 show=lambda name, c, _: c.id,
+                 ignore=_missing() if args.force or args.ignore else (),
+                 exit_code=_rm_exit_code)
 
 
 def cmd_pause(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -314,6 +352,7 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
 
     from pypod_core.engine.inspect import ps_entry
 
+    template = parse_format(args.format, "json")  # before any work, as Go's
     now = time.time()
     ctrs = ctx.runtime.containers(all=args.all)
     if args.quiet:
@@ -327,11 +366,9 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
             entry["PodName"] = pod_names.get(entry["Pod"], "")
     if args.format == "json":
         ctx.out(json.dumps(entries, indent=2))
-    elif args.format:
-        from pypod_core.cli.gotemplate import render
-
+    elif template is not None:
         for entry in entries:
-            ctx.out(render(args.format, _ps_template_view(entry, args.no_trunc)))
+            ctx.out(template.render(_ps_template_view(entry, args.no_trunc)))
     else:
         _ps_table(ctx, entries, args.no_trunc, args.pod)
     return 0
@@ -370,6 +407,7 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
 
     from pypod_core.errors import PypodError
 
+    template = parse_format(args.format, "json", "{{json .}}")
     docs, code = [], 0
     for name in args.containers:
         try:
@@ -377,11 +415,9 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
         except PypodError as exc:
             error_line(str(exc))
             code = 125
-    if args.format and args.format.strip() not in ("json", "{{json .}}"):
-        from pypod_core.cli.gotemplate import render
-
+    if template is not None:
         for doc in docs:
-            ctx.out(render(args.format, doc))
+            ctx.out(template.render(doc))
     else:
         ctx.out(json.dumps(docs, indent=4))
     return code
@@ -461,6 +497,8 @@ def _add_start(sub: Any) -> None:
 def _add_stop(sub: Any) -> None:
     p = sub.add_parser("stop", help="stop containers")
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    p.add_argument("-i", "--ignore", action="store_true",
+                   help="no error for a container that does not exist")
     _multi(p, cmd_stop, "stop", all_flag=True)
 
 
@@ -472,7 +510,10 @@ def _add_kill(sub: Any) -> None:
 
 def _add_rm(sub: Any) -> None:
     p = sub.add_parser("rm", help="remove containers")
-    p.add_argument("-f", "--force", action="store_true", help="stop running ones first")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="stop running ones first; implies --ignore")
+    p.add_argument("-i", "--ignore", action="store_true",
+                   help="no error for a container that does not exist")
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
     _multi(p, cmd_rm, "rm", all_flag=True)
 

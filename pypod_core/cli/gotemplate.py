@@ -1,23 +1,42 @@
 """A small evaluator of Go templates, for ``--format`` as podman takes it.
 
-Supported: text with ``{{ ... }}`` actions, each a pipeline of field paths
-(``.State.ExitCode``, ``.``), string and number literals and the functions podman's
-users reach for: ``json``, ``index``, ``len``, ``join``, ``upper``, ``lower``, ``title``,
-``printf``; plus ``{{range .X}}...{{end}}`` and ``{{if .X}}...{{else}}...{{end}}``.
-Values print as Go prints them (``true``, ``<nil>``, ``[a b]``, ``map[k:v]``).
+Supported: text with ``{{ ... }}`` actions (``{{- `` and `` -}}`` trim the spaces
+around), each a pipeline of field paths (``.State.ExitCode``, ``.``), string, number and
+boolean literals and the functions podman's users reach for: ``json``, ``index``,
+``len``, ``join``, ``upper``, ``lower``, ``title``, ``printf``; plus
+``{{range .X}}...{{else}}...{{end}}``, ``{{if .X}}...{{else if .Y}}...{{else}}...{{end}}``
+and ``{{/* comments */}}``.  Values print as Go prints them (``true``, ``<nil>``,
+``[a b]``, ``map[k:v]``).
+
+A template is parsed whole by :func:`parse` before it is used, as Go's text/template
+does: a malformed one is an error even when there is nothing to render.  Nesting is
+bounded (``MAX_DEPTH``) and so are printf's widths (``MAX_WIDTH``): a user's template
+cannot exhaust the stack or the memory.  Every error is an InvalidArgError of one line.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
+
+import attrs
 
 from pypod_core.errors import InvalidArgError
 
-_ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.S)
+#: The deepest nesting of ``if`` and ``range`` a template may have.
+MAX_DEPTH: Final = 64
+#: The largest width or precision a printf verb may ask for.
+MAX_WIDTH: Final = 1000
+#: Go's keywords that this evaluator does not implement (refused by name).
+_UNSUPPORTED = frozenset({"with", "define", "template", "block", "break", "continue"})
+_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|\'(?:\\.|[^\'\\])*\'|\||[^\s|]+')
+_FIELD = re.compile(r"\.|(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+_VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d*|\*))?(.|$)", re.S)
+_PY_VERBS = {"v": "s", "s": "s", "d": "d", "q": "s", "t": "s", "x": "x", "X": "X",
+             "o": "o", "f": "f", "F": "F", "e": "e", "E": "E", "g": "g", "G": "G", "c": "c",
+             "%": "%"}
 
 
 def go_str(value: Any) -> str:
@@ -35,15 +54,11 @@ def go_str(value: Any) -> str:
     return str(value)
 
 
-def _field(value: Any, path: str) -> Any:
-    if path == ".":
-        return value
-    for name in path.strip(".").split("."):
-        if isinstance(value, dict) and name in value:
-            value = value[name]
-        else:
-            raise InvalidArgError(f"template: can't evaluate field {name} in {path}")
-    return value
+def _fail(message: str) -> Any:
+    raise InvalidArgError(f"template: {message}")
+
+
+# -- functions -------------------------------------------------------------------------
 
 
 def _index(value: Any, *keys: Any) -> Any:
@@ -55,14 +70,43 @@ def _index(value: Any, *keys: Any) -> Any:
     return value
 
 
-def _fail(message: str) -> Any:
-    raise InvalidArgError(f"template: {message}")
+def _printf_format(fmt: str) -> tuple[str, list[str]]:
+    """Go's format as Python's %-format, and each verb; an unsupported verb, a ``*``
+    width or a width above MAX_WIDTH is an error."""
+    out, verbs, pos = [], [], 0
+    for match in _VERB.finditer(fmt):
+        flags, width, precision, verb = match.groups()
+        out.append(fmt[pos:match.start()])
+        pos = match.end()
+        if verb not in _PY_VERBS:
+            _fail(f"printf: unsupported verb %{verb}" if verb else "printf: % at the end")
+        if "*" in (width, precision):
+            _fail("printf: * widths are not supported")
+        for number in (width, precision):
+            if number and int(number) > MAX_WIDTH:
+                _fail(f"printf: width {int(number)} is above {MAX_WIDTH}")
+        if verb != "%":
+            verbs.append(verb)
+        dot = "" if precision is None else f".{precision}"
+        out.append(f"%{flags}{width or ''}{dot}{_PY_VERBS[verb]}")
+    out.append(fmt[pos:])
+    return "".join(out), verbs
 
 
-def _printf(fmt: str, *args: Any) -> str:
-    # Go's verbs that matter here map onto Python's %-formatting.
-    return re.sub(r"%v", "%s", fmt) % tuple(go_str(a) if not isinstance(a, int | float)
-                                           else a for a in args)
+def _printf(fmt: Any, *args: Any) -> str:
+    if not isinstance(fmt, str):
+        _fail(f"printf: the format must be a string, not {go_str(fmt)}")
+    py_fmt, verbs = _printf_format(fmt)
+    values: list[Any] = []
+    for verb, arg in zip(verbs, args, strict=False):
+        if verb == "q":
+            values.append(json.dumps(arg if isinstance(arg, str) else go_str(arg)))
+        elif verb in "vst" or not isinstance(arg, int | float) or isinstance(arg, bool):
+            values.append(go_str(arg))
+        else:
+            values.append(arg)
+    values += args[len(verbs):]
+    return py_fmt % tuple(values)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -77,67 +121,232 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _operand(token: str, dot: Any) -> Any:
+# -- parsing ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Operand:
+    """A field path (``kind`` "field", ``value`` the path) or a literal ("literal")."""
+
+    kind: str
+    value: Any
+
+
+@attrs.frozen
+class _Command:
+    """A function call (``function`` set) or a lone operand (``args`` of one)."""
+
+    function: str
+    args: tuple[_Operand, ...]
+
+
+def _literal(token: str) -> Any:
+    if token.startswith("`"):
+        return token[1:-1]
+    try:
+        value = json.loads(token) if token.startswith('"') else token[1:-1]
+    except ValueError:
+        _fail(f"bad string literal {token}")
+    if token.startswith("'") and len(value) != 1:
+        _fail(f"bad character literal {token}")
+    return value
+
+
+def _operand(token: str) -> _Operand:
     if token.startswith("."):
-        return _field(dot, token)
+        if not _FIELD.fullmatch(token):
+            _fail(f"bad field name {token!r}")
+        return _Operand("field", token)
     if token[:1] in "\"'`":
-        return token[1:-1] if token.startswith("`") else shlex.split(token)[0]
-    if re.fullmatch(r"-?\d+", token):
-        return int(token)
-    raise InvalidArgError(f"template: function {token!r} not defined")
+        if len(token) < 2 or token[-1] != token[0]:
+            _fail(f"unterminated quoted string {token}")
+        return _Operand("literal", _literal(token))
+    if re.fullmatch(r"-?\d{1,18}", token):
+        return _Operand("literal", int(token))
+    if re.fullmatch(r"-?\d{1,18}\.\d{1,18}", token):
+        return _Operand("literal", float(token))
+    if token in ("true", "false"):
+        return _Operand("literal", token == "true")
+    if token == "nil":
+        return _Operand("literal", None)
+    if token[:1] in "$(":
+        _fail(f"variables and parentheses are not supported: {token!r}")
+    return _fail(f"function {token!r} not defined")
 
 
-def _command(words: list[str], dot: Any, piped: list[Any]) -> Any:
-    if words[0] in FUNCTIONS:
-        args = [_operand(w, dot) for w in words[1:]] + piped
-        return FUNCTIONS[words[0]](*args)
-    if len(words) != 1 or piped:
-        raise InvalidArgError(f"template: cannot call {' '.join(words)!r}")
-    return _operand(words[0], dot)
-
-
-def _tokens(text: str) -> list[str]:
-    return re.findall(r'"(?:\\.|[^"\\])*"|`[^`]*`|\S+', text)
-
-
-def evaluate(pipeline: str, dot: Any) -> Any:
-    """The value of one action's pipeline (``json .State``, ``.Name | upper``)."""
-    value: list[Any] = []
-    for part in pipeline.split("|"):
-        words = _tokens(part)
+def _pipeline(text: str) -> tuple[_Command, ...]:
+    """An action's pipeline: commands separated by ``|``, checked as Go's parser does."""
+    commands: list[_Command] = []
+    words: list[str] = []
+    for token in [*_TOKEN.findall(text), "|"]:
+        if token != "|":
+            words.append(token)
+            continue
         if not words:
-            raise InvalidArgError(f"template: empty command in {pipeline!r}")
-        value = [_command(words, dot, value)]
-    return value[0]
-
-
-def _parse(template: str) -> list[Any]:
-    """A tree: strings, ("action", pipeline), ("range"|"if", pipeline, body, else)."""
-    pos, root = 0, []  # type: tuple[int, list[Any]]
-    stack: list[tuple[list[Any], Any]] = [(root, None)]
-    for match in _ACTION.finditer(template):
-        stack[-1][0].append(template[pos:match.start()])
-        pos = match.end()
-        action = match.group(1)
-        keyword = action.split(None, 1)[0] if action else ""
-        if keyword in ("range", "if"):
-            node: list[Any] = [keyword, action[len(keyword):].strip(), [], []]
-            stack[-1][0].append(node)
-            stack.append((node[2], node))
-        elif keyword == "else":
-            if stack[-1][1] is None:
-                raise InvalidArgError("template: unexpected {{else}}")
-            stack[-1] = (stack[-1][1][3], stack[-1][1])
-        elif keyword == "end":
-            if stack[-1][1] is None:
-                raise InvalidArgError("template: unexpected {{end}}")
-            stack.pop()
+            _fail(f"missing command in {text!r}")
+        if words[0] in FUNCTIONS:
+            commands.append(_Command(words[0], tuple(_operand(w) for w in words[1:])))
+        elif len(words) > 1:
+            _operand(words[0])  # an unknown function is reported as such
+            _fail(f"can't give argument to non-function {words[0]} in {text!r}")
+        elif commands:
+            _fail(f"non executable command in pipeline stage {len(commands) + 1}: {text!r}")
         else:
-            stack[-1][0].append(("action", action))
-    if len(stack) != 1:
-        raise InvalidArgError("template: unexpected EOF: missing {{end}}")
-    root.append(template[pos:])
+            commands.append(_Command("", (_operand(words[0]),)))
+        words = []
+    if commands[0].function == "printf" and commands[0].args and \
+            commands[0].args[0].kind == "literal" and isinstance(commands[0].args[0].value, str):
+        _printf_format(commands[0].args[0].value)  # a literal format is checked now
+    return tuple(commands)
+
+
+def _action_end(template: str, start: int) -> int:
+    """The index of the ``}}`` closing the action whose body starts at ``start``
+    (quoted strings in it may hold ``}}``); an error if there is none."""
+    pos = start
+    while True:
+        quote = re.compile(r'}}|"|`').search(template, pos)
+        if quote is None:
+            _fail("unclosed action")
+        assert quote is not None
+        if quote.group() == "}}":
+            return quote.start()
+        closing = re.compile(r'"(?:\\.|[^"\\\n])*"' if quote.group() == '"' else r"`[^`]*`")
+        literal = closing.match(template, quote.start())
+        if literal is None:
+            _fail("unterminated quoted string in action")
+        assert literal is not None
+        pos = literal.end()
+
+
+def _actions(template: str) -> list[tuple[str, str]]:
+    """The template as ("text", text) and ("action", body) pieces, trim markers applied."""
+    pieces: list[tuple[str, str]] = []
+    pos, trim_next = 0, False
+    while True:
+        start = template.find("{{", pos)
+        text = template[pos:] if start < 0 else template[pos:start]
+        if trim_next:
+            text = text.lstrip()
+        if start < 0:
+            pieces.append(("text", text))
+            return pieces
+        end = _action_end(template, start + 2)
+        body = template[start + 2:end]
+        if re.match(r"-\s", body):
+            text, body = text.rstrip(), body[1:]
+        trim_next = bool(re.search(r"\s-$", body))
+        if trim_next:
+            body = body[:-1]
+        pieces.append(("text", text))
+        pieces.append(("action", body.strip()))
+        pos = end + 2
+
+
+class _Block:
+    """An ``if`` or ``range``: its pipeline, its body, its else branch."""
+
+    def __init__(self, keyword: str, pipeline: tuple[_Command, ...], chained: bool = False):
+        self.keyword = keyword
+        self.pipeline = pipeline
+        self.body: list[Any] = []
+        self.orelse: list[Any] = []
+        self.in_else = False
+        #: An ``{{else if}}``: closed by the ``{{end}}`` of the ``if`` it continues.
+        self.chained = chained
+
+
+def _split(text: str) -> tuple[str, str]:
+    """The first word of ``text`` and the rest."""
+    words = text.split(None, 1)
+    return (words[0] if words else "", words[1].strip() if len(words) > 1 else "")
+
+
+def _condition(keyword: str, text: str) -> tuple[_Command, ...]:
+    if not text:
+        _fail(f"missing value for {keyword}")
+    return _pipeline(text)
+
+
+def _open(stack: list[_Block], target: list[Any], block: _Block) -> None:
+    """Add ``block`` where the parser is and enter it, within MAX_DEPTH."""
+    if len(stack) >= MAX_DEPTH:
+        _fail(f"nested too deeply: more than {MAX_DEPTH} levels of if and range")
+    target.append(block)
+    stack.append(block)
+
+
+def _nodes(template: str) -> list[Any]:
+    """The parse tree: strings, pipelines (tuples of commands) and _Blocks."""
+    root: list[Any] = []
+    stack: list[_Block] = []
+
+    def target() -> list[Any]:
+        if not stack:
+            return root
+        return stack[-1].orelse if stack[-1].in_else else stack[-1].body
+
+    for kind, body in _actions(template):
+        if kind == "text":
+            if body:
+                target().append(body)
+            continue
+        if body.startswith("/*"):
+            if not body.endswith("*/"):
+                _fail("unclosed comment")
+            continue
+        keyword, rest = _split(body)
+        if keyword in _UNSUPPORTED:
+            _fail(f"{{{{{keyword}}}}} is not supported")
+        if keyword in ("if", "range"):
+            _open(stack, target(), _Block(keyword, _condition(keyword, rest)))
+        elif keyword == "else":
+            if not stack or stack[-1].in_else:
+                _fail("unexpected {{else}}")
+            stack[-1].in_else = True
+            word, condition = _split(rest)
+            if word == "if":
+                _open(stack, target(), _Block("if", _condition("if", condition), chained=True))
+            elif rest:
+                _fail(f"unexpected {rest!r} after else")
+        elif keyword == "end":
+            if rest:
+                _fail(f"unexpected {rest!r} in end")
+            if not stack:
+                _fail("unexpected {{end}}")
+            while stack.pop().chained:
+                pass
+        else:
+            target().append(_pipeline(body))
+    if stack:
+        _fail("unexpected EOF: missing {{end}}")
     return root
+
+
+# -- rendering -------------------------------------------------------------------------
+
+
+def _field(value: Any, path: str) -> Any:
+    if path == ".":
+        return value
+    for name in path[1:].split("."):
+        if isinstance(value, dict) and name in value:
+            value = value[name]
+        else:
+            raise InvalidArgError(f"template: can't evaluate field {name} in {path}")
+    return value
+
+
+def _value(operand: _Operand, dot: Any) -> Any:
+    return _field(dot, operand.value) if operand.kind == "field" else operand.value
+
+
+def _run(pipeline: tuple[_Command, ...], dot: Any) -> Any:
+    piped: list[Any] = []
+    for command in pipeline:
+        args = [_value(a, dot) for a in command.args]
+        piped = [FUNCTIONS[command.function](*args, *piped) if command.function else args[0]]
+    return piped[0]
 
 
 def _truthy(value: Any) -> bool:
@@ -149,29 +358,47 @@ def _render(nodes: list[Any], dot: Any, out: list[str]) -> None:
         if isinstance(node, str):
             out.append(node)
         elif isinstance(node, tuple):
-            out.append(go_str(evaluate(node[1], dot)))
-        elif node[0] == "if":
-            _render(node[2] if _truthy(evaluate(node[1], dot)) else node[3], dot, out)
+            out.append(go_str(_run(node, dot)))
+        elif node.keyword == "if":
+            _render(node.body if _truthy(_run(node.pipeline, dot)) else node.orelse, dot, out)
         else:
-            items = evaluate(node[1], dot)
+            items = _run(node.pipeline, dot)
             items = list(items.values()) if isinstance(items, dict) else list(items or ())
             for item in items:
-                _render(node[2], item, out)
+                _render(node.body, item, out)
             if not items:
-                _render(node[3], dot, out)
+                _render(node.orelse, dot, out)
+
+
+class Template:
+    """A parsed template: :meth:`render` it with each object."""
+
+    def __init__(self, source: str):
+        self.source = source
+        #: ``json`` as the whole template: podman's shorthand for ``{{json .}}``, indented.
+        self.whole_json = source.strip() == "json"
+        self.nodes = [] if self.whole_json else _nodes(
+            source.replace("\\n", "\n").replace("\\t", "\t"))
+
+    def render(self, dot: Any) -> str:
+        """The template's text for ``dot`` (a dict from inspect or ps) as ``.``."""
+        if self.whole_json:
+            return json.dumps(dot, indent=4)
+        out: list[str] = []
+        try:
+            _render(self.nodes, dot, out)
+        except (TypeError, ValueError, OverflowError) as exc:
+            # A function given the wrong arguments, printf's verbs not matching, range
+            # over a number: the user's template, not a bug of pypod.
+            raise InvalidArgError(f"template: {exc}") from None
+        return "".join(out)
+
+
+def parse(template: str) -> Template:
+    """Parse ``template`` whole; InvalidArgError (one line) if it is malformed."""
+    return Template(template)
 
 
 def render(template: str, dot: Any) -> str:
-    """Render ``template`` with ``dot`` (a dict from inspect or ps) as ``.``.
-
-    podman's ``{{json .}}`` shorthand ``json`` (the whole template) is accepted too."""
-    if template.strip() == "json":
-        return json.dumps(dot, indent=4)
-    out: list[str] = []
-    try:
-        _render(_parse(template.replace("\\n", "\n").replace("\\t", "\t")), dot, out)
-    except (TypeError, ValueError) as exc:
-        # A function given the wrong arguments, printf's verbs not matching, range over
-        # a number, an unclosed quote: the user's template, not a bug of pypod.
-        raise InvalidArgError(f"template: {exc}") from None
-    return "".join(out)
+    """Render ``template`` with ``dot`` as ``.`` (parse, then render)."""
+    return parse(template).render(dot)

@@ -151,8 +151,11 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
     one when it names none, or for help)."""
     parser = ArgumentParser(prog="pypod", description="Manage containers and pods.")
     parser.add_argument("--config", help="read this config file only")
-    parser.add_argument("--root", help="storage root directory (graph_root)")
-    parser.add_argument("--runroot", help="storage state directory (run_root)")
+    # Relative directories are taken from the current one, as podman's (the config
+    # wants absolute paths: the exit command runs elsewhere).
+    parser.add_argument("--root", type=_absolute, help="storage root directory (graph_root)")
+    parser.add_argument("--runroot", type=_absolute,
+                        help="storage state directory (run_root)")
     parser.add_argument("--state-type", help="state backend (sqlite, memory, ...)")
     parser.add_argument("--runtime", help="OCI runtime backend (runc, crun, ...)")
     parser.add_argument("--log-level", default="warn",
@@ -184,6 +187,12 @@ def _group_help(parser: argparse.ArgumentParser):
         return EXIT_ERROR
 
     return show
+
+
+def _absolute(path: str) -> str:
+    import os.path
+
+    return os.path.abspath(path) if path else path
 
 
 def _fail(message: str, debug: bool) -> int:

@@ -18,7 +18,7 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     group = groups["network"]
     for name in ("ls", "list"):
         p = group.add_parser(name, help="list networks")
-        p.add_argument("--format", "-f", default="", help="'json' for JSON output")
+        p.add_argument("--format", "-f", default="", help="json, or a Go template")
         p.add_argument("-q", "--quiet", action="store_true", help="names only")
         p.set_defaults(func=cmd_ls)
     p = group.add_parser("inspect", help="show networks' configuration as JSON")
@@ -41,13 +41,20 @@ def _network(ctx: Any) -> Any:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
-    """``pypod network ls``: NAME, VERSION, PLUGINS (podman's columns), or JSON."""
+    """``pypod network ls``: NAME, VERSION, PLUGINS (podman's columns), JSON, or a Go
+    template for each network (see _template_view)."""
+    from pypod_core.cli.output import parse_format
+
+    template = parse_format(args.format, "json")
     infos = _network(ctx).networks()
-    if args.format == "json":
+    if args.format.strip() == "json":
         ctx.out(json.dumps([_summary(i) for i in infos], indent=2))
     elif args.quiet:
         for info in infos:
             ctx.out(info.name)
+    elif template is not None:
+        for info in infos:
+            ctx.out(template.render(_template_view(info)))
     else:
         rows = [("NAME", "VERSION", "PLUGINS")]
         rows += [(i.name, str(i.config.get("cniVersion", "")),
@@ -56,6 +63,16 @@ def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
         for row in rows:
             ctx.out(f"{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]}".rstrip())
     return 0
+
+
+def _template_view(info: Any) -> dict[str, Any]:
+    """podman's ``network ls`` template fields that a CNI network has: ``.Name``,
+    ``.Driver``, ``.NetworkInterface``, ``.Subnets``; plus ``.Default``, ``.Path``,
+    ``.CNIVersion`` and ``.Plugins``."""
+    summary = _summary(info)
+    return {"Name": info.name, "Driver": info.driver, "NetworkInterface": info.interface,
+            "Subnets": list(info.subnets), "Default": info.default, "Path": info.path,
+            "CNIVersion": summary["cniVersion"], "Plugins": summary["plugins"]}
 
 
 def _summary(info: Any) -> dict[str, Any]:

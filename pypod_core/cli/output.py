@@ -13,9 +13,13 @@ def error_line(message: str) -> None:
 
 
 def for_each(names: Iterable[str], lookup: Callable[[str], Any], act: Callable[[Any], Any],
-             show: Callable[[str, Any, Any], str], out: Callable[[str], None]) -> int:
+             show: Callable[[str, Any, Any], str], out: Callable[[str], None], *,
+             ignore: tuple[type[Exception], ...] = (),
+             exit_code: Callable[[Exception], int] | None = None) -> int:
     """Look up and ``act`` on each name, printing ``show(name, object, result)``; an error
-    is reported and the rest still tried, as podman does.  The exit code: 0, or 125."""
+    is reported and the rest still tried, as podman does.  An error of a type in
+    ``ignore`` is skipped silently (``rm --ignore``).  The exit code: 0, or the lowest
+    ``exit_code(error)`` of the errors (125 for each by default)."""
     from pypod_core.errors import PypodError
 
     code = 0
@@ -23,12 +27,27 @@ def for_each(names: Iterable[str], lookup: Callable[[str], Any], act: Callable[[
         try:
             obj = lookup(name)
             result = act(obj)
+        except ignore:
+            continue
         except PypodError as exc:
             error_line(str(exc))
-            code = 125
+            failed = exit_code(exc) if exit_code else 125
+            code = failed if code == 0 else min(code, failed)
             continue
         out(show(name, obj, result))
     return code
+
+
+def parse_format(fmt: str, *plain: str) -> Any:
+    """The parsed Go template of ``--format`` (a gotemplate.Template), or None for no
+    format or one of the ``plain`` formats the caller prints itself (``json``).  Parsed
+    before the command does any work, as Go's: a malformed template is an error even
+    when there is nothing to show."""
+    if not fmt or fmt.strip() in plain:
+        return None
+    from pypod_core.cli.gotemplate import parse
+
+    return parse(fmt)
 
 
 def table(rows: Sequence[Sequence[str]], out: Callable[[str], None]) -> None:

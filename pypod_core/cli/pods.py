@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.output import error_line, for_each, table
+from pypod_core.cli.output import error_line, for_each, parse_format, table
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -54,9 +54,11 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
 # -- one verb on many pods -------------------------------------------------------------
 
 
-def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any]) -> int:
+def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any],
+          **for_each_options: Any) -> int:
     """Apply ``act`` to each named pod (or all with ``--all``) and print its id; on an
-    error, report it and exit 125 after trying the rest."""
+    error, report it and exit 125 after trying the rest (``for_each_options``: see
+    :func:`for_each`)."""
     from pypod_core.errors import InvalidArgError
 
     if getattr(args, "all", False):
@@ -65,7 +67,12 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any]) 
         names = args.pods
     else:
         raise InvalidArgError(f"pod {args.verb}: at least one pod name or id is required")
-    return for_each(names, ctx.runtime.lookup_pod, act, lambda name, pod, _: pod.id, ctx.out)
+    if getattr(args, "time", None) is not None:
+        from pypod_core.engine.validate import check_stop_timeout
+
+        check_stop_timeout(args.time, "--time")
+    return for_each(names, ctx.runtime.lookup_pod, act, lambda name, pod, _: pod.id, ctx.out,
+                    **for_each_options)
 
 
 def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -102,9 +109,18 @@ def cmd_unpause(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 
 def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod pod rm [-f] [-a] [-t N]``."""
+    """``pypod pod rm [-f] [-i] [-a] [-t N]``.  As podman's: ``--force`` implies
+    ``--ignore`` (a missing pod is no error), ``--time`` needs ``--force``, and the exit
+    code is 1 when a pod does not exist."""
+    from pypod_core.errors import InvalidArgError, NoSuchPodError, PodRemovedError
+
+    if args.time is not None and not args.force:
+        raise InvalidArgError("--force option must be specified to use the --time option")
+    missing = (NoSuchPodError, PodRemovedError)
     return _each(args, ctx, lambda p: ctx.runtime.remove_pod(p, force=args.force,
-                                                             timeout=args.time))
+                                                             timeout=args.time),
+                 ignore=missing if args.force or args.ignore else (),
+                 exit_code=lambda exc: 1 if isinstance(exc, missing) else 125)
 
 
 # -- looking at pods -------------------------------------------------------------------
@@ -114,6 +130,7 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod ps [-q] [--no-trunc] [--format json|TEMPLATE]``."""
     import json
 
+    template = parse_format(args.format, "json")  # before any work, as Go's
     pods = ctx.runtime.pods()
     if args.quiet:
         for pod in pods:
@@ -123,11 +140,9 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
     created = [pod.config.created for pod in pods]
     if args.format == "json":
         ctx.out(json.dumps(entries, indent=2))
-    elif args.format:
-        from pypod_core.cli.gotemplate import render
-
+    elif template is not None:
         for entry in entries:
-            ctx.out(render(args.format, _template_view(entry, args.no_trunc)))
+            ctx.out(template.render(_template_view(entry, args.no_trunc)))
     else:
         _table(ctx, list(zip(entries, created, strict=True)), args.no_trunc)
     return 0
@@ -165,6 +180,7 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
 
     from pypod_core.errors import PypodError
 
+    template = parse_format(args.format, "json", "{{json .}}")
     docs, code = [], 0
     for name in args.pods:
         try:
@@ -172,11 +188,9 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
         except PypodError as exc:
             error_line(str(exc))
             code = 125
-    if args.format and args.format.strip() not in ("json", "{{json .}}"):
-        from pypod_core.cli.gotemplate import render
-
+    if template is not None:
         for doc in docs:
-            ctx.out(render(args.format, doc))
+            ctx.out(template.render(doc))
     else:
         ctx.out(json.dumps(docs, indent=4))
     return code
@@ -231,7 +245,9 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
 
     p = pod.add_parser("rm", help="remove pods")
     p.add_argument("-f", "--force", action="store_true",
-                   help="stop and remove the pods' containers first")
+                   help="stop and remove the pods' containers first; implies --ignore")
+    p.add_argument("-i", "--ignore", action="store_true",
+                   help="no error for a pod that does not exist")
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
     _multi(p, cmd_rm, "rm")
 

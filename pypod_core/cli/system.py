@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add this module's commands to the ``pypod`` parser."""
     info = sub.add_parser("info", help="show host, store, registries and plugins")
-    info.add_argument("--format", "-f", default="", help="'json' for JSON output")
+    info.add_argument("--format", "-f", default="", help="json, or a Go template")
     info.set_defaults(func=cmd_info)
     plugins = sub.add_parser("plugins", help="list plugins and the backends they declare")
     plugins.add_argument("--json", action="store_true", help="JSON output")
@@ -54,10 +54,33 @@ def _yaml_like(data: Any, indent: int = 0) -> list[str]:
     return lines
 
 
+#: Go's field names of podman's info where they are not the JSON key capitalised.
+_GO_NAMES = {"cpus": "CPUs", "os": "OS", "ociRuntime": "OCIRuntime",
+             "cgroupVersion": "CgroupsVersion", "idMappings": "IDMappings",
+             "seccompEnabled": "SECCOMPEnabled", "selinuxEnabled": "SELinuxEnabled",
+             "apparmorEnabled": "AppArmorEnabled"}
+
+
+def _template_view(data: Any, under: str = "") -> Any:
+    """``info`` as podman's Go templates see it: struct field names (``.Host.Kernel``,
+    ``.Store.GraphRoot``, ``.Host.OCIRuntime.Path``); the registries stay a map."""
+    if isinstance(data, list):
+        return [_template_view(item, under) for item in data]
+    if not isinstance(data, dict) or under == "registries":
+        return data
+    return {_GO_NAMES.get(k, k[:1].upper() + k[1:]): _template_view(v, k)
+            for k, v in data.items()}
+
+
 def cmd_info(args: argparse.Namespace, ctx: Any) -> int:
-    """``pypod info [--format json]``."""
+    """``pypod info [--format json|TEMPLATE]``."""
+    from pypod_core.cli.output import parse_format
+
+    template = parse_format(args.format, "json", "{{json .}}")
     data = ctx.runtime.info()
-    if args.format == "json":
+    if template is not None:
+        ctx.out(template.render(_template_view(data)))
+    elif args.format:
         ctx.out(json.dumps(data, indent=2))
     else:
         ctx.out("\n".join(_yaml_like(data)))

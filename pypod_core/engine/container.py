@@ -352,6 +352,10 @@ class Container:
         """Stop the container: the stop signal, then SIGKILL after ``timeout`` seconds
         (default: its stop timeout).  Stopping a container that is not running does
         nothing."""
+        if timeout is not None:
+            from pypod_core.engine.validate import check_stop_timeout
+
+            check_stop_timeout(timeout, "timeout")
         with self.locked():
             self._stop(self.config.stop_timeout if timeout is None else timeout)
 
@@ -391,6 +395,10 @@ class Container:
 
     def restart(self, timeout: int | None = None) -> None:
         """Stop the container if it runs, then start it again."""
+        if timeout is not None:
+            from pypod_core.engine.validate import check_stop_timeout
+
+            check_stop_timeout(timeout, "timeout")
         with self.locked():
             self._stop(self.config.stop_timeout if timeout is None else timeout)
             self.state.restart_count += 1

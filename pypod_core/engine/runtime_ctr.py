@@ -92,9 +92,13 @@ class ContainerOps:
         ``name`` is validated, or a free one is generated; a generated name that another
         process takes at the same moment is replaced by a new one.  With ``pod`` (a Pod,
         its id or name) the container joins the pod's shared namespaces."""
+        from pypod_core.engine import validate
         from pypod_core.engine.container import Container
 
         self.check_valid()
+        # Types first (TypeError), then values: nothing malformed reaches the store.
+        command = validate.container_args(rootfs, command, name)
+        config_fields = validate.container_fields(config_fields)
         if name is not None:
             validate_name(name)
         if not os.path.isdir(rootfs):
@@ -118,6 +122,8 @@ class ContainerOps:
                 rootfs=os.path.abspath(rootfs), command=tuple(command),
                 namespace=self.config.namespace, oci_runtime=self.oci_runtime.name,
                 **config_fields)
+            if attempt == 0:
+                validate.check_container(self, config)
             record = ContainerRecord(config, ContainerState())
             try:
                 if config.pod:
@@ -195,6 +201,10 @@ class ContainerOps:
         refused without; a container others depend on is refused, and so is a pod's
         infra container (``removing_pod`` is for ``remove_pod``, which removes it last)."""
         self.check_valid()
+        if timeout is not None:
+            from pypod_core.engine.validate import check_stop_timeout
+
+            check_stop_timeout(timeout, "timeout")
         with ctr.locked():
             self.check_infra_removal(ctr, removing_pod)
             if ctr.state.state in _NEEDS_FORCE and not force:

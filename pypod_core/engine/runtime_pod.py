@@ -128,10 +128,11 @@ class PodOps:
         The DNS and hosts settings (those of ``create_container``) are the infra
         container's too: the containers sharing the pod's network use its files.
         """
-        from pypod_core.engine import etc_files
+        from pypod_core.engine import etc_files, validate
         from pypod_core.engine.pod import Pod
 
         self.check_valid()
+        validate.pod_args(name, labels, ports, share, infra, network_mode, networks, hostname)
         etc = etc_files.check_fields({
             "dns_servers": dns_servers, "dns_search": dns_search, "dns_options": dns_options,
             "no_resolv_conf": no_resolv_conf, "extra_hosts": extra_hosts,

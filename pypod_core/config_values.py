@@ -1,0 +1,171 @@
+"""Checks of the configuration's values, once the types are right (cattrs checks those).
+
+:func:`check_values` goes through every key of
+:class:`~pypod_core.config.RuntimeConfig`: names of backends and networks are names,
+directories and binaries are absolute paths, enumerations are one of their values,
+numbers are in range.  A bad value is a ConfigError of one line naming where the value
+came from (the file, or "options") and the key.  :func:`check_depth` bounds how deeply a
+TOML value nests, so that nothing after the parser recurses without bound.
+
+It runs on both of :func:`~pypod_core.config.load_config`'s paths (with and without
+cattrs) and costs microseconds: plain comparisons, no imports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from pypod_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pypod_core.config import RuntimeConfig
+
+#: How deeply arrays and tables may nest in a config file (pypod's own keys need 2).
+MAX_DEPTH: Final = 32
+#: Values of ``cgroup_manager`` and of ``netns``.
+CGROUP_MANAGERS: Final = ("cgroupfs", "systemd")
+NETNS_MODES: Final = ("bridge", "none", "host")
+#: conmon reads logs in 8 KiB chunks: a positive log size limit below that is refused,
+#: as containers.conf's ``log_size_max`` is; a negative one means no limit.
+MIN_LOG_SIZE: Final = 8192
+#: libpod keeps lock numbers in a uint32.
+MAX_NUM_LOCKS: Final = 2**32 - 1
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _name(value: str) -> str | None:
+    if not _NAME.fullmatch(value):
+        return f"{value!r} is not a name ([A-Za-z0-9][A-Za-z0-9_.-]*)"
+    return None
+
+
+def _optional_name(value: str) -> str | None:
+    return _name(value) if value else None
+
+
+def _absolute(value: str) -> str | None:
+    if not value.startswith("/"):
+        return f"{value!r} is not an absolute path"
+    return None
+
+
+def _optional_absolute(value: str) -> str | None:
+    return _absolute(value) if value else None
+
+
+def _each(check: Callable[[Any], str | None]) -> Callable[[list[Any]], str | None]:
+    def check_all(values: list[Any]) -> str | None:
+        for value in values:
+            problem = check(value)
+            if problem:
+                return problem
+        return None
+
+    return check_all
+
+
+def _one_of(*choices: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        if value not in choices:
+            return f"{value!r} is not one of {', '.join(choices)}"
+        return None
+
+    return check
+
+
+def _env_var(value: str) -> str | None:
+    key, eq, _ = value.partition("=")
+    if not key or not eq:
+        return f"{value!r} is not NAME=VALUE"
+    return None
+
+
+def _log_size(value: int) -> str | None:
+    if 0 <= value < MIN_LOG_SIZE:
+        return f"{value} is neither negative (no limit) nor at least {MIN_LOG_SIZE} bytes"
+    return None
+
+
+def _num_locks(value: int) -> str | None:
+    if not 0 < value <= MAX_NUM_LOCKS:
+        return f"{value} is not 1 to {MAX_NUM_LOCKS}"
+    return None
+
+
+def _infra_image(value: str) -> str | None:
+    if value.startswith("/") or _name(value) is None:
+        return None
+    return f"{value!r} is neither an absolute path nor a name"
+
+
+def _command(value: list[str]) -> str | None:
+    if not value or not value[0]:
+        return "the infra command is empty"
+    return None
+
+
+def _plugin_tables(value: dict[str, Any]) -> str | None:
+    return _each(_name)(list(value))
+
+
+#: The check of each key's value (types are already right); a key without one takes
+#: any value of its type (booleans).
+CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
+    "state_type": _name,
+    "runtime": _name,
+    "network_backend": _name,
+    "firewall_backend": _name,
+    "disabled_plugins": _each(_name),
+    "runtime_path": _each(_absolute),
+    "conmon_path": _each(_absolute),
+    "conmon_env_vars": _each(_env_var),
+    "cgroup_manager": _one_of(*CGROUP_MANAGERS),
+    "init_path": _optional_absolute,
+    "graph_root": _absolute,
+    "run_root": _absolute,
+    "graph_driver": _name,
+    "static_dir": _absolute,
+    "tmp_dir": _absolute,
+    "volume_path": _absolute,
+    "max_log_size": _log_size,
+    "hooks_dir": _each(_absolute),
+    "namespace": _optional_name,
+    "num_locks": _num_locks,
+    "cni_config_dir": _absolute,
+    "cni_plugin_dir": _each(_absolute),
+    "cni_default_network": _name,
+    "netns": _one_of(*NETNS_MODES),
+    "infra_image": _infra_image,
+    "infra_command": _command,
+    "registries_conf": _absolute,
+    "plugins": _plugin_tables,
+}
+
+
+def check_values(config: RuntimeConfig, where: Callable[[str], str]) -> None:
+    """ConfigError ``WHERE: key 'KEY': PROBLEM`` for the first bad value of ``config``;
+    ``where(key)`` says where the key's value came from."""
+    for key, check in CHECKS.items():
+        if not hasattr(config, key):
+            continue  # a key another version of the config dropped
+        problem = check(getattr(config, key))
+        if problem:
+            raise ConfigError(f"{where(key)}: key {key!r}: {problem}")
+
+
+def check_depth(data: Mapping[str, Any], where: str) -> None:
+    """ConfigError naming the top-level key whose value nests arrays or tables more
+    than MAX_DEPTH deep (walked without recursion)."""
+    for key, value in data.items():
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        while stack:
+            item, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{where}: key {key!r}: nested more than {MAX_DEPTH} "
+                                  "levels deep")
+            if isinstance(item, dict):
+                stack.extend((v, depth + 1) for v in item.values())
+            elif isinstance(item, list):
+                stack.extend((v, depth + 1) for v in item)

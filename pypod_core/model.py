@@ -49,12 +49,13 @@ class ContainerStatus(enum.StrEnum):
     STOPPING = "stopping"
 
     def after_reboot(self) -> ContainerStatus:
-        """The state a container in this state is in after the host rebooted."""
-        if self in (ContainerStatus.CONFIGURED, ContainerStatus.CREATED):
-            return ContainerStatus.CONFIGURED
-        if self is ContainerStatus.REMOVING:
-            return ContainerStatus.REMOVING
-        return ContainerStatus.EXITED
+        """The state a container in this state is in after the host rebooted: as
+        libpod's ``resetState``, an exited one stays exited (its code and time are
+        real), every other one is configured (``Created``): one that ran died with the
+        host, and no exit code or time of it is known."""
+        if self is ContainerStatus.EXITED:
+            return ContainerStatus.EXITED
+        return ContainerStatus.CONFIGURED
 
 
 @attrs.frozen
@@ -169,13 +170,15 @@ class ContainerState:
     restart_count: int = 0
 
     def reset_after_reboot(self) -> None:
-        """Apply libpod's reboot refresh: move the state, clear pid, netns, network."""
+        """Apply libpod's reboot refresh: move the state, clear pid, netns, network and
+        the restart count (the start time stays, as libpod's)."""
         self.state = self.state.after_reboot()
         self.pid = 0
         self.conmon_pid = 0
         self.netns_path = ""
         self.network_status = {}
         self.reserved_ports = ()
+        self.restart_count = 0
 
 
 @attrs.frozen

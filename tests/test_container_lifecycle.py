@@ -270,7 +270,7 @@ def test_shutdown_with_force_stops_running_containers(rt: Any, rootfs: str,
     assert again.lookup_container(ctr.id).state.state is S.EXITED
 
 
-def test_a_reboot_turns_running_containers_into_exited_ones(
+def test_a_reboot_turns_running_and_created_containers_into_configured_ones(
         rt: Any, rootfs: str, make_runtime: Callable[..., Any], oci_name: str) -> None:
     running = rt.create_container(rootfs, ["sleep", "60"])
     running.start()
@@ -289,7 +289,7 @@ def test_a_reboot_turns_running_containers_into_exited_ones(
     after = make_runtime(runtime=oci_name)
     assert after.refreshed_after_reboot
     states = {c.id: c.state for c in after.containers()}
-    assert states[running.id].state is S.EXITED and states[running.id].pid == 0
+    assert states[running.id].state is S.CONFIGURED and states[running.id].pid == 0
     assert states[created.id].state is S.CONFIGURED
     # Both run again after the reboot.
     assert run(after.get_container(created.id))[2] == 0

@@ -301,7 +301,7 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
         raise InvalidArgError("--force option must be specified to use the --time option")
     return _each(args, ctx,
                  lambda c: ctx.runtime.remove_container(c, force=args.force, timeout=args.time),
-                 show=lambda name, c, _: c.id,
+                 show=lambda name, c, removed: c.id if removed else None,
                  ignore=_missing() if args.force or args.ignore else (),
                  exit_code=_rm_exit_code)
 

@@ -13,7 +13,7 @@ def error_line(message: str) -> None:
 
 
 def for_each(names: Iterable[str], lookup: Callable[[str], Any], act: Callable[[Any], Any],
-             show: Callable[[str, Any, Any], str], out: Callable[[str], None], *,
+             show: Callable[[str, Any, Any], str | None], out: Callable[[str], None], *,
              ignore: tuple[type[Exception], ...] = (),
              exit_code: Callable[[Exception], int] | None = None) -> int:
     """Look up and ``act`` on each name, printing ``show(name, object, result)``; an error
@@ -34,7 +34,9 @@ def for_each(names: Iterable[str], lookup: Callable[[str], Any], act: Callable[[
             failed = exit_code(exc) if exit_code else 125
             code = failed if code == 0 else min(code, failed)
             continue
-        out(show(name, obj, result))
+        shown = show(name, obj, result)
+        if shown is not None:
+            out(shown)
     return code
 
 

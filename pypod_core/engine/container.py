@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from pypod_core.plugin.oci import Attachment
 
 S = ContainerStatus
+#: How long ``kill`` with SIGKILL waits for the container to exit.
+KILL_WAIT = 30.0
 
 #: The legal state transitions (libpod's, with stop ending in ``exited``).
 TRANSITIONS: dict[ContainerStatus, frozenset[ContainerStatus]] = {
@@ -214,7 +216,9 @@ class Container:
         from pypod_core.engine import bundle, etc_files, networking
 
         check_transition(self.id, self.state.state, S.CREATED)
-        if self.state.state is not S.CONFIGURED:
+        # A configured container has no run dir, unless an init was cut short (its
+        # process killed before it saved the state): what that one made goes first.
+        if self.state.state is not S.CONFIGURED or os.path.isdir(self.run_dir):
             self._cleanup()
         private_dir(self.run_dir)
         private_dir(self.exit_dir)
@@ -351,15 +355,23 @@ class Container:
     def stop(self, timeout: int | None = None) -> None:
         """Stop the container: the stop signal, then SIGKILL after ``timeout`` seconds
         (default: its stop timeout).  Stopping a container that is not running does
-        nothing."""
+        nothing; nor does one removed meanwhile (the clean-up of an ``auto_remove``
+        container)."""
         if timeout is not None:
             from pypod_core.engine.validate import check_stop_timeout
 
             check_stop_timeout(timeout, "timeout")
-        with self.locked():
-            self._stop(self.config.stop_timeout if timeout is None else timeout)
+        try:
+            with self.locked():
+                self._stop(self.config.stop_timeout if timeout is None else timeout)
+        except CtrRemovedError:
+            pass
 
     def _stop(self, timeout: int) -> None:
+        """Stop a live container; the caller holds the lock.  The lock is let go while
+        the OCI runtime waits for the exit (as libpod's stop does), so that ``kill``,
+        ``ps`` and the exit command's clean-up are not held up by the stop timeout;
+        CtrRemovedError if another process removed the container meanwhile."""
         if self.state.state not in LIVE:
             return
         if self.state.state is S.PAUSED:
@@ -368,14 +380,23 @@ class Container:
         if self.state.state is not S.STOPPING:  # else: a stop cut short (^C), tried again
             self._set(S.STOPPING)
             self._save()
-        self.oci.stop_container(self, max(0, timeout))
-        self._sync()
+        with self.runtime.container_lock(self.id).released():
+            self.oci.stop_container(self, max(0, timeout))
+        try:
+            self._sync()
+        except NoSuchCtrError:
+            raise CtrRemovedError(f"container {self.name} was removed while it stopped") \
+                from None
 
     def kill(self, signal: int = 9) -> None:
-        """Send ``signal`` to the container's process."""
+        """Send ``signal`` to the container's process; for SIGKILL, wait for its exit (as
+        podman).  A container being stopped may be killed: that cuts the stop short."""
         with self.locked():
-            self._require(S.RUNNING, S.PAUSED, S.CREATED, action="kill")
+            self._require(S.RUNNING, S.PAUSED, S.CREATED, S.STOPPING, action="kill")
             self.oci.kill_container(self, signal)
+            if signal == 9 and self.state.state is not S.PAUSED:
+                self.oci.wait_container(self, KILL_WAIT)
+                self._sync()
 
     def pause(self) -> None:
         """Freeze the container's processes."""
@@ -430,6 +451,8 @@ class Container:
         etc_files.leave_shared_hosts(self)
         _unlink(self.exit_file)
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        if not _marker_alive(self.attached_marker):
+            _unlink(self.attached_marker)  # left by an attached pypod that was killed
 
     # -- inside the container ----------------------------------------------------------
 
@@ -469,6 +492,24 @@ class Container:
         from pypod_core.engine.inspect import inspect_container
 
         return inspect_container(self)
+
+
+def _marker_alive(path: str) -> bool:
+    """Whether the attached marker at ``path`` names a live process."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _unlink(path: str) -> None:

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, cast
 from pypod_core.engine import etc_files
 from pypod_core.errors import (
     CtrInUseError,
+    CtrRemovedError,
     CtrStateInvalidError,
     InvalidArgError,
     NameInUseError,
     NetworkError,
     NoSuchCtrError,
+    PypodError,
 )
 from pypod_core.host.locks import FileLock, LockTable
 from pypod_core.model import (
@@ -195,9 +197,10 @@ class ContainerOps:
     # -- remove ------------------------------------------------------------------------
 
     def remove_container(self, ctr: Container, force: bool = False,
-                         timeout: int | None = None, *, removing_pod: bool = False) -> None:
-        """Remove a container and its files.  A running container is stopped first
-        with ``force`` (after ``timeout`` seconds, default its stop timeout) and
+                         timeout: int | None = None, *, removing_pod: bool = False) -> bool:
+        """Remove a container and its files; False if another process (its own
+        ``auto_remove`` clean-up, another ``rm``) removed it meanwhile.  A running
+        container is stopped first with ``force`` (after ``timeout`` seconds, default its stop timeout) and
         refused without; a container others depend on is refused, and so is a pod's
         infra container (``removing_pod`` is for ``remove_pod``, which removes it last)."""
         self.check_valid()
@@ -205,6 +208,15 @@ class ContainerOps:
             from pypod_core.engine.validate import check_stop_timeout
 
             check_stop_timeout(timeout, "timeout")
+        try:
+            self._remove_locked(ctr, force, timeout, removing_pod)
+        except CtrRemovedError:
+            return False  # removed while it stopped, by its clean-up or another rm
+        self.plugins.hook.pypod_container_removed(runtime=self, container=ctr)
+        return True
+
+    def _remove_locked(self, ctr: Container, force: bool, timeout: int | None,
+                       removing_pod: bool) -> None:
         with ctr.locked():
             self.check_infra_removal(ctr, removing_pod)
             if ctr.state.state in _NEEDS_FORCE and not force:
@@ -226,11 +238,11 @@ class ContainerOps:
             else:
                 self.state.remove_container(ctr.id)
             self.forget_container_lock(ctr.id)
-        self.plugins.hook.pypod_container_removed(runtime=self, container=ctr)
 
     def _remove_files(self, ctr: Container) -> None:
         self.storage.remove_container_dir(ctr.id)
         shutil.rmtree(ctr.run_dir, ignore_errors=True)
+        _unlink(ctr.attached_marker)
 
     # -- whole runtime -----------------------------------------------------------------
 
@@ -249,16 +261,30 @@ class ContainerOps:
 
     def refresh_containers(self) -> None:
         """After a reboot (the state already reset by ``state.refresh()``): tear down
-        what is left of each container's network and remove stale per-boot files."""
+        what is left of each container's network, of its container in the OCI runtime
+        (nothing, when the runtime's state was on a tmpfs) and remove stale per-boot
+        files."""
         from pypod_core.engine import networking
         from pypod_core.engine.container import Container
 
         for record in self.state.all_containers():
             ctr = Container(self, record)  # type: ignore[arg-type]
             networking.teardown_network(self, ctr)  # type: ignore[arg-type]
-            shutil.rmtree(ctr.run_dir, ignore_errors=True)
             try:
-                os.unlink(ctr.exit_file)
-            except FileNotFoundError:
-                pass
+                self.oci_runtime.delete_container(ctr)
+            except PypodError as exc:
+                import logging  # only a failure pays for it
+
+                logging.getLogger("pypod.runtime").warning(
+                    "cannot delete container %s from the OCI runtime: %s", ctr.name, exc)
+            shutil.rmtree(ctr.run_dir, ignore_errors=True)
+            _unlink(ctr.exit_file)
+            _unlink(ctr.attached_marker)
             self.state.save_container_state(ctr.id, ctr.state)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

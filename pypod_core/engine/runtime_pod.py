@@ -95,7 +95,7 @@ class PodOps:
 
         def remove_container(self, ctr: Container, force: bool = False,
                              timeout: int | None = None, *,
-                             removing_pod: bool = False) -> None: ...
+                             removing_pod: bool = False) -> bool: ...
 
     # -- locks -------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ import fcntl
 import os
 import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 #: How often a waiting acquire() tries again.
@@ -75,6 +77,23 @@ class FileLock:
         if self._depth == 0:
             fd, self._fd = self._fd, None
             os.close(fd)  # closing the only descriptor drops the flock
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Let go of the lock entirely (however deep this process holds it) for the
+        duration, then take it back as deep as before: libpod's stop unlocks the
+        container while it waits out the stop timeout."""
+        depth, fd = self._depth, self._fd
+        if fd is None:
+            yield
+            return
+        self._fd, self._depth = None, 0
+        os.close(fd)
+        try:
+            yield
+        finally:
+            self.acquire()
+            self._depth = depth
 
     def __enter__(self) -> FileLock:
         return self.acquire()

@@ -10,7 +10,9 @@ on exit (conmon's exit command runs ``pypod container cleanup`` when no pypod pr
 around) and on remove.  The alternative, handing the sockets to conmon, would tie port
 reservation to one OCI runtime backend; a holder works with any.  The holder is found
 again through ``<tmp_dir>/ports/<container id>``: its pid and start time, so that a
-recycled pid is never killed.  Since pypod's port mappings are DNAT rules, the packets
+recycled pid is never killed.  The holder writes that record itself, first thing: a
+pypod process killed at any moment of a start leaves no holder that the container's
+teardown cannot find.  Since pypod's port mappings are DNAT rules, the packets
 for a published port never reach the holder's sockets.
 """
 
@@ -20,6 +22,7 @@ import contextlib
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterable
 
 from pypod_core.errors import PortInUseError
@@ -27,6 +30,8 @@ from pypod_core.host.private import private_dir
 from pypod_core.model import PortMapping
 
 HOLDER_NAME = b"pypod-ports"
+#: How long releasing the ports waits for the killed holder to be gone.
+RELEASE_WAIT = 5.0
 _PR_SET_NAME = 15
 
 
@@ -70,8 +75,7 @@ def reserve_ports(directory: str, ctr_id: str, mappings: Iterable[PortMapping]) 
                 ) from None
         if not sockets:
             return []
-        pid = _spawn_holder([s.fileno() for s in sockets])
-        _write_record(directory, ctr_id, pid)
+        _spawn_holder([s.fileno() for s in sockets], directory, ctr_id)
         return sorted({s.getsockname()[1] for s in sockets})
     finally:
         for sock in sockets:
@@ -90,8 +94,28 @@ def release_ports(directory: str, ctr_id: str) -> None:
     if pid and _start_time(pid) == start:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, start)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _wait_gone(pid: int, start: str) -> None:
+    """Wait (a little) until the killed holder has exited, so that its ports are free
+    when this returns: SIGKILL is delivered, and the sockets closed, asynchronously."""
+    deadline = time.monotonic() + RELEASE_WAIT
+    while _start_time(pid) == start and not _zombie(pid):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.001)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited (its descriptors closed) and awaits its reaper."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def holder_pid(directory: str, ctr_id: str) -> int:
@@ -106,9 +130,13 @@ def holder_pid(directory: str, ctr_id: str) -> int:
 
 
 def _write_record(directory: str, ctr_id: str, pid: int) -> None:
+    """Record the holder, atomically: a torn record would name no holder to kill."""
     private_dir(directory)
-    with open(os.path.join(directory, ctr_id), "w") as f:
+    path = os.path.join(directory, ctr_id)
+    tmp = f"{path}.{pid}"
+    with open(tmp, "w") as f:
         f.write(f"{pid} {_start_time(pid)}\n")
+    os.replace(tmp, path)
 
 
 def _start_time(pid: int) -> str:
@@ -120,33 +148,38 @@ def _start_time(pid: int) -> str:
         return ""
 
 
-def _spawn_holder(fds: list[int]) -> int:
-    """Fork, setsid, fork again: the grandchild holds ``fds``; return its pid."""
+def _spawn_holder(fds: list[int], directory: str, ctr_id: str) -> int:
+    """Fork, setsid, fork again: the grandchild holds ``fds``; return its pid.
+
+    The holder records itself (``directory/ctr_id``) before it reports, and whatever
+    happens to the caller: a pypod process killed at any moment after the fork leaves
+    a holder that the container's teardown (``rm -f``, ``cleanup``) finds and kills."""
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:  # the intermediate child: never returns into the caller's code
         try:
             os.close(read_end)
             os.setsid()
-            holder = os.fork()
-            if holder == 0:
-                _hold(fds, keep=write_end)
-            os.write(write_end, str(holder).encode())
+            if os.fork() == 0:
+                _hold(fds, directory, ctr_id, report=write_end)
         finally:
             os._exit(0)
     os.close(write_end)
     try:
         os.waitpid(child, 0)
-        with os.fdopen(read_end, "rb") as pipe:
+        with os.fdopen(read_end, "rb") as pipe:  # EOF once the holder has reported
             return int(pipe.read() or b"0")
     except ValueError:
         return 0
 
 
-def _hold(fds: list[int], keep: int) -> None:
-    """The holder's life: drop every other descriptor, then sleep until killed."""
+def _hold(fds: list[int], directory: str, ctr_id: str, report: int) -> None:
+    """The holder's life: record itself, report its pid, drop every other descriptor,
+    then sleep until killed."""
     try:
-        os.close(keep)
+        _write_record(directory, ctr_id, os.getpid())
+        os.write(report, str(os.getpid()).encode())
+        os.close(report)
         devnull = os.open(os.devnull, os.O_RDWR)
         for std in (0, 1, 2):
             os.dup2(devnull, std)

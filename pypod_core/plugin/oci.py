@@ -82,8 +82,9 @@ class OCIRuntime(ABC):
     @abstractmethod
     def wait_container(self, ctr: Container, timeout: float | None = None) -> bool:
         """Block until the monitor recorded the container's exit (its exit file exists),
-        at most ``timeout`` seconds (None: no limit); return whether it did.  Returns at
-        once for a container whose monitor is gone."""
+        at most ``timeout`` seconds (None: no limit); return whether it did.  A container
+        whose monitor is gone (killed: no exit file will come) is waited for until its
+        process is gone too."""
 
     @abstractmethod
     def kill_container(self, ctr: Container, signal: int, all_processes: bool = False) -> None:

@@ -732,7 +732,7 @@ class StateBackendTests:
         assert after.state is before.after_reboot()
         assert (after.pid, after.conmon_pid, after.netns_path) == (0, 0, "")
         assert after.network_status == {} and after.reserved_ports == ()
-        assert (after.exit_code, after.started_at, after.restart_count) == (3, 1.0, 4)
+        assert (after.exit_code, after.started_at, after.restart_count) == (3, 1.0, 0)
 
     def test_refresh_covers_every_namespace_and_keeps_pods(self, state: State) -> None:
         pod = pod_record(namespace="ns2")
@@ -745,7 +745,7 @@ class StateBackendTests:
         state.set_namespace("ns1")
         state.refresh()
         state.set_namespace("")
-        assert state.container_state(infra.config.id).state is ContainerStatus.EXITED
+        assert state.container_state(infra.config.id).state is ContainerStatus.CONFIGURED
         assert state.pod_state(pod.config.id).infra_container_id == infra.config.id
 
     # -- DB configuration --------------------------------------------------------------
@@ -905,4 +905,4 @@ class StateBackendTests:
         state.refresh()
         state.close()
         after = open_state().container_state(record.config.id)
-        assert (after.state, after.pid) == (ContainerStatus.EXITED, 0)
+        assert (after.state, after.pid) == (ContainerStatus.CONFIGURED, 0)

@@ -152,28 +152,40 @@ class ConmonOCIRuntime(OCIRuntime):
         return attach.SocketAttachment(attach.connect(ctr.bundle_dir))
 
     def wait_container(self, ctr: Container, timeout: float | None = None) -> bool:
-        """Wait for the exit file: on the sync pipe if we created the container, else by
-        polling, giving up early when conmon is gone."""
+        """Wait for the container's exit: on the sync pipe if we created the container,
+        else by polling for the exit file.  Done too once the runtime no longer has the
+        container (another process cleaned up), or once conmon is gone and so is the
+        container's process: a killed conmon writes no exit file, and the container it
+        left behind is waited for by its pid, as podman's stop does."""
         if os.path.exists(ctr.exit_file):
             return True
+        deadline = None if timeout is None else time.monotonic() + timeout
         fd = self._sync_fds.get(ctr.id)
         if fd is not None:
             if not conmon.wait_eof(fd, timeout):
                 return False
             self._forget(ctr.id)
-            return True
-        deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.002
         while True:
-            if os.path.exists(ctr.exit_file):
-                return True
-            if not conmon.process_alive(ctr.state.conmon_pid):
+            if self._exited(ctr):
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(delay if deadline is None else
                        max(0.0, min(delay, deadline - time.monotonic())))
             delay = min(delay * 2, 0.05)
+
+    def _exited(self, ctr: Container) -> bool:
+        """Whether the container is done: its exit file, no runtime state left, or
+        neither conmon nor the container's process alive (read in this order: conmon
+        writes the exit file before it exits)."""
+        if os.path.exists(ctr.exit_file):
+            return True
+        if not os.path.isdir(os.path.join(self.state_root, ctr.id)):
+            return True
+        if conmon.process_alive(ctr.state.conmon_pid):
+            return False
+        return os.path.exists(ctr.exit_file) or not _process_alive(ctr.state.pid)
 
     def kill_container(self, ctr: Container, signal: int, all_processes: bool = False) -> None:
         """``RUNTIME kill [--all] ID SIGNAL``."""
@@ -205,7 +217,22 @@ class ConmonOCIRuntime(OCIRuntime):
         self._forget(ctr.id)
         if not os.path.isdir(os.path.join(self.state_root, ctr.id)):
             return
+        self._stop_monitor(ctr)
         self._run("delete", "--force", ctr.id, ok_if_gone=True)
+
+    def _stop_monitor(self, ctr: Container) -> None:
+        """Kill the conmon of a container deleted before it exited (a failed init, or
+        what an init cut short by SIGKILL left behind): it would otherwise write an exit
+        file and run the exit command after the delete, for a container that may be
+        running again by then under a new conmon."""
+        if os.path.exists(ctr.exit_file):
+            return  # it exited: its conmon is done or running the exit command
+        pid = ctr.state.conmon_pid or _read_int(ctr.conmon_pidfile)
+        if conmon.process_alive(pid):
+            try:
+                os.kill(pid, signals.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def pause_container(self, ctr: Container) -> None:
         """``RUNTIME pause``."""
@@ -304,6 +331,18 @@ class ConmonOCIRuntime(OCIRuntime):
         fd = self._sync_fds.pop(ctr_id, None)
         if fd is not None:
             os.close(fd)
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not a zombie waiting to be reaped)."""
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] not in (b"Z", b"X")
 
 
 def _read_int(path: str) -> int:

@@ -110,6 +110,11 @@ class StateBusyError(PypodError):
     """The state database stayed locked by other processes for the whole busy timeout."""
 
 
+class StateUnwritableError(PypodError):
+    """The state store cannot record a change: its file system is full or read-only.
+    What is stored can still be read."""
+
+
 class ConfigError(PypodError):
     """A configuration file or option is malformed: names the file and the key."""
 

@@ -128,6 +128,11 @@ class ContainerConfig:
     is_infra: bool = False
     namespace: str = ""
     oci_runtime: str = ""
+    #: The k8s-file log (``--log-opt path=``); empty: ``ctr.log`` in the bundle directory.
+    log_path: str = ""
+    #: The log's size limit in bytes (``--log-opt max-size=``), after which conmon
+    #: starts it again; 0 or less: the runtime's ``max_log_size``.
+    log_size_max: int = -1
     created: float = attrs.field(factory=time.time)
     # Security (pypod_core.engine.security resolves these at create; the defaults are what a
     # record made before they existed had).

@@ -33,3 +33,10 @@ def test_bench_state_prints_both_backends() -> None:
                                                                               ["sqlite"])]
     assert sorted(row[0] for row in rows) == ["memory", "sqlite"]
     assert all(row[1] == "10" for row in rows)
+
+
+def test_bench_logs_prints_memory_and_every_byte() -> None:
+    out = _bench("bench_logs.py", "--mb", "2")
+    rows = [line for line in out.splitlines() if line.startswith(("full lines", "one line"))]
+    assert len(rows) == 4 and "printed" not in out.split("\n", 1)[1], out
+    assert all(float(row.split()[-7]) > 0 for row in rows)  # max RSS MB

@@ -54,6 +54,8 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     _add_security_flags(p)
     add_etc_flags(p, "container")
+    p.add_argument("--log-opt", action="append", default=[], metavar="NAME=VALUE",
+                   help="path=FILE or max-size=SIZE (10mb) of the k8s-file log")
     p.add_argument("rootfs_dir", metavar="ROOTFS")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
@@ -128,6 +130,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
                          args.no_hosts),
     }
     fields.update(_security_fields(args))
+    fields.update(opt.parse_log_opts(args.log_opt))
     if args.pod:
         fields["pod"] = ctx.runtime.state.lookup_pod(args.pod).config.id
     if mode is None:
@@ -222,7 +225,7 @@ def _remove_quietly(ctx: CLIContext, ctr: Container, wanted: bool) -> None:
 
 
 def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], Any],
-          show: Callable[[str, Container, Any], str] | None = None,
+          show: Callable[[str, Container, Any], str | None] | None = None,
           **for_each_options: Any) -> int:
     """Apply ``act`` to each named container (or all with ``--all``); print each name as
     given (or ``show(name, container, act's result)``); on errors, report each and exit
@@ -434,10 +437,16 @@ def cmd_logs(args: argparse.Namespace, ctx: CLIContext) -> int:
     ctr = ctx.runtime.lookup_container(args.container)
     tail = args.tail if args.tail is not None and args.tail >= 0 else None
     out, err = sys.stdout.buffer, sys.stderr.buffer
+    last = out
     for line in ctr.logs(follow=args.follow, tail=tail, since=since):
         target = err if line.stream == "stderr" else out
+        if target is not last:
+            last.flush()  # what came first is shown first, on a shared terminal too
+            last = target
         target.write(line.data)
-        target.flush()
+        if args.follow:
+            target.flush()  # as it comes (a line costs a write: buffered otherwise)
+    last.flush()
     return 0
 
 

@@ -284,3 +284,31 @@ def _parse_bool(text: str, opt: str) -> bool:
     if text in ("0", "f", "F", "false", "FALSE", "False"):
         return False
     raise InvalidArgError(f"invalid --security-opt {opt!r}: expected true or false")
+
+
+#: ``--log-opt`` keys podman knows that pypod's k8s-file logs do not (journald's).
+_LOG_OPTS_REFUSED = ("tag", "label", "driver")
+
+
+def parse_log_opts(items: Iterable[str]) -> dict[str, str | int]:
+    """``--log-opt path=FILE`` and ``--log-opt max-size=10mb``: ContainerConfig fields
+    (``log_path``, ``log_size_max``); any other key is refused by name."""
+    from pypod_core.engine.logs import parse_size
+
+    fields: dict[str, str | int] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        key = key.strip().lower()
+        if not eq:
+            raise InvalidArgError(f"--log-opt {item!r}: expected NAME=VALUE")
+        if key == "path":
+            fields["log_path"] = value
+        elif key == "max-size":
+            fields["log_size_max"] = parse_size(value, f"--log-opt {item}")
+        elif key in _LOG_OPTS_REFUSED:
+            raise InvalidArgError(f"--log-opt {key}: not supported (journald's; pypod "
+                                  f"writes k8s-file logs, which take path and max-size)")
+        else:
+            raise InvalidArgError(f"--log-opt {key}: unknown log option (supported: path, "
+                                  f"max-size)")
+    return fields

@@ -11,6 +11,7 @@ lock, so that another process can stop a container this one is attached to.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -23,6 +24,7 @@ from pypod_core.errors import (
     CtrStateInvalidError,
     CtrWaitTimeoutError,
     NoSuchCtrError,
+    StateUnwritableError,
 )
 from pypod_core.host.locks import LockTimeout
 from pypod_core.host.private import private_dir
@@ -110,8 +112,9 @@ class Container:
 
     @property
     def log_path(self) -> str:
-        """The k8s-file log of the container's output."""
-        return os.path.join(self.bundle_dir, "ctr.log")
+        """The k8s-file log of the container's output (``--log-opt path=``, or in the
+        bundle directory)."""
+        return self.config.log_path or os.path.join(self.bundle_dir, "ctr.log")
 
     @property
     def pidfile(self) -> str:
@@ -191,13 +194,27 @@ class Container:
         self.oci.update_container_status(self)
         if self.state.state is S.EXITED:
             try:
-                self._cleanup()
+                self._cleanup(keep_exit_file=True)
             finally:
-                self._save()
+                self._save_exit()
             self.runtime.plugins.hook.pypod_container_exited(runtime=self.runtime,
                                                              container=self)
         elif self.state.state is not before:
             self._save()
+
+    def _save_exit(self) -> None:
+        """Save an exit just noticed, then drop the exit file.  A store that cannot be
+        written (its file system full or read-only) is warned about, not raised: the
+        exit is known here all the same (``run`` returns its code), and the exit file
+        stays, so that the next process to look notices the exit again."""
+        try:
+            self._save()
+        except StateUnwritableError as exc:
+            logging.getLogger("pypod.container").warning(
+                "container %s exited with code %d, not recorded yet: %s", self.name,
+                self.state.exit_code, exc)
+            return
+        _unlink(self.exit_file)
 
     def _require(self, *states: ContainerStatus, action: str) -> None:
         if self.state.state not in states:
@@ -432,14 +449,15 @@ class Container:
         with self.locked():
             if self.state.state not in LIVE:
                 try:
-                    self._cleanup()
+                    self._cleanup(keep_exit_file=True)
                 finally:
-                    self._save()
+                    self._save_exit()
 
-    def _cleanup(self) -> None:
-        """Undo ``_init`` for a container that no longer runs; the caller saves.  The OCI
-        runtime's delete and the network's teardown do not depend on each other: they
-        run side by side (the backend's ``delete_container`` on a thread of its own)."""
+    def _cleanup(self, keep_exit_file: bool = False) -> None:
+        """Undo ``_init`` for a container that no longer runs; the caller saves (and,
+        with ``keep_exit_file``, drops the exit file once saved).  The OCI runtime's
+        delete and the network's teardown do not depend on each other: they run side by
+        side (the backend's ``delete_container`` on a thread of its own)."""
         from pypod_core.engine import etc_files, networking
         from pypod_core.host.background import Background
 
@@ -449,7 +467,8 @@ class Container:
         finally:
             deleting.result()
         etc_files.leave_shared_hosts(self)
-        _unlink(self.exit_file)
+        if not keep_exit_file:
+            _unlink(self.exit_file)
         shutil.rmtree(self.run_dir, ignore_errors=True)
         if not _marker_alive(self.attached_marker):
             _unlink(self.attached_marker)  # left by an attached pypod that was killed
@@ -476,7 +495,7 @@ class Container:
         if follow:
             return k8s_log.follow_log(self.log_path, self._still_running, tail=tail,
                                       since=since)
-        return iter(k8s_log.read_log(self.log_path, tail=tail, since=since))
+        return k8s_log.read_log(self.log_path, tail=tail, since=since)
 
     def _still_running(self) -> bool:
         try:

@@ -107,6 +107,7 @@ def _config(ctr: Container) -> dict[str, Any]:
 
 def _host_config(ctr: Container) -> dict[str, Any]:
     from pypod_core.engine.bundle import rlimits
+    from pypod_core.engine.logs import human_size, log_size_max
     from pypod_core.engine.networking import port_bindings
 
     c = ctr.config
@@ -115,7 +116,7 @@ def _host_config(ctr: Container) -> dict[str, Any]:
                   for m in c.mounts],
         "CgroupManager": ctr.runtime.config.cgroup_manager,
         "LogConfig": {"Type": "k8s-file", "Config": None, "Path": ctr.log_path, "Tag": "",
-                      "Size": "0B"},
+                      "Size": human_size(log_size_max(ctr))},
         "NetworkMode": _network_mode(c),
         "PortBindings": port_bindings(ctr),
         "AutoRemove": c.auto_remove,

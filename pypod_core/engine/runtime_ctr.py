@@ -109,6 +109,10 @@ class ContainerOps:
             raise InvalidArgError("no command specified for the container")
         if any(key in config_fields for key in ETC_FIELDS):
             config_fields = etc_files.check_fields(config_fields)
+        from pypod_core.engine.logs import check_log_options
+
+        check_log_options(config_fields.get("log_path", ""),
+                          config_fields.get("log_size_max", -1))
         if config_fields.get("pod"):
             config_fields = self.pod_member_fields(config_fields)
         elif "network_mode" not in config_fields:
@@ -200,9 +204,10 @@ class ContainerOps:
                          timeout: int | None = None, *, removing_pod: bool = False) -> bool:
         """Remove a container and its files; False if another process (its own
         ``auto_remove`` clean-up, another ``rm``) removed it meanwhile.  A running
-        container is stopped first with ``force`` (after ``timeout`` seconds, default its stop timeout) and
-        refused without; a container others depend on is refused, and so is a pod's
-        infra container (``removing_pod`` is for ``remove_pod``, which removes it last)."""
+        container is stopped first with ``force`` (after ``timeout`` seconds, default
+        its stop timeout) and refused without; a container others depend on is refused,
+        and so is a pod's infra container (``removing_pod`` is for ``remove_pod``, which
+        removes it last)."""
         self.check_valid()
         if timeout is not None:
             from pypod_core.engine.validate import check_stop_timeout

@@ -126,7 +126,9 @@ class ConmonOCIRuntime(OCIRuntime):
             pidfile=ctr.pidfile, conmon_pidfile=ctr.conmon_pidfile,
             exit_dir=ctr.exit_dir, persist_dir=ctr.run_dir, socket_dir=ctr.run_dir,
             log_path=ctr.log_path,
-            log_size_max=config.max_log_size if config else -1,
+            # The container's own limit (--log-opt max-size), else the runtime's.
+            log_size_max=ctr.config.log_size_max if ctr.config.log_size_max > 0
+            else (config.max_log_size if config else -1),
             exit_command=self._exit_command(ctr),
             systemd_cgroup=bool(config and config.cgroup_manager == "systemd"),
             no_pivot=bool(config and config.no_pivot_root),

@@ -16,6 +16,15 @@ Choices, and why:
   waits up to the busy timeout; the few cases it does not cover are retried here with
   backoff until the same deadline, and only then does the user see an error
   (:class:`~pypod_core.errors.StateBusyError`, never SQLite's text).
+- **Reads need neither free space nor a writable file system.**  A WAL reader maps a
+  32 KiB ``-shm`` index next to the file; when the last connection closed, that file is
+  gone, and on a full file system (a container's log filled it) it cannot be made
+  again.  Then each statement runs on a connection of its own in exclusive locking
+  mode, whose index lives in memory (other processes wait their turn, as for a write).
+  On a read-only file system nothing can be locked either, and nobody can write: the
+  file is opened ``immutable`` (or, if a WAL is left unmerged, a copy of both files is
+  read).  Writes then fail with :class:`~pypod_core.errors.StateUnwritableError`,
+  never with a half-written database.
 - **Nothing is written before the file is known good**: a file that is not a pypod
   database, is corrupt, or has a newer schema is refused after reads only, so it stays
   byte for byte as it was.
@@ -24,9 +33,12 @@ Choices, and why:
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, Final, TypeVar
@@ -38,6 +50,7 @@ from pypod_core.errors import (
     StateBusyError,
     StateCorruptError,
     StateSchemaError,
+    StateUnwritableError,
 )
 from pypod_core.host.private import private_dir
 from pypod_state_sqlite.schema import SCHEMA_VERSION, create_statements, migration_statements
@@ -50,6 +63,14 @@ SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 _BUSY_CODES: Final = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
 _CORRUPT_CODES: Final = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _IOERR_SHORT_READ: Final = 10 | (2 << 8)
+_FULL: Final = 13
+_READONLY: Final = 8
+#: SQLITE_IOERR_SHMOPEN, _SHMSIZE, _SHMLOCK, _SHMMAP: the WAL index cannot be made.
+_SHM_CODES: Final = frozenset(10 | (n << 8) for n in (18, 19, 20, 21))
+#: The ways a connection works (see the module's docstring).
+SHARED: Final = "shared"
+EXCLUSIVE: Final = "exclusive"
+READ_ONLY: Final = "read-only"
 
 
 def _code(exc: sqlite3.Error) -> int:
@@ -62,17 +83,30 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+def _read_only_fs(directory: str) -> bool:
+    """Whether nothing can be written in ``directory`` (a read-only mount, or no
+    permission)."""
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY) or not os.access(
+            directory, os.W_OK)
+    except OSError:
+        return False
+
+
 def prepare_file(path: str) -> None:
     """Make the directory (0700) and an empty database file (0600) if missing; refuse an
     existing file that is not a SQLite database, before SQLite touches it."""
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        private_dir(directory)
     try:
+        if not os.path.isdir(directory):
+            private_dir(directory)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return
     except FileExistsError:
         pass
+    except OSError as exc:  # a read-only or full file system, no permission
+        raise StateUnwritableError(
+            f"state database {path} cannot be created: {exc.strerror}") from exc
     with open(path, "rb") as f:
         header = f.read(100)
     # An empty file is a database nobody has written yet (SQLite agrees).
@@ -92,28 +126,68 @@ class Database:
         #: The schema version found on opening (0: a new database) and the current one.
         self.found_version = 0
         self.version = 0
+        #: SHARED, or EXCLUSIVE / READ_ONLY when the file system is full / read-only.
+        self.mode = SHARED
         self._lock = threading.RLock()
+        self._closed = False
+        self._txn: sqlite3.Connection | None = None  # the open transaction's connection
+        self._copy_dir = ""  # READ_ONLY: where the copy of a file and its WAL is
         prepare_file(path)
-        self._conn: sqlite3.Connection | None = self._connect()
+        self._conn: sqlite3.Connection | None = None
         try:
-            self._initialise()
+            try:
+                self._conn = self._connect()
+                self._initialise()
+            except StateUnwritableError:
+                if not self._readable_elsewise():
+                    raise
+                self._initialise()
         except BaseException:
             self.close()
             raise
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, uri: str = "", exclusive: bool = False) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(uri or self.path, timeout=self.busy_timeout_ms / 1000,
+                                   isolation_level=None, check_same_thread=False,
+                                   uri=bool(uri))
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         try:
+            if exclusive:  # before the first read: the WAL index is then kept in memory
+                conn.execute("PRAGMA locking_mode = EXCLUSIVE")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
             conn.close()  # now, not at garbage collection: it removes the -wal and -shm
             raise self._translate(exc) from exc
         return conn
+
+    def _readable_elsewise(self) -> bool:
+        """After the first read failed for want of space or of a writable file system:
+        switch to EXCLUSIVE or READ_ONLY (True), or not if neither applies (False)."""
+        if self.mode != SHARED:
+            return False
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        if not _read_only_fs(os.path.dirname(os.path.abspath(self.path))):
+            self.mode = EXCLUSIVE  # a connection per use: see _using
+            return True
+        self.mode = READ_ONLY
+        path = self.path
+        wal = f"{path}-wal"
+        if os.path.exists(wal) and os.path.getsize(wal) > 0:
+            # Changes not yet merged into the file: immutable would not see them.  Nobody
+            # can write here, so a copy of both stays true.
+            self._copy_dir = tempfile.mkdtemp(prefix="pypod-state-")
+            path = os.path.join(self._copy_dir, os.path.basename(self.path))
+            shutil.copyfile(self.path, path)
+            shutil.copyfile(wal, f"{path}-wal")
+            self._conn = self._connect(f"file:{urllib.parse.quote(path)}")
+            return True
+        self._conn = self._connect(f"file:{urllib.parse.quote(path)}?immutable=1")
+        return True
 
     # -- opening: version checks, creation, migration ----------------------------------
 
@@ -125,7 +199,8 @@ class Database:
         if found < SCHEMA_VERSION:
             self._create_or_migrate()
         # After a migration, not before: a migration that fails leaves the file as it was.
-        self._ensure_wal()
+        if self.mode != READ_ONLY:
+            self._ensure_wal()
 
     def _create_or_migrate(self) -> None:
         with self.transaction():
@@ -176,8 +251,7 @@ class Database:
         return version
 
     def _ensure_wal(self) -> None:
-        conn = self._open_conn()
-        with self._translated():
+        with self._lock, self._using() as conn, self._translated():
             mode = self._retrying(lambda: conn.execute("PRAGMA journal_mode").fetchone()[0])
             if str(mode).lower() != "wal":
                 self._retrying(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
@@ -186,63 +260,90 @@ class Database:
 
     def check_open(self) -> None:
         """Raise DBClosedError if the database was closed."""
-        self._open_conn()
-
-    def _open_conn(self) -> sqlite3.Connection:
-        if self._conn is None:
+        if self._closed:
             raise DBClosedError(f"the state database {self.path} is closed")
-        return self._conn
+
+    @contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """The connection for one statement or transaction: the open transaction's, the
+        shared one, or (EXCLUSIVE) one of its own, closed after so that other processes
+        get their turn."""
+        self.check_open()
+        if self._txn is not None:
+            yield self._txn
+        elif self._conn is not None:
+            yield self._conn
+        else:
+            conn = self._connect(exclusive=True)
+            try:
+                yield conn
+            finally:
+                with suppress(sqlite3.Error):
+                    conn.close()  # merges the WAL into the file if it can
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of a read; outside a transaction, retried while the file is busy."""
         with self._lock:
-            conn = self._open_conn()
-            with self._translated():
-                if conn.in_transaction:
-                    return conn.execute(sql, params).fetchall()
-                return self._retrying(lambda: conn.execute(sql, params).fetchall())
+            conn = self._txn or self._conn
+            if conn is None:  # closed, or EXCLUSIVE
+                with self._using() as own:
+                    return self._query(own, sql, params)
+            return self._query(conn, sql, params)
+
+    def _query(self, conn: sqlite3.Connection, sql: str,
+               params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._translated():
+            if conn.in_transaction:
+                return conn.execute(sql, params).fetchall()
+            return self._retrying(lambda: conn.execute(sql, params).fetchall())
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement inside :meth:`transaction`; the number of rows changed."""
-        with self._lock:
-            conn = self._open_conn()
-            with self._translated():
-                return conn.execute(sql, params).rowcount
+        with self._lock, self._using() as conn, self._translated():
+            return conn.execute(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement per row inside :meth:`transaction`."""
-        with self._lock:
-            conn = self._open_conn()
-            with self._translated():
-                conn.executemany(sql, rows)
+        with self._lock, self._using() as conn, self._translated():
+            conn.executemany(sql, rows)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """An exclusive write transaction: committed if the block ends normally, rolled
         back if it raises (a killed process's is rolled back by the next opener)."""
         with self._lock:
-            conn = self._open_conn()
-            if conn.in_transaction:
+            self.check_open()
+            if self._txn is not None:
                 raise InternalError("state transactions do not nest")
-            with self._translated():
-                self._retrying(lambda: conn.execute("BEGIN IMMEDIATE"))
-            try:
-                yield
+            if self.mode == READ_ONLY:
+                raise self._unwritable("read-only")
+            with self._using() as conn:
                 with self._translated():
-                    conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
+                    self._retrying(lambda: conn.execute("BEGIN IMMEDIATE"))
+                self._txn = conn
+                try:
+                    yield
+                    with self._translated():
+                        conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._txn = None
 
     def close(self) -> None:
         """Close the connection; later calls raise DBClosedError."""
         with self._lock:
+            self._closed = True
             if self._conn is not None:
                 conn, self._conn = self._conn, None
                 with suppress(sqlite3.Error):
                     conn.close()
+            if self._copy_dir:
+                shutil.rmtree(self._copy_dir, ignore_errors=True)
+                self._copy_dir = ""
 
     # -- waiting and errors ------------------------------------------------------------
 
@@ -281,8 +382,28 @@ class Database:
         code = _code(exc)
         if _is_busy(exc):
             return self._busy_error()
+        if code & 0xFF == _FULL or code in _SHM_CODES:
+            return self._unwritable("full")
+        if code & 0xFF == _READONLY or (code & 0xFF == 14 and _read_only_fs(
+                os.path.dirname(os.path.abspath(self.path)))):  # 14: SQLITE_CANTOPEN
+            return self._unwritable("read-only")
         if code & 0xFF in _CORRUPT_CODES or code == _IOERR_SHORT_READ:
             return StateCorruptError(
                 f"state database {self.path} is corrupt: {exc} (left untouched; move it "
                 f"away or run 'pypod system reset')")
         return InternalError(f"state database {self.path}: {exc}")
+
+    def _unwritable(self, why: str) -> StateUnwritableError:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if why == "full":
+            return StateUnwritableError(
+                f"state database {self.path} cannot be written: no space left on the file "
+                f"system of {directory} (a container's log may have filled it: "
+                f"'pypod rm -f' removes a container's files first)")
+        try:
+            mounted_ro = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+        except OSError:
+            mounted_ro = False
+        return StateUnwritableError(
+            f"state database {self.path} cannot be written: {directory} is "
+            f"{'on a read-only file system' if mounted_ro else 'not writable by this user'}")

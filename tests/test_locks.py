@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from pypod_core.host.locks import FileLock, LockTimeout
 
 _HOLD = """

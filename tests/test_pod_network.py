@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fetch
 
+from conftest import fetch
 from pypod_core.engine.networking import netns_dir, ports_dir
 from pypod_core.errors import NoSuchPodError
 from pypod_core.host import netns, portreserve

@@ -34,8 +34,14 @@ from pypod_core.model import (
 )
 
 if TYPE_CHECKING:
+    from pypod_core.config import RuntimeConfig
     from pypod_core.engine.container import Container
     from pypod_core.engine.runtime import Runtime
+    from pypod_core.plugin.manager import PluginManager
+    from pypod_core.plugin.network import Network
+    from pypod_core.plugin.oci import OCIRuntime
+    from pypod_core.plugin.state import State
+    from pypod_core.plugin.storage import Storage
 
 #: How often a generated name may lose a race with another process before giving up.
 NAME_ATTEMPTS = 16
@@ -50,27 +56,34 @@ class ContainerOps:
     """The container half of :class:`pypod_core.engine.runtime.Runtime` (a mixin)."""
 
     # Provided by Runtime.
-    config: Any
-    state: Any
-    plugins: Any
-    storage: Any
-    oci_runtime: Any
-    network: Any
+    config: RuntimeConfig
+    state: State
+    plugins: PluginManager
+    storage: Storage
+    oci_runtime: OCIRuntime
+    network: Network | None
     lock_dir: str
     rootless: bool
     missing_backends: dict[str, str]
 
-    if TYPE_CHECKING:
-        @property
-        def locks(self) -> LockTable: ...
+    @property
+    def locks(self) -> LockTable:
+        """Provided by Runtime: this process's locks on objects."""
+        raise NotImplementedError
 
-        def check_valid(self) -> None: ...
+    def check_valid(self) -> None:
+        """Provided by Runtime: raise unless the runtime is usable."""
+        raise NotImplementedError
 
-        def generate_name(self) -> str: ...
+    def generate_name(self) -> str:
+        """Provided by Runtime: a free container or pod name."""
+        raise NotImplementedError
 
-        def pod_member_fields(self, fields: dict[str, Any]) -> dict[str, Any]: ...
-
-        def check_infra_removal(self, ctr: Container, removing_pod: bool) -> None: ...
+    @property
+    def _runtime(self) -> Runtime:
+        """This mixin as the Runtime it is a part of: what it calls of the other half
+        (and passes to a Container or Pod) is typed, where a mixin cannot say so."""
+        return cast("Runtime", self)
 
     # -- locks -------------------------------------------------------------------------
 
@@ -114,7 +127,7 @@ class ContainerOps:
         check_log_options(config_fields.get("log_path", ""),
                           config_fields.get("log_size_max", -1))
         if config_fields.get("pod"):
-            config_fields = self.pod_member_fields(config_fields)
+            config_fields = self._runtime.pod_member_fields(config_fields)
         elif "network_mode" not in config_fields:
             config_fields["network_mode"] = self.default_network_mode()
         if any(config_fields.get(key) for key in ETC_FIELDS):
@@ -141,7 +154,7 @@ class ContainerOps:
                     raise
                 continue
             break
-        ctr = Container(self, record)  # type: ignore[arg-type]
+        ctr = Container(self._runtime, record)
         try:
             self.plugins.hook.pypod_container_created(runtime=self, container=ctr)
         except BaseException:
@@ -161,7 +174,7 @@ class ContainerOps:
             if not self.rootless:  # the default backend is not installed: say so
                 from pypod_core.engine.networking import no_network_reason
 
-                raise NetworkError(no_network_reason(cast("Runtime", self)))
+                raise NetworkError(no_network_reason(self._runtime))
             return "none"  # rootless pypod has no network backend
         return mode
 
@@ -170,14 +183,14 @@ class ContainerOps:
         from pypod_core.engine.container import Container
 
         self.check_valid()
-        return Container(self, self.state.lookup_container(id_or_name))  # type: ignore[arg-type]
+        return Container(self._runtime, self.state.lookup_container(id_or_name))
 
     def get_container(self, ctr_id: str) -> Container:
         """The container with this full id."""
         from pypod_core.engine.container import Container
 
         self.check_valid()
-        return Container(self, self.state.container(ctr_id))  # type: ignore[arg-type]
+        return Container(self._runtime, self.state.container(ctr_id))
 
     def containers(self, all: bool = True) -> list[Container]:
         """Every container, oldest first, synced with the OCI runtime (except one that
@@ -188,7 +201,7 @@ class ContainerOps:
         self.check_valid()
         result = []
         for record in self.state.all_containers():
-            ctr = Container(self, record)  # type: ignore[arg-type]
+            ctr = Container(self._runtime, record)
             if record.state.state in LIVE:
                 try:
                     ctr.sync(wait=False)
@@ -223,7 +236,7 @@ class ContainerOps:
     def _remove_locked(self, ctr: Container, force: bool, timeout: int | None,
                        removing_pod: bool) -> None:
         with ctr.locked():
-            self.check_infra_removal(ctr, removing_pod)
+            self._runtime.check_infra_removal(ctr, removing_pod)
             if ctr.state.state in _NEEDS_FORCE and not force:
                 raise CtrStateInvalidError(
                     f"cannot remove container {ctr.name} as it is {ctr.state.state.value} - "
@@ -273,8 +286,8 @@ class ContainerOps:
         from pypod_core.engine.container import Container
 
         for record in self.state.all_containers():
-            ctr = Container(self, record)  # type: ignore[arg-type]
-            networking.teardown_network(self, ctr)  # type: ignore[arg-type]
+            ctr = Container(self._runtime, record)
+            networking.teardown_network(self._runtime, ctr)
             try:
                 self.oci_runtime.delete_container(ctr)
             except PypodError as exc:

@@ -13,7 +13,7 @@ are the infra container's.  A pod that asks for no network gets the configured d
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pypod_core.errors import (
     CtrInUseError,
@@ -37,8 +37,12 @@ from pypod_core.model import (
 )
 
 if TYPE_CHECKING:
+    from pypod_core.config import RuntimeConfig
     from pypod_core.engine.container import Container
     from pypod_core.engine.pod import Pod
+    from pypod_core.engine.runtime import Runtime
+    from pypod_core.plugin.manager import PluginManager
+    from pypod_core.plugin.state import State
 
 #: The namespace kinds a pod can share through its infra container.
 SHAREABLE = ("net", "ipc", "uts", "pid")
@@ -73,29 +77,29 @@ class PodOps:
     """The pod half of :class:`pypod_core.engine.runtime.Runtime` (a mixin)."""
 
     # Provided by Runtime.
-    config: Any
-    state: Any
-    plugins: Any
+    config: RuntimeConfig
+    state: State
+    plugins: PluginManager
     lock_dir: str
 
-    if TYPE_CHECKING:
-        @property
-        def locks(self) -> LockTable: ...
+    @property
+    def locks(self) -> LockTable:
+        """Provided by Runtime: this process's locks on objects."""
+        raise NotImplementedError
 
-        def check_valid(self) -> None: ...
+    def check_valid(self) -> None:
+        """Provided by Runtime: raise unless the runtime is usable."""
+        raise NotImplementedError
 
-        def generate_name(self) -> str: ...
+    def generate_name(self) -> str:
+        """Provided by Runtime: a free container or pod name."""
+        raise NotImplementedError
 
-        def create_container(self, rootfs: str, command: Sequence[str], *,
-                             name: str | None = None, **config_fields: Any) -> Container: ...
-
-        def get_container(self, ctr_id: str) -> Container: ...
-
-        def default_network_mode(self) -> str: ...
-
-        def remove_container(self, ctr: Container, force: bool = False,
-                             timeout: int | None = None, *,
-                             removing_pod: bool = False) -> bool: ...
+    @property
+    def _runtime(self) -> Runtime:
+        """This mixin as the Runtime it is a part of: what it calls of the other half
+        (and passes to a Container or Pod) is typed, where a mixin cannot say so."""
+        return cast("Runtime", self)
 
     # -- locks -------------------------------------------------------------------------
 
@@ -146,14 +150,14 @@ class PodOps:
                                   "resolv.conf of its own: --dns, --dns-search, --dns-option, "
                                   "--add-host and --no-hosts need the infra container")
         mode = network_mode or ("bridge" if ports or networks
-                                 else self.default_network_mode() if infra else "none")
+                                 else self._runtime.default_network_mode() if infra else "none")
         if mode not in ("none", "host", "bridge"):
             raise InvalidArgError(f"invalid network mode {mode!r}: none, host or bridge")
         if (ports or networks) and mode != "bridge":
             raise InvalidArgError(f"published ports and networks need a bridge network; "
                                   f"the pod's network mode is {mode}")
         record = self._add_pod_record(name, dict(labels or {}), kinds, infra, tuple(ports))
-        pod = Pod(self, record)  # type: ignore[arg-type]
+        pod = Pod(self._runtime, record)
         if infra:
             try:
                 self._create_infra(pod, mode, tuple(networks), hostname, etc)
@@ -194,7 +198,7 @@ class PodOps:
         its hosts and resolv.conf (``etc``: their settings)."""
         from pypod_core.engine.infra import infra_rootfs
 
-        infra = self.create_container(
+        infra = self._runtime.create_container(
             infra_rootfs(self.config), self.config.infra_command,
             name=f"{pod.id[:12]}-infra", pod=pod.id, is_infra=True, read_only=True,
             hostname=(hostname or pod.name)[:HOSTNAME_MAX], network_mode=mode,
@@ -244,7 +248,7 @@ class PodOps:
                     "--dns/--dns-search/--dns-option/--add-host)")
             result["network_mode"] = "none"
         if "uts" in shared:
-            infra_hostname = self.get_container(infra).config.hostname
+            infra_hostname = self._runtime.get_container(infra).config.hostname
             if fields.get("hostname") not in (None, "", infra_hostname):
                 raise InvalidArgError(f"container shares the UTS namespace of pod {pod.name}: "
                                       "it cannot set its own host name")
@@ -256,21 +260,21 @@ class PodOps:
         from pypod_core.engine.pod import Pod
 
         self.check_valid()
-        return Pod(self, self.state.lookup_pod(id_or_name))  # type: ignore[arg-type]
+        return Pod(self._runtime, self.state.lookup_pod(id_or_name))
 
     def get_pod(self, pod_id: str) -> Pod:
         """The pod with this full id."""
         from pypod_core.engine.pod import Pod
 
         self.check_valid()
-        return Pod(self, self.state.pod(pod_id))  # type: ignore[arg-type]
+        return Pod(self._runtime, self.state.pod(pod_id))
 
     def pods(self) -> list[Pod]:
         """Every pod, oldest first."""
         from pypod_core.engine.pod import Pod
 
         self.check_valid()
-        return [Pod(self, record) for record in self.state.all_pods()]  # type: ignore[arg-type]
+        return [Pod(self._runtime, record) for record in self.state.all_pods()]
 
     # -- remove ------------------------------------------------------------------------
 
@@ -297,7 +301,8 @@ class PodOps:
                                            "use force")
             for ctr in reversed(start_order(ctrs)):
                 try:
-                    self.remove_container(ctr, force=True, timeout=timeout, removing_pod=True)
+                    self._runtime.remove_container(ctr, force=True, timeout=timeout,
+                                                   removing_pod=True)
                 except NoSuchCtrError:
                     continue  # removed by another process meanwhile
             self.state.remove_pod(pod.id)
@@ -326,5 +331,5 @@ class PodOps:
         from pypod_core.engine.pod import Pod
 
         for record in self.state.all_pods():
-            Pod(self, record).refresh()  # type: ignore[arg-type]
+            Pod(self._runtime, record).refresh()
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pypod_core.engine import etc_files
+from pypod_core.engine.runtime_half import RuntimeHalf
 from pypod_core.errors import (
     CtrInUseError,
     CtrRemovedError,
@@ -23,7 +24,7 @@ from pypod_core.errors import (
     NoSuchCtrError,
     PypodError,
 )
-from pypod_core.host.locks import FileLock, LockTable
+from pypod_core.host.locks import FileLock
 from pypod_core.model import (
     ContainerConfig,
     ContainerRecord,
@@ -34,13 +35,9 @@ from pypod_core.model import (
 )
 
 if TYPE_CHECKING:
-    from pypod_core.config import RuntimeConfig
     from pypod_core.engine.container import Container
-    from pypod_core.engine.runtime import Runtime
-    from pypod_core.plugin.manager import PluginManager
     from pypod_core.plugin.network import Network
     from pypod_core.plugin.oci import OCIRuntime
-    from pypod_core.plugin.state import State
     from pypod_core.plugin.storage import Storage
 
 #: How often a generated name may lose a race with another process before giving up.
@@ -52,38 +49,15 @@ _NEEDS_FORCE = frozenset({ContainerStatus.RUNNING, ContainerStatus.PAUSED,
                           ContainerStatus.STOPPING})
 
 
-class ContainerOps:
+class ContainerOps(RuntimeHalf):
     """The container half of :class:`pypod_core.engine.runtime.Runtime` (a mixin)."""
 
-    # Provided by Runtime.
-    config: RuntimeConfig
-    state: State
-    plugins: PluginManager
+    # Provided by Runtime, besides what RuntimeHalf says.
     storage: Storage
     oci_runtime: OCIRuntime
     network: Network | None
-    lock_dir: str
     rootless: bool
     missing_backends: dict[str, str]
-
-    @property
-    def locks(self) -> LockTable:
-        """Provided by Runtime: this process's locks on objects."""
-        raise NotImplementedError
-
-    def check_valid(self) -> None:
-        """Provided by Runtime: raise unless the runtime is usable."""
-        raise NotImplementedError
-
-    def generate_name(self) -> str:
-        """Provided by Runtime: a free container or pod name."""
-        raise NotImplementedError
-
-    @property
-    def _runtime(self) -> Runtime:
-        """This mixin as the Runtime it is a part of: what it calls of the other half
-        (and passes to a Container or Pod) is typed, where a mixin cannot say so."""
-        return cast("Runtime", self)
 
     # -- locks -------------------------------------------------------------------------
 

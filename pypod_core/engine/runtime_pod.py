@@ -13,8 +13,9 @@ are the infra container's.  A pod that asks for no network gets the configured d
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from pypod_core.engine.runtime_half import RuntimeHalf
 from pypod_core.errors import (
     CtrInUseError,
     CtrStateInvalidError,
@@ -25,7 +26,7 @@ from pypod_core.errors import (
     PodNotEmptyError,
     PypodError,
 )
-from pypod_core.host.locks import FileLock, LockTable
+from pypod_core.host.locks import FileLock
 from pypod_core.model import (
     ContainerStatus,
     PodConfig,
@@ -37,12 +38,8 @@ from pypod_core.model import (
 )
 
 if TYPE_CHECKING:
-    from pypod_core.config import RuntimeConfig
     from pypod_core.engine.container import Container
     from pypod_core.engine.pod import Pod
-    from pypod_core.engine.runtime import Runtime
-    from pypod_core.plugin.manager import PluginManager
-    from pypod_core.plugin.state import State
 
 #: The namespace kinds a pod can share through its infra container.
 SHAREABLE = ("net", "ipc", "uts", "pid")
@@ -73,33 +70,8 @@ def _check_share(kinds: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
-class PodOps:
+class PodOps(RuntimeHalf):
     """The pod half of :class:`pypod_core.engine.runtime.Runtime` (a mixin)."""
-
-    # Provided by Runtime.
-    config: RuntimeConfig
-    state: State
-    plugins: PluginManager
-    lock_dir: str
-
-    @property
-    def locks(self) -> LockTable:
-        """Provided by Runtime: this process's locks on objects."""
-        raise NotImplementedError
-
-    def check_valid(self) -> None:
-        """Provided by Runtime: raise unless the runtime is usable."""
-        raise NotImplementedError
-
-    def generate_name(self) -> str:
-        """Provided by Runtime: a free container or pod name."""
-        raise NotImplementedError
-
-    @property
-    def _runtime(self) -> Runtime:
-        """This mixin as the Runtime it is a part of: what it calls of the other half
-        (and passes to a Container or Pod) is typed, where a mixin cannot say so."""
-        return cast("Runtime", self)
 
     # -- locks -------------------------------------------------------------------------
 

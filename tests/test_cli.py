@@ -8,16 +8,31 @@ import importlib
 import pytest
 
 from conftest import run_pypod
-from pypod_core.cli import main
+from pypod_core.cli import commands, main
+
+MODULES = commands.modules_for(None)
 
 
-@pytest.mark.parametrize("module", list(main.COMMAND_MODULES))
-def test_each_module_registers_exactly_the_words_the_map_gives(module: str):
+@pytest.mark.parametrize("module", MODULES)
+def test_each_module_registers_exactly_the_words_the_table_gives(module: str):
     sub = main.ArgumentParser(prog="pypod").add_subparsers()
-    groups = {name: argparse.ArgumentParser().add_subparsers() for name in main.GROUPS}
+    groups = {name: argparse.ArgumentParser().add_subparsers()
+              for name, command in commands.COMMANDS.items() if command.group}
     importlib.import_module(f"pypod_core.cli.{module}").register(sub, groups, main.Wanted(()))
     used = {name for name, group in groups.items() if group.choices}
-    assert set(sub.choices) | used == set(main.COMMAND_MODULES[module])
+    assert set(sub.choices) | used == {word for word, command in commands.COMMANDS.items()
+                                       if module in command.modules}
+
+
+def test_the_container_group_has_every_container_command_and_its_own():
+    sub = main.ArgumentParser(prog="pypod").add_subparsers()
+    groups = {"container": argparse.ArgumentParser().add_subparsers()}
+    importlib.import_module("pypod_core.cli.containers").register(sub, groups,
+                                                                  main.Wanted(()))
+    assert set(groups["container"].choices) == {*commands.container_verbs(),
+                                                *commands.CONTAINER_ONLY}
+    help_of = {action.dest: action.help for action in sub._choices_actions}
+    assert help_of["stop"] == commands.summary("stop")
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -2,8 +2,11 @@
 ``rm``, ``ps``, ``logs``, ``wait``, ``inspect``, ``exec``, ``pause``, ``unpause``,
 ``restart`` and ``container cleanup``; each also as ``pypod container VERB``.
 
-This module is imported whenever its commands are parsed, so it imports nothing heavy
-at module level (argparse and the small cli.output): handlers import what they use.
+Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
+the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.  This
+module is imported whenever its commands are parsed, so it imports nothing heavy at
+module level (argparse, the errors, the small cli.output): handlers import the engine's
+modules they use.
 """
 
 from __future__ import annotations
@@ -13,7 +16,17 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.cli.commands import CONTAINER_ONLY, container_verbs, summary
 from pypod_core.cli.output import error_line, for_each, parse_format, table
+from pypod_core.errors import (
+    CommandNotExecutableError,
+    CommandNotFoundError,
+    CtrRemovedError,
+    CtrStateInvalidError,
+    InvalidArgError,
+    NoSuchCtrError,
+    PypodError,
+)
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -104,7 +117,6 @@ def add_etc_flags(p: argparse.ArgumentParser, what: str) -> None:
 def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     """ContainerConfig fields from create/run flags."""
     from pypod_core.cli import options as opt
-    from pypod_core.errors import InvalidArgError
 
     if not args.rootfs:
         raise InvalidArgError("images are not supported yet: use --rootfs DIR")
@@ -150,6 +162,12 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
     return 0
 
 
+def _add_create(sub: Any) -> None:
+    p = sub.add_parser("create", help=summary("create"))
+    _add_create_flags(p)
+    p.set_defaults(func=cmd_create)
+
+
 def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod run``: create, start, stream the output, exit with the container's code."""
     ctr = _create(args, ctx)
@@ -164,10 +182,15 @@ def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
     return _attached(ctr)  # removes an --rm container itself
 
 
+def _add_run(sub: Any) -> None:
+    p = sub.add_parser("run", help=summary("run"))
+    _add_create_flags(p)
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    p.set_defaults(func=cmd_run)
+
+
 def _attached(ctr: Container) -> int:
     """Start ``ctr`` attached, with signals forwarded to it (podman's --sig-proxy)."""
-    from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError
-
     try:
         with _sig_proxy(ctr):
             return ctr.start_attached(sys.stdout.buffer, sys.stderr.buffer)
@@ -211,8 +234,6 @@ class _sig_proxy:
 
 
 def _remove_quietly(ctx: CLIContext, ctr: Container, wanted: bool) -> None:
-    from pypod_core.errors import NoSuchCtrError
-
     if not wanted:
         return
     try:
@@ -234,8 +255,6 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], 
     if getattr(args, "all", False):
         names = [c.id for c in ctx.runtime.containers(all=True)]
     elif not names:
-        from pypod_core.errors import InvalidArgError
-
         raise InvalidArgError(f"{args.verb}: at least one container name or id is required")
     _check_time(args)
     return for_each(names, ctx.runtime.lookup_container, act,
@@ -253,16 +272,12 @@ def _check_time(args: argparse.Namespace) -> None:
 def _missing() -> tuple[type[Exception], ...]:
     """The errors of a container that does not exist, or no longer: another process
     removed it after this one looked it up."""
-    from pypod_core.errors import CtrRemovedError, NoSuchCtrError
-
     return (NoSuchCtrError, CtrRemovedError)
 
 
 def _rm_exit_code(exc: Exception) -> int:
     """podman's ``rm`` exit codes: 1 a container does not exist, 2 one is running or
     paused (and no --force), 125 any other error."""
-    from pypod_core.errors import CtrStateInvalidError
-
     if isinstance(exc, _missing()):
         return 1
     return 2 if isinstance(exc, CtrStateInvalidError) else 125
@@ -271,18 +286,30 @@ def _rm_exit_code(exc: Exception) -> int:
 def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod start [-a]``."""
     if args.attach:
-        from pypod_core.errors import InvalidArgError
-
         if len(args.containers) != 1:
             raise InvalidArgError("start --attach takes exactly one container")
         return _attached(ctx.runtime.lookup_container(args.containers[0]))
     return _each(args, ctx, lambda c: c.start())
 
 
+def _add_start(sub: Any) -> None:
+    p = sub.add_parser("start", help=summary("start"))
+    p.add_argument("-a", "--attach", action="store_true", help="attach to the output")
+    _multi(p, cmd_start, "start")
+
+
 def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod stop [-t N] [-i]``."""
     return _each(args, ctx, lambda c: c.stop(args.time),
                  ignore=_missing() if args.ignore else ())
+
+
+def _add_stop(sub: Any) -> None:
+    p = sub.add_parser("stop", help=summary("stop"))
+    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    p.add_argument("-i", "--ignore", action="store_true",
+                   help="no error for a container that does not exist")
+    _multi(p, cmd_stop, "stop", all_flag=True)
 
 
 def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -293,14 +320,18 @@ def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
     return _each(args, ctx, lambda c: c.kill(number))
 
 
+def _add_kill(sub: Any) -> None:
+    p = sub.add_parser("kill", help=summary("kill"))
+    p.add_argument("-s", "--signal", default="SIGKILL")
+    _multi(p, cmd_kill, "kill", all_flag=True)
+
+
 def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod rm [-f] [-i] [-a] [-t N]``: print the removed containers' ids.  As
     podman's: ``--force`` implies ``--ignore`` (a container that does not exist, or
     that another process removes meanwhile, is no error), ``--time`` needs
     ``--force``, and the exit code says what failed (see _rm_exit_code)."""
     if args.time is not None and not args.force:
-        from pypod_core.errors import InvalidArgError
-
         raise InvalidArgError("--force option must be specified to use the --time option")
     return _each(args, ctx,
                  lambda c: ctx.runtime.remove_container(c, force=args.force, timeout=args.time),
@@ -309,9 +340,23 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
                  exit_code=_rm_exit_code)
 
 
+def _add_rm(sub: Any) -> None:
+    p = sub.add_parser("rm", help=summary("rm"))
+    p.add_argument("-f", "--force", action="store_true",
+                   help="stop running ones first; implies --ignore")
+    p.add_argument("-i", "--ignore", action="store_true",
+                   help="no error for a container that does not exist")
+    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    _multi(p, cmd_rm, "rm", all_flag=True)
+
+
 def cmd_pause(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pause``."""
     return _each(args, ctx, lambda c: c.pause())
+
+
+def _add_pause(sub: Any) -> None:
+    _multi(sub.add_parser("pause", help=summary("pause")), cmd_pause, "pause")
 
 
 def cmd_unpause(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -319,9 +364,19 @@ def cmd_unpause(args: argparse.Namespace, ctx: CLIContext) -> int:
     return _each(args, ctx, lambda c: c.unpause())
 
 
+def _add_unpause(sub: Any) -> None:
+    _multi(sub.add_parser("unpause", help=summary("unpause")), cmd_unpause, "unpause")
+
+
 def cmd_restart(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod restart [-t N]``."""
     return _each(args, ctx, lambda c: c.restart(args.time))
+
+
+def _add_restart(sub: Any) -> None:
+    p = sub.add_parser("restart", help=summary("restart"))
+    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    _multi(p, cmd_restart, "restart", all_flag=True)
 
 
 def cmd_wait(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -329,10 +384,13 @@ def cmd_wait(args: argparse.Namespace, ctx: CLIContext) -> int:
     return _each(args, ctx, lambda c: c.wait(), show=lambda name, c, code: str(code))
 
 
+def _add_wait(sub: Any) -> None:
+    _multi(sub.add_parser("wait", help=summary("wait")), cmd_wait, "wait")
+
+
 def cmd_cleanup(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod container cleanup [--rm]``: what conmon's exit command runs."""
     from pypod_core.engine.container import LIVE
-    from pypod_core.errors import NoSuchCtrError
 
     for name in args.containers:
         try:
@@ -343,6 +401,12 @@ def cmd_cleanup(args: argparse.Namespace, ctx: CLIContext) -> int:
         except NoSuchCtrError:
             continue  # removed already, by the process that ran it
     return 0
+
+
+def _add_cleanup(sub: Any) -> None:
+    p = sub.add_parser("cleanup", help=summary("cleanup"))
+    p.add_argument("--rm", action="store_true", help="remove the container too")
+    _multi(p, cmd_cleanup, "cleanup")
 
 
 # -- looking at containers -------------------------------------------------------------
@@ -377,6 +441,10 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
     return 0
 
 
+def _add_ps(sub: Any) -> None:
+    _ps_flags(sub.add_parser("ps", help=summary("ps")))
+
+
 def _ps_template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
     """podman's ps template fields: ``.ID``, ``.Names`` as text, ``.Command`` joined."""
     from pypod_core.engine.inspect import ports_text
@@ -408,8 +476,6 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod inspect [--format F]``: JSON (podman's keys), or a Go template each."""
     import json
 
-    from pypod_core.errors import PypodError
-
     template = parse_format(args.format, "json", "{{json .}}")
     docs, code = [], 0
     for name in args.containers:
@@ -424,6 +490,14 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
     else:
         ctx.out(json.dumps(docs, indent=4))
     return code
+
+
+def _add_inspect(sub: Any) -> None:
+    p = sub.add_parser("inspect", help=summary("inspect"))
+    p.add_argument("-f", "--format", default="", help="json, or a Go template")
+    p.add_argument("--type", default="container", choices=["container"])
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_inspect)
 
 
 def cmd_logs(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -450,10 +524,18 @@ def cmd_logs(args: argparse.Namespace, ctx: CLIContext) -> int:
     return 0
 
 
+def _add_logs(sub: Any) -> None:
+    p = sub.add_parser("logs", help=summary("logs"))
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("--tail", type=int, default=None, help="only the last N lines")
+    p.add_argument("--since", default="", help="a time, or a duration such as 10m")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(func=cmd_logs)
+
+
 def cmd_exec(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod exec [-e] [-u] [-w] CTR CMD...``: the command's exit code."""
     from pypod_core.cli.options import parse_env
-    from pypod_core.errors import InvalidArgError
 
     if not args.command:
         raise InvalidArgError("exec: a command is required")
@@ -461,6 +543,16 @@ def cmd_exec(args: argparse.Namespace, ctx: CLIContext) -> int:
     sys.stdout.flush()
     return ctr.exec(args.command, env=parse_env(args.env), user=args.user,
                     workdir=args.workdir)
+
+
+def _add_exec(sub: Any) -> None:
+    p = sub.add_parser("exec", help=summary("exec"))
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    p.add_argument("-u", "--user", default="")
+    p.add_argument("-w", "--workdir", default="")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    p.set_defaults(func=cmd_exec)
 
 
 # -- registration ----------------------------------------------------------------------
@@ -484,123 +576,18 @@ def _ps_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_ps)
 
 
-def _add_create(sub: Any) -> None:
-    p = sub.add_parser("create", help="create a container")
-    _add_create_flags(p)
-    p.set_defaults(func=cmd_create)
-
-
-def _add_run(sub: Any) -> None:
-    p = sub.add_parser("run", help="run a command in a new container")
-    _add_create_flags(p)
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
-    p.set_defaults(func=cmd_run)
-
-
-def _add_start(sub: Any) -> None:
-    p = sub.add_parser("start", help="start containers")
-    p.add_argument("-a", "--attach", action="store_true", help="attach to the output")
-    _multi(p, cmd_start, "start")
-
-
-def _add_stop(sub: Any) -> None:
-    p = sub.add_parser("stop", help="stop containers")
-    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
-    p.add_argument("-i", "--ignore", action="store_true",
-                   help="no error for a container that does not exist")
-    _multi(p, cmd_stop, "stop", all_flag=True)
-
-
-def _add_kill(sub: Any) -> None:
-    p = sub.add_parser("kill", help="send a signal to containers")
-    p.add_argument("-s", "--signal", default="SIGKILL")
-    _multi(p, cmd_kill, "kill", all_flag=True)
-
-
-def _add_rm(sub: Any) -> None:
-    p = sub.add_parser("rm", help="remove containers")
-    p.add_argument("-f", "--force", action="store_true",
-                   help="stop running ones first; implies --ignore")
-    p.add_argument("-i", "--ignore", action="store_true",
-                   help="no error for a container that does not exist")
-    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
-    _multi(p, cmd_rm, "rm", all_flag=True)
-
-
-def _add_simple(verb: str, handler: Callable[..., int], help_text: str) -> Callable[[Any], None]:
-    return lambda sub: _multi(sub.add_parser(verb, help=help_text), handler, verb)
-
-
-def _add_restart(sub: Any) -> None:
-    p = sub.add_parser("restart", help="restart containers")
-    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
-    _multi(p, cmd_restart, "restart", all_flag=True)
-
-
-def _add_inspect(sub: Any) -> None:
-    p = sub.add_parser("inspect", help="show containers' configuration and state")
-    p.add_argument("-f", "--format", default="", help="json, or a Go template")
-    p.add_argument("--type", default="container", choices=["container"])
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
-    p.set_defaults(func=cmd_inspect)
-
-
-def _add_logs(sub: Any) -> None:
-    p = sub.add_parser("logs", help="show a container's output")
-    p.add_argument("-f", "--follow", action="store_true")
-    p.add_argument("--tail", type=int, default=None, help="only the last N lines")
-    p.add_argument("--since", default="", help="a time, or a duration such as 10m")
-    p.add_argument("container", metavar="CONTAINER")
-    p.set_defaults(func=cmd_logs)
-
-
-def _add_exec(sub: Any) -> None:
-    p = sub.add_parser("exec", help="run a command in a running container")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
-    p.add_argument("-u", "--user", default="")
-    p.add_argument("-w", "--workdir", default="")
-    p.add_argument("container", metavar="CONTAINER")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
-    p.set_defaults(func=cmd_exec)
-
-
-def _add_cleanup(sub: Any) -> None:
-    p = sub.add_parser("cleanup", help="clean up after a container exited (exit command)")
-    p.add_argument("--rm", action="store_true", help="remove the container too")
-    _multi(p, cmd_cleanup, "cleanup")
-
-
-#: Each container verb and what adds its parser, in ``--help`` order.
-VERBS: dict[str, Callable[[Any], None]] = {
-    "create": _add_create,
-    "run": _add_run,
-    "start": _add_start,
-    "stop": _add_stop,
-    "kill": _add_kill,
-    "rm": _add_rm,
-    "pause": _add_simple("pause", cmd_pause, "pause containers"),
-    "unpause": _add_simple("unpause", cmd_unpause, "unpause containers"),
-    "wait": _add_simple("wait", cmd_wait, "wait for containers to exit"),
-    "restart": _add_restart,
-    "ps": lambda sub: _ps_flags(sub.add_parser("ps", help="list containers")),
-    "inspect": _add_inspect,
-    "logs": _add_logs,
-    "exec": _add_exec,
-}
-#: What ``pypod container`` adds to the verbs above.
-GROUP_VERBS: dict[str, Callable[[Any], None]] = {
-    "ls": lambda sub: _ps_flags(sub.add_parser("ls", help="list containers (ps)")),
-    "cleanup": _add_cleanup,
-}
+def _add_ls(sub: Any) -> None:
+    _ps_flags(sub.add_parser("ls", help=summary("ls")))
 
 
 def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
-    """Add the container verbs the command line needs, at the top level and under
-    ``pypod container``."""
-    for verb, add in VERBS.items():
+    """Add the container commands the command line needs (the table in
+    :mod:`pypod_core.cli.commands`), at the top level and under ``pypod container``;
+    each command's parser is made by the ``_add_<command>`` beside its handler."""
+    for verb in container_verbs():
         if want(verb):
-            add(sub)
+            globals()[f"_add_{verb}"](sub)
     if "container" in groups:
-        for verb, add in {**VERBS, **GROUP_VERBS}.items():
+        for verb in [*container_verbs(), *CONTAINER_ONLY]:
             if want(verb, group="container"):
-                add(groups["container"])
+                globals()[f"_add_{verb}"](groups["container"])

@@ -1,10 +1,11 @@
 """The ``pypod`` command: global flags, command modules, one-line errors and exit 125.
 
-Each command module beside this one exposes ``register(sub, groups, want)``, adding the
-parsers of the verbs ``want`` (a :class:`Wanted`) says the command line needs; a
-command's parser sets ``func=handler`` with ``handler(args, ctx) -> int``.  An error pypod raises
-on purpose is printed as one line and exits 125; a traceback only with
-``--log-level debug``.
+The words and the modules that add their parsers are one table,
+:mod:`pypod_core.cli.commands`.  Each command module exposes ``register(sub, groups,
+want)``, adding the parsers of the verbs ``want`` (a :class:`Wanted`) says the command
+line needs; a command's parser sets ``func=handler`` with ``handler(args, ctx) -> int``.
+An error pypod raises on purpose is printed as one line and exits 125; a traceback only
+with ``--log-level debug``.
 """
 
 from __future__ import annotations
@@ -15,31 +16,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from pypod_core.cli.commands import COMMANDS, modules_for
 from pypod_core.errors import InvalidArgError, PypodError
 
 #: Exit code for pypod's own errors (podman's).
 EXIT_ERROR = 125
-#: The command modules, in ``--help`` order, and the top-level words (commands and the
-#: groups below) each registers: a command line builds only the parsers it needs, since
-#: building all of them would cost every ``pypod`` process ~8 ms.
-COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "system": ("info", "plugins", "config", "system"),
-    "state_admin": ("system",),
-    "containers": ("create", "exec", "inspect", "kill", "logs", "pause", "ps", "restart",
-                   "rm", "run", "start", "stop", "unpause", "wait", "container"),
-    "networks": ("network",),
-    "pods": ("pod",),
-}
 #: pypod's own flags that take a value, to find the command word in a command line.
 _VALUE_FLAGS = frozenset({"--config", "--root", "--runroot", "--state-type", "--runtime",
                           "--log-level", "--no-plugin"})
-#: Command groups other modules add sub-commands to: ``pypod system migrate`` etc.
-GROUPS = {
-    "system": "manage pypod itself",
-    "container": "manage containers",
-    "network": "manage networks",
-    "pod": "manage pods",
-}
+def _is_group(word: str) -> bool:
+    return word in COMMANDS and COMMANDS[word].group
 
 
 class UsageError(InvalidArgError):
@@ -119,7 +105,7 @@ def command_words(argv: Sequence[str]) -> list[str]:
             continue
         if not argv[i].startswith("-"):
             words.append(argv[i])
-            if words[0] not in GROUPS or len(words) == 2:
+            if not _is_group(words[0]) or len(words) == 2:
                 break
         elif words:  # a flag after the group word: there is no sub-command word
             break
@@ -166,17 +152,16 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
                         help="print each runtime stage, the plugin serving it and its time")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     want = Wanted(argv)
-    modules = [m for m, words in COMMAND_MODULES.items() if want.command in words]
-    if not modules:  # no command, or an unknown one: its error lists every command
-        want, modules = Wanted(()), list(COMMAND_MODULES)
+    if want.command not in COMMANDS:  # no command, or an unknown one: list them all
+        want = Wanted(())
     groups = {}
-    for name, help_text in GROUPS.items():
-        if want(name):
-            group = sub.add_parser(name, help=help_text)
+    for name, command in COMMANDS.items():
+        if command.group and want(name):
+            group = sub.add_parser(name, help=command.summary)
             groups[name] = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND",
                                                 parser_class=ArgumentParser)
             group.set_defaults(func=_group_help(group))
-    for module_name in modules:
+    for module_name in modules_for(want.command):
         importlib.import_module(f"pypod_core.cli.{module_name}").register(sub, groups, want)
     return parser
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.output import error_line, for_each, parse_format, table
+from pypod_core.errors import InvalidArgError, NoSuchPodError, PodRemovedError, PypodError
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
 
 
 def _parse_bool(text: str) -> bool:
-    from pypod_core.errors import InvalidArgError
-
     value = text.strip().lower()
     if value in ("true", "1", "yes"):
         return True
@@ -59,8 +58,6 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any],
     """Apply ``act`` to each named pod (or all with ``--all``) and print its id; on an
     error, report it and exit 125 after trying the rest (``for_each_options``: see
     :func:`for_each`)."""
-    from pypod_core.errors import InvalidArgError
-
     if getattr(args, "all", False):
         names = [p.id for p in ctx.runtime.pods()]
     elif args.pods:
@@ -112,8 +109,6 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod rm [-f] [-i] [-a] [-t N]``.  As podman's: ``--force`` implies
     ``--ignore`` (a missing pod is no error), ``--time`` needs ``--force``, and the exit
     code is 1 when a pod does not exist."""
-    from pypod_core.errors import InvalidArgError, NoSuchPodError, PodRemovedError
-
     if args.time is not None and not args.force:
         raise InvalidArgError("--force option must be specified to use the --time option")
     missing = (NoSuchPodError, PodRemovedError)
@@ -177,8 +172,6 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod inspect [-f F] POD...``: a JSON list (podman's keys), or a Go
     template each."""
     import json
-
-    from pypod_core.errors import PypodError
 
     template = parse_format(args.format, "json", "{{json .}}")
     docs, code = [], 0

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.cli.commands import summary
 from pypod_core.cli.main import ArgumentParser
 from pypod_core.config import load_config
 from pypod_core.plugin.manager import PluginManager
@@ -16,13 +17,13 @@ if TYPE_CHECKING:
 
 def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add this module's commands to the ``pypod`` parser."""
-    info = sub.add_parser("info", help="show host, store, registries and plugins")
+    info = sub.add_parser("info", help=summary("info"))
     info.add_argument("--format", "-f", default="", help="json, or a Go template")
     info.set_defaults(func=cmd_info)
-    plugins = sub.add_parser("plugins", help="list plugins and the backends they declare")
+    plugins = sub.add_parser("plugins", help=summary("plugins"))
     plugins.add_argument("--json", action="store_true", help="JSON output")
     plugins.set_defaults(func=cmd_plugins)
-    config = sub.add_parser("config", help="show the effective configuration")
+    config = sub.add_parser("config", help=summary("config"))
     config_sub = config.add_subparsers(dest="config_command", metavar="COMMAND",
                                        parser_class=ArgumentParser)
     show = config_sub.add_parser("show", help="print the effective config as TOML")

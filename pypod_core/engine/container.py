@@ -33,7 +33,7 @@ from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, C
 if TYPE_CHECKING:
     from pypod_core.engine.logs import LogLine
     from pypod_core.engine.runtime import Runtime
-    from pypod_core.plugin.oci import Attachment
+    from pypod_core.plugin.oci import Attachment, OCIRuntime
 
 S = ContainerStatus
 #: How long ``kill`` with SIGKILL waits for the container to exit.
@@ -133,7 +133,7 @@ class Container:
         return os.path.join(self.exit_dir, f"{self.id}.attached")
 
     @property
-    def oci(self) -> Any:
+    def oci(self) -> OCIRuntime:
         """The runtime's OCI runtime backend."""
         return self.runtime.oci_runtime
 

@@ -84,7 +84,7 @@ class RuntimeConfig:
     #: default), "vfs" (a full copy per container; rootless' default until rootless
     #: overlay lands) or any installed graph driver.  --rootfs containers always use
     #: "dir" (the directory in place), whatever this says.
-    graph_driver: str = "overlay"
+    graph_driver: str = "dir"
     static_dir: str = "/var/lib/pypod/static"
     tmp_dir: str = "/run/pypod/tmp"
     volume_path: str = "/var/lib/pypod/volumes"
@@ -115,9 +115,6 @@ class RuntimeConfig:
     infra_command: list[str] = attrs.field(factory=lambda: ["/bin/pypod-pause"])
     # Images (read only: pypod lists what a registries.conf says).
     registries_conf: str = "/etc/containers/registries.conf"
-    #: policy.json for pulls; empty: ~/.config/containers/policy.json (rootless), then
-    #: /etc/pypod/policy.json, then /etc/containers/policy.json (see host/policy.py).
-    signature_policy: str = ""
     # One table per plugin, for its own settings: [plugins.state_sqlite] ...
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     # Not a key: which keys a file or the caller set (libpod's configuredFrom).
@@ -294,7 +291,6 @@ def default_config(rootless: bool) -> RuntimeConfig:
         config.volume_path = os.path.join(config.graph_root, "volumes")
         config.tmp_dir = os.path.join(config.run_root, "tmp")
         config.firewall_backend = "none"
-        config.graph_driver = "vfs"  # overlay needs trusted.* xattrs: root only for now
         config.netns = "none"  # rootless pypod has no network backend
     return config
 

@@ -84,16 +84,3 @@ def test_policy_path_prefers_the_configured_file(monkeypatch, tmp_path):
         policy_path("", rootless=False)
     (tmp_path / "no2").write_text("{}")
     assert policy_path("", rootless=False) == str(tmp_path / "no2")
-
-
-def test_signature_policy_config_key(tmp_path):
-    from pypod_core.config import load_config
-
-    conf = tmp_path / "pypod.conf"
-    conf.write_text('signature_policy = "/etc/pypod/strict.json"\n')
-    assert load_config(str(conf), rootless=False).signature_policy == "/etc/pypod/strict.json"
-    assert load_config(str(tmp_path / "pypod.conf"), {"signature_policy": ""},
-                       rootless=False).signature_policy == ""
-    conf.write_text("signature_policy = 5\n")
-    with pytest.raises(ConfigError, match="signature_policy"):
-        load_config(str(conf), rootless=False)

@@ -233,7 +233,7 @@ def _masked_paths(config: ContainerConfig, paths: Iterable[str]) -> list[str]:
         return list(paths)
     import fnmatch  # only for --security-opt unmask: it costs a start ~1 ms
 
-    if any(u.upper() == "ALL" for u in config.unmask):
+    if "ALL" in config.unmask:  # normalised at create (engine.security)
         return []
     return [p for p in paths if not any(fnmatch.fnmatchcase(p, u) for u in config.unmask)]
 

@@ -84,9 +84,9 @@ def read_registries(path: str) -> dict[str, list[str]]:
     """Search and insecure registries from a registries.conf (v1 or v2 form, and its
     drop-ins), parsed as pulls parse it (:mod:`pypod_core.host.registries`).  A missing
     file is no registries."""
-    from pypod_core.host.registries import load_registries
+    from pypod_core.host.registries import load_registries, registries_conf_path
 
-    conf = load_registries(path)
+    conf = load_registries(registries_conf_path(path))
     return {"search": list(conf.search),
             "insecure": [reg.location for reg in conf.registries if reg.insecure]}
 

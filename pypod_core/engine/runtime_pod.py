@@ -47,8 +47,6 @@ SHAREABLE = ("net", "ipc", "uts", "pid")
 DEFAULT_SHARE = ("net", "ipc", "uts")
 #: How often a generated name may lose a race with another process before giving up.
 NAME_ATTEMPTS = 16
-#: Host names are at most 64 bytes (sethostname); a longer pod name is cut.
-HOSTNAME_MAX = 63
 
 
 def parse_share(value: str) -> tuple[str, ...]:
@@ -169,11 +167,12 @@ class PodOps(RuntimeHalf):
         read-only, named ``<pod id>-infra`` as podman's, holding the pod's network and
         its hosts and resolv.conf (``etc``: their settings)."""
         from pypod_core.engine.infra import infra_rootfs
+        from pypod_core.engine.validate import MAX_HOSTNAME
 
         infra = self._runtime.create_container(
             infra_rootfs(self.config), self.config.infra_command,
             name=f"{pod.id[:12]}-infra", pod=pod.id, is_infra=True, read_only=True,
-            hostname=(hostname or pod.name)[:HOSTNAME_MAX], network_mode=mode,
+            hostname=(hostname or pod.name)[:MAX_HOSTNAME], network_mode=mode,
             networks=networks, port_mappings=pod.config.port_mappings,
             labels={"io.pypod.pod.infra": pod.id}, **etc)
         pod.state.infra_container_id = infra.id

@@ -146,9 +146,11 @@ def resolve_fields(fields: dict[str, Any], config: RuntimeConfig) -> dict[str, A
     if apparmor and apparmor != "unconfined" and not apparmor_enabled():
         raise InvalidArgError(f"apparmor profile {apparmor!r} specified, but AppArmor is "
                               "not enabled on this system")
+    if fields.get("unmask"):  # ALL in any case, or paths (shell patterns)
+        fields["unmask"] = tuple(ALL if p.upper() == ALL else p for p in fields["unmask"])
     for key in ("mask", "unmask"):
         for path in fields.get(key, ()):
-            if path != ALL and not os.path.isabs(path):
+            if (path != ALL or key == "mask") and not os.path.isabs(path):
                 raise InvalidArgError(f"--security-opt {key}={path}: not an absolute path")
     if fields.get("init"):
         fields["init_path"] = find_init(fields.get("init_path") or config.init_path)

@@ -158,13 +158,24 @@ def _routed_netns(path: str, host_if: str, ns_if: str, host_ip: str, ns_ip: str)
     netns.run_in_netns(path, inside)
 
 
+@pytest.fixture
+def ipv4_forwarding():
+    """IPv4 forwarding on for the test (the routed namespaces need it), as it was after."""
+    path = "/proc/sys/net/ipv4/ip_forward"
+    with open(path) as f:
+        before = f.read().strip()
+    with open(path, "w") as f:
+        f.write("1")
+    yield
+    with open(path, "w") as f:
+        f.write(before)
+
+
 def test_traffic_passes_when_another_tools_jump_is_first_and_drops_it(
-        firewall, foreign_jump, net_settings, tmp_path: Path) -> None:
+        firewall, foreign_jump, net_settings, tmp_path: Path, ipv4_forwarding) -> None:
     """Another tool's chain, first in FORWARD, drops the container's address: pypod's
     accept rules must still decide first (its jump existed before the other tool's)."""
     need_binary("ip")
-    if open("/proc/sys/net/ipv4/ip_forward").read().strip() != "1":
-        pytest.skip("IPv4 forwarding is off on this host")
     prefix = net_settings["default_bridge"][:-1]  # the fixture deletes links named so
     base = net_settings["default_subnet"].rsplit(".", 1)[0]
     client, server = (netns.create_netns(str(tmp_path / "netns"), n) for n in ("c", "s"))

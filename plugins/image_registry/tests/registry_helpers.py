@@ -22,6 +22,8 @@ from collections.abc import Iterator
 
 import attrs
 
+from pypod_core.testing.host import need_binary
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -59,6 +61,7 @@ def compress(tar: bytes, compression: str) -> tuple[bytes, str]:
     if compression == "gzip":
         return gzip.compress(tar, compresslevel=1, mtime=0), LAYER_GZIP
     if compression == "zstd":
+        need_binary("zstd", "zstd")
         return subprocess.run(["zstd", "-q", "-c"], input=tar, capture_output=True,
                               check=True).stdout, LAYER_ZSTD
     return tar, LAYER_TAR
@@ -162,6 +165,7 @@ def run_registry(directory: str, htpasswd: str = "", tls: tuple[str, str] | None
                 f"    rootdirectory: {root}\n  delete:\n    enabled: true\n"
                 f"http:\n  addr: 127.0.0.1:{port}\n{tls_conf}{auth}")
     log = open(os.path.join(directory, "registry.log"), "wb")
+    need_binary("docker-registry", "docker-registry")
     process = subprocess.Popen(["docker-registry", "serve", config], stdout=log,
                                stderr=subprocess.STDOUT)
     registry = Registry(f"127.0.0.1:{port}", root, process, tls=bool(tls))
@@ -203,6 +207,7 @@ def htpasswd_line(user: str, password: str) -> str:
 def self_signed(directory: str) -> tuple[str, str]:
     """A certificate and key for 127.0.0.1 (openssl)."""
     cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    need_binary("openssl", "openssl")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", key, "-out", cert], check=True, capture_output=True)

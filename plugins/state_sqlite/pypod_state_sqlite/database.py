@@ -35,10 +35,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, Final, TypeVar
@@ -174,6 +172,10 @@ class Database:
         if not _read_only_fs(os.path.dirname(os.path.abspath(self.path))):
             self.mode = EXCLUSIVE  # a connection per use: see _using
             return True
+        # Only this rare path needs them (~8 ms of every command at module level).
+        import tempfile
+        import urllib.parse
+
         self.mode = READ_ONLY
         path = self.path
         wal = f"{path}-wal"

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from pypod_storage_overlay.overlay import OverlayDriver
@@ -18,6 +19,7 @@ from pypod_storage_overlay.vfs import VfsDriver
 
 from pypod_core.errors import GraphDriverError
 from pypod_core.host import mounts
+from pypod_core.host.locks import LockTimeout
 from pypod_core.testing.graph_driver import d, f, layer_tar
 
 
@@ -145,6 +147,18 @@ def test_a_crashed_process_leaves_a_temp_dir_the_next_apply_removes(overlay, tmp
     proc.wait()
     proc.stdin.close()
     assert not overlay.has_layer("sha256:dd")
+    # The extraction child (forked, holding the layer's lock) ends at the closed pipe;
+    # until then its layer counts as being applied, and is rightly left alone.
+    lock = overlay.lock("layer-sha256-dd")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            lock.acquire(timeout=0)
+            break
+        except LockTimeout:
+            assert time.monotonic() < deadline, "the extraction child never ended"
+            time.sleep(0.05)
+    lock.release()
     apply(overlay, "sha256:ee", None, f("b"))
     assert os.listdir(overlay.tmp_dir) == []
 

@@ -223,6 +223,20 @@ class ShortNameError(ImageError):
     search registries, or several candidates in enforcing mode without a TTY)."""
 
 
+class ImageInUseError(ImageError):
+    """Containers use the image, so it cannot be removed without ``force`` (libpod
+    ``ErrImageInUse``; exit 2 from the command line, as podman's)."""
+
+
+class ImageHasTagsError(ImageError):
+    """An image asked for by id has several names: removing it takes ``force``."""
+
+
+class ImageStoreError(ImageError):
+    """The image store cannot be read or written: a corrupt record file, a full or
+    read-only file system."""
+
+
 class PolicyError(ImageError):
     """The signature policy (policy.json) rejects the image, or asks for a check pypod
     cannot do (podman's text: ``Source image rejected: ...``)."""

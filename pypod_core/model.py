@@ -149,6 +149,14 @@ class ContainerConfig:
     #: ``--init``: the init binary mounted at /run/pypod-init runs as PID 1.
     init: bool = False
     init_path: str = ""
+    # Images (the defaults are a --rootfs container's, and what older records had).
+    #: The id of the image the rootfs was made from ("": ``--rootfs``).
+    image_id: str = ""
+    #: The image's name as the user gave it, resolved (podman's ``ImageName``).
+    image_name: str = ""
+    #: The graph driver that holds the container's rootfs ("": the rootfs directory is
+    #: used in place, as by records made before graph drivers).
+    graph_driver: str = ""
 
     def dependencies(self) -> list[str]:
         """Ids of the containers this one depends on (whose namespaces it joins)."""
@@ -227,3 +235,59 @@ class PodRecord:
 
     config: PodConfig
     state: PodState
+
+
+@attrs.frozen(kw_only=True)
+class ImageLayer:
+    """One layer of an image: the blob the manifest names and the layer it became."""
+
+    #: The blob's digest as the manifest names it (compressed), and its size.
+    digest: str
+    size: int
+    media_type: str
+    #: The digest of the uncompressed tar (the config's ``rootfs.diff_ids`` entry).
+    diff_id: str
+    #: The graph driver's layer id: this layer over all the ones before it.
+    chain_id: str
+    #: The uncompressed size in bytes.
+    diff_size: int = 0
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Image:
+    """An image in the local store (containers/storage's image record)."""
+
+    #: The config's sha256 digest, as hex without the ``sha256:`` (podman's ``Id``).
+    id: str
+    #: Fully qualified names (``docker.io/library/busybox:latest``), newest first.
+    names: tuple[str, ...] = ()
+    #: The digest of the manifest stored (``sha256:...``), and every manifest digest the
+    #: image was pulled by (an index's too): podman's ``Digest`` and ``RepoDigests``.
+    digest: str = ""
+    digests: tuple[str, ...] = ()
+    manifest_type: str = ""
+    layers: tuple[ImageLayer, ...] = ()
+    #: The OCI image configuration, parsed (``architecture``, ``os``, ``config``...).
+    config: dict = attrs.field(factory=dict)
+    #: When the image was built (the config's ``created``, RFC 3339; "" if it has none).
+    created: str = ""
+    #: The sum of the layers' uncompressed sizes.
+    size: int = 0
+    #: When this store got the image (seconds since the epoch).
+    added: float = 0.0
+
+    @property
+    def top_layer(self) -> str | None:
+        """The chain id of the image's last layer (None for an image without layers)."""
+        return self.layers[-1].chain_id if self.layers else None
+
+    @property
+    def run_config(self) -> dict:
+        """The config's ``config`` section: Entrypoint, Cmd, Env, WorkingDir, User,
+        StopSignal, Labels, ExposedPorts, Volumes (empty if the image has none)."""
+        return self.config.get("config") or {}
+
+    @property
+    def short_id(self) -> str:
+        """The first 12 characters of the id, as podman prints it."""
+        return self.id[:12]

@@ -216,3 +216,44 @@ def registries_conf(tmp_path: Path, registry: Any, auth_registry: Any) -> str:
         f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n'
         f'[[registry]]\nlocation = "{auth_registry.host}"\ninsecure = true\n')
     return str(path)
+
+
+# -- images: layers built offline from files, and the busybox rootfs as one layer
+
+
+def make_layer(path: Path | str, files: dict[str, bytes | None]) -> str:
+    """Write an uncompressed layer tar at ``path``: each name a regular file with its
+    bytes (directories made on the way), or None for an OCI whiteout of that name."""
+    import io
+    import tarfile
+
+    with tarfile.open(str(path), "w", format=tarfile.PAX_FORMAT) as tar:
+        made: set[str] = set()
+        for name, data in files.items():
+            parts = name.strip("/").split("/")
+            for i in range(1, len(parts)):
+                directory = "/".join(parts[:i])
+                if directory not in made:
+                    info = tarfile.TarInfo(directory)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    made.add(directory)
+            if data is None:
+                parts[-1] = ".wh." + parts[-1]
+                data = b""
+            info = tarfile.TarInfo("/".join(parts))
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The busybox rootfs as one uncompressed layer tar (numeric owners, as images)."""
+    import tarfile
+
+    path = tmp_path_factory.mktemp("layers") / "busybox.tar"
+    with tarfile.open(str(path), "w", format=tarfile.PAX_FORMAT) as tar:
+        for entry in sorted(os.listdir(rootfs)):
+            tar.add(os.path.join(rootfs, entry), arcname=entry)
+    return str(path)

@@ -81,10 +81,10 @@ class RuntimeConfig:
     graph_root: str = "/var/lib/pypod"
     run_root: str = "/run/pypod"
     #: How image layers and image containers' rootfs are stored: "overlay" (root's
-    #: default), "vfs" (a full copy per container; rootless' default until rootless
-    #: overlay lands) or any installed graph driver.  --rootfs containers always use
-    #: "dir" (the directory in place), whatever this says.
-    graph_driver: str = "dir"
+    #: default; "vfs" where overlayfs does not mount), "vfs" (a full copy per container;
+    #: rootless' default until rootless overlay lands) or any installed graph driver.
+    #: --rootfs containers always use "dir" (the directory in place).
+    graph_driver: str = "overlay"
     static_dir: str = "/var/lib/pypod/static"
     tmp_dir: str = "/run/pypod/tmp"
     volume_path: str = "/var/lib/pypod/volumes"
@@ -291,6 +291,7 @@ def default_config(rootless: bool) -> RuntimeConfig:
         config.volume_path = os.path.join(config.graph_root, "volumes")
         config.tmp_dir = os.path.join(config.run_root, "tmp")
         config.firewall_backend = "none"
+        config.graph_driver = "vfs"
         config.netns = "none"  # rootless pypod has no network backend
     return config
 

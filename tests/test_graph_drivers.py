@@ -28,10 +28,9 @@ def test_pypod_graph_drivers_declares_overlay_vfs_and_dir(plugins):
     assert BACKEND_FAMILIES["graph_driver"] == ("graph_driver", "pypod_graph_drivers")
 
 
-def test_the_default_graph_driver_stays_dir_until_containers_run_from_images():
-    # inspect and info report it: it must name what --rootfs containers really use.
-    assert RuntimeConfig().graph_driver == "dir"
-    assert default_config(rootless=True).graph_driver == "dir"
+def test_the_default_graph_driver_is_overlay_for_root_and_vfs_rootless():
+    assert RuntimeConfig().graph_driver == "overlay"
+    assert default_config(rootless=True).graph_driver == "vfs"
 
 
 def test_each_bundled_driver_is_built_under_graph_root(plugins, tmp_path):

@@ -92,12 +92,14 @@ def db_config_of(runtime: Runtime) -> DBConfig:
 
 @hookimpl(trylast=True)
 def pypod_apply_db_config(runtime: Runtime) -> bool:
-    """Take unset paths from the DB, then validate the DB config (mismatch = error)."""
+    """Take unset paths from the DB, then validate the DB config (mismatch = error).
+    A recorded graph driver ``dir`` is not taken: it is what pypod recorded before it
+    stored images, and it holds none."""
     stored = runtime.state.get_db_config()
     if stored is not None:
         for key, field in DB_OWNED_KEYS:
             value = getattr(stored, field)
-            if value and key not in runtime.config.explicit:
+            if value and key not in runtime.config.explicit and value != "dir":
                 setattr(runtime.config, key, value)
     runtime.state.validate_db_config(db_config_of(runtime))
     return True

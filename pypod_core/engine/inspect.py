@@ -193,7 +193,7 @@ def inspect_container(ctr: Container) -> dict[str, Any]:
         "PidFile": ctr.pidfile,
         "Name": c.name,
         "RestartCount": ctr.state.restart_count,
-        "Driver": ctr.runtime.config.graph_driver,
+        "Driver": ctr.config.graph_driver or "dir",
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",

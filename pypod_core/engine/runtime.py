@@ -2,7 +2,8 @@
 
 Build one with :func:`new_runtime` (default precedence of config files plus caller
 options) or :func:`new_runtime_from_config` (one named file).  Container and pod
-operations live in :mod:`pypod_core.engine.runtime_ctr` and :mod:`pypod_core.engine.runtime_pod`.
+operations live in :mod:`pypod_core.engine.runtime_ctr` and :mod:`pypod_core.engine.runtime_pod`,
+image operations in :mod:`pypod_core.engine.runtime_img`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pypod_core.config import RuntimeConfig, is_rootless, load_config
 from pypod_core.engine import defaults, names
 from pypod_core.engine.pipeline import make_runtime
 from pypod_core.engine.runtime_ctr import ContainerOps
+from pypod_core.engine.runtime_img import ImageOps
 from pypod_core.engine.runtime_pod import PodOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
 from pypod_core.host.locks import LockTable
@@ -27,8 +29,9 @@ from pypod_core.plugin.state import State
 from pypod_core.plugin.storage import Storage
 
 
-class Runtime(ContainerOps, PodOps):
-    """A pypod runtime: the state, the OCI runtime, the network and the firewall."""
+class Runtime(ContainerOps, PodOps, ImageOps):
+    """A pypod runtime: the state, the OCI runtime, the network, the firewall and the
+    images."""
 
     # Set by their stages, in order, before the runtime is valid.
     state: State

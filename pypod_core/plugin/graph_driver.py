@@ -156,6 +156,12 @@ class GraphDriver(ABC):
 
     # -- info ----------------------------------------------------------------------------
 
+    def check(self) -> None:
+        """GraphDriverNotSupportedError if the driver cannot work on this host (overlay
+        where overlayfs does not mount): the engine then falls back to ``vfs`` unless the
+        user chose this driver.  The default: it always works."""
+        return None
+
     @abstractmethod
     def status(self) -> dict[str, str]:
         """What ``info`` shows under ``store.graphStatus``, podman's keys where they

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import pluggy
 
 if TYPE_CHECKING:
+    from pypod_core.model import Image
     from pypod_core.plugin.declarations import (
         FirewallBackend,
         GraphDriverBackend,
@@ -445,4 +446,17 @@ def pypod_pod_removed(runtime: Runtime, pod: Pod) -> None:
         @hookimpl
         def pypod_pod_removed(runtime, pod):
             audit("pod removed", pod.id)
+    """
+
+
+@hookspec
+def pypod_image_removed(runtime: Runtime, image: Image) -> None:
+    """Called on every plugin after an image's record left the image store (``image`` is
+    the record as it was; an ``rmi`` that only untags calls nothing).
+
+    Example::
+
+        @hookimpl
+        def pypod_image_removed(runtime, image):
+            audit("image removed", image.id)
     """

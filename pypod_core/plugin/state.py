@@ -63,11 +63,13 @@ def check_db_config(stored: DBConfig, ours: DBConfig) -> None:
     """Raise DBBadConfigError if ``ours`` differs from what the database recorded.
 
     Paths are cleaned and symlinks resolved first, so a symlinked home is not a mismatch.
-    An empty value on either side is not compared (the field was not recorded or set).
+    An empty value on either side is not compared (the field was not recorded or set),
+    nor is a graph driver of ``dir``: pypod recorded it before it stored images, and it
+    holds none.
     """
     for field, label in DBConfig.COMPARED:
         mine, theirs = getattr(ours, field), getattr(stored, field)
-        if not mine or not theirs:
+        if not mine or not theirs or (field == "graph_driver" and "dir" in (mine, theirs)):
             continue
         if field != "os" and field != "graph_driver":
             mine, theirs = _clean_path(mine), _clean_path(theirs)

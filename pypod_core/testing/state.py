@@ -753,7 +753,7 @@ class StateBackendTests:
     def _db_config(self, base: Path, **changes: str) -> DBConfig:
         values = {"static_dir": str(base / "static"), "tmp_dir": str(base / "tmp"),
                   "graph_root": str(base / "root"), "run_root": str(base / "run"),
-                  "graph_driver": "dir", "volume_dir": str(base / "volumes")}
+                  "graph_driver": "vfs", "volume_dir": str(base / "volumes")}
         values.update(changes)
         for key in ("static_dir", "tmp_dir", "graph_root", "run_root", "volume_dir"):
             if values[key]:

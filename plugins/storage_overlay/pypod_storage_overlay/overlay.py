@@ -44,15 +44,24 @@ class OverlayDriver(LayerStore):
         os.makedirs(self.links_dir, 0o700, exist_ok=True)
         os.makedirs(self.empty_dir, 0o755, exist_ok=True)
 
-    @staticmethod
-    def check(home: str) -> None:
-        """GraphDriverNotSupportedError if overlayfs does not mount under ``home`` (a real
-        mount of an empty layer): the engine may then choose ``vfs``."""
-        why = mounts.overlay_supported(home)
+    def check(self) -> None:
+        """GraphDriverNotSupportedError if overlayfs does not mount under the home (a real
+        mount of an empty layer, done once per kernel: the answer is kept in the home)."""
+        marker = os.path.join(self.home, "mount-checked")
+        kernel = os.uname().release
+        try:
+            with open(marker, encoding="utf-8") as f:
+                if f.read() == kernel:
+                    return
+        except OSError:
+            pass
+        why = mounts.overlay_supported(self.home)
         if why:
             raise GraphDriverNotSupportedError(
-                f"the overlay graph driver cannot mount under {home}: {why} "
+                f"the overlay graph driver cannot mount under {self.home}: {why} "
                 f'(graph_driver = "vfs" copies layers instead)')
+        with open(marker, "w", encoding="utf-8") as f:
+            f.write(kernel)
 
     # -- layers ------------------------------------------------------------------------
 

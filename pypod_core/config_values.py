@@ -30,14 +30,16 @@ NETNS_MODES: Final = ("bridge", "none", "host")
 #: conmon reads logs in 8 KiB chunks: a positive log size limit below that is refused,
 #: as containers.conf's ``log_size_max`` is; a negative one means no limit.
 MIN_LOG_SIZE: Final = 8192
-#: libpod keeps lock numbers in a uint32.
-MAX_NUM_LOCKS: Final = 2**32 - 1
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+#: libpod's rule for container, pod, network and volume names (the model's too).
+NAME_PATTERN: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def _name(value: str) -> str | None:
-    if not _NAME.fullmatch(value):
-        return f"{value!r} is not a name ([A-Za-z0-9][A-Za-z0-9_.-]*)"
+    """A problem unless ``value`` is a name as containers', pods' and networks' are."""
+    if not NAME_PATTERN.fullmatch(value):
+        return f"{value!r} is not a name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)"
     return None
 
 
@@ -88,12 +90,6 @@ def _log_size(value: int) -> str | None:
     return None
 
 
-def _num_locks(value: int) -> str | None:
-    if not 0 < value <= MAX_NUM_LOCKS:
-        return f"{value} is not 1 to {MAX_NUM_LOCKS}"
-    return None
-
-
 def _infra_image(value: str) -> str | None:
     if value.startswith("/") or _name(value) is None:
         return None
@@ -132,7 +128,6 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "max_log_size": _log_size,
     "hooks_dir": _each(_absolute),
     "namespace": _optional_name,
-    "num_locks": _num_locks,
     "cni_config_dir": _absolute,
     "cni_plugin_dir": _each(_absolute),
     "cni_default_network": _name,

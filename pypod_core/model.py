@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 import time
 
 import attrs
 
+# libpod's name rule lives with the config's value checks (which must not import this
+# module); re-exported here for the engine.
+from pypod_core.config_values import NAME_PATTERN as NAME_PATTERN
 from pypod_core.errors import InvalidArgError
-
-#: libpod's rule for container and pod names.
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def validate_name(name: str) -> str:

@@ -10,9 +10,9 @@ PACKAGES="runc crun conmon containernetworking-plugins iptables iproute2 busybox
 # The default seccomp profile (/usr/share/containers/seccomp.json), --init's catatonit,
 # and a C compiler with a static libc for the tests' system-call probe.
 PACKAGES="$PACKAGES golang-github-containers-common catatonit gcc libc6-dev"
-# Images: a local registry (openssl makes its test certificate), skopeo and zstd for
-# the image transport's tests.
-PACKAGES="$PACKAGES docker-registry skopeo zstd openssl"
+# Images: a local registry (openssl makes its test certificate, apache2-utils' htpasswd
+# its bcrypt password file), skopeo and zstd for the image transport's tests.
+PACKAGES="$PACKAGES docker-registry skopeo zstd openssl apache2-utils"
 # The benchmarks compare with Debian's podman: `scripts/setup.sh --bench` installs it too.
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES podman"

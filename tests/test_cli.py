@@ -70,3 +70,34 @@ def test_a_command_builds_only_its_modules_parsers_and_help_shows_all():
     assert result.returncode == 0 and "plugins" in result.stdout and "run" in result.stdout
     unknown = run_pypod("bogus")
     assert unknown.returncode == 125 and "invalid choice: 'bogus'" in unknown.stderr
+
+
+def _group_verbs(argv: list[str]) -> set[str]:
+    top = main.build_parser(argv)._subparsers._group_actions[0]  # type: ignore[union-attr]
+    group = top.choices[argv[0]]  # type: ignore[index]
+    return set(group._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("group", commands.GROUP_COMMANDS)
+def test_a_group_has_exactly_its_tables_words_and_one_sub_command_builds_only_its_own(
+        group: str):
+    assert _group_verbs([group, "--help"]) == set(commands.group_words(group))
+    first = commands.group_words(group)[0]
+    assert _group_verbs([group, first, "--help"]) == {first}
+
+
+@pytest.mark.parametrize("group", commands.GROUP_COMMANDS)
+def test_an_unknown_sub_command_is_refused_listing_the_groups_words(group: str):
+    result = run_pypod(group, "bogus")
+    assert result.returncode == 125
+    assert "invalid choice: 'bogus'" in result.stderr
+    assert all(repr(word) in result.stderr for word in commands.group_words(group))
+
+
+def test_a_sub_commands_help_line_is_its_groups():
+    sub = argparse.ArgumentParser().add_subparsers()
+    groups = {"pod": argparse.ArgumentParser().add_subparsers()}
+    importlib.import_module("pypod_core.cli.pods").register(sub, groups, main.Wanted(()))
+    help_of = {action.dest: action.help for action in groups["pod"]._choices_actions}
+    assert help_of["rm"] == commands.summary("rm", "pod") == "remove pods"
+    assert help_of["ls"] == help_of["list"] == commands.summary("ps", "pod")

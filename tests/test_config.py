@@ -9,6 +9,7 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ BROKEN_FILES = [
     ("conmon_env_vars = 'PATH=/bin'\n", "key 'conmon_env_vars': expected an array"),
     ("max_log_size = '1m'\n", "key 'max_log_size': expected an integer"),
     ("max_log_size = 1.5\n", "key 'max_log_size': expected an integer"),
-    ("num_locks = true\n", "key 'num_locks': expected an integer"),
+    ("max_log_size = true\n", "key 'max_log_size': expected an integer"),
     ("no_pivot_root = 'yes'\n", "key 'no_pivot_root': expected a boolean"),
     ("enable_port_reservation = 1\n", "key 'enable_port_reservation': expected a boolean"),
     ("label = 0\n", "key 'label': expected a boolean"),
@@ -83,35 +84,35 @@ def test_not_utf8_and_missing_files_are_one_line_errors(tmp_path: Path):
 
 
 def test_bad_caller_option_names_the_key():
-    with pytest.raises(ConfigError, match="^options: key 'num_locks': expected an integer"):
-        load_config(os.devnull, {"num_locks": "many"})
+    with pytest.raises(ConfigError, match="^options: key 'max_log_size': expected an int"):
+        load_config(os.devnull, {"max_log_size": "many"})
     with pytest.raises(ConfigError, match="^options: unknown key 'bogus'"):
         load_config(os.devnull, {"bogus": 1})
 
 
 def test_precedence_defaults_then_file_then_options(tmp_path: Path):
     path = tmp_path / "pypod.conf"
-    path.write_text("runtime = 'crun'\nnum_locks = 64\nstatic_dir = '/srv/static'\n")
-    config = load_config(str(path), {"num_locks": 128})
+    path.write_text("runtime = 'crun'\nmax_log_size = 65536\nstatic_dir = '/srv/static'\n")
+    config = load_config(str(path), {"max_log_size": 131072})
     assert config.runtime == "crun"  # file over default
-    assert config.num_locks == 128  # option over file
+    assert config.max_log_size == 131072  # option over file
     assert config.cni_default_network == RuntimeConfig().cni_default_network  # default
-    assert config.explicit == frozenset({"runtime", "num_locks", "static_dir"})
+    assert config.explicit == frozenset({"runtime", "max_log_size", "static_dir"})
     assert config.source == str(path)
 
 
 def test_override_file_wins_over_vendor_file(tmp_path: Path, monkeypatch):
     vendor, override = tmp_path / "vendor.conf", tmp_path / "override.conf"
-    vendor.write_text("runtime = 'crun'\nnum_locks = 7\n")
+    vendor.write_text("runtime = 'crun'\nmax_log_size = 10000\n")
     monkeypatch.setattr(config_mod, "VENDOR_CONFIG", str(vendor))
     monkeypatch.setattr(config_mod, "OVERRIDE_CONFIG", str(override))
     monkeypatch.delenv("PYPOD_CONF", raising=False)
     config = load_config(rootless=False)
-    assert (config.runtime, config.num_locks, config.source) == ("crun", 7, str(vendor))
-    override.write_text("num_locks = 9\n")
+    assert (config.runtime, config.max_log_size, config.source) == ("crun", 10000, str(vendor))
+    override.write_text("max_log_size = 9000\n")
     config = load_config(rootless=False)
     # The override replaces the vendor file whole, as libpod's did: runtime is default.
-    assert (config.runtime, config.num_locks, config.source) == ("runc", 9, str(override))
+    assert (config.runtime, config.max_log_size, config.source) == ("runc", 9000, str(override))
 
 
 def test_graph_and_run_roots_carry_unset_directories_along():
@@ -146,15 +147,15 @@ def test_rootless_defaults_and_first_use_writes_the_user_file(tmp_path: Path, mo
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg"))
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.delenv("PYPOD_CONF", raising=False)
-    config = load_config(rootless=True, options={"num_locks": 7})
-    assert config.num_locks == 7
+    config = load_config(rootless=True, options={"max_log_size": 10000})
+    assert config.max_log_size == 10000
     assert config.graph_root == str(tmp_path / ".local/share/pypod")
     assert config.tmp_dir == str(tmp_path / "xdg/pypod/tmp")
     assert config.firewall_backend == "none"
     user_file = tmp_path / ".config/containers/pypod.conf"
     written = tomllib.loads(user_file.read_text())
     assert written["graph_root"] == config.graph_root
-    assert written["num_locks"] == RuntimeConfig().num_locks  # the call's option is not kept
+    assert written["max_log_size"] == RuntimeConfig().max_log_size  # the option is not kept
     assert not [p for p in user_file.parent.iterdir() if p.name.startswith(".pypod.conf.")]
     # The user's file is now what a rootless load reads, and is not rewritten.
     user_file.write_text("runtime = 'crun'\n")
@@ -201,9 +202,6 @@ def test_plugin_table_reaches_the_plugin(tmp_path: Path):
 #: (file content, the key and what the one-line error says of its value)
 BAD_VALUES = [
     ("cgroup_manager = 'bogus'\n", "key 'cgroup_manager': 'bogus' is not one of cgroupfs"),
-    ("num_locks = -1\n", "key 'num_locks': -1 is not 1 to"),
-    ("num_locks = 0\n", "key 'num_locks': 0 is not 1 to"),
-    ("num_locks = 5000000000\n", "key 'num_locks'"),
     ("max_log_size = 100\n", "key 'max_log_size': 100 is neither negative"),
     ("max_log_size = 0\n", "key 'max_log_size'"),
     ("netns = 'private'\n", "key 'netns': 'private' is not one of bridge, none, host"),
@@ -263,13 +261,13 @@ def test_bad_option_values_name_options_on_both_load_paths(tmp_path: Path):
         load_config(None, {"graph_root": "rel"}, rootless=False)
     with pytest.raises(ConfigError, match="^options: key 'cgroup_manager': 'bogus'"):
         load_config(None, {"cgroup_manager": "bogus"}, rootless=False)
-    with pytest.raises(ConfigError, match="^options: key 'num_locks': -1"):
-        load_config(os.devnull, {"num_locks": -1})
+    with pytest.raises(ConfigError, match="^options: key 'max_log_size': 100"):
+        load_config(os.devnull, {"max_log_size": 100})
     path = tmp_path / "pypod.conf"
-    path.write_text("num_locks = -1\n")
+    path.write_text("max_log_size = 100\n")
     # The option's good value wins over the file's bad one; a bad file value is named.
-    assert load_config(str(path), {"num_locks": 4}).num_locks == 4
-    with pytest.raises(ConfigError, match=f"^{path}: key 'num_locks'"):
+    assert load_config(str(path), {"max_log_size": 8192}).max_log_size == 8192
+    with pytest.raises(ConfigError, match=f"^{path}: key 'max_log_size'"):
         load_config(str(path), {"runtime": "crun"})
 
 
@@ -280,3 +278,21 @@ def test_relative_roots_on_the_command_line_are_made_absolute(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     shown = tomllib.loads(result.stdout)
     assert (shown["graph_root"], shown["run_root"]) == (f"{tmp_path}/g", f"{tmp_path}/r")
+
+
+def test_num_locks_is_ignored_with_a_warning_in_a_file_and_as_an_option(tmp_path: Path,
+                                                                         capsys: Any):
+    # libpod's num_locks sizes a pool of shared-memory locks; pypod's locks are files,
+    # so the key does nothing.  It is not an error: older pypods wrote it into the
+    # effective config a running container's exit command reads.
+    path = tmp_path / "pypod.conf"
+    path.write_text("num_locks = 2048\nmax_log_size = 9000\n")
+    assert load_config(str(path)).max_log_size == 9000
+    assert load_config(os.devnull, {"num_locks": 64}).max_log_size == -1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"WARN: {where}: key 'num_locks' has no effect and is ignored: pypod's "
+                   "locks are lock files, one per container and pod, so there is no pool "
+                   "of locks to size" for where in (str(path), "options")]
+    result = run_pypod("--config", str(path), "ps")
+    assert result.returncode == 0 and "key 'num_locks' has no effect" in result.stderr
+    assert "num_locks" not in RuntimeConfig().to_toml()

@@ -73,7 +73,7 @@ class _Str(str):
 
 #: (options, the one-line error): each must take the cattrs path as before.
 BAD_OPTIONS = [
-    ({"num_locks": "5"}, "options: key 'num_locks': expected an integer"),
+    ({"max_log_size": "5"}, "options: key 'max_log_size': expected an integer"),
     ({"graph_root": 5}, "options: key 'graph_root': expected a string"),
     ({"graph_root": "/x", "label": "yes"}, "options: key 'label': expected a boolean"),
     ({"runtime_path": "/usr/bin/runc"}, "options: key 'runtime_path': expected an array"),
@@ -94,9 +94,9 @@ def test_wrong_options_without_a_file_are_the_same_one_line_errors(
 
 
 def test_well_typed_non_string_options_still_apply(no_config_file: Path):
-    config = load_config(None, {"graph_root": "/x", "num_locks": 5, "label": False},
+    config = load_config(None, {"graph_root": "/x", "max_log_size": 8192, "label": False},
                          rootless=False)
-    assert (config.graph_root, config.num_locks, config.label) == ("/x", 5, False)
+    assert (config.graph_root, config.max_log_size, config.label) == ("/x", 8192, False)
 
 
 _SCRIPT = """
@@ -105,7 +105,7 @@ import pypod_core.config as c
 c.OVERRIDE_CONFIG = c.VENDOR_CONFIG = sys.argv[1]
 config = c.load_config(None, {"graph_root": "/x"}, rootless=False)
 print(config.static_dir, "cattrs" in sys.modules, "tomllib" in sys.modules)
-c.load_config(None, {"num_locks": 5}, rootless=False)
+c.load_config(None, {"max_log_size": 8192}, rootless=False)
 print("cattrs" in sys.modules)
 """
 

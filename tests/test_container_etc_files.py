@@ -430,3 +430,46 @@ def test_records_without_the_fields_still_load() -> None:
     assert (old.dns_servers, old.extra_hosts, old.no_hosts, old.no_resolv_conf) == (
         (), (), False, False)
 
+
+
+@pytest.mark.parametrize("fields, mounted", [
+    ({"network_mode": "host"}, ["/etc/hosts", "/etc/resolv.conf"]),
+    ({"network_mode": "none"}, ["/etc/hosts"]),  # no network: no resolver either
+    ({"network_mode": "host", "no_hosts": True}, ["/etc/resolv.conf"]),
+    ({"network_mode": "host", "no_resolv_conf": True}, ["/etc/hosts"]),
+])
+def test_the_files_written_are_those_inspect_names(tmp_path: Path, fields: dict[str, Any],
+                                                   mounted: list[str]) -> None:
+    config = ContainerConfig(id="b" * 64, name="c", rootfs="/r", **fields)
+    run_dir = tmp_path / "containers" / config.id
+    run_dir.mkdir(parents=True)
+    pairs = etc_files.write_files(config, str(run_dir))
+    assert [ctr_path for _, ctr_path in pairs] == mounted
+    assert {c: h for h, c in pairs} == etc_files.managed_files(config, str(run_dir))
+    assert all(os.path.exists(host) for host, _ in pairs)
+
+
+def test_a_pod_member_mounts_its_infra_containers_files(tmp_path: Path) -> None:
+    owner = ContainerConfig(id="o" * 64, name="infra", rootfs="/r", network_mode="host")
+    owner_dir = tmp_path / owner.id
+    owner_dir.mkdir()
+    etc_files.write_files(owner, str(owner_dir))
+    member = ContainerConfig(id="m" * 64, name="member", rootfs="/r",
+                             shared_namespaces={"net": owner.id})
+    pairs = etc_files.write_files(member, str(tmp_path / member.id))
+    assert pairs == [(str(owner_dir / "hosts"), "/etc/hosts"),
+                     (str(owner_dir / "resolv.conf"), "/etc/resolv.conf")]
+    assert {c: h for h, c in pairs} == etc_files.managed_files(member, str(tmp_path / member.id))
+    assert "member" in (owner_dir / "hosts").read_text()
+
+
+def test_wrong_types_are_refused_as_every_field_is(make_runtime: Callable[..., Any],
+                                                   rootfs: str) -> None:
+    rt = make_runtime(state_type="memory")
+    for create in (lambda **f: rt.create_container(rootfs, ["true"], **f), rt.create_pod):
+        with pytest.raises(TypeError, match=r"^dns_servers: expected a list of strings, "
+                                            r"not str '1.1.1.1'$"):
+            create(network_mode="host", dns_servers="1.1.1.1")
+        with pytest.raises(TypeError, match=r"^no_hosts: expected a boolean, not str"):
+            create(no_hosts="yes")
+    assert rt.containers(all=True) == [] and rt.pods() == []

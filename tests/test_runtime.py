@@ -156,13 +156,13 @@ def test_new_runtime_from_config_reads_one_named_file(tmp_path: Path, runtime_op
     path.write_text(f'state_type = "memory"\nruntime = "crun"\n'
                     f'graph_root = "{runtime_options["graph_root"]}"\n'
                     f'run_root = "{runtime_options["run_root"]}"\n')
-    runtime = new_runtime_from_config(str(path), num_locks=99)
+    runtime = new_runtime_from_config(str(path), max_log_size=9999)
     try:
         config = runtime.get_config()
-        assert (config.source, config.runtime, config.num_locks) == (str(path), "crun", 99)
+        assert (config.source, config.runtime, config.max_log_size) == (str(path), "crun", 9999)
         assert runtime.oci_runtime.name == "crun" and runtime.state.get_namespace() == ""
         assert config.explicit == {"state_type", "runtime", "graph_root", "run_root",
-                                   "num_locks"}
+                                   "max_log_size"}
     finally:
         runtime.shutdown()
 

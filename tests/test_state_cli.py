@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from pypod_state_sqlite.store import SQLiteState
 from conftest import run_pypod
 from pypod_core.cli.state_admin import check_removable
 from pypod_core.errors import InvalidArgError
+from pypod_core.host import mounts
 
 DATA = Path(__file__).parent / "data"
 
@@ -150,3 +152,22 @@ def test_reset_works_when_the_state_is_corrupt(dirs: tuple[Path, Path],
     assert reset.stderr.startswith("WARN: cannot open the runtime (state database ")
     assert not dirs[0].exists()
     assert run_pypod(*flags, "ps", "-a").returncode == 0
+
+
+def test_reset_detaches_mounts_inside_the_roots_and_spares_what_they_show(
+        dirs: tuple[Path, Path], flags: list[str], tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("bind mounts need root")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "deep").mkdir(parents=True)
+    (elsewhere / "keep").write_text("not pypod's")
+    assert run_pypod(*flags, "ps", "-a").returncode == 0  # the roots exist
+    inner = dirs[0] / "a mount"  # a space: mountinfo escapes it
+    inner.mkdir()
+    subprocess.run(["mount", "--bind", str(elsewhere), str(inner)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(inner / "deep")], check=True)
+    reset = run_pypod(*flags, "system", "reset", "--force")
+    assert reset.returncode == 0, reset.stderr
+    assert not dirs[0].exists()
+    assert (elsewhere / "keep").read_text() == "not pypod's"
+    assert mounts.mounts_under(str(tmp_path)) == []

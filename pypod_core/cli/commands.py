@@ -1,5 +1,6 @@
 """The one table of pypod's commands: each word, the module whose ``register`` adds its
-parser, and its summary (the ``--help`` line).
+parser, and its summary (the ``--help`` line); and, for each group (``pypod pod ...``),
+its sub-commands the same way.
 
 A command line builds only the parsers of its own command (building all of them would
 cost every ``pypod`` process ~8 ms): :mod:`pypod_core.cli.main` looks the command word up
@@ -20,14 +21,15 @@ class Command(NamedTuple):
     group: bool = False
 
 
-_SYSTEM, _CONTAINERS = ("system",), ("containers",)
+_SYSTEM, _CONTAINERS, _PODS = ("system",), ("containers",), ("pods",)
+_NETWORKS, _STATE_ADMIN = ("networks",), ("state_admin",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
     "info": Command(_SYSTEM, "show host, store, registries and plugins"),
     "plugins": Command(_SYSTEM, "list plugins and the backends they declare"),
     "config": Command(_SYSTEM, "show the effective configuration"),
-    "system": Command(("system", "state_admin"), "manage pypod itself", group=True),
+    "system": Command(_SYSTEM + _STATE_ADMIN, "manage pypod itself", group=True),
     "create": Command(_CONTAINERS, "create a container"),
     "run": Command(_CONTAINERS, "run a command in a new container"),
     "start": Command(_CONTAINERS, "start containers"),
@@ -43,14 +45,50 @@ COMMANDS: dict[str, Command] = {
     "logs": Command(_CONTAINERS, "show a container's output"),
     "exec": Command(_CONTAINERS, "run a command in a running container"),
     "container": Command(_CONTAINERS, "manage containers", group=True),
-    "network": Command(("networks",), "manage networks", group=True),
-    "pod": Command(("pods",), "manage pods", group=True),
+    "network": Command(_NETWORKS, "manage networks", group=True),
+    "pod": Command(_PODS, "manage pods", group=True),
 }
 
 #: What ``pypod container`` has besides every top-level container command.
 CONTAINER_ONLY: dict[str, Command] = {
     "ls": Command(_CONTAINERS, "list containers (ps)"),
     "cleanup": Command(_CONTAINERS, "clean up after a container exited (exit command)"),
+}
+
+_LIST_PODS = Command(_PODS, "list pods")
+_LIST_NETWORKS = Command(_NETWORKS, "list networks")
+
+#: Each group's own sub-commands, in ``--help`` order (``container`` also has every
+#: top-level container command: :func:`group_words`).
+GROUP_COMMANDS: dict[str, dict[str, Command]] = {
+    "container": CONTAINER_ONLY,
+    "system": {
+        "info": Command(_SYSTEM, COMMANDS["info"].summary),
+        "migrate": Command(_STATE_ADMIN, "apply the state database's schema migrations"),
+        "reset": Command(_STATE_ADMIN, "remove every container and pod, the state and "
+                                       "pypod's directories"),
+    },
+    "network": {
+        "ls": _LIST_NETWORKS,
+        "list": _LIST_NETWORKS,
+        "inspect": Command(_NETWORKS, "show networks' configuration as JSON"),
+        "create": Command(_NETWORKS, "define a new bridge network"),
+        "rm": Command(_NETWORKS, "remove networks"),
+    },
+    "pod": {
+        "create": Command(_PODS, "create a pod"),
+        "start": Command(_PODS, "start pods"),
+        "restart": Command(_PODS, "restart pods"),
+        "pause": Command(_PODS, "pause pods"),
+        "unpause": Command(_PODS, "unpause pods"),
+        "stop": Command(_PODS, "stop pods (their containers first, the infra last)"),
+        "kill": Command(_PODS, "send a signal to pods' containers"),
+        "rm": Command(_PODS, "remove pods"),
+        "ps": _LIST_PODS,
+        "ls": _LIST_PODS,
+        "list": _LIST_PODS,
+        "inspect": Command(_PODS, "show pods' configuration and state"),
+    },
 }
 
 
@@ -62,11 +100,31 @@ def modules_for(word: str | None) -> list[str]:
     return list(dict.fromkeys(m for command in COMMANDS.values() for m in command.modules))
 
 
+def top_level(module: str) -> list[str]:
+    """The top-level commands (not groups) whose parsers ``module`` adds."""
+    return [w for w, c in COMMANDS.items() if module in c.modules and not c.group]
+
+
 def container_verbs() -> list[str]:
     """The container commands, at the top level and under ``pypod container``."""
-    return [w for w, c in COMMANDS.items() if c.modules == _CONTAINERS and not c.group]
+    return top_level("containers")
 
 
-def summary(word: str) -> str:
-    """A command's ``--help`` line (a container command's, also under ``container``)."""
+def sub_commands(group: str, module: str) -> list[str]:
+    """The sub-commands of ``group`` whose parsers ``module`` adds (for ``container``,
+    only those it has besides the top-level container commands)."""
+    return [w for w, c in GROUP_COMMANDS[group].items() if module in c.modules]
+
+
+def group_words(group: str) -> list[str]:
+    """Every sub-command of ``group``."""
+    extra = container_verbs() if group == "container" else []
+    return [*extra, *GROUP_COMMANDS[group]]
+
+
+def summary(word: str, group: str | None = None) -> str:
+    """A command's ``--help`` line: a top-level one's (a container command's, also
+    under ``container``), or that of a sub-command of ``group``."""
+    if group is not None and word in GROUP_COMMANDS[group]:
+        return GROUP_COMMANDS[group][word].summary
     return (COMMANDS.get(word) or CONTAINER_ONLY[word]).summary

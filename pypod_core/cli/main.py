@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from pypod_core.cli.commands import COMMANDS, modules_for
+from pypod_core.cli.commands import COMMANDS, group_words, modules_for
 from pypod_core.errors import InvalidArgError, PypodError
 
 #: Exit code for pypod's own errors (podman's).
@@ -24,6 +25,8 @@ EXIT_ERROR = 125
 #: pypod's own flags that take a value, to find the command word in a command line.
 _VALUE_FLAGS = frozenset({"--config", "--root", "--runroot", "--state-type", "--runtime",
                           "--log-level", "--no-plugin"})
+
+
 def _is_group(word: str) -> bool:
     return word in COMMANDS and COMMANDS[word].group
 
@@ -66,7 +69,7 @@ class CLIContext:
     def runtime(self) -> Any:
         """The runtime the global flags describe, built on first use."""
         if self._runtime is None:
-            from pypod_core.engine.runtime import new_runtime
+            from pypod_core.engine.runtime import new_runtime  # lazy: ~27 ms, not for --help
 
             self._runtime = new_runtime(**self.runtime_options())
         return self._runtime
@@ -122,6 +125,8 @@ class Wanted:
         words = command_words(argv)
         self.command = words[0] if words else None
         self.sub_command = words[1] if len(words) > 1 else None
+        if self.sub_command is not None and self.sub_command not in group_words(words[0]):
+            self.sub_command = None  # an unknown one: its error lists the group's words
 
     def __call__(self, verb: str, group: str | None = None) -> bool:
         """Whether ``verb`` (of ``group``, or at the top level) is needed."""
@@ -175,15 +180,13 @@ def _group_help(parser: argparse.ArgumentParser):
 
 
 def _absolute(path: str) -> str:
-    import os.path
-
     return os.path.abspath(path) if path else path
 
 
 def _fail(message: str, debug: bool) -> int:
     """Report the exception being handled: one line, the traceback only when debugging."""
     if debug:
-        import traceback
+        import traceback  # lazy: only --log-level debug (~1.3 ms)
 
         traceback.print_exc()
     print(f"Error: {message}", file=sys.stderr)

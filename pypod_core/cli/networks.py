@@ -1,4 +1,8 @@
-"""``pypod network ls|inspect|create|rm``: the networks of the runtime's network backend."""
+"""``pypod network ls|inspect|create|rm``: the networks of the runtime's network backend.
+
+Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
+the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +11,24 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.cli.commands import sub_commands, summary
+from pypod_core.cli.output import parse_format
 from pypod_core.errors import NetworkError, PypodError
 
 if TYPE_CHECKING:
-    from pypod_core.cli.main import Wanted
+    from pypod_core.cli.main import CLIContext, Wanted
 
 
-def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
-    """Add the ``network`` commands (under ``groups["network"]``)."""
-    group = groups["network"]
-    for name in ("ls", "list"):
-        p = group.add_parser(name, help="list networks")
-        p.add_argument("--format", "-f", default="", help="json, or a Go template")
-        p.add_argument("-q", "--quiet", action="store_true", help="names only")
-        p.set_defaults(func=cmd_ls)
-    p = group.add_parser("inspect", help="show networks' configuration as JSON")
-    p.add_argument("names", nargs="+", metavar="NAME")
-    p.set_defaults(func=cmd_inspect)
-    p = group.add_parser("create", help="define a new bridge network")
-    p.add_argument("--subnet", default="", help="subnet in CIDR notation (default: a free /24)")
-    p.add_argument("name", metavar="NAME")
-    p.set_defaults(func=cmd_create)
-    p = group.add_parser("rm", help="remove networks")
-    p.add_argument("names", nargs="+", metavar="NAME")
-    p.set_defaults(func=cmd_rm)
-
-
-def _network(ctx: Any) -> Any:
+def _network(ctx: CLIContext) -> Any:
     network = ctx.runtime.network
     if not network:
         raise NetworkError("this runtime has no network backend (rootless pypod has none)")
     return network
 
 
-def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_ls(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod network ls``: NAME, VERSION, PLUGINS (podman's columns), JSON, or a Go
     template for each network (see _template_view)."""
-    from pypod_core.cli.output import parse_format
-
     template = parse_format(args.format, "json")
     infos = _network(ctx).networks()
     if args.format.strip() == "json":
@@ -65,6 +49,17 @@ def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
+def _add_ls(group: Any, verb: str = "ls") -> None:
+    p = group.add_parser(verb, help=summary(verb, "network"))
+    p.add_argument("--format", "-f", default="", help="json, or a Go template")
+    p.add_argument("-q", "--quiet", action="store_true", help="names only")
+    p.set_defaults(func=cmd_ls)
+
+
+def _add_list(group: Any) -> None:
+    _add_ls(group, "list")
+
+
 def _template_view(info: Any) -> dict[str, Any]:
     """podman's ``network ls`` template fields that a CNI network has: ``.Name``,
     ``.Driver``, ``.NetworkInterface``, ``.Subnets``; plus ``.Default``, ``.Path``,
@@ -82,23 +77,36 @@ def _summary(info: Any) -> dict[str, Any]:
             "plugins": [p["type"] for p in info.config.get("plugins", [])]}
 
 
-def cmd_inspect(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod network inspect NAME...``: each network's config list, as podman 1.x."""
     network = _network(ctx)
     ctx.out(json.dumps([network.inspect(name).config for name in args.names], indent=2))
     return 0
 
 
-def cmd_create(args: argparse.Namespace, ctx: Any) -> int:
+def _add_inspect(group: Any) -> None:
+    p = group.add_parser("inspect", help=summary("inspect", "network"))
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.set_defaults(func=cmd_inspect)
+
+
+def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod network create [--subnet CIDR] NAME``: print the new config file's path."""
     info = _network(ctx).create(args.name, subnet=args.subnet)
     ctx.out(info.path or info.name)
     return 0
 
 
-def cmd_rm(args: argparse.Namespace, ctx: Any) -> int:
+def _add_create(group: Any) -> None:
+    p = group.add_parser("create", help=summary("create", "network"))
+    p.add_argument("--subnet", default="", help="subnet in CIDR notation (default: a free /24)")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_create)
+
+
+def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod network rm NAME...``: refuse while containers are configured to join it."""
-    from pypod_core.engine.networking import remove_network
+    from pypod_core.engine.networking import remove_network  # lazy: only network rm (~4 ms)
 
     failed: PypodError | None = None
     for name in args.names:
@@ -113,3 +121,18 @@ def cmd_rm(args: argparse.Namespace, ctx: Any) -> int:
     if failed is not None:
         return 125
     return 0
+
+
+def _add_rm(group: Any) -> None:
+    p = group.add_parser("rm", help=summary("rm", "network"))
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.set_defaults(func=cmd_rm)
+
+
+def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
+    """Add the ``pypod network`` commands the command line needs (the table in
+    :mod:`pypod_core.cli.commands`); each command's parser is made by the
+    ``_add_<command>`` beside its handler."""
+    for verb in sub_commands("network", "networks"):
+        if want(verb, group="network"):
+            globals()[f"_add_{verb}"](groups["network"])

@@ -6,6 +6,8 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from pypod_core.errors import PypodError
+
 
 def error_line(message: str) -> None:
     """One ``Error: ...`` line on stderr, for an object a command could not act on."""
@@ -20,8 +22,6 @@ def for_each(names: Iterable[str], lookup: Callable[[str], Any], act: Callable[[
     is reported and the rest still tried, as podman does.  An error of a type in
     ``ignore`` is skipped silently (``rm --ignore``).  The exit code: 0, or the lowest
     ``exit_code(error)`` of the errors (125 for each by default)."""
-    from pypod_core.errors import PypodError
-
     code = 0
     for name in names:
         try:
@@ -47,7 +47,7 @@ def parse_format(fmt: str, *plain: str) -> Any:
     when there is nothing to show."""
     if not fmt or fmt.strip() in plain:
         return None
-    from pypod_core.cli.gotemplate import parse
+    from pypod_core.cli.gotemplate import parse  # lazy: only --format TEMPLATE (~1.5 ms)
 
     return parse(fmt)
 

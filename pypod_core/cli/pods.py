@@ -1,16 +1,21 @@
 """Pod commands, as podman's: ``pypod pod create|start|stop|kill|restart|pause|unpause|
 rm|ps|inspect``.
 
-This module is imported whenever its commands are parsed, so it imports nothing heavy
-at module level (argparse and the small cli.output): handlers import what they use.
+Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
+the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.  This
+module is imported whenever its commands are parsed, so it imports nothing heavy at
+module level (argparse, the errors, the small cli.output): handlers import what they use.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.cli.commands import sub_commands, summary
 from pypod_core.cli.output import error_line, for_each, parse_format, table
 from pypod_core.errors import InvalidArgError, NoSuchPodError, PodRemovedError, PypodError
 
@@ -33,6 +38,7 @@ def _parse_bool(text: str) -> bool:
 
 def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod create``: print the new pod's id."""
+    # lazy: only pod create (cli.options ~0.4 ms); the engine, not for parsing
     from pypod_core.cli import options as opt
     from pypod_core.engine.runtime_pod import DEFAULT_SHARE, parse_share
 
@@ -50,6 +56,28 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
     return 0
 
 
+def _add_create(pod: Any) -> None:
+    p = pod.add_parser("create", help=summary("create", "pod"))
+    p.add_argument("--name", help="assign a name to the pod")
+    p.add_argument("-p", "--publish", action="append", default=[],
+                   metavar="[IP:][HOST:]CTR[/PROTO]", help="publish a port of the pod")
+    p.add_argument("-l", "--label", action="append", default=[], metavar="K=V")
+    p.add_argument("--share", default=None,
+                   help="namespaces to share: net,ipc,uts (default), pid; none; +pid adds")
+    p.add_argument("--infra", nargs="?", const="true", default="true", metavar="BOOL",
+                   help="make an infra container (default true)")
+    p.add_argument("--no-infra", dest="infra", action="store_const", const="false",
+                   help="make no infra container (nothing is shared)")
+    p.add_argument("--network", "--net", default=None,
+                   help="bridge, none, host, or network names (comma-separated); "
+                        "default: config netns (bridge when rootful)")
+    p.add_argument("--hostname", default="", help="the pod's host name (default: its name)")
+    from pypod_core.cli.containers import add_etc_flags  # lazy: only pod create (~0.3 ms)
+
+    add_etc_flags(p, "pod")
+    p.set_defaults(func=cmd_create)
+
+
 # -- one verb on many pods -------------------------------------------------------------
 
 
@@ -65,6 +93,7 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any],
     else:
         raise InvalidArgError(f"pod {args.verb}: at least one pod name or id is required")
     if getattr(args, "time", None) is not None:
+        # lazy: the engine, not for parsing
         from pypod_core.engine.validate import check_stop_timeout
 
         check_stop_timeout(args.time, "--time")
@@ -77,17 +106,34 @@ def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
     return _each(args, ctx, lambda p: p.start())
 
 
+def _add_start(pod: Any) -> None:
+    _multi(pod.add_parser("start", help=summary("start", "pod")), cmd_start, "start")
+
+
 def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod stop [-t N]``."""
     return _each(args, ctx, lambda p: p.stop(args.time))
 
 
+def _add_stop(pod: Any) -> None:
+    p = pod.add_parser("stop", help=summary("stop", "pod"))
+    p.add_argument("-t", "--time", type=int, default=None,
+                   help="seconds before SIGKILL (default: each container's stop timeout)")
+    _multi(p, cmd_stop, "stop")
+
+
 def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod kill [-s SIGNAL]``."""
-    from pypod_core.cli.options import parse_signal
+    from pypod_core.cli.options import parse_signal  # lazy: only pod kill (~0.4 ms)
 
     number = parse_signal(args.signal)
     return _each(args, ctx, lambda p: p.kill(number))
+
+
+def _add_kill(pod: Any) -> None:
+    p = pod.add_parser("kill", help=summary("kill", "pod"))
+    p.add_argument("-s", "--signal", default="SIGKILL")
+    _multi(p, cmd_kill, "kill")
 
 
 def cmd_restart(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -95,14 +141,26 @@ def cmd_restart(args: argparse.Namespace, ctx: CLIContext) -> int:
     return _each(args, ctx, lambda p: p.restart())
 
 
+def _add_restart(pod: Any) -> None:
+    _multi(pod.add_parser("restart", help=summary("restart", "pod")), cmd_restart, "restart")
+
+
 def cmd_pause(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod pause``."""
     return _each(args, ctx, lambda p: p.pause())
 
 
+def _add_pause(pod: Any) -> None:
+    _multi(pod.add_parser("pause", help=summary("pause", "pod")), cmd_pause, "pause")
+
+
 def cmd_unpause(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod unpause``."""
     return _each(args, ctx, lambda p: p.unpause())
+
+
+def _add_unpause(pod: Any) -> None:
+    _multi(pod.add_parser("unpause", help=summary("unpause", "pod")), cmd_unpause, "unpause")
 
 
 def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -118,13 +176,21 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
                  exit_code=lambda exc: 1 if isinstance(exc, missing) else 125)
 
 
+def _add_rm(pod: Any) -> None:
+    p = pod.add_parser("rm", help=summary("rm", "pod"))
+    p.add_argument("-f", "--force", action="store_true",
+                   help="stop and remove the pods' containers first; implies --ignore")
+    p.add_argument("-i", "--ignore", action="store_true",
+                   help="no error for a pod that does not exist")
+    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    _multi(p, cmd_rm, "rm")
+
+
 # -- looking at pods -------------------------------------------------------------------
 
 
 def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod ps [-q] [--no-trunc] [--format json|TEMPLATE]``."""
-    import json
-
     template = parse_format(args.format, "json")  # before any work, as Go's
     pods = ctx.runtime.pods()
     if args.quiet:
@@ -143,6 +209,22 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
     return 0
 
 
+def _add_ps(pod: Any, verb: str = "ps") -> None:
+    p = pod.add_parser(verb, help=summary(verb, "pod"))
+    p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
+    p.add_argument("--no-trunc", action="store_true", help="full ids")
+    p.add_argument("--format", default="", help="json, or a Go template")
+    p.set_defaults(func=cmd_ps)
+
+
+def _add_ls(pod: Any) -> None:
+    _add_ps(pod, "ls")
+
+
+def _add_list(pod: Any) -> None:
+    _add_ps(pod, "list")
+
+
 def _template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
     """podman's pod ps template fields: ``.ID``, ``.Name``, ``.Status``, ``.NumberOfContainers``."""
     short = (lambda i: i) if no_trunc else (lambda i: i[:12])
@@ -153,9 +235,7 @@ def _template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
 
 def _table(ctx: CLIContext, entries: list[tuple[dict[str, Any], float]],
            no_trunc: bool) -> None:
-    import time
-
-    from pypod_core.engine.inspect import ago
+    from pypod_core.engine.inspect import ago  # lazy: the engine, not for parsing
 
     now = time.time()
     header = ("POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "# OF CONTAINERS")
@@ -171,8 +251,6 @@ def _table(ctx: CLIContext, entries: list[tuple[dict[str, Any], float]],
 def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod inspect [-f F] POD...``: a JSON list (podman's keys), or a Go
     template each."""
-    import json
-
     template = parse_format(args.format, "json", "{{json .}}")
     docs, code = [], 0
     for name in args.pods:
@@ -189,6 +267,13 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
     return code
 
 
+def _add_inspect(pod: Any) -> None:
+    p = pod.add_parser("inspect", help=summary("inspect", "pod"))
+    p.add_argument("-f", "--format", default="", help="json, or a Go template")
+    p.add_argument("pods", nargs="+", metavar="POD")
+    p.set_defaults(func=cmd_inspect)
+
+
 # -- registration ----------------------------------------------------------------------
 
 
@@ -199,59 +284,9 @@ def _multi(p: argparse.ArgumentParser, handler: Callable[..., int], verb: str) -
 
 
 def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
-    """Add ``pypod pod VERB``."""
-    pod = groups["pod"]
-    p = pod.add_parser("create", help="create a pod")
-    p.add_argument("--name", help="assign a name to the pod")
-    p.add_argument("-p", "--publish", action="append", default=[],
-                   metavar="[IP:][HOST:]CTR[/PROTO]", help="publish a port of the pod")
-    p.add_argument("-l", "--label", action="append", default=[], metavar="K=V")
-    p.add_argument("--share", default=None,
-                   help="namespaces to share: net,ipc,uts (default), pid; none; +pid adds")
-    p.add_argument("--infra", nargs="?", const="true", default="true", metavar="BOOL",
-                   help="make an infra container (default true)")
-    p.add_argument("--no-infra", dest="infra", action="store_const", const="false",
-                   help="make no infra container (nothing is shared)")
-    p.add_argument("--network", "--net", default=None,
-                   help="bridge, none, host, or network names (comma-separated); "
-                        "default: config netns (bridge when rootful)")
-    p.add_argument("--hostname", default="", help="the pod's host name (default: its name)")
-    from pypod_core.cli.containers import add_etc_flags
-
-    add_etc_flags(p, "pod")
-    p.set_defaults(func=cmd_create)
-
-    for verb, handler, help_text in (("start", cmd_start, "start pods"),
-                                     ("restart", cmd_restart, "restart pods"),
-                                     ("pause", cmd_pause, "pause pods"),
-                                     ("unpause", cmd_unpause, "unpause pods")):
-        _multi(pod.add_parser(verb, help=help_text), handler, verb)
-
-    p = pod.add_parser("stop", help="stop pods (their containers first, the infra last)")
-    p.add_argument("-t", "--time", type=int, default=None,
-                   help="seconds before SIGKILL (default: each container's stop timeout)")
-    _multi(p, cmd_stop, "stop")
-
-    p = pod.add_parser("kill", help="send a signal to pods' containers")
-    p.add_argument("-s", "--signal", default="SIGKILL")
-    _multi(p, cmd_kill, "kill")
-
-    p = pod.add_parser("rm", help="remove pods")
-    p.add_argument("-f", "--force", action="store_true",
-                   help="stop and remove the pods' containers first; implies --ignore")
-    p.add_argument("-i", "--ignore", action="store_true",
-                   help="no error for a pod that does not exist")
-    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
-    _multi(p, cmd_rm, "rm")
-
-    for verb in ("ps", "ls", "list"):
-        p = pod.add_parser(verb, help="list pods")
-        p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
-        p.add_argument("--no-trunc", action="store_true", help="full ids")
-        p.add_argument("--format", default="", help="json, or a Go template")
-        p.set_defaults(func=cmd_ps)
-
-    p = pod.add_parser("inspect", help="show pods' configuration and state")
-    p.add_argument("-f", "--format", default="", help="json, or a Go template")
-    p.add_argument("pods", nargs="+", metavar="POD")
-    p.set_defaults(func=cmd_inspect)
+    """Add the ``pypod pod`` commands the command line needs (the table in
+    :mod:`pypod_core.cli.commands`); each command's parser is made by the
+    ``_add_<command>`` beside its handler."""
+    for verb in sub_commands("pod", "pods"):
+        if want(verb, group="pod"):
+            globals()[f"_add_{verb}"](groups["pod"])

@@ -6,40 +6,29 @@ runtime, so processes, networks and files go too; through the state where the ru
 cannot), closes the state and deletes the runtime's directories.  It refuses to delete
 ``/``, ``$XDG_RUNTIME_DIR`` or ``$HOME`` or a directory holding them, and it still
 works when the state cannot be opened (a corrupt database is what it is for).
+
+Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
+the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
-import re
 import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pypod_core.cli.commands import sub_commands, summary
 from pypod_core.config import RuntimeConfig, load_config
 from pypod_core.errors import CtrInUseError, InternalError, InvalidArgError, PypodError
 
 if TYPE_CHECKING:
-    from pypod_core.cli.main import Wanted
+    from pypod_core.cli.main import CLIContext, Wanted
 
 T = TypeVar("T")
-MNT_DETACH = 2
-
-
-def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
-    """Add ``system migrate`` and ``system reset`` to the ``pypod`` parser."""
-    system = groups["system"]
-    migrate = system.add_parser("migrate", help="apply the state database's schema migrations")
-    migrate.set_defaults(func=cmd_migrate)
-    reset = system.add_parser(
-        "reset", help="remove every container and pod, the state and pypod's directories")
-    reset.add_argument("--force", "-f", action="store_true",
-                       help="do not ask for confirmation")
-    reset.set_defaults(func=cmd_reset)
 
 
 def warn(message: str) -> None:
@@ -50,7 +39,7 @@ def warn(message: str) -> None:
 # -- migrate ---------------------------------------------------------------------------
 
 
-def cmd_migrate(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_migrate(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod system migrate``: open the state (migrating it) and report the versions."""
     runtime = ctx.runtime
     kind = runtime.config.state_type
@@ -66,6 +55,11 @@ def cmd_migrate(args: argparse.Namespace, ctx: Any) -> int:
         ctx.out(f"migrated the {kind} state database from schema version {versions[0]} "
                 f"to {versions[1]}")
     return 0
+
+
+def _add_migrate(system: Any) -> None:
+    p = system.add_parser("migrate", help=summary("migrate", "system"))
+    p.set_defaults(func=cmd_migrate)
 
 
 # -- reset: what to delete -------------------------------------------------------------
@@ -196,30 +190,18 @@ def remove_objects(runtime: Any) -> list[str]:
 # -- reset: the directories ------------------------------------------------------------
 
 
-def mounts_under(path: str) -> list[str]:
-    """Mount points strictly below ``path``, deepest first (/proc/self/mountinfo)."""
-    real = os.path.realpath(path)
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            # Octal escapes (\040 for a space) in the mount point field.
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
-                           line.split()[4])
-            if point != real and _within(point, real):
-                found.append(point)
-    return sorted(found, key=len, reverse=True)
-
-
 def remove_tree(path: str) -> None:
-    """Delete a directory tree, first detaching whatever is mounted inside it, so that
-    the deletion never reaches through a bind mount into another tree."""
+    """Delete a directory tree, first detaching whatever is mounted inside it (deepest
+    first), so that the deletion never reaches through a bind mount into another tree.
+    MountError (an OSError) if something cannot be unmounted."""
     if not os.path.lexists(path):
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    for point in mounts_under(path):
-        if libc.umount2(point.encode(), MNT_DETACH) != 0:
-            err = ctypes.get_errno()
-            raise InternalError(f"cannot unmount {point}: {os.strerror(err)}")
+    from pypod_core.host import mounts  # lazy: only reset (ctypes ~2.5 ms)
+
+    real = os.path.realpath(path)
+    for point in sorted((p for p in mounts.mounts_under(real) if p != real), key=len,
+                        reverse=True):
+        mounts.umount(point)
     if not os.path.isdir(path) or os.path.islink(path):
         os.unlink(path)
     elif os.path.ismount(path):  # a file system of its own (a tmpfs): empty it
@@ -232,7 +214,7 @@ def remove_tree(path: str) -> None:
 # -- reset -----------------------------------------------------------------------------
 
 
-def _open_runtime(ctx: Any) -> tuple[Any, RuntimeConfig]:
+def _open_runtime(ctx: CLIContext) -> tuple[Any, RuntimeConfig]:
     """The runtime, or None and the config alone when it cannot be built (a corrupt
     state, a DB-config mismatch): reset is the way out of those."""
     try:
@@ -246,7 +228,7 @@ def _open_runtime(ctx: Any) -> tuple[Any, RuntimeConfig]:
     return runtime, runtime.config
 
 
-def _confirmed(ctx: Any, paths: list[tuple[str, str]]) -> bool:
+def _confirmed(ctx: CLIContext, paths: list[tuple[str, str]]) -> bool:
     ctx.out("WARNING! This will remove:")
     ctx.out("        - all containers")
     ctx.out("        - all pods")
@@ -256,7 +238,7 @@ def _confirmed(ctx: Any, paths: list[tuple[str, str]]) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def cmd_reset(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_reset(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod system reset [--force]``."""
     runtime, config = _open_runtime(ctx)
     paths = reset_paths(config, runtime.state if runtime else None)
@@ -279,3 +261,18 @@ def cmd_reset(args: argparse.Namespace, ctx: Any) -> int:
     if failed:
         raise InternalError(f"reset could not delete {'; '.join(failed)}")
     return 0
+
+
+def _add_reset(system: Any) -> None:
+    p = system.add_parser("reset", help=summary("reset", "system"))
+    p.add_argument("--force", "-f", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_reset)
+
+
+def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
+    """Add the ``pypod system`` commands of the state store the command line needs (the
+    table in :mod:`pypod_core.cli.commands`); each command's parser is made by the
+    ``_add_<command>`` beside its handler."""
+    for verb in sub_commands("system", "state_admin"):
+        if want(verb, group="system"):
+            globals()[f"_add_{verb}"](groups["system"])

@@ -1,4 +1,9 @@
-"""``pypod info``, ``pypod plugins`` and ``pypod config show``."""
+"""``pypod info`` (also ``pypod system info``), ``pypod plugins`` and ``pypod config
+show``.
+
+Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
+the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +11,14 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.commands import summary
+from pypod_core.cli.commands import sub_commands, summary, top_level
 from pypod_core.cli.main import ArgumentParser
+from pypod_core.cli.output import parse_format
 from pypod_core.config import load_config
 from pypod_core.plugin.manager import PluginManager
 
 if TYPE_CHECKING:
-    from pypod_core.cli.main import Wanted
-
-
-def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
-    """Add this module's commands to the ``pypod`` parser."""
-    info = sub.add_parser("info", help=summary("info"))
-    info.add_argument("--format", "-f", default="", help="json, or a Go template")
-    info.set_defaults(func=cmd_info)
-    plugins = sub.add_parser("plugins", help=summary("plugins"))
-    plugins.add_argument("--json", action="store_true", help="JSON output")
-    plugins.set_defaults(func=cmd_plugins)
-    config = sub.add_parser("config", help=summary("config"))
-    config_sub = config.add_subparsers(dest="config_command", metavar="COMMAND",
-                                       parser_class=ArgumentParser)
-    show = config_sub.add_parser("show", help="print the effective config as TOML")
-    show.set_defaults(func=cmd_config_show)
-    config.set_defaults(func=cmd_config_show)
-    if "system" in groups:
-        alias = groups["system"].add_parser("info", help="show host, store and plugins")
-        alias.add_argument("--format", "-f", default="")
-        alias.set_defaults(func=cmd_info)
+    from pypod_core.cli.main import CLIContext, Wanted
 
 
 def _yaml_like(data: Any, indent: int = 0) -> list[str]:
@@ -73,10 +59,8 @@ def _template_view(data: Any, under: str = "") -> Any:
             for k, v in data.items()}
 
 
-def cmd_info(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_info(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod info [--format json|TEMPLATE]``."""
-    from pypod_core.cli.output import parse_format
-
     template = parse_format(args.format, "json", "{{json .}}")
     data = ctx.runtime.info()
     if template is not None:
@@ -88,11 +72,17 @@ def cmd_info(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_plugins(args: argparse.Namespace, ctx: Any) -> int:
+def _add_info(sub: Any) -> None:
+    p = sub.add_parser("info", help=summary("info"))
+    p.add_argument("--format", "-f", default="", help="json, or a Go template")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_plugins(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod plugins [--json]``: works even when no runtime can be built."""
     config = load_config(args.config)
     manager = PluginManager(blocked=[*config.disabled_plugins, *args.no_plugin])
-    from pypod_core.engine import defaults
+    from pypod_core.engine import defaults  # lazy: the engine, not for parsing
 
     rows = manager.load(tolerant=True).use_defaults(defaults).rows()
     manager.warn_unknown(args.no_plugin, "--no-plugin")
@@ -108,9 +98,37 @@ def cmd_plugins(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_config_show(args: argparse.Namespace, ctx: Any) -> int:
+def _add_plugins(sub: Any) -> None:
+    p = sub.add_parser("plugins", help=summary("plugins"))
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_plugins)
+
+
+def cmd_config_show(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod config show``: the effective configuration as TOML (no runtime built)."""
     options = {k: v for k, v in ctx.runtime_options().items()
                if k not in ("config_path", "no_plugins", "trace")}
     ctx.out(load_config(args.config, options).to_toml().rstrip())
     return 0
+
+
+def _add_config(sub: Any) -> None:
+    config = sub.add_parser("config", help=summary("config"))
+    config_sub = config.add_subparsers(dest="config_command", metavar="COMMAND",
+                                       parser_class=ArgumentParser)
+    show = config_sub.add_parser("show", help="print the effective config as TOML")
+    show.set_defaults(func=cmd_config_show)
+    config.set_defaults(func=cmd_config_show)
+
+
+def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
+    """Add this module's commands the command line needs (the table in
+    :mod:`pypod_core.cli.commands`), at the top level and under ``pypod system``; each
+    command's parser is made by the ``_add_<command>`` beside its handler."""
+    for verb in top_level("system"):
+        if want(verb):
+            globals()[f"_add_{verb}"](sub)
+    if "system" in groups:
+        for verb in sub_commands("system", "system"):
+            if want(verb, group="system"):
+                globals()[f"_add_{verb}"](groups["system"])

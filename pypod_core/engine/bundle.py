@@ -9,6 +9,7 @@ OCI runtime to read.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import resource
@@ -16,12 +17,14 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from pypod_core.engine import seccomp
+from pypod_core.engine.names import hostname_of
 from pypod_core.errors import InvalidArgError
+from pypod_core.plugin.oci import ExecSpec
 
 if TYPE_CHECKING:
     from pypod_core.engine.container import Container
     from pypod_core.model import ContainerConfig
-    from pypod_core.plugin.oci import ExecSpec
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -205,7 +208,7 @@ def _capabilities(config: ContainerConfig, user: ExecUser) -> dict[str, list[str
     """podman's sets: the defaults with ``--cap-add``/``--cap-drop`` merged (all we hold
     for ``--privileged``), none beyond our bounding set.  A non-root user gets only the
     added ones, as ambient capabilities that survive its exec."""
-    from pypod_core.engine.security import merge_capabilities
+    from pypod_core.engine.security import merge_capabilities  # cycle: it imports bundle
 
     bounding = own_bounding_set()
     caps = list(bounding) if config.privileged else merge_capabilities(
@@ -219,8 +222,6 @@ def _capabilities(config: ContainerConfig, user: ExecUser) -> dict[str, list[str
 
 def _seccomp(config: ContainerConfig, capabilities: list[str]) -> dict[str, Any] | None:
     """The container's ``linux.seccomp``: its profile for its capabilities."""
-    from pypod_core.engine import seccomp
-
     if config.seccomp_profile in ("", seccomp.UNCONFINED):
         return None
     return seccomp.translate(seccomp.load_profile(config.seccomp_profile), capabilities,
@@ -231,8 +232,6 @@ def _masked_paths(config: ContainerConfig, paths: Iterable[str]) -> list[str]:
     """``paths`` less those ``--security-opt unmask`` names (ALL, or shell patterns)."""
     if not config.unmask:
         return list(paths)
-    import fnmatch  # only for --security-opt unmask: it costs a start ~1 ms
-
     if "ALL" in config.unmask:  # normalised at create (engine.security)
         return []
     return [p for p in paths if not any(fnmatch.fnmatchcase(p, u) for u in config.unmask)]
@@ -296,8 +295,6 @@ def exec_spec(config: ContainerConfig, command: Sequence[str],
     """The process ``pypod exec`` runs: ``user`` (else the container's) resolved against
     its /etc files, the container's environment plus ``env``, ``workdir`` (else the
     container's)."""
-    from pypod_core.plugin.oci import ExecSpec
-
     resolved = resolve_user(config.rootfs, user or config.user)
     return ExecSpec(args=tuple(command), env=tuple(container_env(config, resolved, env)),
                     uid=resolved.uid, gid=resolved.gid,
@@ -306,11 +303,6 @@ def exec_spec(config: ContainerConfig, command: Sequence[str],
                     no_new_privileges=config.no_new_privileges,
                     apparmor_profile="" if config.apparmor_profile in ("", "unconfined")
                     else config.apparmor_profile)
-
-
-def hostname_of(config: ContainerConfig) -> str:
-    """The container's host name: ``--hostname`` or, as podman, its id's first 12 chars."""
-    return config.hostname or config.id[:12]
 
 
 def build_spec(
@@ -390,7 +382,7 @@ def write_etc_files(config: ContainerConfig, run_dir: str) -> list[tuple[str, st
     in its run dir; return (host file, container path) pairs to bind-mount.  Every
     container has files of its own (or those of the container whose network namespace
     it joins): never the host's (:mod:`pypod_core.engine.etc_files`)."""
-    from pypod_core.engine.etc_files import write_files
+    from pypod_core.engine.etc_files import write_files  # lazy: exec needs no etc_files (~4 ms)
 
     hostname_file = os.path.join(run_dir, "hostname")
     with open(hostname_file, "w") as f:
@@ -409,7 +401,7 @@ def write_bundle(ctr: Container, netns_path: str = "",
                       shared_namespaces=shared_namespaces,
                       etc_files=write_etc_files(config, ctr.run_dir),
                       cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "")
-    from pypod_core.engine import oci_hooks as hooks
+    from pypod_core.engine import oci_hooks as hooks  # lazy: only start, not exec (~0.5 ms)
 
     hooks.add_to_spec(spec, hooks.read_dirs(ctr.runtime.config.hooks_dir),
                       has_bind_mounts=bool(config.mounts))

@@ -34,6 +34,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.engine.names import hostname_of
 from pypod_core.errors import InvalidArgError
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ STUB_RESOLVERS = {"127.0.0.53": "/run/systemd/resolve/resolv.conf",
                   "127.0.0.1": "/run/NetworkManager/no-stub-resolv.conf"}
 HOST_CONTAINERS_INTERNAL = "host.containers.internal"
 
-#: The DNS and hosts fields of ContainerConfig that hold lists of text.
+#: The DNS and hosts fields of ContainerConfig that hold lists of text, and the flags.
 LIST_FIELDS = ("dns_servers", "dns_search", "dns_options", "extra_hosts")
 BOOL_FIELDS = ("no_resolv_conf", "no_hosts")
 DNS_FIELDS = ("dns_servers", "dns_search", "dns_options")
@@ -67,15 +68,15 @@ _SIOCGIFADDR = 0x8915
 
 def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """``create_container``'s DNS and hosts fields, checked and normalised (tuples,
-    nameservers in canonical form); TypeError for a wrong type, InvalidArgError naming
-    the bad value.  ``fields`` is not changed."""
+    nameservers in canonical form); TypeError for a wrong type (ContainerConfig's, as
+    :func:`~pypod_core.engine.validate.check_field` checks every field), InvalidArgError
+    naming the bad value.  ``fields`` is not changed."""
+    from pypod_core.engine.validate import check_field  # lazy: only create (~0.3 ms)
+
     result = dict(fields)
-    for key in LIST_FIELDS:
+    for key in (*LIST_FIELDS, *BOOL_FIELDS):
         if key in result:
-            result[key] = _text_tuple(key, result[key])
-    for key in BOOL_FIELDS:
-        if key in result and not isinstance(result[key], bool):
-            raise TypeError(f"{key} must be a bool, not {type(result[key]).__name__}")
+            result[key] = check_field(key, result[key])
     if result.get("dns_servers"):
         result["dns_servers"] = tuple(_nameserver(s) for s in result["dns_servers"])
     search = result.get("dns_search", ())
@@ -114,18 +115,8 @@ def check_network(fields: Mapping[str, Any]) -> None:
                               "container's network mode is none (no resolv.conf is made)")
 
 
-def _text_tuple(key: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise TypeError(f"{key} must be a list of strings, not {type(value).__name__}")
-    items = tuple(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{key} must be a list of strings, not of {type(item).__name__}")
-    return items
-
-
 def _nameserver(text: str) -> str:
-    import ipaddress
+    import ipaddress  # lazy: only --dns (~1 ms)
 
     if text == "none":
         raise InvalidArgError("invalid DNS server 'none': --dns none stands alone (in "
@@ -139,7 +130,7 @@ def _nameserver(text: str) -> str:
 def check_extra_host(entry: str) -> str:
     """An ``--add-host`` value, ``HOST:IP`` (the IP may be IPv6: split at the first
     colon), or InvalidArgError naming it."""
-    import ipaddress
+    import ipaddress  # lazy: only --add-host (~1 ms)
 
     name, colon, ip = entry.partition(":")
     if not colon or not name or _BAD_WORD.search(name):
@@ -380,26 +371,33 @@ def write_files(config: ContainerConfig, run_dir: str,
     A bridged container's files are made empty until its networks are attached: they
     are written with its ``network_status`` then (:func:`complete_network_files`), as
     its addresses and whether it has IPv6 are known only then."""
-    joined = config.shared_namespaces.get("net")
-    if joined:
-        return _join_files(config, os.path.join(os.path.dirname(run_dir), joined))
+    files = managed_files(config, run_dir)
+    if config.shared_namespaces.get("net"):
+        return _join_files(config, files)
     pending = network_status is None and config.network_mode == "bridge"
     status = network_status or {}
-    pairs = []
+    text = {"/etc/hosts": _hosts_text, "/etc/resolv.conf": _resolv_text}
+    for ctr_path, host_file in files.items():
+        _write_in_place(host_file, None if pending else text[ctr_path](config, status))
+    return [(host_file, ctr_path) for ctr_path, host_file in files.items()]
+
+
+def managed_files(config: ContainerConfig, run_dir: str) -> dict[str, str]:
+    """Container path -> host file of the ``/etc`` files a container gets (written or
+    not): ``hosts`` unless ``--no-hosts``; ``resolv.conf`` unless ``--dns none``, for a
+    container with a network (host or bridge).  A container joining another's network
+    namespace gets that one's (in its run dir, a sibling of ``run_dir``)."""
+    joined = config.shared_namespaces.get("net")
+    base = os.path.join(os.path.dirname(run_dir), joined) if joined else run_dir
+    files = {}
     if not config.no_hosts:
-        path = os.path.join(run_dir, "hosts")
-        _write_in_place(path, None if pending else _hosts_text(config, status))
-        pairs.append((path, "/etc/hosts"))
-    if not config.no_resolv_conf and config.network_mode in ("host", "bridge"):
-        path = os.path.join(run_dir, "resolv.conf")
-        _write_in_place(path, None if pending else _resolv_text(config, status))
-        pairs.append((path, "/etc/resolv.conf"))
-    return pairs
+        files["/etc/hosts"] = os.path.join(base, "hosts")
+    if not config.no_resolv_conf and (joined or config.network_mode in ("host", "bridge")):
+        files["/etc/resolv.conf"] = os.path.join(base, "resolv.conf")
+    return files
 
 
 def _hosts_text(config: ContainerConfig, status: Mapping[str, Mapping[str, Any]]) -> str:
-    from pypod_core.engine.bundle import hostname_of
-
     names = [hostname_of(config), config.name]
     own: list[Entry] = []
     if config.network_mode == "bridge":
@@ -423,26 +421,24 @@ def _resolv_text(config: ContainerConfig, status: Mapping[str, Mapping[str, Any]
                        network_search=_network_dns(status, "search"))
 
 
-def _join_files(config: ContainerConfig, owner_dir: str) -> list[tuple[str, str]]:
-    """The files of the container whose network namespace ``config``'s joins (``owner_dir``,
-    its run dir, a sibling of ours), those it has; our names go into its hosts."""
+def _join_files(config: ContainerConfig, files: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Of the ``files`` of the container whose network namespace ``config``'s joins,
+    those it has; our names go into its hosts."""
     pairs = []
-    hosts = os.path.join(owner_dir, "hosts")
-    if not config.no_hosts:
+    hosts = files.get("/etc/hosts")
+    if hosts:
         try:
             _add_member(hosts, config)
             pairs.append((hosts, "/etc/hosts"))
         except FileNotFoundError:
             pass  # that container makes none (--no-hosts), or it no longer runs
-    resolv = os.path.join(owner_dir, "resolv.conf")
-    if not config.no_resolv_conf and os.path.exists(resolv):
+    resolv = files.get("/etc/resolv.conf")
+    if resolv and os.path.exists(resolv):
         pairs.append((resolv, "/etc/resolv.conf"))
     return pairs
 
 
 def _member_entry(config: ContainerConfig) -> Entry:
-    from pypod_core.engine.bundle import hostname_of
-
     # One namespace: the member is reached on loopback, as podman writes it.
     return ("127.0.0.1", [hostname_of(config), config.name])
 
@@ -461,7 +457,7 @@ def leave_shared_hosts(ctr: Container) -> None:
     joined = ctr.config.shared_namespaces.get("net")
     if not joined or ctr.config.no_hosts:
         return
-    path = os.path.join(os.path.dirname(ctr.run_dir), joined, "hosts")
+    path = managed_files(ctr.config, ctr.run_dir)["/etc/hosts"]
     try:
         f = open(path, "r+", encoding="utf-8")
     except FileNotFoundError:
@@ -493,12 +489,4 @@ def complete_network_files(ctr: Container) -> None:
 def managed_paths(ctr: Container) -> dict[str, str]:
     """Container path -> host file of the ``/etc`` files pypod manages for ``ctr``
     (for inspect's ``HostsPath`` and ``ResolvConfPath``), whether written yet or not."""
-    config = ctr.config
-    joined = config.shared_namespaces.get("net")
-    base = os.path.join(os.path.dirname(ctr.run_dir), joined) if joined else ctr.run_dir
-    paths = {}
-    if not config.no_hosts:
-        paths["/etc/hosts"] = os.path.join(base, "hosts")
-    if not config.no_resolv_conf and (joined or config.network_mode in ("host", "bridge")):
-        paths["/etc/resolv.conf"] = os.path.join(base, "resolv.conf")
-    return paths
+    return managed_files(ctr.config, ctr.run_dir)

@@ -8,6 +8,8 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.host.registries import load_registries, registries_conf_path
+
 if TYPE_CHECKING:
     from pypod_core.engine.runtime import Runtime
 
@@ -84,8 +86,6 @@ def read_registries(path: str) -> dict[str, list[str]]:
     """Search and insecure registries from a registries.conf (v1 or v2 form, and its
     drop-ins), parsed as pulls parse it (:mod:`pypod_core.host.registries`).  A missing
     file is no registries."""
-    from pypod_core.host.registries import load_registries, registries_conf_path
-
     conf = load_registries(registries_conf_path(path))
     return {"search": list(conf.search),
             "insecure": [reg.location for reg in conf.registries if reg.insecure]}

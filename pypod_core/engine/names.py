@@ -1,4 +1,5 @@
-"""Generated names: ``adjective_surname``, as Docker's and libpod's name generator."""
+"""Generated names: ``adjective_surname``, as Docker's and libpod's name generator; and
+a container's host name."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import random
+
+    from pypod_core.model import ContainerConfig
 
 ADJECTIVES = (
     "admiring", "adoring", "affectionate", "agitated", "amazing", "angry", "awesome",
@@ -92,3 +95,8 @@ def generate_name(is_taken: Callable[[str], bool], rng: random.Random | None = N
         if not is_taken(name):
             return name
         attempt += 1
+
+
+def hostname_of(config: ContainerConfig) -> str:
+    """The container's host name: ``--hostname`` or, as podman, its id's first 12 chars."""
+    return config.hostname or config.id[:12]

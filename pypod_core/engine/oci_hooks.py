@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from pypod_core.errors import ConfigError
+from pypod_core.host import filecache
 
 VERSION = "1.0.0"
 #: Hook file stage -> the OCI spec's ``hooks`` key.
@@ -100,16 +101,22 @@ def read_dirs(dirs: Iterable[str]) -> list[Hook]:
 
 
 def read_file(path: str) -> Hook | None:
-    """One hook file, checked; None for a dangling link (as podman skips it)."""
+    """One hook file, checked (once per process while it is unchanged: create checks
+    the files, start reads them); None for a dangling link (as podman skips it)."""
     try:
-        with open(path, "rb") as f:
-            data = json.load(f)
+        return filecache.parsed(path, _read_hook)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ConfigError(f"hook file {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ConfigError(f"hook file {path}: invalid JSON: {exc}") from None
+
+
+def _read_hook(path: str) -> Hook:
+    with open(path, "rb") as f:
+        try:
+            data = json.load(f)
+        except ValueError as exc:
+            raise ConfigError(f"hook file {path}: invalid JSON: {exc}") from None
     try:
         return _check(os.path.basename(path), data)
     except (ValueError, TypeError, re.error) as exc:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.engine.inspect import go_time, status_word
 from pypod_core.errors import (
     CtrStateInvalidError,
     NoSuchCtrError,
@@ -137,6 +138,7 @@ class Pod:
     def containers(self) -> list[Container]:
         """The pod's containers (the infra container too), oldest first, each synced
         with the OCI runtime."""
+        # lazy: pod ps and pod create without containers need none (~5 ms)
         from pypod_core.engine.container import LIVE, Container
 
         result = []
@@ -241,8 +243,6 @@ class Pod:
 
     def inspect(self) -> dict[str, Any]:
         """``pypod pod inspect``: podman's keys and layout."""
-        from pypod_core.engine.inspect import go_time, status_word
-
         ctrs = self.containers()
         infra = next((c for c in ctrs if c.id == self.state.infra_container_id), None)
         return {
@@ -269,8 +269,6 @@ class Pod:
 
     def ps_entry(self) -> dict[str, Any]:
         """The pod as ``podman pod ps --format json`` shows one."""
-        from pypod_core.engine.inspect import go_time, status_word
-
         ctrs = self.containers()
         infra = next((c for c in ctrs if c.id == self.state.infra_container_id), None)
         return {
@@ -289,14 +287,14 @@ class Pod:
 
 
 def _networks(infra: Container) -> list[str]:
-    from pypod_core.engine import networking
+    from pypod_core.engine import networking  # lazy: only pods with an infra (~4 ms)
 
     return networking.network_names(infra.runtime, infra)
 
 
 def _infra_config(infra: Container) -> dict[str, Any]:
     """podman's ``InfraConfig``: the pod's network, which its infra container holds."""
-    from pypod_core.engine.networking import port_bindings
+    from pypod_core.engine.networking import port_bindings  # lazy: only pod inspect (~4 ms)
 
     c = infra.config
     return {

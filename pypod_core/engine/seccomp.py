@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pypod_core.errors import InvalidArgError
+from pypod_core.host import filecache
 
 #: The default profile, the first of these that exists: pypod's override and vendor
 #: files (pypod's own names), then the containers-common package's (podman's default).
@@ -89,15 +90,21 @@ def default_profile(configured: str = "") -> str:
 
 
 def load_profile(path: str) -> dict[str, Any]:
-    """Read a profile file; InvalidArgError naming the file if unreadable or not a JSON
-    object."""
+    """Read a profile file (once per process while it is unchanged: create and start
+    both need it); InvalidArgError naming the file if unreadable or not a JSON object.
+    The result is shared: do not change it."""
     try:
-        with open(path, "rb") as f:
-            data = json.load(f)
+        return filecache.parsed(path, _read_profile)
     except OSError as exc:
         raise InvalidArgError(f"seccomp profile {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise InvalidArgError(f"seccomp profile {path}: invalid JSON: {exc}") from None
+
+
+def _read_profile(path: str) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        try:
+            data = json.load(f)
+        except ValueError as exc:
+            raise InvalidArgError(f"seccomp profile {path}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidArgError(f"seccomp profile {path}: expected a JSON object")
     return data

@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.engine import oci_hooks as hooks
+from pypod_core.engine import seccomp
 from pypod_core.engine.bundle import (
     ALL_CAPABILITIES,
     DEFAULT_CAPABILITIES,
@@ -119,9 +121,6 @@ def resolve_fields(fields: dict[str, Any], config: RuntimeConfig) -> dict[str, A
     """Check the security fields of a new container and resolve them (a new dict):
     capabilities normalised, the seccomp profile's path found and its file checked,
     AppArmor checked against the host, the init binary found."""
-    from pypod_core.engine import oci_hooks as hooks
-    from pypod_core.engine import seccomp
-
     check_label(config)
     fields = dict(fields)
     privileged = bool(fields.get("privileged"))

@@ -20,14 +20,12 @@ import os
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
 from pypod_core.errors import InvalidArgError, NoSuchNetworkError
-
-if TYPE_CHECKING:
-    from pypod_core.model import ContainerConfig, PortMapping
+from pypod_core.model import NAME_PATTERN, ContainerConfig, PortMapping
 
 #: The longest stop timeout pypod takes, in seconds (one day).  podman takes any uint;
 #: a stop (and ``rm -f``) waits this long for a container that ignores its stop signal,
@@ -59,10 +57,14 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+_PLURALS: Final = {str: "strings", int: "integers", bool: "booleans", float: "numbers"}
+
+
 def _label(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin is tuple or origin is list:
-        return f"a list of {_label(typing.get_args(hint)[0])}"
+        item = typing.get_args(hint)[0]
+        return f"a list of {_PLURALS.get(item) or _label(item)}"
     if origin is dict:
         key, value = typing.get_args(hint)
         return f"a dict of {_label(key)} to {_label(value)}"
@@ -161,8 +163,6 @@ def container_args(rootfs: Any, command: Any, name: Any) -> tuple[str, ...]:
 def container_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     """``create_container``'s keyword fields, type-checked against ContainerConfig (a
     Pod given as ``pod`` becomes its id); TypeError for an unknown or mistyped field."""
-    from pypod_core.model import ContainerConfig
-
     hints = _hints(ContainerConfig)
     result: dict[str, Any] = {}
     for key, value in fields.items():
@@ -172,8 +172,14 @@ def container_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             raise TypeError(f"create_container: unknown field {key!r}")
         if key == "pod" and not isinstance(value, str):
             value = getattr(value, "id", value)  # a Pod object
-        result[key] = check_type(value, hints[key], key)
+        result[key] = check_field(key, value)
     return result
+
+
+def check_field(key: str, value: Any) -> Any:
+    """``value`` if it has the type of ContainerConfig's field ``key`` (a list given for
+    a tuple comes back as a tuple); TypeError naming ``key`` otherwise."""
+    return check_type(value, _hints(ContainerConfig)[key], key)
 
 
 # -- values ----------------------------------------------------------------------------
@@ -192,7 +198,7 @@ def check_stop_timeout(timeout: int, what: str = "stop timeout") -> int:
 def check_ip(address: str, what: str) -> None:
     """InvalidArgError (``invalid WHAT: 'ADDRESS' is not an IP address``) unless
     ``address`` is an IPv4 or IPv6 address."""
-    import ipaddress
+    import ipaddress  # lazy: only for an address given (~1 ms)
 
     try:
         ipaddress.ip_address(address)
@@ -216,8 +222,6 @@ def check_ports(ports: Sequence[PortMapping]) -> None:
 def check_network_names(mode: str, networks: Sequence[str]) -> None:
     """The network mode is known, and network names are names (no ``../``), each once,
     given only with mode ``bridge``."""
-    from pypod_core.model import NAME_PATTERN
-
     if mode not in NETWORK_MODES:
         raise InvalidArgError(f"invalid network mode {mode!r}: none, host or bridge")
     for net in networks:
@@ -304,7 +308,7 @@ def check_networks_exist(runtime: Any, networks: Sequence[str], static_ip: str =
 
 
 def _check_in_subnets(address: str, network: str, subnets: Sequence[str]) -> None:
-    import ipaddress
+    import ipaddress  # lazy: only for --ip (~1 ms)
 
     ip = ipaddress.ip_address(address)
     what = f"invalid static IP address (--ip) {address}"
@@ -328,8 +332,6 @@ def pod_args(name: Any, labels: Any, ports: Any, share: Any, infra: Any, network
              networks: Any, hostname: Any) -> None:
     """Check ``create_pod``'s arguments' types and the values that need no pod: TypeError
     or InvalidArgError naming the argument."""
-    from pypod_core.model import PortMapping
-
     if name is not None:
         check_type(name, str, "name")
     if labels is not None:

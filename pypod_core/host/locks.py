@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+
+from pypod_core.host.private import fix_mode
 
 #: How often a waiting acquire() tries again.
 POLL_INTERVAL = 0.005
@@ -63,8 +64,7 @@ class FileLock:
             # lock on an unlinked file protects nothing, so take the new file instead.
             st = _same_file(fd, self.path)
             if st is not None:
-                if stat.S_IMODE(st.st_mode) != self.mode and st.st_uid == os.geteuid():
-                    os.fchmod(fd, self.mode)  # the umask's doing, or an older pypod's
+                fix_mode(fd, self.mode, st)
                 self._fd, self._depth = fd, 1
                 return self
             os.close(fd)

@@ -64,11 +64,13 @@ def private_file(path: str) -> int:
     """Open ``path`` for writing, made 0600 whatever the umask (or narrowed to it where
     an older pypod made it wider); the descriptor, truncated."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-    _fix_mode(fd, FILE_MODE)
+    fix_mode(fd, FILE_MODE)
     return fd
 
 
-def _fix_mode(fd: int, mode: int, st: os.stat_result | None = None) -> None:
+def fix_mode(fd: int, mode: int, st: os.stat_result | None = None) -> None:
+    """Give the open file ``fd`` (whose stat is ``st``, if known) exactly ``mode``
+    where this user owns it: the umask's doing, or an older pypod's, is undone."""
     st = st or os.fstat(fd)
     if stat.S_IMODE(st.st_mode) != mode and st.st_uid == os.geteuid():
         os.fchmod(fd, mode)

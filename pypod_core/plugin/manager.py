@@ -238,6 +238,7 @@ class PluginManager:
         """The image transport declaration a reference's prefix names and the rest of
         the reference: ``oci:DIR`` -> (the ``oci`` transport, ``DIR``); ``docker://X``
         and a reference with no known prefix -> (``docker``, ``X``)."""
+        # lazy: only image commands (the image contract, ~15 ms with the registries)
         from pypod_core.plugin.image_transport import split_transport
 
         name, rest = split_transport(reference, self.backends("image_transport"))

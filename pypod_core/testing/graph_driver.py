@@ -14,6 +14,7 @@ mount may be left under the driver's home, whether the test passed or not.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import signal
@@ -97,8 +98,6 @@ def chardev(name: str, major: int, minor: int) -> Member:
 
 def digest(data: bytes) -> str:
     """``sha256:<hex>`` of ``data`` (a diff id)."""
-    import hashlib
-
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -213,8 +212,6 @@ class GraphDriverTests:
         assert not driver.has_layer("sha256:bb") and list(driver.layers()) == []
 
     def test_chain_ids_follow_the_oci_image_spec(self):
-        import hashlib
-
         base = digest(b"a")
         assert chain_id(None, base) == base
         expected = "sha256:" + hashlib.sha256(f"{base} {digest(b'b')}".encode()).hexdigest()

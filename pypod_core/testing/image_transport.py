@@ -32,6 +32,7 @@ import tarfile
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 
 from pypod_core.errors import BlobDigestError, NoSuchImageError, PolicyError
@@ -134,8 +135,6 @@ class ImageTransportTests:
         host = Platform.host().architecture
         if host in ("amd64", "arm64"):
             assert arch(options) == host
-        import attrs
-
         assert arch(attrs.evolve(options, platform=Platform.choose("linux/arm64"))) == "arm64"
         assert arch(attrs.evolve(options, platform=Platform.choose(arch="amd64"))) == "amd64"
 

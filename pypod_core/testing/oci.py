@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 from pypod_core.engine.bundle import exec_spec, write_bundle
+from pypod_core.engine.runtime import new_runtime
 from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError, OCIRuntimeError
 from pypod_core.host.rootfs import make_busybox_rootfs
 from pypod_core.model import ContainerStatus, Mount
@@ -68,8 +69,6 @@ class OCIRuntimeTests:
                       oci_runtime_options: dict[str, Any]) -> Iterator[Callable[[], Any]]:
         """Build pypod runtimes on one set of directories under tmp_path (each call is
         another "process" on the same store)."""
-        from pypod_core.engine.runtime import new_runtime
-
         built: list[Any] = []
 
         def build() -> Any:

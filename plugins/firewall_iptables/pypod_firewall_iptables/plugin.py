@@ -6,13 +6,14 @@ from pypod_core.plugin import FirewallBackend, hookimpl
 
 
 def _make_iptables(runtime):
+    # lazy: only when the backend is built
     from pypod_firewall_iptables.iptables import IptablesFirewall
 
     return IptablesFirewall.for_runtime(runtime)
 
 
 def _make_none(runtime):
-    from pypod_firewall_iptables.none import NoFirewall
+    from pypod_firewall_iptables.none import NoFirewall  # lazy: only when the backend is built
 
     return NoFirewall()
 

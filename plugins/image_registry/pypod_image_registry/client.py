@@ -17,6 +17,7 @@ import base64
 import http.client
 import json
 import re
+import ssl
 import threading
 import time
 import urllib.parse
@@ -102,8 +103,6 @@ class RegistryClient:
             if scheme == "http":
                 conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
             else:
-                import ssl  # already imported by http.client; the context is the cost
-
                 context = ssl.create_default_context()
                 if scheme == "https-noverify":
                     context.check_hostname = False

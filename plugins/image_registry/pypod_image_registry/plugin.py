@@ -6,6 +6,7 @@ from pypod_core.plugin import ImageTransportBackend, hookimpl
 
 
 def _factory(runtime):
+    # lazy: only when the backend is built
     from pypod_image_registry.transport import DockerTransport
 
     return DockerTransport(registries_conf=runtime.config.registries_conf)

@@ -8,6 +8,7 @@ use, from the first endpoint that has it.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 from typing import BinaryIO
 
@@ -165,8 +166,6 @@ class RegistrySource(ImageSource):
             digest = tag_or_digest
             verified_bytes(raw, digest, f"manifest of {ref}")
         else:
-            import hashlib
-
             digest = "sha256:" + hashlib.sha256(raw).hexdigest()
             header = response.getheader("Docker-Content-Digest", "")
             if header.startswith("sha256:") and header != digest:

@@ -6,7 +6,7 @@ from pypod_core.plugin import NetworkBackend, hookimpl
 
 
 def _make_network(runtime):
-    from pypod_net_cni.network import CNINetwork
+    from pypod_net_cni.network import CNINetwork  # lazy: only when the backend is built
 
     return CNINetwork.for_runtime(runtime)
 

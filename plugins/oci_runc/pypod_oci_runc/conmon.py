@@ -181,8 +181,9 @@ def wait_eof(fd: int, timeout: float | None) -> bool:
     return True
 
 
-def process_alive(pid: int, comm: str = "conmon") -> bool:
-    """Whether ``pid`` is a live process named ``comm`` (not a reused pid)."""
+def process_alive(pid: int, comm: str | None = "conmon") -> bool:
+    """Whether ``pid`` is a live process (not a zombie waiting to be reaped) named
+    ``comm`` (not a reused pid); any name with ``comm=None``."""
     if pid <= 0:
         return False
     try:
@@ -192,7 +193,7 @@ def process_alive(pid: int, comm: str = "conmon") -> bool:
         return False
     name = stat[stat.index(b"(") + 1:stat.rindex(b")")]
     state = stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3]
-    return name == comm.encode() and state not in (b"Z", b"X")
+    return (comm is None or name == comm.encode()) and state not in (b"Z", b"X")
 
 
 def environment(base: Sequence[str], extra: Mapping[str, str]) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pypod_core.plugin import OCIRuntimeBackend, hookimpl
 
 def _factory(name: str):
     def make(runtime):
-        from pypod_oci_runc.runtime import ConmonOCIRuntime
+        from pypod_oci_runc.runtime import ConmonOCIRuntime  # lazy: only when the backend is built
 
         return ConmonOCIRuntime.for_runtime(runtime, name)
 

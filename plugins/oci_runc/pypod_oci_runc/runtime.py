@@ -10,6 +10,7 @@ tmp dir (``--root``), apart from other users of the same binary.
 
 from __future__ import annotations
 
+import json
 import os
 import signal as signals
 import subprocess
@@ -149,7 +150,7 @@ class ConmonOCIRuntime(OCIRuntime):
 
     def attach_container(self, ctr: Container) -> Attachment:
         """Connect to conmon's attach socket in the bundle directory."""
-        from pypod_oci_runc import attach  # socket: only attached commands need it
+        from pypod_oci_runc import attach  # lazy: only attached commands (socket, ~3 ms)
 
         return attach.SocketAttachment(attach.connect(ctr.bundle_dir))
 
@@ -187,7 +188,7 @@ class ConmonOCIRuntime(OCIRuntime):
             return True
         if conmon.process_alive(ctr.state.conmon_pid):
             return False
-        return os.path.exists(ctr.exit_file) or not _process_alive(ctr.state.pid)
+        return os.path.exists(ctr.exit_file) or not conmon.process_alive(ctr.state.pid, comm=None)
 
     def kill_container(self, ctr: Container, signal: int, all_processes: bool = False) -> None:
         """``RUNTIME kill [--all] ID SIGNAL``."""
@@ -275,8 +276,6 @@ class ConmonOCIRuntime(OCIRuntime):
 
     def _runtime_status(self, ctr: Container) -> str:
         """The runtime's status word for the container ("" if it does not know it)."""
-        import json
-
         proc = self._call(self._cmd("state", ctr.id))
         if proc.returncode != 0:
             return ""
@@ -333,18 +332,6 @@ class ConmonOCIRuntime(OCIRuntime):
         fd = self._sync_fds.pop(ctr_id, None)
         if fd is not None:
             os.close(fd)
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (not a zombie waiting to be reaped)."""
-    if pid <= 0:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] not in (b"Z", b"X")
 
 
 def _read_int(path: str) -> int:

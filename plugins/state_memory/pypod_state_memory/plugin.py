@@ -6,7 +6,7 @@ from pypod_core.plugin import StateBackend, hookimpl
 
 
 def _make_state(runtime):
-    from pypod_state_memory.store import MemoryState
+    from pypod_state_memory.store import MemoryState  # lazy: only when the backend is built
 
     return MemoryState()
 

@@ -172,7 +172,7 @@ class Database:
         if not _read_only_fs(os.path.dirname(os.path.abspath(self.path))):
             self.mode = EXCLUSIVE  # a connection per use: see _using
             return True
-        # Only this rare path needs them (~8 ms of every command at module level).
+        # lazy: only a store on a read-only file system (~3 ms together)
         import tempfile
         import urllib.parse
 
@@ -362,7 +362,7 @@ class Database:
                     raise
                 if time.monotonic() >= deadline:
                     raise self._busy_error() from exc
-            import random  # only a busy database pays for it (~1 ms)
+            import random  # lazy: only a busy database (~1 ms)
 
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 0.1)

@@ -6,7 +6,7 @@ from pypod_core.plugin import StateBackend, hookimpl
 
 
 def _make_state(runtime):
-    from pypod_state_sqlite.store import SQLiteState
+    from pypod_state_sqlite.store import SQLiteState  # lazy: only when the backend is built
 
     return SQLiteState.for_runtime(runtime)
 

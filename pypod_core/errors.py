@@ -188,6 +188,25 @@ class RootfsExistsError(GraphDriverError):
     """The container has a rootfs in the graph driver already."""
 
 
+class CopyError(PypodError):
+    """Copying files into or out of a container failed (``pypod cp``): a directory onto a
+    file, a file that cannot be read or written; names the path and where it is."""
+
+
+class NoSuchFileError(CopyError, FileNotFoundError):
+    """A path to copy from or to does not exist in the container or on the host
+    (podman's text: ``"PATH" could not be found on container NAME``)."""
+
+
+class CopyConflictError(CopyError):
+    """A copy would replace a directory with a non-directory or the other way round,
+    which takes ``overwrite`` (``--overwrite``)."""
+
+
+class PathEscapeError(CopyError, InvalidArgError):
+    """A container path (or a member of a tar stream) climbs out of the root with ``..``."""
+
+
 class InternalError(PypodError):
     """An internal inconsistency (libpod ``ErrInternal``)."""
 

@@ -27,10 +27,12 @@ def test_each_module_registers_exactly_the_words_the_table_gives(module: str):
 def test_the_container_group_has_every_container_command_and_its_own():
     sub = main.ArgumentParser(prog="pypod").add_subparsers()
     groups = {"container": argparse.ArgumentParser().add_subparsers()}
-    importlib.import_module("pypod_core.cli.containers").register(sub, groups,
-                                                                  main.Wanted(()))
+    for module in commands.COMMANDS["container"].modules:
+        importlib.import_module(f"pypod_core.cli.{module}").register(sub, groups,
+                                                                     main.Wanted(()))
     assert set(groups["container"].choices) == {*commands.container_verbs(),
                                                 *commands.CONTAINER_ONLY}
+    assert "cp" in groups["container"].choices
     help_of = {action.dest: action.help for action in sub._choices_actions}
     assert help_of["stop"] == commands.summary("stop")
 

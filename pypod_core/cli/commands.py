@@ -23,6 +23,7 @@ class Command(NamedTuple):
 
 _SYSTEM, _CONTAINERS, _PODS = ("system",), ("containers",), ("pods",)
 _NETWORKS, _STATE_ADMIN = ("networks",), ("state_admin",)
+_COPY = ("copy",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
@@ -44,7 +45,8 @@ COMMANDS: dict[str, Command] = {
     "inspect": Command(_CONTAINERS, "show containers' configuration and state"),
     "logs": Command(_CONTAINERS, "show a container's output"),
     "exec": Command(_CONTAINERS, "run a command in a running container"),
-    "container": Command(_CONTAINERS, "manage containers", group=True),
+    "cp": Command(_COPY, "copy files between containers and the host"),
+    "container": Command((*_CONTAINERS, *_COPY), "manage containers", group=True),
     "network": Command(_NETWORKS, "manage networks", group=True),
     "pod": Command(_PODS, "manage pods", group=True),
 }
@@ -53,6 +55,7 @@ COMMANDS: dict[str, Command] = {
 CONTAINER_ONLY: dict[str, Command] = {
     "ls": Command(_CONTAINERS, "list containers (ps)"),
     "cleanup": Command(_CONTAINERS, "clean up after a container exited (exit command)"),
+    "cp": Command(_COPY, COMMANDS["cp"].summary),
 }
 
 _LIST_PODS = Command(_PODS, "list pods")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.commands import CONTAINER_ONLY, container_verbs, summary
+from pypod_core.cli.commands import container_verbs, sub_commands, summary
 from pypod_core.cli.output import error_line, for_each, parse_format, table
 from pypod_core.errors import (
     CommandNotExecutableError,
@@ -583,6 +583,6 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
         if want(verb):
             globals()[f"_add_{verb}"](sub)
     if "container" in groups:
-        for verb in [*container_verbs(), *CONTAINER_ONLY]:
+        for verb in [*container_verbs(), *sub_commands("container", "containers")]:
             if want(verb, group="container"):
                 globals()[f"_add_{verb}"](groups["container"])

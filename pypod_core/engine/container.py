@@ -497,6 +497,22 @@ class Container:
                                       since=since)
         return k8s_log.read_log(self.log_path, tail=tail, since=since)
 
+    def copy_in(self, source: Any, dest: str, *, archive: bool = True,
+                overwrite: bool = False) -> None:
+        """Copy a host path, or a tar stream (a binary file object), to ``dest`` in the
+        container, running or not, by podman's rules (``pypod cp SRC CTR:DEST``; see
+        :mod:`pypod_core.engine.copy`)."""
+        from pypod_core.engine.copy import copy_in
+
+        copy_in(self, source, dest, archive=archive, overwrite=overwrite)
+
+    def copy_out(self, source: str, dest: Any, *, overwrite: bool = False) -> None:
+        """Copy ``source`` of the container to a host path, or as a tar stream to a binary
+        file object (``pypod cp CTR:SRC DEST``; see :mod:`pypod_core.engine.copy`)."""
+        from pypod_core.engine.copy import copy_out
+
+        copy_out(self, source, dest, overwrite=overwrite)
+
     def _still_running(self) -> bool:
         try:
             self.sync()

@@ -11,7 +11,6 @@ lock, so that another process can stop a container this one is attached to.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import time
@@ -210,6 +209,8 @@ class Container:
         try:
             self._save()
         except StateUnwritableError as exc:
+            import logging  # lazy: only for this rare warning (~3 ms)
+
             logging.getLogger("pypod.container").warning(
                 "container %s exited with code %d, not recorded yet: %s", self.name,
                 self.state.exit_code, exc)

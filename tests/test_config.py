@@ -286,7 +286,8 @@ def test_num_locks_is_ignored_with_a_warning_in_a_file_and_as_an_option(tmp_path
     # so the key does nothing.  It is not an error: older pypods wrote it into the
     # effective config a running container's exit command reads.
     path = tmp_path / "pypod.conf"
-    path.write_text("num_locks = 2048\nmax_log_size = 9000\n")
+    path.write_text(f'num_locks = 2048\nmax_log_size = 9000\ngraph_root = "{tmp_path}/g"\n'
+                    f'run_root = "{tmp_path}/r"\n')
     assert load_config(str(path)).max_log_size == 9000
     assert load_config(os.devnull, {"num_locks": 64}).max_log_size == -1
     err = capsys.readouterr().err.splitlines()

@@ -13,6 +13,7 @@ from pypod_core.plugin.declarations import (
     NetworkBackend,
     OCIRuntimeBackend,
     StateBackend,
+    VolumeDriverBackend,
 )
 from pypod_core.plugin.hookspecs import hookimpl
 
@@ -24,6 +25,7 @@ __all__ = [
     "OCIRuntimeBackend",
     "Runtime",
     "StateBackend",
+    "VolumeDriverBackend",
     "hookimpl",
     "new_runtime",
     "new_runtime_from_config",

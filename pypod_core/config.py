@@ -90,6 +90,9 @@ class RuntimeConfig:
     static_dir: str = "/var/lib/pypod/static"
     tmp_dir: str = "/run/pypod/tmp"
     volume_path: str = "/var/lib/pypod/volumes"
+    #: The volume driver of a volume created without ``-d`` (and of those a container
+    #: creates): podman has no key for it and always uses "local".
+    volume_driver: str = "local"
     # Containers.
     max_log_size: int = -1
     no_pivot_root: bool = False

@@ -125,6 +125,7 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "static_dir": _absolute,
     "tmp_dir": _absolute,
     "volume_path": _absolute,
+    "volume_driver": _name,
     "max_log_size": _log_size,
     "hooks_dir": _each(_absolute),
     "namespace": _optional_name,

@@ -188,6 +188,28 @@ class RootfsExistsError(GraphDriverError):
     """The container has a rootfs in the graph driver already."""
 
 
+class VolumeError(PypodError):
+    """Base class of the errors of named volumes."""
+
+
+class NoSuchVolumeError(VolumeError):
+    """No volume with that name (libpod ``ErrNoSuchVolume``; podman's text:
+    ``no volume with name "X" found: no such volume``)."""
+
+
+class VolumeExistsError(VolumeError):
+    """A volume with that name exists already (libpod ``ErrVolumeExists``)."""
+
+
+class VolumeInUseError(VolumeError):
+    """Containers use the volume, so it cannot be removed without ``force`` (libpod
+    ``ErrVolumeBeingUsed``; exit 2 from ``volume rm``, as podman's)."""
+
+
+class VolumeDriverError(VolumeError):
+    """A volume driver failed: a mount, an unmount, the volume's files."""
+
+
 class CopyError(PypodError):
     """Copying files into or out of a container failed (``pypod cp``): a directory onto a
     file, a file that cannot be read or written; names the path and where it is."""

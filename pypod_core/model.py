@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import time
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -17,6 +18,16 @@ import attrs
 # module); re-exported here for the engine.
 from pypod_core.config_values import NAME_PATTERN as NAME_PATTERN
 from pypod_core.errors import InvalidArgError
+
+if TYPE_CHECKING:  # re-exported for the type checker; at run time, __getattr__ below
+    from pypod_core.model_volume import Volume as Volume
+    from pypod_core.model_volume import VolumeConfig as VolumeConfig
+    from pypod_core.model_volume import VolumeState as VolumeState
+
+#: The volume records, defined in :mod:`pypod_core.model_volume` and imported from here
+#: on first use: three attrs classes cost every pypod process ~3 ms to build, and most
+#: commands touch no volume.
+_VOLUME_RECORDS = ("Volume", "VolumeConfig", "VolumeState")
 
 
 def validate_name(name: str) -> str:
@@ -59,11 +70,36 @@ class ContainerStatus(enum.StrEnum):
 
 @attrs.frozen
 class Mount:
-    """A bind mount from the host into the container (``-v host:ctr[:ro]``)."""
+    """A mount from the host into the container that is not a named volume: a bind
+    mount (``-v /host:/ctr[:ro]``, ``--mount type=bind``) or a tmpfs (``--tmpfs``,
+    ``--mount type=tmpfs``, ``source`` then ``tmpfs``).
+
+    ``options`` are the mount's other options as the user gave them (``z``, ``U``,
+    ``nosuid``, propagation such as ``rshared``; for a tmpfs ``size=``, ``mode=``);
+    ``read_only`` is ``ro``."""
 
     source: str
     destination: str
     read_only: bool = False
+    #: "bind" or "tmpfs".
+    type: str = "bind"
+    options: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class NamedVolume:
+    """A named volume mounted into a container (``-v NAME:/ctr[:opts]``, ``-v /ctr`` for
+    an anonymous one, ``--mount type=volume``): the volume's name, where it goes, and
+    the options as given (``ro``, ``rw``, ``z``, ``U``, ``nocopy``, ``nosuid``...)."""
+
+    name: str
+    destination: str
+    options: tuple[str, ...] = ()
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the volume is mounted read-only (``ro``)."""
+        return "ro" in self.options
 
 
 @attrs.frozen
@@ -156,10 +192,20 @@ class ContainerConfig:
     #: The graph driver that holds the container's rootfs ("": the rootfs directory is
     #: used in place, as by records made before graph drivers).
     graph_driver: str = ""
+    # Volumes (pypod_core.engine.volumes resolves these at create).
+    #: Named and anonymous volumes, in the order they are mounted.
+    named_volumes: tuple[NamedVolume, ...] = ()
+    #: ``--volumes-from``: the ids of the containers whose volumes were copied (each
+    #: ``ID`` or ``ID:OPTIONS``), for inspect's ``HostConfig.VolumesFrom``.
+    volumes_from: tuple[str, ...] = ()
 
     def dependencies(self) -> list[str]:
         """Ids of the containers this one depends on (whose namespaces it joins)."""
         return sorted(set(self.shared_namespaces.values()))
+
+    def volume_names(self) -> list[str]:
+        """The names of the volumes this container uses, each once, sorted."""
+        return sorted({v.name for v in self.named_volumes})
 
 
 @attrs.define(kw_only=True)
@@ -320,3 +366,11 @@ class PullEvent:
     done: int = 0
     skipped: bool = False
     image_id: str = ""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _VOLUME_RECORDS:
+        from pypod_core import model_volume  # lazy: the volume records (~3.6 ms)
+
+        return getattr(model_volume, name)
+    raise AttributeError(f"module 'pypod_core.model' has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """The benchmarks that need nothing but pypod still run (and print their figures): a
 refactoring that renames what one measures must not leave it broken until the next
-`make bench`.  bench_run and bench_net need podman, which only `make bench` installs."""
+`make bench`.  bench_run and bench_net need podman, which only `make bench` installs
+(bench_volumes runs without it, with --pypod-only)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,10 @@ def test_bench_logs_prints_memory_and_every_byte() -> None:
     rows = [line for line in out.splitlines() if line.startswith(("full lines", "one line"))]
     assert len(rows) == 4 and "printed" not in out.split("\n", 1)[1], out
     assert all(float(row.split()[-7]) > 0 for row in rows)  # max RSS MB
+
+
+def test_bench_volumes_prints_each_operation() -> None:
+    out = _bench("bench_volumes.py", "--volumes", "3", "--ls-runs", "1", "--pypod-only")
+    for label in ("volume create x3 (total)", "volume ls (3 volumes)", "volume rm -a (3)"):
+        line = next(line for line in out.splitlines() if line.startswith(label))
+        assert float(line.split()[-1]) > 0

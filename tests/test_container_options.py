@@ -7,13 +7,15 @@ import pytest
 from pypod_core.cli import options as opt
 from pypod_core.cli.gotemplate import render
 from pypod_core.errors import InvalidArgError
-from pypod_core.model import Mount, PortMapping, Rlimit
+from pypod_core.model import Mount, NamedVolume, PortMapping, Rlimit
 
 
 def test_volumes() -> None:
     assert opt.parse_volume("/a:/b") == Mount("/a", "/b", False)
-    assert opt.parse_volume("/a/:/b:ro,z") == Mount("/a", "/b", True)
-    for bad in ("/a", "named:/b", "/a:rel", "/a:/b:bogus"):
+    assert opt.parse_volume("/a/:/b:ro,z") == Mount("/a", "/b", True, options=("z",))
+    assert opt.parse_volume("named:/b:U") == NamedVolume("named", "/b", ("U",))
+    assert opt.parse_volume("/a") == NamedVolume("", "/a")  # anonymous
+    for bad in ("/a:rel", "/a:/b:bogus", "a:/b:c:d", "", ":/b", "/a:/"):
         with pytest.raises(InvalidArgError):
             opt.parse_volume(bad)
 

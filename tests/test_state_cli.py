@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pypod_state_sqlite.schema import SCHEMA_VERSION
 from pypod_state_sqlite.store import SQLiteState
 
 from conftest import run_pypod
@@ -50,18 +51,21 @@ def test_migrate_reports_the_versions(dirs: tuple[Path, Path], flags: list[str])
     db = _v1_database_at(*dirs)
     first = run_pypod(*flags, "system", "migrate")
     assert first.returncode == 0, first.stderr
-    assert first.stdout == "migrated the sqlite state database from schema version 1 to 2\n"
+    assert first.stdout == ("migrated the sqlite state database from schema version 1 to "
+                            f"{SCHEMA_VERSION}\n")
     again = run_pypod(*flags, "system", "migrate")
-    assert again.stdout == ("the sqlite state database is at schema version 2: "
+    assert again.stdout == (f"the sqlite state database is at schema version {SCHEMA_VERSION}: "
                             "nothing to migrate\n")
     state = SQLiteState(str(db))
-    assert len(state.all_containers()) == 5 and state.schema_versions() == (2, 2)
+    assert len(state.all_containers()) == 5
+    assert state.schema_versions() == (SCHEMA_VERSION, SCHEMA_VERSION)
     state.close()
 
 
 def test_migrate_a_new_or_schemaless_state(flags: list[str]) -> None:
     created = run_pypod(*flags, "system", "migrate")
-    assert created.stdout == "created a new sqlite state database at schema version 2\n"
+    assert created.stdout == ("created a new sqlite state database at schema version "
+                              f"{SCHEMA_VERSION}\n")
     memory = run_pypod(*flags, "--state-type", "memory", "system", "migrate")
     assert memory.stdout == "the memory state has no schema: nothing to migrate\n"
 
@@ -77,8 +81,11 @@ def test_reset_removes_containers_processes_and_directories(
     created = run_pypod(*flags, "create", "--name", "idle", "--rootfs", rootfs, "true")
     assert created.returncode == 0, created.stderr
     # sleep as PID 1 ignores SIGTERM: a short stop timeout keeps the test quick.
+    made = run_pypod(*flags, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs",
+                     "scratch")
+    assert made.returncode == 0, made.stderr
     started = run_pypod(*flags, "run", "-d", "--name", "busy", "--stop-timeout", "1",
-                        "--rootfs", rootfs, "sleep", "300")
+                        "-v", "scratch:/s", "--rootfs", rootfs, "sleep", "300")
     assert started.returncode == 0, started.stderr
     pid = _inspect(flags, "busy")["State"]["Pid"]
     assert pid > 0
@@ -88,6 +95,7 @@ def test_reset_removes_containers_processes_and_directories(
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert not dirs[0].exists() and not dirs[1].exists()
+    assert not any(str(dirs[0]) in line for line in open("/proc/self/mountinfo"))
     listed = run_pypod(*flags, "ps", "-a", "--format", "json")
     assert json.loads(listed.stdout) == []
 

@@ -22,7 +22,7 @@ class Command(NamedTuple):
 
 
 _SYSTEM, _CONTAINERS, _PODS = ("system",), ("containers",), ("pods",)
-_NETWORKS, _STATE_ADMIN = ("networks",), ("state_admin",)
+_NETWORKS, _STATE_ADMIN, _VOLUMES = ("networks",), ("state_admin",), ("volumes",)
 _COPY = ("copy",)
 
 #: Every top-level word, in ``--help`` order.
@@ -49,6 +49,7 @@ COMMANDS: dict[str, Command] = {
     "container": Command((*_CONTAINERS, *_COPY), "manage containers", group=True),
     "network": Command(_NETWORKS, "manage networks", group=True),
     "pod": Command(_PODS, "manage pods", group=True),
+    "volume": Command(_VOLUMES, "manage volumes", group=True),
 }
 
 #: What ``pypod container`` has besides every top-level container command.
@@ -60,6 +61,8 @@ CONTAINER_ONLY: dict[str, Command] = {
 
 _LIST_PODS = Command(_PODS, "list pods")
 _LIST_NETWORKS = Command(_NETWORKS, "list networks")
+_LIST_VOLUMES = Command(_VOLUMES, "list volumes")
+_REMOVE_VOLUMES = Command(_VOLUMES, "remove volumes")
 
 #: Each group's own sub-commands, in ``--help`` order (``container`` also has every
 #: top-level container command: :func:`group_words`).
@@ -68,8 +71,8 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
     "system": {
         "info": Command(_SYSTEM, COMMANDS["info"].summary),
         "migrate": Command(_STATE_ADMIN, "apply the state database's schema migrations"),
-        "reset": Command(_STATE_ADMIN, "remove every container and pod, the state and "
-                                       "pypod's directories"),
+        "reset": Command(_STATE_ADMIN, "remove every container, pod and volume, the "
+                                       "state and pypod's directories"),
     },
     "network": {
         "ls": _LIST_NETWORKS,
@@ -91,6 +94,18 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "ls": _LIST_PODS,
         "list": _LIST_PODS,
         "inspect": Command(_PODS, "show pods' configuration and state"),
+    },
+    "volume": {
+        "create": Command(_VOLUMES, "create a volume"),
+        "ls": _LIST_VOLUMES,
+        "list": _LIST_VOLUMES,
+        "inspect": Command(_VOLUMES, "show volumes' configuration as JSON"),
+        "exists": Command(_VOLUMES, "exit 0 if a volume exists, 1 if not"),
+        "rm": _REMOVE_VOLUMES,
+        "remove": _REMOVE_VOLUMES,
+        "prune": Command(_VOLUMES, "remove every volume no container uses"),
+        "export": Command(_VOLUMES, "write a volume's files as a tar"),
+        "import": Command(_VOLUMES, "extract a tar into a volume"),
     },
 }
 

@@ -160,9 +160,10 @@ def wait_for_monitors(conmon_pids: Iterable[int], graph_root: str,
 
 
 def remove_objects(runtime: Any) -> list[str]:
-    """Remove every pod and container: through the runtime where it can (processes,
-    networks and files go too), then whatever is left through the state, in every
-    namespace.  Returns the problems met (the directories go anyway)."""
+    """Remove every pod, container and volume: through the runtime where it can
+    (processes, networks, mounts and files go too; a volume driver's files outside the
+    volume dir), then whatever is left through the state, in every namespace.  Returns
+    the problems met (the directories go anyway)."""
     problems: list[str] = []
     try:
         if hasattr(runtime, "pods") and hasattr(runtime, "remove_pod"):
@@ -172,6 +173,9 @@ def remove_objects(runtime: Any) -> list[str]:
             _remove_all(runtime.containers(),
                         lambda c: runtime.remove_container(c, force=True),
                         lambda c: f"container {c.id}", problems)
+        if hasattr(runtime, "volumes") and hasattr(runtime, "remove_volume"):
+            _remove_all(runtime.volumes(), lambda v: runtime.remove_volume(v, force=True),
+                        lambda v: f"volume {v.name}", problems)
     except PypodError as exc:  # listing failed: the state below still works
         problems.append(f"objects through the runtime: {exc}")
     state = runtime.state
@@ -232,6 +236,7 @@ def _confirmed(ctx: CLIContext, paths: list[tuple[str, str]]) -> bool:
     ctx.out("WARNING! This will remove:")
     ctx.out("        - all containers")
     ctx.out("        - all pods")
+    ctx.out("        - all volumes")
     for label, path in paths:
         ctx.out(f"        - the {label}: {path}")
     print("Are you sure you want to continue? [y/N] ", end="", flush=True)

@@ -231,7 +231,8 @@ class Container:
             self._init()
 
     def _init(self) -> None:
-        from pypod_core.engine import bundle, etc_files, networking
+        # lazy: only init (bundle ~3 ms, etc_files ~4 ms, networking ~7 ms, volumes ~8 ms)
+        from pypod_core.engine import bundle, etc_files, networking, volumes
 
         check_transition(self.id, self.state.state, S.CREATED)
         # A configured container has no run dir, unless an init was cut short (its
@@ -247,7 +248,8 @@ class Container:
         attaching = networking.setup_network(self.runtime, self)
         created = False
         try:
-            bundle.write_bundle(self, self.state.netns_path, shared)
+            volume_mounts = volumes.mount_all(self)
+            bundle.write_bundle(self, self.state.netns_path, shared, volume_mounts)
             self.oci.create_container(self)
             created = True
             if attaching is not None:
@@ -262,6 +264,7 @@ class Container:
                 self.state.pid = self.state.conmon_pid = 0
             networking.teardown_network(self.runtime, self)
             etc_files.leave_shared_hosts(self)
+            volumes.unmount_all(self)
             self._save()
             raise
         self.state.state = S.CREATED
@@ -342,8 +345,8 @@ class Container:
             _unlink(self.attached_marker)
 
     def _remove_quietly(self) -> None:
-        try:
-            self.runtime.remove_container(self, force=True, timeout=0)
+        try:  # as podman's --rm: its anonymous volumes go too
+            self.runtime.remove_container(self, force=True, timeout=0, volumes=True)
         except NoSuchCtrError:
             pass  # removed already (by the backend's exit handling)
 
@@ -468,6 +471,10 @@ class Container:
         finally:
             deleting.result()
         etc_files.leave_shared_hosts(self)
+        if self.config.named_volumes:  # once the runtime's container is gone
+            from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
+
+            volumes.unmount_all(self)
         if not keep_exit_file:
             _unlink(self.exit_file)
         shutil.rmtree(self.run_dir, ignore_errors=True)

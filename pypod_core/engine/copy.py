@@ -2,14 +2,15 @@
 podman 4.3's rules for paths (libpod's ``container_copy_linux.go``,
 ``container_path_resolution.go`` and podman's ``cp`` command).
 
-Where a container's paths resolve is :func:`container_root`: the root of its init process
-while it runs (``/proc/PID/root``, which shows its mounts as the container sees them: a
-path inside a ``-v`` bind mount is the mount's source), else its rootfs directory, with
-its bind mounts applied by path as podman does (the longest mount destination that is a
-prefix of the path, lexically).  Every path is then resolved under that root one name at
-a time (:mod:`pypod_core.host.inroot`): a symlink in the container that points to
-``/etc`` is the container's ``/etc``.  A container path is taken from the container's
-working directory when it is relative; one whose ``..`` climbs above the root is refused
+Where a container's paths resolve is :func:`container_root`: the root of its init
+process while it runs (``/proc/PID/root``, which shows its mounts as the container sees
+them: a path inside a ``-v`` bind mount is the mount's source), else its rootfs
+directory, with its bind mounts and named volumes (mounted for the copy) applied by path
+as podman does (the longest mount destination that is a prefix of the path, lexically).
+Every path is then resolved under that root one name at a time
+(:mod:`pypod_core.host.inroot`): a symlink in the container that points to ``/etc`` is
+the container's ``/etc``.  A container path is taken from the container's working
+directory when it is relative; one whose ``..`` climbs above the root is refused
 (PathEscapeError; podman clamps it to the root).
 
 The rules, as podman 4.3.1 applies them (each checked against it; see tests/test_copy.py):
@@ -101,7 +102,8 @@ def container_root(ctr: Container) -> tuple[str, tuple[Mount, ...]]:
         path = f"/proc/{ctr.state.pid}/root"
         if os.path.isdir(path):
             return path, ()
-    return ctr.config.rootfs, ctr.config.mounts
+    # A tmpfs has nothing while the container is stopped: only the binds apply.
+    return ctr.config.rootfs, tuple(m for m in ctr.config.mounts if m.type == "bind")
 
 
 @contextmanager
@@ -111,15 +113,21 @@ def container_side(ctr: Container) -> Iterator[Side]:
     ``stop``)."""
     from pypod_core.engine.bundle import resolve_user
 
-    with ctr.locked():
-        path, mounts = container_root(ctr)
-        fd = open_root(path)
-    try:
-        user = resolve_user(ctr.config.rootfs, ctr.config.user)
-        yield Side(fd, f"container {ctr.name}", ctr.config.workdir or "/", mounts,
-                   (user.uid, user.gid))
-    finally:
-        os.close(fd)
+    with ExitStack() as stack:
+        with ctr.locked():
+            path, mounts = container_root(ctr)
+            if ctr.config.named_volumes and not path.startswith("/proc/"):
+                # A stopped container's volumes, mounted for the copy as podman's cp does.
+                from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
+
+                mounts += stack.enter_context(volumes.mounted_for_copy(ctr))
+            fd = open_root(path)
+        try:
+            user = resolve_user(ctr.config.rootfs, ctr.config.user)
+            yield Side(fd, f"container {ctr.name}", ctr.config.workdir or "/", mounts,
+                       (user.uid, user.gid))
+        finally:
+            os.close(fd)
 
 
 @contextmanager

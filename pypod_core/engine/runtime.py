@@ -3,7 +3,8 @@
 Build one with :func:`new_runtime` (default precedence of config files plus caller
 options) or :func:`new_runtime_from_config` (one named file).  Container and pod
 operations live in :mod:`pypod_core.engine.runtime_ctr` and :mod:`pypod_core.engine.runtime_pod`,
-image operations in :mod:`pypod_core.engine.runtime_img`.
+image operations in :mod:`pypod_core.engine.runtime_img`, volume operations in
+:mod:`pypod_core.engine.runtime_vol`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pypod_core.engine.pipeline import make_runtime
 from pypod_core.engine.runtime_ctr import ContainerOps
 from pypod_core.engine.runtime_img import ImageOps
 from pypod_core.engine.runtime_pod import PodOps
+from pypod_core.engine.runtime_vol import VolumeOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
 from pypod_core.host.locks import LockTable
 from pypod_core.plugin.firewall import Firewall
@@ -29,9 +31,9 @@ from pypod_core.plugin.state import State
 from pypod_core.plugin.storage import Storage
 
 
-class Runtime(ContainerOps, PodOps, ImageOps):
-    """A pypod runtime: the state, the OCI runtime, the network, the firewall and the
-    images."""
+class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps):
+    """A pypod runtime: the state, the OCI runtime, the network, the firewall, the
+    images and the volumes."""
 
     # Set by their stages, in order, before the runtime is valid.
     state: State
@@ -106,9 +108,11 @@ class Runtime(ContainerOps, PodOps, ImageOps):
         return False
 
     def refresh_objects(self) -> None:
-        """After a reboot: refresh every container, then every pod (libpod's refresh)."""
+        """After a reboot: refresh every container, then every pod (libpod's refresh),
+        then every volume."""
         self.refresh_containers()
         self.refresh_pods()
+        self.refresh_volumes()
 
     def info(self) -> dict[str, Any]:
         """Host, store, registries and plugins, as ``pypod info`` shows them."""

@@ -46,6 +46,8 @@ NAME_ATTEMPTS = 16
 #: a command that creates nothing does not import etc_files (socket, ~7 ms).
 ETC_FIELDS = ("dns_servers", "dns_search", "dns_options", "extra_hosts", "no_resolv_conf",
               "no_hosts")
+#: create_container's keywords that pypod_core.engine.volumes turns into config fields.
+VOLUME_KEYWORDS = frozenset({"volumes", "mounts", "named_volumes", "volumes_from"})
 #: States in which a container may only be removed with force.
 _NEEDS_FORCE = frozenset({ContainerStatus.RUNNING, ContainerStatus.PAUSED,
                           ContainerStatus.STOPPING})
@@ -82,13 +84,24 @@ class ContainerOps(RuntimeHalf):
 
         ``name`` is validated, or a free one is generated; a generated name that another
         process takes at the same moment is replaced by a new one.  With ``pod`` (a Pod,
-        its id or name) the container joins the pod's shared namespaces."""
+        its id or name) the container joins the pod's shared namespaces.
+
+        ``volumes`` (``-v`` strings: ``NAME:/path[:opts]``, ``/path`` for an anonymous
+        volume, ``/host:/path``), ``mounts`` (``--mount`` strings, or Mount and
+        NamedVolume values) and ``volumes_from`` (``CTR[:ro]``) are podman's; a named
+        volume that does not exist is created (:mod:`pypod_core.engine.volumes`)."""
         from pypod_core.engine import validate
         from pypod_core.engine.container import Container
 
         self.check_valid()
         # Types first (TypeError), then values: nothing malformed reaches the store.
         command = validate.container_args(rootfs, command, name)
+        anonymous: set[str] = set()
+        created: list[str] = []
+        if VOLUME_KEYWORDS & config_fields.keys():
+            from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
+
+            config_fields, anonymous = volumes.prepare(self._runtime, config_fields)
         config_fields = validate.container_fields(config_fields)
         if name is not None:
             validate_name(name)
@@ -123,16 +136,23 @@ class ContainerOps(RuntimeHalf):
                 **config_fields)
             if attempt == 0:
                 validate.check_container(self, config)
+                created = self._ensure_volumes(config, anonymous)
             record = ContainerRecord(config, ContainerState())
             try:
-                if config.pod:
-                    self.state.add_container_to_pod(config.pod, record)
-                else:
-                    self.state.add_container(record)
+                # Under the volumes' locks: none of them can be removed meanwhile.
+                with self._runtime.volumes_locked(config.volume_names()):
+                    if config.pod:
+                        self.state.add_container_to_pod(config.pod, record)
+                    else:
+                        self.state.add_container(record)
             except NameInUseError:
                 if name is not None or attempt == NAME_ATTEMPTS - 1:
+                    self._undo_volumes(created)
                     raise
                 continue
+            except BaseException:
+                self._undo_volumes(created)
+                raise
             break
         ctr = Container(self._runtime, record)
         try:
@@ -143,6 +163,20 @@ class ContainerOps(RuntimeHalf):
             self.remove_container(ctr, force=True)
             raise
         return ctr
+
+    def _ensure_volumes(self, config: ContainerConfig, anonymous: set[str]) -> list[str]:
+        """Create the new container's volumes that do not exist yet; their names."""
+        if not config.named_volumes:
+            return []
+        from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
+
+        return volumes.ensure(self._runtime, config, anonymous)
+
+    def _undo_volumes(self, created: list[str]) -> None:
+        if created:
+            from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
+
+            volumes.undo(self._runtime, created)
 
     def default_network_mode(self) -> str:
         """The network mode of a container that asks for none: config ``netns``, or
@@ -194,13 +228,15 @@ class ContainerOps(RuntimeHalf):
     # -- remove ------------------------------------------------------------------------
 
     def remove_container(self, ctr: Container, force: bool = False,
-                         timeout: int | None = None, *, removing_pod: bool = False) -> bool:
+                         timeout: int | None = None, *, removing_pod: bool = False,
+                         volumes: bool = False) -> bool:
         """Remove a container and its files; False if another process (its own
         ``auto_remove`` clean-up, another ``rm``) removed it meanwhile.  A running
         container is stopped first with ``force`` (after ``timeout`` seconds, default
         its stop timeout) and refused without; a container others depend on is refused,
         and so is a pod's infra container (``removing_pod`` is for ``remove_pod``, which
-        removes it last)."""
+        removes it last).  With ``volumes`` (``rm -v``, ``--rm``) its anonymous volumes
+        go too, unless another container still uses one."""
         self.check_valid()
         if timeout is not None:
             from pypod_core.engine.validate import check_stop_timeout
@@ -211,6 +247,8 @@ class ContainerOps(RuntimeHalf):
         except CtrRemovedError:
             return False  # removed while it stopped, by its clean-up or another rm
         self.plugins.hook.pypod_container_removed(runtime=self, container=ctr)
+        if volumes and ctr.config.named_volumes:
+            self._runtime.remove_anonymous_volumes(ctr.config.volume_names())
         return True
 
     def _remove_locked(self, ctr: Container, force: bool, timeout: int | None,

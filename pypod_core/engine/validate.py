@@ -263,13 +263,10 @@ def _check_process(c: ContainerConfig) -> None:
 
 
 def _check_mounts(c: ContainerConfig) -> None:
-    for m in c.mounts:
-        if not m.source.startswith("/") or not m.destination.startswith("/"):
-            raise InvalidArgError(f"invalid volume {m.source}:{m.destination}: both paths "
-                                  "must be absolute")
-        if not os.path.exists(m.source):
-            raise InvalidArgError(f"invalid volume {m.source}:{m.destination}: "
-                                  f"{m.source}: no such file or directory")
+    if c.mounts or c.named_volumes:
+        from pypod_core.engine.volumes import check_config  # lazy: only with mounts (~8 ms)
+
+        check_config(c)
 
 
 def check_container(runtime: Any, c: ContainerConfig) -> None:

@@ -24,6 +24,7 @@ from pypod_core.plugin.declarations import (
     NetworkBackend,
     OCIRuntimeBackend,
     StateBackend,
+    VolumeDriverBackend,
 )
 from pypod_core.plugin.hookspecs import hookimpl
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from pypod_core.plugin.state import DBConfig, State, check_db_config
     from pypod_core.plugin.storage import Storage
     from pypod_core.plugin.views import ContainerView, PodView, RuntimeView
+    from pypod_core.plugin.volume import VolumeDriver, VolumeInfo, check_volume_name
 
 #: Each lazily imported name and the contract module that holds it.
 _LAZY = {
@@ -62,6 +64,7 @@ _LAZY = {
     "DBConfig": "state", "State": "state", "check_db_config": "state",
     "Storage": "storage",
     "ContainerView": "views", "PodView": "views", "RuntimeView": "views",
+    "VolumeDriver": "volume", "VolumeInfo": "volume", "check_volume_name": "volume",
 }
 
 __all__ = [
@@ -96,7 +99,11 @@ __all__ = [
     "Storage",
     "chain_id",
     "VerifiedReader",
+    "VolumeDriver",
+    "VolumeDriverBackend",
+    "VolumeInfo",
     "check_db_config",
+    "check_volume_name",
     "container_ips",
     "decompress",
     "hookimpl",

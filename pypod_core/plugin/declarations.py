@@ -26,11 +26,12 @@ if TYPE_CHECKING:
     from pypod_core.plugin.oci import OCIRuntime
     from pypod_core.plugin.state import State
     from pypod_core.plugin.views import RuntimeView as Runtime
+    from pypod_core.plugin.volume import VolumeDriver
 
 
 #: The version of the plugin contract (hook specs, declarations, interfaces) this core
 #: implements.  A change that breaks existing backends raises the major number.
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 
 
 def contract_major(version: str) -> str:
@@ -108,6 +109,15 @@ class ImageTransportBackend(_Declaration):
     factory: Callable[[Runtime], ImageTransport]
 
 
+@attrs.frozen(kw_only=True)
+class VolumeDriverBackend(_Declaration):
+    """A volume driver: ``factory(runtime)`` returns a
+    :class:`pypod_core.plugin.volume.VolumeDriver`.  ``volume create -d NAME`` picks one
+    per volume; config ``volume_driver`` names the default (``local``)."""
+
+    factory: Callable[[Runtime], VolumeDriver]
+
+
 #: The declaration families: config key that selects one ("" when a reference's
 #: prefix does, as for image transports), hook that declares them.
 BACKEND_FAMILIES: dict[str, tuple[str, str]] = {
@@ -117,4 +127,5 @@ BACKEND_FAMILIES: dict[str, tuple[str, str]] = {
     "firewall": ("firewall_backend", "pypod_firewall_backends"),
     "graph_driver": ("graph_driver", "pypod_graph_drivers"),
     "image_transport": ("", "pypod_image_transports"),
+    "volume_driver": ("volume_driver", "pypod_volume_drivers"),
 }

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import pluggy
 
 if TYPE_CHECKING:
-    from pypod_core.model import Image
+    from pypod_core.model import Image, Volume
     from pypod_core.plugin.declarations import (
         FirewallBackend,
         GraphDriverBackend,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         NetworkBackend,
         OCIRuntimeBackend,
         StateBackend,
+        VolumeDriverBackend,
     )
     from pypod_core.plugin.firewall import Firewall
     from pypod_core.plugin.network import Network
@@ -145,6 +146,26 @@ def pypod_image_transports() -> Iterable[ImageTransportBackend]:
                 return S3Transport(runtime.config.plugin_config("my_transport"))
             yield ImageTransportBackend(name="s3", factory=factory,
                                         description="images in an S3 bucket")
+    """
+
+
+@hookspec
+def pypod_volume_drivers() -> Iterable[VolumeDriverBackend]:
+    """Declare the volume drivers this plugin provides.
+
+    Called on every plugin when backends are collected.  Returns an iterable of
+    :class:`pypod_core.VolumeDriverBackend`; ``volume create -d NAME`` picks one for a
+    volume, and the config key ``volume_driver`` names the default (``local``).
+
+    Example::
+
+        @hookimpl
+        def pypod_volume_drivers():
+            def factory(runtime):
+                from my_nfs.driver import NfsDriver   # heavy import: inside
+                return NfsDriver(runtime.config.plugin_config("my_nfs"))
+            yield VolumeDriverBackend(name="nfs", factory=factory,
+                                      description="volumes on an NFS export")
     """
 
 
@@ -459,4 +480,31 @@ def pypod_image_removed(runtime: Runtime, image: Image) -> None:
         @hookimpl
         def pypod_image_removed(runtime, image):
             audit("image removed", image.id)
+    """
+
+
+@hookspec
+def pypod_volume_created(runtime: Runtime, volume: Volume) -> None:
+    """Called on every plugin after a volume was made by its driver and added to the
+    state (``volume`` is its record: ``name``, ``driver``, ``config.options``...; an
+    anonymous or implicitly named one made for a new container too).
+
+    Example::
+
+        @hookimpl
+        def pypod_volume_created(runtime, volume):
+            audit("volume created", volume.name, volume.driver)
+    """
+
+
+@hookspec
+def pypod_volume_removed(runtime: Runtime, volume: Volume) -> None:
+    """Called on every plugin after a volume left the state and its driver deleted its
+    files (``volume`` is the record as it was).
+
+    Example::
+
+        @hookimpl
+        def pypod_volume_removed(runtime, volume):
+            audit("volume removed", volume.name)
     """

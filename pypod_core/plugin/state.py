@@ -17,17 +17,30 @@ checks them):
   a container others depend on cannot be removed
   (:class:`~pypod_core.errors.CtrInUseError`);
 - after :meth:`State.close`, every method raises :class:`~pypod_core.errors.DBClosedError`.
+
+Volumes (contract 1.2) are :class:`~pypod_core.model.Volume` records, by name, in a
+name space of their own and in no namespace (as libpod's): a volume's name is unique
+among volumes; a container's named volumes (``config.named_volumes``) must exist when
+it is added (:class:`~pypod_core.errors.NoSuchVolumeError`); a volume that a container
+uses, in any namespace, cannot be removed
+(:class:`~pypod_core.errors.VolumeInUseError`).  A backend written before volumes
+existed inherits methods that raise
+:class:`~pypod_core.errors.NotImplementedByBackendError`.
 """
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import attrs
 
-from pypod_core.errors import DBBadConfigError
+from pypod_core.errors import DBBadConfigError, NotImplementedByBackendError
 from pypod_core.model import ContainerRecord, ContainerState, PodRecord, PodState
+
+if TYPE_CHECKING:
+    from pypod_core.model import Volume, VolumeState
 
 
 @attrs.frozen(kw_only=True)
@@ -91,9 +104,9 @@ class State(ABC):
 
     @abstractmethod
     def refresh(self) -> None:
-        """After a reboot: reset every container's state (``ContainerState.reset_after_reboot``)
-        and every pod's (``PodState.reset_after_reboot``), in every namespace, in one
-        transaction."""
+        """After a reboot: reset every container's state (``ContainerState.reset_after_reboot``),
+        every pod's (``PodState.reset_after_reboot``) and every volume's
+        (``VolumeState.reset_after_reboot``), in every namespace, in one transaction."""
 
     def schema_versions(self) -> tuple[int, int] | None:
         """For a backend with a versioned on-disk schema: (the version the store had when
@@ -221,3 +234,55 @@ class State(ABC):
     @abstractmethod
     def all_pods(self) -> list[PodRecord]:
         """Every pod (in the namespace), oldest first."""
+
+    # -- volumes (contract 1.2) --------------------------------------------------------
+
+    def _no_volumes(self) -> NotImplementedByBackendError:
+        return NotImplementedByBackendError(
+            f"the state backend {type(self).__name__} stores no volumes (it was written "
+            f"for plugin contract 1.1)")
+
+    def volume(self, name: str) -> Volume:
+        """The volume with this name; NoSuchVolumeError if none."""
+        raise self._no_volumes()
+
+    def lookup_volume(self, name_or_prefix: str) -> Volume:
+        """The volume with this name, or the one whose name starts with it
+        (AmbiguousIDError if several do, as libpod's ``LookupVolume``)."""
+        raise self._no_volumes()
+
+    def has_volume(self, name: str) -> bool:
+        """Whether a volume with this name exists."""
+        raise self._no_volumes()
+
+    def add_volume(self, volume: Volume) -> None:
+        """Add a volume; VolumeExistsError if its name is taken by another volume."""
+        raise self._no_volumes()
+
+    def remove_volume(self, name: str) -> None:
+        """Remove a volume; NoSuchVolumeError if none, VolumeInUseError (naming the
+        containers) if a container of any namespace uses it."""
+        raise self._no_volumes()
+
+    def volume_state(self, name: str) -> VolumeState:
+        """The volume's current state as stored."""
+        raise self._no_volumes()
+
+    def save_volume_state(self, name: str, state: VolumeState) -> None:
+        """Store the volume's state; NoSuchVolumeError if it is gone."""
+        raise self._no_volumes()
+
+    def volume_in_use(self, name: str) -> list[str]:
+        """Ids of the containers (of every namespace) that use the volume, sorted;
+        NoSuchVolumeError if there is no such volume."""
+        raise self._no_volumes()
+
+    def all_volumes(self) -> list[Volume]:
+        """Every volume, oldest first."""
+        raise self._no_volumes()
+
+
+#: The volume methods of :class:`State` (contract 1.2): not abstract, so that a backend
+#: written before them still loads; the conformance kit checks each.
+VOLUME_METHODS = ("volume", "lookup_volume", "has_volume", "add_volume", "remove_volume",
+                  "volume_state", "save_volume_state", "volume_in_use", "all_volumes")

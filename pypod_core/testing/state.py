@@ -2,7 +2,8 @@
 
 Its breadth follows libpod's ``state_test.go``, which runs one suite against every
 state backend: every method of :class:`pypod_core.plugin.state.State`, every error it raises,
-namespaces, pods, dependencies, the reboot refresh, the DB configuration and closing.
+namespaces, pods, dependencies, volumes, the reboot refresh, the DB configuration and
+closing.
 
 A backend's test module subclasses the class and provides one fixture, ``make_state``:
 a callable that takes a directory and returns a State keeping its data there.  Called
@@ -40,9 +41,12 @@ from pypod_core.errors import (
     NameInUseError,
     NoSuchCtrError,
     NoSuchPodError,
+    NoSuchVolumeError,
     NSMismatchError,
     PodExistsError,
     PodNotEmptyError,
+    VolumeExistsError,
+    VolumeInUseError,
 )
 from pypod_core.model import (
     ContainerConfig,
@@ -50,14 +54,18 @@ from pypod_core.model import (
     ContainerState,
     ContainerStatus,
     Mount,
+    NamedVolume,
     PodConfig,
     PodRecord,
     PodState,
     PortMapping,
     Rlimit,
+    Volume,
+    VolumeConfig,
+    VolumeState,
     new_id,
 )
-from pypod_core.plugin.state import DBConfig, State
+from pypod_core.plugin.state import VOLUME_METHODS, DBConfig, State
 
 #: ``make_state(directory)``: a State keeping its data in ``directory``.
 MakeState = Callable[[str], State]
@@ -123,13 +131,31 @@ def pod_record(
     )
 
 
+def vol_record(name: str | None = None, *, created: float | None = None,
+               **config: Any) -> Volume:
+    """A volume record (name ``volN`` unless given)."""
+    n = next(_serial)
+    name = f"vol{n}" if name is None else name
+    config.setdefault("mount_point", f"/volumes/{name}/_data")
+    return Volume(VolumeConfig(name=name,
+                               created=1_000_000.0 + n if created is None else created,
+                               **config),
+                  VolumeState())
+
+
+def using(*names: str) -> tuple[NamedVolume, ...]:
+    """A container's ``named_volumes`` mounting each of ``names`` at ``/NAME``."""
+    return tuple(NamedVolume(name, f"/{name}") for name in names)
+
+
 def full_ctr_record() -> ContainerRecord:
     """A container with every field of its config and state set to a non-default value."""
     config = ContainerConfig(
         id=new_id(), name="everything", rootfs="/srv/rootfs", command=("sh", "-c", "exit 3"),
         env={"A": "1", "PATH": "/bin"}, workdir="/tmp", user="1000:1000", hostname="host",
         labels={"app": "web", "tier": "front"}, stop_signal=2, stop_timeout=3,
-        mounts=(Mount("/a", "/b", read_only=True), Mount("/c", "/d")),
+        mounts=(Mount("/a", "/b", read_only=True), Mount("/c", "/d"),
+                Mount("tmpfs", "/t", type="tmpfs", options=("size=1m", "mode=700"))),
         rlimits=(Rlimit("RLIMIT_NOFILE", 1024, 2048),), read_only=True, privileged=True,
         auto_remove=True, network_mode="bridge", networks=("pypod", "other"),
         static_ip="10.88.0.9", port_mappings=(PortMapping(8080, 80, "udp", "127.0.0.1"),),
@@ -717,6 +743,138 @@ class StateBackendTests:
             state.add_pod(pod)
         assert state.all_pods() == sorted(pods, key=lambda p: p.config.created)
 
+    # -- volumes -----------------------------------------------------------------------
+
+    def test_add_and_get_volume(self, state: State) -> None:
+        assert state.all_volumes() == []
+        volume = vol_record("data", labels={"app": "db"}, options={"type": "tmpfs"},
+                            anonymous=True, uid=1000, gid=1001, driver="other")
+        state.add_volume(volume)
+        assert state.volume("data") == volume
+        assert state.lookup_volume("data") == volume
+        assert state.has_volume("data") and not state.has_volume("dat")
+        assert state.volume_state("data") == VolumeState()
+        assert state.all_volumes() == [volume]
+
+    def test_volume_records_are_copies(self, state: State) -> None:
+        volume = vol_record("data")
+        state.add_volume(volume)
+        got = state.volume("data")
+        got.config.labels["changed"] = "yes"
+        got.state.mounted_by = ("x",)
+        volume.state.needs_copy_up = False  # the caller's object after the add
+        assert state.volume("data") == vol_record("data", mount_point=volume.config.mount_point,
+                                                  created=volume.config.created)
+
+    def test_volume_names_are_unique_among_volumes(self, state: State) -> None:
+        state.add_volume(vol_record("data"))
+        with pytest.raises(VolumeExistsError):
+            state.add_volume(vol_record("data"))
+        assert len(state.all_volumes()) == 1
+        # volumes have a name space of their own: a container may have the name too
+        state.add_container(ctr_record("data"))
+        state.add_volume(vol_record("ctr-name"))
+        state.add_container(ctr_record("ctr-name"))
+
+    def test_missing_volume(self, state: State) -> None:
+        assert not state.has_volume("nothing")
+        for call in (lambda: state.volume("nothing"), lambda: state.lookup_volume("nothing"),
+                     lambda: state.volume_state("nothing"),
+                     lambda: state.save_volume_state("nothing", VolumeState()),
+                     lambda: state.remove_volume("nothing"),
+                     lambda: state.volume_in_use("nothing")):
+            with pytest.raises(NoSuchVolumeError):
+                call()
+
+    @pytest.mark.parametrize("method", ["volume", "lookup_volume", "has_volume",
+                                        "remove_volume", "volume_state", "volume_in_use"])
+    def test_empty_volume_name_is_invalid(self, state: State, method: str) -> None:
+        with pytest.raises(InvalidArgError):
+            getattr(state, method)("")
+
+    def test_lookup_volume_by_unique_prefix(self, state: State) -> None:
+        for name in ("data-one", "data-two", "logs"):
+            state.add_volume(vol_record(name))
+        assert state.lookup_volume("lo").name == "logs"
+        assert state.lookup_volume("data-t").name == "data-two"
+        with pytest.raises(AmbiguousIDError):
+            state.lookup_volume("data")
+        state.add_volume(vol_record("data"))
+        assert state.lookup_volume("data").name == "data"  # a full name wins
+
+    def test_a_container_needs_its_volumes_to_exist(self, state: State) -> None:
+        state.add_volume(vol_record("here"))
+        record = ctr_record("user", named_volumes=using("here", "missing"))
+        with pytest.raises(NoSuchVolumeError):
+            state.add_container(record)
+        assert not state.has_container(record.config.id)
+        state.add_container(ctr_record("user", named_volumes=using("here")))
+
+    def test_a_volume_in_use_cannot_be_removed(self, state: State) -> None:
+        for name in ("data", "logs"):
+            state.add_volume(vol_record(name))
+        one = ctr_record(named_volumes=using("data", "data", "logs"))
+        two = ctr_record(named_volumes=using("data"))
+        state.add_container(one)
+        state.add_container(two)
+        assert state.volume_in_use("data") == sorted([one.config.id, two.config.id])
+        assert state.volume_in_use("logs") == [one.config.id]
+        with pytest.raises(VolumeInUseError) as info:
+            state.remove_volume("data")
+        assert one.config.id in str(info.value) and two.config.id in str(info.value)
+        assert state.has_volume("data")
+        state.remove_container(one.config.id)
+        state.remove_container(two.config.id)
+        assert state.volume_in_use("data") == []
+        state.remove_volume("data")
+        assert [v.name for v in state.all_volumes()] == ["logs"]
+        state.add_volume(vol_record("data"))  # the name is free again
+
+    def test_volumes_are_in_use_across_namespaces(self, state: State) -> None:
+        state.add_volume(vol_record("shared"))
+        record = ctr_record(namespace="ns1", named_volumes=using("shared"))
+        state.add_container(record)
+        state.set_namespace("ns2")
+        assert state.volume("shared").name == "shared"  # volumes are in no namespace
+        assert state.volume_in_use("shared") == [record.config.id]
+        with pytest.raises(VolumeInUseError):
+            state.remove_volume("shared")
+
+    def test_pod_members_release_their_volumes(self, state: State) -> None:
+        state.add_volume(vol_record("data"))
+        pod = pod_record()
+        state.add_pod(pod)
+        member = ctr_record(pod=pod.config.id, named_volumes=using("data"))
+        state.add_container_to_pod(pod.config.id, member)
+        assert state.volume_in_use("data") == [member.config.id]
+        state.remove_pod_containers(pod.config.id)
+        state.remove_volume("data")
+
+    def test_save_volume_state(self, state: State) -> None:
+        state.add_volume(vol_record("data"))
+        new = VolumeState(mounted_by=("a", "b"), mount_point="/mnt/x", needs_copy_up=False,
+                          needs_chown=False)
+        state.save_volume_state("data", new)
+        assert state.volume_state("data") == new
+        assert state.volume("data").state == new
+        new.mounted_by = ()  # the caller's object after the save changes nothing
+        assert state.volume_state("data").mounted_by == ("a", "b")
+
+    def test_all_volumes_oldest_first(self, state: State) -> None:
+        volumes = [vol_record(created=t) for t in (30.0, 10.0, 20.0)]
+        for volume in volumes:
+            state.add_volume(volume)
+        assert state.all_volumes() == sorted(volumes, key=lambda v: v.config.created)
+
+    def test_refresh_forgets_volume_mounts(self, state: State) -> None:
+        state.add_volume(vol_record("data"))
+        state.save_volume_state("data", VolumeState(mounted_by=("x",), mount_point="/m",
+                                                    needs_copy_up=False))
+        state.set_namespace("ns1")
+        state.refresh()
+        after = state.volume_state("data")
+        assert (after.mounted_by, after.mount_point, after.needs_copy_up) == ((), "", False)
+
     # -- refresh after a reboot --------------------------------------------------------
 
     @pytest.mark.parametrize("before", list(ContainerStatus))
@@ -833,6 +991,15 @@ class StateBackendTests:
             "pod_state": lambda s: s.pod_state(some_id),
             "save_pod_state": lambda s: s.save_pod_state(some_id, PodState()),
             "all_pods": lambda s: s.all_pods(),
+            "volume": lambda s: s.volume("x"),
+            "lookup_volume": lambda s: s.lookup_volume("x"),
+            "has_volume": lambda s: s.has_volume("x"),
+            "add_volume": lambda s: s.add_volume(vol_record()),
+            "remove_volume": lambda s: s.remove_volume("x"),
+            "volume_state": lambda s: s.volume_state("x"),
+            "save_volume_state": lambda s: s.save_volume_state("x", VolumeState()),
+            "volume_in_use": lambda s: s.volume_in_use("x"),
+            "all_volumes": lambda s: s.all_volumes(),
         }
 
     def test_every_method_fails_after_close(self, state: State) -> None:
@@ -840,7 +1007,8 @@ class StateBackendTests:
         calls = self._calls()
         abstract = {name for name, member in inspect.getmembers(State)
                     if getattr(member, "__isabstractmethod__", False)}
-        assert abstract - {"close"} == set(calls), "the kit must cover the whole interface"
+        assert abstract - {"close"} | set(VOLUME_METHODS) == set(calls), \
+            "the kit must cover the whole interface"
         still_open = []
         for name, call in calls.items():
             try:
@@ -865,12 +1033,18 @@ class StateBackendTests:
         base, loner = ctr_record(pod=pod.config.id), full_ctr_record()
         state.add_container_to_pod(pod.config.id, base)
         state.add_container(loner)
-        user = ctr_record("keep-user", pod=pod.config.id, deps=(base.config.id,))
+        state.add_volume(vol_record("keep-vol", labels={"a": "b"}))
+        state.save_volume_state("keep-vol", VolumeState(mounted_by=("m",)))
+        user = ctr_record("keep-user", pod=pod.config.id, deps=(base.config.id,),
+                          named_volumes=using("keep-vol"))
         state.add_container_to_pod(pod.config.id, user)
-        expected = state.all_containers(), state.all_pods()
+        expected = state.all_containers(), state.all_pods(), state.all_volumes()
         state.close()
         again = open_state()
-        assert (again.all_containers(), again.all_pods()) == expected
+        assert (again.all_containers(), again.all_pods(), again.all_volumes()) == expected
+        assert again.volume_in_use("keep-vol") == [user.config.id]
+        with pytest.raises(VolumeExistsError):
+            again.add_volume(vol_record("keep-vol"))
         assert again.get_db_config() == ours
         assert again.container_in_use(base.config.id) == [user.config.id]
         assert again.pod_containers_by_id(pod.config.id) == [base.config.id, user.config.id]
@@ -894,6 +1068,13 @@ class StateBackendTests:
         with pytest.raises(GONE):
             second.save_container_state(record.config.id, running)
         assert second.all_containers() == []
+        first.add_volume(vol_record("seen-vol"))
+        with pytest.raises(VolumeExistsError):
+            second.add_volume(vol_record("seen-vol"))
+        second.save_volume_state("seen-vol", VolumeState(mounted_by=("c",)))
+        assert first.volume_state("seen-vol").mounted_by == ("c",)
+        second.remove_volume("seen-vol")
+        assert not first.has_volume("seen-vol")
 
     def test_refresh_survives_a_reopen(self, open_state: Callable[..., State]) -> None:
         self.need_persistence()

@@ -11,7 +11,7 @@ from typing import Any
 from filelock import FileLock
 from pypod_state_memory.store import MemoryState
 
-from pypod_core.model import ContainerRecord, PodRecord
+from pypod_core.model import ContainerRecord, PodRecord, Volume
 from pypod_core.plugin import DBConfig
 from pypod_core.serialize import from_dict, to_dict
 
@@ -20,12 +20,14 @@ MUTATING = (
     "refresh", "validate_db_config", "add_container", "remove_container",
     "save_container_state", "add_pod", "remove_pod", "remove_pod_containers",
     "add_container_to_pod", "remove_container_from_pod", "save_pod_state",
+    "add_volume", "remove_volume", "save_volume_state",
 )
 #: State methods that only read.
 READING = (
     "get_db_config", "container", "lookup_container", "has_container", "container_state",
     "container_in_use", "all_containers", "pod", "lookup_pod", "has_pod",
     "pod_has_container", "pod_containers_by_id", "pod_containers", "pod_state", "all_pods",
+    "volume", "lookup_volume", "has_volume", "volume_state", "volume_in_use", "all_volumes",
 )
 
 
@@ -45,6 +47,7 @@ class JsonFileState(MemoryState):
             return
         self._ctrs = {k: from_dict(v, ContainerRecord) for k, v in data["containers"].items()}
         self._pods = {k: from_dict(v, PodRecord) for k, v in data["pods"].items()}
+        self._vols = {k: from_dict(v, Volume) for k, v in data.get("volumes", {}).items()}
         self._names = data["names"]
         db = data["db_config"]
         self._db_config = from_dict(db, DBConfig) if db else None
@@ -53,6 +56,7 @@ class JsonFileState(MemoryState):
         data = {
             "containers": {k: to_dict(v) for k, v in self._ctrs.items()},
             "pods": {k: to_dict(v) for k, v in self._pods.items()},
+            "volumes": {k: to_dict(v) for k, v in self._vols.items()},
             "names": self._names,
             "db_config": to_dict(self._db_config) if self._db_config else None,
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pypod_core.errors import (
     AmbiguousIDError,
@@ -21,13 +21,19 @@ from pypod_core.errors import (
     NameInUseError,
     NoSuchCtrError,
     NoSuchPodError,
+    NoSuchVolumeError,
     NSMismatchError,
     PodExistsError,
     PodNotEmptyError,
+    VolumeExistsError,
+    VolumeInUseError,
 )
 from pypod_core.model import ContainerRecord, ContainerState, PodRecord, PodState
 from pypod_core.plugin.state import DBConfig, State, check_db_config
 from pypod_core.serialize import from_dict, to_dict
+
+if TYPE_CHECKING:
+    from pypod_core.model import Volume, VolumeState
 
 R = TypeVar("R", ContainerRecord, PodRecord)
 T = TypeVar("T")
@@ -79,16 +85,17 @@ class SortedIds:
 
 
 class MemoryState(State):
-    """Containers and pods of one process, in dictionaries."""
+    """Containers, pods and volumes of one process, in dictionaries."""
 
     def __init__(self) -> None:
         self._ctrs: dict[str, ContainerRecord] = {}
         self._pods: dict[str, PodRecord] = {}
+        self._vols: dict[str, Volume] = {}  # by name
         self._names: dict[str, str] = {}  # name -> id, containers and pods alike
         self._db_config: DBConfig | None = None
         self._namespace = ""
         self._closed = False
-        self._sorted = {"container": SortedIds(), "pod": SortedIds()}
+        self._sorted = {"container": SortedIds(), "pod": SortedIds(), "volume": SortedIds()}
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -153,6 +160,8 @@ class MemoryState(State):
             record.state.reset_after_reboot()
         for pod in self._pods.values():
             pod.state.reset_after_reboot()
+        for volume in self._vols.values():
+            volume.state.reset_after_reboot()
 
     def get_db_config(self) -> DBConfig | None:
         self._open()
@@ -204,6 +213,10 @@ class MemoryState(State):
                 raise NSMismatchError(f"dependency {dep} is in another namespace")
             if dep_record.config.pod != config.pod:
                 raise InvalidArgError(f"dependency {dep} is not in the container's pod")
+        for name in config.volume_names():
+            if name not in self._vols:
+                raise NoSuchVolumeError(
+                    f'no volume with name "{name}" found for container {config.id}')
         self._ctrs[config.id] = _copy(record)
         self._sorted["container"].added(self._ctrs, config.id)
         self._names[config.name] = config.id
@@ -329,3 +342,70 @@ class MemoryState(State):
 
     def all_pods(self) -> list[PodRecord]:
         return self._all(self._pods)
+
+    # -- volumes -----------------------------------------------------------------------
+
+    def _vol(self, name: str) -> Volume:
+        self._open()
+        if not name:
+            raise InvalidArgError("volume name must not be empty")
+        volume = self._vols.get(name)
+        if volume is None:
+            raise NoSuchVolumeError(f'no volume with name "{name}" found')
+        return volume
+
+    def volume(self, name: str) -> Volume:
+        return _copy(self._vol(name))
+
+    def lookup_volume(self, name_or_prefix: str) -> Volume:
+        self._open()
+        if not name_or_prefix:
+            raise InvalidArgError("volume name must not be empty")
+        if name_or_prefix in self._vols:
+            return _copy(self._vols[name_or_prefix])
+        matches = self._sorted["volume"].starting_with(self._vols, name_or_prefix)
+        if len(matches) > 1:
+            raise AmbiguousIDError(f"more than one volume matches {name_or_prefix!r}")
+        if not matches:
+            raise NoSuchVolumeError(f'no volume with name "{name_or_prefix}" found')
+        return _copy(self._vols[matches[0]])
+
+    def has_volume(self, name: str) -> bool:
+        self._open()
+        if not name:
+            raise InvalidArgError("volume name must not be empty")
+        return name in self._vols
+
+    def add_volume(self, volume: Volume) -> None:
+        self._open()
+        name = volume.config.name
+        if not name:
+            raise InvalidArgError("a volume needs a name")
+        if name in self._vols:
+            raise VolumeExistsError(f"volume with name {name} already exists")
+        self._vols[name] = _copy(volume)
+        self._sorted["volume"].added(self._vols, name)
+
+    def remove_volume(self, name: str) -> None:
+        users = self.volume_in_use(name)
+        if users:
+            raise VolumeInUseError(f"volume {name} is being used by the following "
+                                   f"container(s): {', '.join(users)}")
+        del self._vols[name]
+        self._sorted["volume"].removed(self._vols, name)
+
+    def volume_state(self, name: str) -> VolumeState:
+        return _copy(self._vol(name).state)
+
+    def save_volume_state(self, name: str, state: VolumeState) -> None:
+        volume = self._vol(name)
+        self._vols[name] = type(volume)(volume.config, _copy(state))
+
+    def volume_in_use(self, name: str) -> list[str]:
+        self._vol(name)
+        return sorted(i for i, r in self._ctrs.items()
+                      if any(v.name == name for v in r.config.named_volumes))
+
+    def all_volumes(self) -> list[Volume]:
+        self._open()
+        return [_copy(v) for v in sorted(self._vols.values(), key=lambda v: v.config.created)]

@@ -8,6 +8,10 @@ the migrations from every older version.
   object's config and state as JSON made by ``pypod_core.serialize``, beside
   the columns lookups use (id, name, pod, namespace, creation time), all indexed.
 - ``ContainerDependency``: one row per (container, container it depends on).
+- ``VolumeConfig`` / ``VolumeState``: each volume's config and state as JSON, by name
+  (volumes have a name space of their own and no namespace, as libpod's).
+- ``ContainerVolume``: one row per (container, volume it uses), so that a volume in use
+  cannot be removed and a container cannot name a missing volume.
 
 Names are unique within each config table (a UNIQUE index); the store checks both
 tables inside its exclusive write transaction, so names are unique across the two.
@@ -18,10 +22,10 @@ from __future__ import annotations
 from typing import Final
 
 #: The version this code writes.  A database of a newer version is refused.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
-#: Version 2, the current schema.  Columns added by a migration come last, in the order
-#: the migration adds them, so a migrated database is the same as a new one.
+#: The tables of version 2.  Columns added by a migration come last, in the order the
+#: migration adds them, so a migrated database is the same as a new one.
 TABLES: Final[tuple[str, ...]] = (
     """CREATE TABLE DBConfig(
         ID            INTEGER PRIMARY KEY NOT NULL CHECK (ID = 1),
@@ -88,6 +92,30 @@ INDEXES: Final[tuple[str, ...]] = (
     "CREATE INDEX ContainerDependencyDependencyID ON ContainerDependency(DependencyID)",
 )
 
+#: What version 3 added: volumes.  A ContainerVolume row's volume is checked at once
+#: (not deferred): a volume that a container uses cannot be deleted, even by mistake.
+VOLUME_TABLES: Final[tuple[str, ...]] = (
+    """CREATE TABLE VolumeConfig(
+        Name    TEXT PRIMARY KEY NOT NULL,
+        JSON    TEXT NOT NULL,
+        Created REAL NOT NULL DEFAULT 0,
+        FOREIGN KEY (Name) REFERENCES VolumeState(Name) DEFERRABLE INITIALLY DEFERRED
+    )""",
+    """CREATE TABLE VolumeState(
+        Name TEXT PRIMARY KEY NOT NULL,
+        JSON TEXT NOT NULL,
+        FOREIGN KEY (Name) REFERENCES VolumeConfig(Name) DEFERRABLE INITIALLY DEFERRED
+    )""",
+    """CREATE TABLE ContainerVolume(
+        ID         TEXT NOT NULL,
+        VolumeName TEXT NOT NULL,
+        PRIMARY KEY (ID, VolumeName),
+        FOREIGN KEY (ID)         REFERENCES ContainerConfig(ID) DEFERRABLE INITIALLY DEFERRED,
+        FOREIGN KEY (VolumeName) REFERENCES VolumeConfig(Name)
+    )""",
+    "CREATE INDEX ContainerVolumeVolumeName ON ContainerVolume(VolumeName)",
+)
+
 #: ``MIGRATIONS[n]`` turns a version ``n`` database into version ``n + 1``.
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     # Version 1 kept the namespace and creation time only inside the JSON (lookups in a
@@ -105,12 +133,14 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
                Created = coalesce(json_extract(JSON, '$.created'), 0)""",
         *INDEXES,
     ),
+    # Version 2 had no volumes (no container could use one: nothing to fill in).
+    2: VOLUME_TABLES,
 }
 
 
 def create_statements() -> tuple[str, ...]:
     """Every statement that makes an empty database of the current version."""
-    return (*TABLES, *INDEXES)
+    return (*TABLES, *INDEXES, *VOLUME_TABLES)
 
 
 def migration_statements(found: int) -> list[str]:

@@ -25,7 +25,7 @@ from pypod_core.errors import (
     StateCorruptError,
 )
 from pypod_core.model import ContainerRecord, ContainerState, PodState
-from pypod_core.testing.state import ctr_record, id_with_prefix, pod_record
+from pypod_core.testing.state import ctr_record, id_with_prefix, pod_record, using, vol_record
 
 DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
 
@@ -108,6 +108,29 @@ def test_migrated_database_has_the_layout_of_a_new_one(v1_copy: Path, tmp_path: 
     conn.close()
 
 
+def test_v2_database_is_migrated_to_hold_volumes(tmp_path: Path) -> None:
+    """A version 2 file (before volumes) keeps every record, gets the layout of a new
+    database, and then holds volumes and the containers that use them."""
+    v2 = tmp_path / "static" / "db.sql"
+    v2.parent.mkdir()
+    shutil.copyfile(DATA / "state_v2.db", v2)
+    v1 = _v1_script()
+    state = SQLiteState(str(v2))
+    try:
+        assert state.schema_versions() == (2, SCHEMA_VERSION)
+        assert state.all_containers() == sorted(
+            (ContainerRecord(c, s) for c, s in v1.CONTAINERS), key=lambda r: r.config.created)
+        assert state.all_volumes() == []
+        state.add_volume(vol_record("after-migration"))
+        user = ctr_record(named_volumes=using("after-migration"))
+        state.add_container(user)
+        assert state.volume_in_use("after-migration") == [user.config.id]
+    finally:
+        state.close()
+    SQLiteState(str(tmp_path / "new.sql")).close()
+    assert layout(v2) == layout(tmp_path / "new.sql")
+
+
 def test_failed_migration_changes_nothing(v1_copy: Path) -> None:
     conn = sqlite3.connect(v1_copy)
     conn.execute("UPDATE ContainerConfig SET JSON = 'not json' WHERE Name = 'prod-db'")
@@ -117,7 +140,8 @@ def test_failed_migration_changes_nothing(v1_copy: Path) -> None:
     with pytest.raises(StateCorruptError) as info:
         SQLiteState(str(v1_copy))
     message = str(info.value)
-    assert "migrating schema version 1 to 2 failed" in message and "\n" not in message
+    assert f"migrating schema version 1 to {SCHEMA_VERSION} failed" in message
+    assert "\n" not in message
     assert digest(v1_copy) == before
     assert not os.path.exists(f"{v1_copy}-journal") and not os.path.exists(f"{v1_copy}-wal")
 

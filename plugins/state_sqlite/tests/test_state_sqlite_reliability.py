@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypod_state_sqlite.schema import SCHEMA_VERSION
 from pypod_state_sqlite.store import SQLiteState
 
 from conftest import run_pypod
@@ -255,7 +256,8 @@ def _newer_schema(path: Path) -> None:
     (_truncated, StateCorruptError, "is corrupt"),
     (_zeroed_pages, StateCorruptError, "is corrupt"),
     (_foreign_sqlite, StateCorruptError, "is not a pypod state database"),
-    (_newer_schema, StateSchemaError, "has schema version 3, newer than the 2"),
+    (_newer_schema, StateSchemaError,
+     f"has schema version {SCHEMA_VERSION + 1}, newer than the {SCHEMA_VERSION}"),
 ], ids=["garbage", "truncated", "zeroed-pages", "foreign-sqlite", "newer-schema"])
 def test_broken_database_is_refused_and_left_untouched(
         tmp_path: Path, spoil: Callable[[Path], None], error: type[Exception],

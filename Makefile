@@ -21,5 +21,5 @@ test: setup lint
 	.venv/bin/python -m pytest -q -p no:cacheprovider tests plugins
 
 bench:
-	sh scripts/setup.sh --bench
+	sh scripts/setup.sh
 	.venv/bin/python bench/run_all.py

@@ -117,8 +117,12 @@ class RuntimeConfig:
     # graph_root/infra; an absolute path: a directory of your own) and its process.
     infra_image: str = "pypod-infra"
     infra_command: list[str] = attrs.field(factory=lambda: ["/bin/pypod-pause"])
-    # Images (read only: pypod lists what a registries.conf says).
+    # Images: where short names resolve and which registries are insecure or mirrored.
     registries_conf: str = "/etc/containers/registries.conf"
+    #: policy.json for pulls (podman's --signature-policy); "": the first existing of
+    #: ~/.config/containers/policy.json (rootless), /etc/pypod/policy.json and
+    #: /etc/containers/policy.json (see pypod_core/host/policy.py).
+    signature_policy: str = ""
     # One table per plugin, for its own settings: [plugins.state_sqlite] ...
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     # Not a key: which keys a file or the caller set (libpod's configuredFrom).

@@ -136,6 +136,7 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "infra_image": _infra_image,
     "infra_command": _command,
     "registries_conf": _absolute,
+    "signature_policy": _optional_absolute,
     "plugins": _plugin_tables,
 }
 

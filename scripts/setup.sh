@@ -11,12 +11,10 @@ PACKAGES="runc crun conmon containernetworking-plugins iptables iproute2 busybox
 # and a C compiler with a static libc for the tests' system-call probe.
 PACKAGES="$PACKAGES golang-github-containers-common catatonit gcc libc6-dev"
 # Images: a local registry (openssl makes its test certificate, apache2-utils' htpasswd
-# its bcrypt password file), skopeo and zstd for the image transport's tests.
-PACKAGES="$PACKAGES docker-registry skopeo zstd openssl apache2-utils"
-# The benchmarks compare with Debian's podman: `scripts/setup.sh --bench` installs it too.
-if [ "${1:-}" = "--bench" ]; then
-    PACKAGES="$PACKAGES podman"
-fi
+# its bcrypt password file), skopeo and zstd for the image transport's tests, and
+# Debian's podman, whose pushed images the pull's interop test pulls (the benchmarks
+# compare with it too).
+PACKAGES="$PACKAGES docker-registry skopeo zstd openssl apache2-utils podman"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,7 +1,7 @@
 """The benchmarks that need nothing but pypod still run (and print their figures): a
 refactoring that renames what one measures must not leave it broken until the next
-`make bench`.  bench_run and bench_net need podman, which only `make bench` installs
-(bench_volumes runs without it, with --pypod-only)."""
+`make bench`.  bench_run and bench_net drive podman and take minutes: they run with
+`make bench` (bench_volumes runs here, with --pypod-only)."""
 
 from __future__ import annotations
 

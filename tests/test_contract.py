@@ -24,7 +24,9 @@ def _signature(name: str) -> str:
 
 def _test_names() -> set[str]:
     names = set()
-    for path in Path(REPO / "tests").rglob("test_*.py"):
+    paths = [*Path(REPO / "tests").rglob("test_*.py"),
+             *Path(REPO / "plugins").glob("*/tests/test_*.py")]
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 names.add(node.name)

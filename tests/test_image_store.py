@@ -114,6 +114,13 @@ def test_rmi_by_one_of_several_names_only_untags(rt, layers):
     assert rt.get_image(image.id).names == ("localhost/b:latest",)
 
 
+def test_rmi_by_a_name_that_looks_like_an_id_prefix_only_untags(rt, layers):
+    image = rt.import_image([layers["base"]], names=["x", "y"])
+    rt.tag_image(image.id, image.id[0])  # a one-letter hex name, as "a" may be
+    done = rt.remove_image(image.id[0])
+    assert done.untagged == (f"localhost/{image.id[0]}:latest",) and not done.deleted
+
+
 def test_rmi_by_id_with_several_names_needs_force(rt, layers):
     image = rt.import_image([layers["base"]], names=["a", "b"])
     with pytest.raises(ImageHasTagsError, match="by ID with more than one tag"):

@@ -30,7 +30,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
@@ -70,13 +70,22 @@ def _digest_of(data: bytes) -> str:
 
 
 class ImageStore:
-    """The image records and blobs under ``home``, the layers in ``driver``."""
+    """The image records and blobs under ``home``, the layers in ``driver`` (or in
+    the driver a callable gives when the layers are first needed: reading records
+    needs none, and making one may probe the kernel)."""
 
-    def __init__(self, home: str, driver: GraphDriver):
+    def __init__(self, home: str, driver: GraphDriver | Callable[[], GraphDriver]):
         self.home = home
-        self.driver = driver
+        self._driver = driver
         self.records_path = os.path.join(home, "images.json")
         self.blob_dir = os.path.join(home, "blobs")
+
+    @property
+    def driver(self) -> GraphDriver:
+        """The graph driver holding the images' layers."""
+        if not isinstance(self._driver, GraphDriver):
+            self._driver = self._driver()
+        return self._driver
 
     # -- reading -------------------------------------------------------------------------
 
@@ -124,17 +133,24 @@ class ImageStore:
     # -- writing -------------------------------------------------------------------------
 
     def write_blob(self, data: bytes) -> str:
-        """Store ``data`` under its digest (atomically; once) and return the digest."""
+        """Store ``data`` under its digest (atomically; once) and return the digest.
+        ImageStoreError if it cannot be written (a full or read-only file system)."""
         digest = _digest_of(data)
         path = self.blob_path(digest)
         if not os.path.exists(path):
-            private_dir(os.path.dirname(path))
             tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            try:
+                private_dir(os.path.dirname(path))
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise ImageStoreError(f"image store {self.blob_dir}: writing blob {digest}: "
+                                      f"{exc.strerror or exc}") from None
         return digest
 
     def commit(self, image: Image) -> Image:

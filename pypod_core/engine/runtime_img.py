@@ -1,7 +1,7 @@
 """Image operations of the Runtime (libpod's image runtime, on the image store).
 
-:class:`ImageOps` is a mixin of :class:`pypod_core.engine.runtime.Runtime`: list, look up,
-tag, untag, remove and import images.  The store itself is
+:class:`ImageOps` is a mixin of :class:`pypod_core.engine.runtime.Runtime`: pull, list,
+look up, tag, untag, remove and import images.  The store itself is
 :mod:`pypod_core.engine.image_store`; pulls are :mod:`pypod_core.engine.pull`'s.
 """
 
@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -26,11 +26,12 @@ from pypod_core.errors import (
     InvalidArgError,
     NoSuchImageError,
 )
-from pypod_core.model import Image, ImageLayer
+from pypod_core.model import Image, ImageLayer, PullEvent
 
 if TYPE_CHECKING:
     from pypod_core.engine.image_store import ImageStore
     from pypod_core.plugin.graph_driver import GraphDriver
+    from pypod_core.plugin.image_transport import Platform
 
 #: The graph driver used for images where the configured overlay cannot mount.
 FALLBACK_DRIVER = "vfs"
@@ -76,10 +77,12 @@ class ImageOps(RuntimeHalf):
 
     @functools.cached_property
     def image_store(self) -> ImageStore:
-        """The image records and blobs under ``graph_root/images``."""
+        """The image records and blobs under ``graph_root/images`` (the graph driver is
+        made when layers are first needed: listing and looking up images need none)."""
         from pypod_core.engine.image_store import ImageStore
 
-        return ImageStore(os.path.join(self.config.graph_root, "images"), self.graph_driver)
+        return ImageStore(os.path.join(self.config.graph_root, "images"),
+                          lambda: self.graph_driver)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -103,6 +106,45 @@ class ImageOps(RuntimeHalf):
         """The ids of the containers made from ``image`` (in this runtime's namespace)."""
         return [r.config.id for r in self.state.all_containers()
                 if r.config.image_id == image.id]
+
+    # -- pulling ---------------------------------------------------------------------------
+
+    def pull_image(self, ref: str, *, platform: Platform | str | None = None,
+                   tls_verify: bool | None = None, authfile: str = "", creds: str = "",
+                   policy: str = "always", progress: Callable[[PullEvent], None] | None = None,
+                   tty: bool = False, choose: Callable[[Sequence[str]], str] | None = None,
+                   signature_policy: str = "") -> Image:
+        """Pull the image ``ref`` (``[docker://]NAME[:TAG|@DIGEST]``, a short name
+        resolved through registries.conf) into the image store and return its record,
+        as ``podman pull``.
+
+        - ``platform``: a :class:`~pypod_core.plugin.image_transport.Platform` or
+          ``"os/arch[/variant]"`` to choose from an index (None: the host's);
+        - ``tls_verify``: None as registries.conf says, True/False as ``--tls-verify``;
+        - ``authfile``, ``creds`` (``USER[:PASSWORD]``): as ``--authfile``/``--creds``;
+        - ``policy``: ``"always"`` pulls; ``"missing"`` returns the local image if there
+          is one; ``"newer"`` pulls only if the registry's manifest digest is not the
+          local image's (and returns the local image if the registry cannot be asked);
+          ``"never"`` returns the local image or raises NoSuchImageError.  With a
+          ``platform``, ``"missing"`` acts as ``"newer"`` (podman's rule);
+        - ``progress``: called with each :class:`~pypod_core.model.PullEvent` (one call
+          at a time, possibly from the pull's download threads; an exception it
+          raises ends the pull);
+        - ``tty``/``choose``: in ``enforcing`` short-name mode with several candidates,
+          ``tty=True`` lets ``choose(candidates)`` pick one (the command line's prompt);
+        - ``signature_policy``: a policy.json for this pull (empty: config
+          ``signature_policy``, else the default search).
+
+        Typed errors: NoSuchImageError, RegistryError, RegistryAuthError,
+        BlobDigestError, ImageFormatError, ShortNameError, PolicyError (all
+        ImageError); a short name whose every candidate failed raises one naming
+        each.  The ``pypod_image_pulled`` event fires after a pull that stored."""
+        from pypod_core.engine.pull import pull_image
+
+        self.check_valid()
+        return pull_image(self._runtime, ref, platform=platform, tls_verify=tls_verify,
+                          authfile=authfile, creds=creds, policy=policy, progress=progress,
+                          tty=tty, choose=choose, signature_policy=signature_policy)
 
     # -- names -----------------------------------------------------------------------------
 
@@ -145,7 +187,7 @@ class ImageOps(RuntimeHalf):
           ``pypod_image_removed`` event fires."""
         self.check_valid()
         image = self.image_store.get(ref)
-        by_id = _is_hex(ref) and image.id.startswith(ref.removeprefix("sha256:"))
+        by_id = _by_id(image, ref)
         if not by_id and len(image.names) > 1:
             name = self._matched_name(image, ref)
             self.image_store.set_names(image.id, [n for n in image.names if n != name])
@@ -236,6 +278,16 @@ def _apply_layer_files(store: ImageStore, driver: GraphDriver,
                                  diff_id=digest, chain_id=chain, diff_size=info.diff_size))
         parent = chain
     return result
+
+
+def _by_id(image: Image, ref: str) -> bool:
+    """Whether ``ref`` found ``image`` by its id, not by a name that happens to look like
+    hex (``a``, ``beef``: a name is looked up before an id prefix)."""
+    from pypod_core.engine.image_store import find_image
+
+    if not _is_hex(ref) or not image.id.startswith(ref.removeprefix("sha256:")):
+        return False
+    return find_image([attrs.evolve(image, id="")], ref) is None
 
 
 def _is_hex(ref: str) -> bool:

@@ -27,8 +27,9 @@ _UNSUPPORTED = ("signedBy", "sigstoreSigned", "signedBaseLayer")
 
 
 def policy_path(configured: str = "", rootless: bool | None = None) -> str:
-    """The policy file to read: ``configured`` (the pull's ``--signature-policy``, once
-    pulls exist), else the first that exists of the user's
+    """The policy file to read: ``configured`` (a pull's ``signature_policy``, else the
+    config key ``signature_policy``: podman's ``--signature-policy``), else the first
+    that exists of the user's
     ``~/.config/containers/policy.json`` (rootless), pypod's and the system's.
     PolicyError listing them when none exists, as podman's."""
     if configured:

@@ -471,6 +471,21 @@ def pypod_pod_removed(runtime: Runtime, pod: Pod) -> None:
 
 
 @hookspec
+def pypod_image_pulled(runtime: Runtime, image: Image) -> None:
+    """Called on every plugin after a pull stored an image (``image`` is its record as
+    committed, with the name it was pulled by); a pull that found the image already
+    there and stored nothing (``policy="missing"``, or ``"newer"`` with the same
+    digest) calls nothing.
+
+    Example::
+
+        @hookimpl
+        def pypod_image_pulled(runtime, image):
+            audit("image pulled", image.id, image.names)
+    """
+
+
+@hookspec
 def pypod_image_removed(runtime: Runtime, image: Image) -> None:
     """Called on every plugin after an image's record left the image store (``image`` is
     the record as it was; an ``rmi`` that only untags calls nothing).

@@ -295,17 +295,30 @@ class VerifiedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer)
-        data = self._raw.read(len(view))
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all the rest for -1), hashed on the way; b"" at the
+        end, once the digest is checked.  (No copy: the underlying read's bytes.)"""
+        if size is None or size < 0:
+            # In pieces: a raw stream's read(-1) may wait for its connection's end.
+            chunks = []
+            while chunk := self.read(1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        data = self._raw.read(size)
         if not data:
-            self._finish()
-            return 0
+            if size:
+                self._finish()
+            return b""
         self._hash.update(data)
         self._count += len(data)
         if 0 <= self._size < self._count:
             raise BlobDigestError(f"{self._what} {self.digest}: more data than its size "
                                   f"{self._size}: refused")
+        return bytes(data)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        data = self.read(len(view))
         view[: len(data)] = data
         return len(data)
 
@@ -459,15 +472,22 @@ class ImageSource(ABC):
                                    f"{len(self.layers())} layers")
         return list(ids)
 
-    def fetch_blob(self, descriptor: BlobDescriptor, path: str, retries: int = 3) -> str:
+    def fetch_blob(self, descriptor: BlobDescriptor, path: str, retries: int = 3, *,
+                   progress: Callable[[int], None] | None = None) -> str:
         """Download one blob to ``path``, verified: a partial or mismatching download
-        leaves nothing there.  A transient failure is tried again ``retries`` times."""
-        tmp = f"{path}.partial-{os.getpid()}-{id(descriptor)}"
+        leaves nothing there.  A transient failure is tried again ``retries`` times.
+        ``progress(done)`` is told the bytes downloaded so far after each chunk (from 0
+        again on a retry); an exception it raises ends the download."""
+        tmp = f"{path}.partial-{os.getpid()}-{threading.get_ident()}-{id(descriptor)}"
         for attempt in range(retries + 1):
             try:
                 with self.open_blob(descriptor) as stream, open(tmp, "wb") as out:
+                    done = 0
                     while chunk := stream.read(1 << 20):
                         out.write(chunk)
+                        if progress is not None:
+                            done += len(chunk)
+                            progress(done)
                 os.replace(tmp, path)
                 return path
             except BaseException as exc:

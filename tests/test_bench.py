@@ -48,3 +48,12 @@ def test_bench_volumes_prints_each_operation() -> None:
     for label in ("volume create x3 (total)", "volume ls (3 volumes)", "volume rm -a (3)"):
         line = next(line for line in out.splitlines() if line.startswith(label))
         assert float(line.split()[-1]) > 0
+
+
+def test_bench_images_prints_its_rows_without_podman() -> None:
+    out = _bench("bench_images.py", "--pypod-only", "--runs", "1", "--images", "3")
+    for label in ("images (1 image)", "images (3 images)", "images --format json (3)",
+                  "image inspect", "tag", "rmi (its layer too)"):
+        line = next(line for line in out.splitlines() if line.startswith(label))
+        assert float(line[len(label):].split()[1]) > 0, line
+    assert "pull busybox (fresh store)" in out and "run --rm --network none IMAGE" in out

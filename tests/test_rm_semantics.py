@@ -30,7 +30,9 @@ def pypod(cli_flags: list[str]) -> Pypod:
     (["stop", "nosuch"], 125, "no container with name or id 'nosuch' found"),
     (["stop", "-i", "nosuch"], 0, ""),
     (["kill", "nosuch"], 125, "no container"),
-    (["inspect", "nosuch"], 125, "no container"),
+    # podman's inspect looks at images too: its message names neither kind
+    (["inspect", "nosuch"], 125, 'inspecting object: no such object: "nosuch"'),
+    (["inspect", "--type", "container", "nosuch"], 125, "no container"),
     (["pod", "rm", "nosuch"], 1, "no pod"),
     (["pod", "rm", "-f", "nosuch"], 0, ""),
     (["pod", "rm", "-i", "nosuch"], 0, ""),

@@ -23,7 +23,7 @@ class Command(NamedTuple):
 
 _SYSTEM, _CONTAINERS, _PODS = ("system",), ("containers",), ("pods",)
 _NETWORKS, _STATE_ADMIN, _VOLUMES = ("networks",), ("state_admin",), ("volumes",)
-_COPY = ("copy",)
+_COPY, _IMAGES = ("copy",), ("images",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
@@ -42,11 +42,17 @@ COMMANDS: dict[str, Command] = {
     "wait": Command(_CONTAINERS, "wait for containers to exit"),
     "restart": Command(_CONTAINERS, "restart containers"),
     "ps": Command(_CONTAINERS, "list containers"),
-    "inspect": Command(_CONTAINERS, "show containers' configuration and state"),
+    "inspect": Command(_CONTAINERS, "show containers' or images' configuration"),
     "logs": Command(_CONTAINERS, "show a container's output"),
     "exec": Command(_CONTAINERS, "run a command in a running container"),
     "cp": Command(_COPY, "copy files between containers and the host"),
     "container": Command((*_CONTAINERS, *_COPY), "manage containers", group=True),
+    "images": Command(_IMAGES, "list images"),
+    "pull": Command(_IMAGES, "pull images from a registry"),
+    "rmi": Command(_IMAGES, "remove images"),
+    "tag": Command(_IMAGES, "add names to an image"),
+    "untag": Command(_IMAGES, "remove names from an image"),
+    "image": Command(_IMAGES, "manage images", group=True),
     "network": Command(_NETWORKS, "manage networks", group=True),
     "pod": Command(_PODS, "manage pods", group=True),
     "volume": Command(_VOLUMES, "manage volumes", group=True),
@@ -63,6 +69,7 @@ _LIST_PODS = Command(_PODS, "list pods")
 _LIST_NETWORKS = Command(_NETWORKS, "list networks")
 _LIST_VOLUMES = Command(_VOLUMES, "list volumes")
 _REMOVE_VOLUMES = Command(_VOLUMES, "remove volumes")
+_LIST_IMAGES = Command(_IMAGES, "list images")
 
 #: Each group's own sub-commands, in ``--help`` order (``container`` also has every
 #: top-level container command: :func:`group_words`).
@@ -106,6 +113,16 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "prune": Command(_VOLUMES, "remove every volume no container uses"),
         "export": Command(_VOLUMES, "write a volume's files as a tar"),
         "import": Command(_VOLUMES, "extract a tar into a volume"),
+    },
+    "image": {
+        "ls": _LIST_IMAGES,
+        "list": _LIST_IMAGES,
+        "inspect": Command(_IMAGES, "show images' configuration as JSON"),
+        "exists": Command(_IMAGES, "exit 0 if an image is in the store, 1 if not"),
+        "pull": Command(_IMAGES, COMMANDS["pull"].summary),
+        "rm": Command(_IMAGES, COMMANDS["rmi"].summary),
+        "tag": Command(_IMAGES, COMMANDS["tag"].summary),
+        "untag": Command(_IMAGES, COMMANDS["untag"].summary),
     },
 }
 

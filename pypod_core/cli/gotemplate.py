@@ -144,7 +144,10 @@ def _literal(token: str) -> Any:
     if token.startswith("`"):
         return token[1:-1]
     try:
-        value = json.loads(token) if token.startswith('"') else token[1:-1]
+        # A tab may stand in a Go string (``table`` formats make every space one); a
+        # newline may not.
+        value = (json.loads(token, strict="\n" in token) if token.startswith('"')
+                 else token[1:-1])
     except ValueError:
         _fail(f"bad string literal {token}")
     if token.startswith("'") and len(value) != 1:

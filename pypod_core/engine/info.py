@@ -8,6 +8,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.errors import PypodError
 from pypod_core.host.registries import load_registries, registries_conf_path
 
 if TYPE_CHECKING:
@@ -64,22 +65,42 @@ def _safe_version(oci: Any) -> str:
 
 
 def store_info(runtime: Runtime) -> dict[str, Any]:
-    """Paths of the store and how many containers and pods it holds."""
+    """Paths of the store, its graph driver (and what the driver says of itself,
+    podman's ``graphStatus``), and how many containers, pods, images and layers it
+    holds."""
     c = runtime.config
     ctrs = runtime.state.all_containers()
     running = sum(1 for r in ctrs if r.state.state.value == "running")
+    images = _image_info(runtime)
     return {
         "configFile": c.source,
         "graphRoot": c.graph_root,
         "runRoot": c.run_root,
-        "graphDriverName": c.graph_driver,
+        "graphDriverName": images["driver"] or c.graph_driver,
+        "graphStatus": images["status"],
         "staticDir": c.static_dir,
         "tmpDir": c.tmp_dir,
         "volumePath": c.volume_path,
         "stateType": c.state_type,
         "containerStore": {"number": len(ctrs), "running": running},
         "podStore": {"number": len(runtime.state.all_pods())},
+        "imageStore": {"number": images["images"]},
+        "layerStore": {"number": images["layers"]},
     }
+
+
+def _image_info(runtime: Runtime) -> dict[str, Any]:
+    """The graph driver images use (the configured one, or ``vfs`` where overlay cannot
+    mount), its status, and the counts of images and layers.  A store that cannot be
+    read, or ``graph_driver = "dir"`` (no images), shows none rather than breaking
+    ``info``."""
+    try:
+        driver = runtime.graph_driver
+        return {"driver": driver.name, "status": driver.status(),
+                "images": len(runtime.images()),
+                "layers": sum(1 for _ in driver.layers())}
+    except PypodError:
+        return {"driver": "", "status": {}, "images": 0, "layers": 0}
 
 
 def read_registries(path: str) -> dict[str, list[str]]:

@@ -213,16 +213,24 @@ def inspect_container(ctr: Container) -> dict[str, Any]:
 
 
 def ago(seconds: float) -> str:
-    """podman's human durations: "Less than a second", "5 seconds", "2 minutes"."""
+    """podman's human durations (go-units' ``HumanDuration``): "Less than a second",
+    "5 seconds", "About a minute", "3 hours", "2 weeks", "4 years"."""
     if seconds < 1:
         return "Less than a second"
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return "About an hour" if unit == "hour" and n == 1 else \
-                f"{n} {unit}{'s' if n != 1 else ''}"
-    n = int(seconds)
-    return f"{n} second{'s' if n != 1 else ''}"
+    whole = int(seconds)
+    if whole < 60:
+        return "1 second" if whole == 1 else f"{whole} seconds"
+    minutes = whole // 60
+    if minutes < 60:
+        return "About a minute" if minutes == 1 else f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)  # Go's math.Round: half away from zero
+    if hours == 1:
+        return "About an hour"
+    for limit, per, unit in ((48, 1, "hours"), (24 * 7 * 2, 24, "days"),
+                             (24 * 30 * 2, 24 * 7, "weeks"), (24 * 365 * 2, 24 * 30, "months")):
+        if hours < limit:
+            return f"{hours // per} {unit}"
+    return f"{int(seconds // 3600) // (24 * 365)} years"
 
 
 def status_text(ctr: Container, now: float) -> str:

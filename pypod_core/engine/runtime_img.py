@@ -176,11 +176,13 @@ class ImageOps(RuntimeHalf):
 
     # -- removal ---------------------------------------------------------------------------
 
-    def remove_image(self, ref: str, *, force: bool = False) -> ImageRemoval:
+    def remove_image(self, ref: str, *, force: bool = False,
+                     every_name: bool = False) -> ImageRemoval:
         """Remove the image ``ref`` names, as podman's ``rmi``:
 
         - by one of several names, only that name goes (``untagged``);
-        - by id with several names, ImageHasTagsError unless ``force``;
+        - by id with several names, ImageHasTagsError unless ``force`` or
+          ``every_name`` (``rmi --all``: every image goes with all its names);
         - used by containers, ImageInUseError (exit 2) unless ``force``, which removes
           those containers first;
         - else the record goes, then the layers and blobs no other image uses, and the
@@ -192,10 +194,11 @@ class ImageOps(RuntimeHalf):
             name = self._matched_name(image, ref)
             self.image_store.set_names(image.id, [n for n in image.names if n != name])
             return ImageRemoval(image, untagged=(name,))
-        if by_id and len(image.names) > 1 and not force:
+        if by_id and len(image.names) > 1 and not (force or every_name):
+            oldest_first = " ".join(reversed(image.names))  # as podman lists them
             raise ImageHasTagsError(
                 f'unable to delete image "{image.id}" by ID with more than one tag '
-                f"([{' '.join(image.names)}]): please force removal")
+                f"([{oldest_first}]): please force removal")
         removed = self._remove_users(image, force)
         self.image_store.delete(image.id)
         self.plugins.hook.pypod_image_removed(runtime=self, image=image)

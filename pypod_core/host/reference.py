@@ -9,6 +9,7 @@ a name without one is a *short name*, resolved through registries.conf
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
@@ -21,11 +22,18 @@ DOCKER_HUB_ENDPOINT = "registry-1.docker.io"
 DEFAULT_TAG = "latest"
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
-_REGISTRY = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?)"
-                       r"(?::[0-9]+)?$")
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """The grammar's repository, tag, digest and registry patterns, compiled on first
+    use (compiling them costs every command that imports this module, such as
+    ``images``, which parses no reference)."""
+    return (re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$"),
+            re.compile(r"^[\w][\w.-]{0,127}$"),
+            re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$"),
+            re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?)"
+                       r"(?::[0-9]+)?$"))
 
 
 @attrs.frozen
@@ -75,21 +83,22 @@ def parse_reference(text: str) -> ImageReference:
 
     ``docker.io/busybox`` becomes ``docker.io/library/busybox``; ``index.docker.io``
     is ``docker.io``."""
+    repository_re, tag_re, digest_re, registry_re = _patterns()
     rest, _, digest = text.partition("@")
-    if digest and not _DIGEST.match(digest):
+    if digest and not digest_re.match(digest):
         raise InvalidArgError(f"invalid image reference {text!r}: bad digest {digest!r}")
     registry = ""
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
-        if not _REGISTRY.match(first):
+        if not registry_re.match(first):
             raise InvalidArgError(f"invalid image reference {text!r}: bad registry {first!r}")
         registry, rest = first, remainder
     repository, colon, tag = rest.rpartition(":")
     if not colon:
         repository, tag = rest, ""
-    elif "/" in tag or not _TAG.match(tag):
+    elif "/" in tag or not tag_re.match(tag):
         raise InvalidArgError(f"invalid image reference {text!r}: bad tag {tag!r}")
-    if not _REPOSITORY.match(repository):
+    if not repository_re.match(repository):
         raise InvalidArgError(
             f"invalid image reference {text!r}: repository name must be lowercase "
             "letters, digits and separators")

@@ -33,7 +33,7 @@ anything, or know about images, names or reference counts.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -45,7 +45,12 @@ from pypod_core.errors import InvalidArgError
 
 #: What a layer or container id may look like: a chain id (``sha256:<hex>``), a hex id,
 #: or any name of letters, digits and ``_.-`` (with one ``algorithm:`` prefix).
-_ID = re.compile(r"^(?:[a-z0-9]+:)?[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_ID = r"^(?:[a-z0-9]+:)?[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+@functools.cache
+def _id_pattern() -> re.Pattern[str]:
+    return re.compile(_ID)  # on first use: ``images`` checks no id
 
 
 def chain_id(parent_chain: str | None, diff_id: str) -> str:
@@ -53,6 +58,8 @@ def chain_id(parent_chain: str | None, diff_id: str) -> str:
     is ``parent_chain`` (None for the first layer), as the OCI image spec defines it:
     ``ChainID(L0) = DiffID(L0)``, ``ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))``.
     """
+    import hashlib  # lazy: only chain ids (~2 ms, OpenSSL's start-up)
+
     check_id("diff id", diff_id)
     if parent_chain is None:
         return diff_id
@@ -62,7 +69,7 @@ def chain_id(parent_chain: str | None, diff_id: str) -> str:
 
 def check_id(what: str, value: str) -> str:
     """``value`` if it is a valid layer or container id; InvalidArgError naming ``what``."""
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _id_pattern().match(value):
         raise InvalidArgError(f"invalid {what} {value!r}: expected letters, digits and _.- "
                               f"with an optional 'algorithm:' prefix")
     return value
@@ -166,3 +173,9 @@ class GraphDriver(ABC):
     def status(self) -> dict[str, str]:
         """What ``info`` shows under ``store.graphStatus``, podman's keys where they
         apply (``Backing Filesystem``, ``Supports d_type``, ``Native Overlay Diff``...)."""
+
+    def metadata(self, layer_id: str) -> dict[str, str]:
+        """What ``image inspect`` shows under ``GraphDriver.Data`` for an image whose top
+        layer is ``layer_id``, podman's keys where they apply (overlay's ``UpperDir`` and
+        ``LowerDir``).  The default: nothing; a layer the driver lost shows nothing too."""
+        return {}

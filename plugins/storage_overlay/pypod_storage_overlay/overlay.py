@@ -17,15 +17,28 @@ A container's directory::
 from __future__ import annotations
 
 import os
-import secrets
-import string
+from types import ModuleType
 from typing import Any
 
-from pypod_core.errors import GraphDriverError, GraphDriverNotSupportedError
-from pypod_core.host import mounts
+from pypod_core.errors import (
+    GraphDriverError,
+    GraphDriverNotSupportedError,
+    InvalidArgError,
+    NoSuchLayerError,
+)
 from pypod_storage_overlay.store import LayerStore, backing_fs, read_json
 
-_LINK_ALPHABET = string.ascii_uppercase + string.digits
+#: string.ascii_uppercase + string.digits (the string module compiles a regex on import).
+_LINK_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _mounts() -> ModuleType:
+    """:mod:`pypod_core.host.mounts`, imported on first use: its ctypes would cost every
+    command that only lists or inspects images."""
+    from pypod_core.host import mounts  # lazy: only mounts and checks (~1-2.5 ms, ctypes)
+
+    return mounts
+
 _LINK_LENGTH = 26
 #: How many mounts stacked on one merged dir umount takes away before giving up.
 _MAX_STACKED = 16
@@ -55,7 +68,7 @@ class OverlayDriver(LayerStore):
                     return
         except OSError:
             pass
-        why = mounts.overlay_supported(self.home)
+        why = _mounts().overlay_supported(self.home)
         if why:
             raise GraphDriverNotSupportedError(
                 f"the overlay graph driver cannot mount under {self.home}: {why} "
@@ -66,6 +79,8 @@ class OverlayDriver(LayerStore):
     # -- layers ------------------------------------------------------------------------
 
     def _layer_extra(self, tmp: str) -> dict[str, Any]:
+        import secrets  # lazy: only applying a layer (~3 ms: hmac, random, base64)
+
         return {"link": "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LENGTH))}
 
     def _layer_added(self, record: dict[str, Any]) -> None:
@@ -101,7 +116,7 @@ class OverlayDriver(LayerStore):
             return [self.empty_dir], ["empty"]
         absolute = [os.path.join(self.layers_dir, d, "diff") for d in record["layers"]]
         short = []
-        if not mounts.new_mount_api():  # only mount(2) needs the links
+        if not _mounts().new_mount_api():  # only mount(2) needs the links
             for layer_dir in record["layers"]:
                 info = read_json(os.path.join(self.layers_dir, layer_dir, "info.json"))
                 short.append(self._ensure_link(info))
@@ -109,11 +124,11 @@ class OverlayDriver(LayerStore):
 
     def _mount(self, ctr_id: str, directory: str, record: dict[str, Any]) -> str:
         merged = os.path.join(directory, "merged")
-        if mounts.is_mount_point(merged):
+        if _mounts().is_mount_point(merged):
             return merged
         absolute, short = self._lowers(record)
         try:
-            mounts.mount_overlay(merged, absolute, os.path.join(directory, "diff"),
+            _mounts().mount_overlay(merged, absolute, os.path.join(directory, "diff"),
                                  os.path.join(directory, "work"), relative_to=self.home,
                                  short_lowers=short)
         except OSError as exc:
@@ -123,22 +138,37 @@ class OverlayDriver(LayerStore):
     def _umount(self, ctr_id: str, directory: str) -> None:
         merged = os.path.join(directory, "merged")
         for _ in range(_MAX_STACKED):  # a mount stacked over ours: take every one away
-            if not mounts.is_mount_point(merged):
+            if not _mounts().is_mount_point(merged):
                 return
             try:
-                mounts.umount(merged)
+                _mounts().umount(merged)
             except OSError as exc:
                 raise GraphDriverError(f"container {ctr_id}: {exc}") from None
         raise GraphDriverError(f"container {ctr_id}: {merged} is still mounted")
 
     def is_mounted(self, ctr_id: str) -> bool:
-        return mounts.is_mount_point(os.path.join(self.container_dir(ctr_id), "merged"))
+        return _mounts().is_mount_point(os.path.join(self.container_dir(ctr_id), "merged"))
 
     # -- info ----------------------------------------------------------------------------
 
+    def metadata(self, layer_id: str) -> dict[str, str]:
+        """``UpperDir``: the layer's files; ``LowerDir``: its parents', uppermost first
+        (podman's overlay keys for an image; its layers have no ``WorkDir`` here)."""
+        try:
+            data = {"UpperDir": os.path.join(self.layer_dir(layer_id), "diff")}
+            lowers, parent = [], self.layer(layer_id).parent
+            while parent is not None:
+                lowers.append(os.path.join(self.layer_dir(parent), "diff"))
+                parent = self.layer(parent).parent
+        except (NoSuchLayerError, InvalidArgError):
+            return {}
+        if lowers:
+            data["LowerDir"] = ":".join(lowers)
+        return data
+
     def status(self) -> dict[str, str]:
         api = ("mount(2) where the options fit a page, else fsconfig lowerdir+ (up to 500 "
-               "layers)" if mounts.new_mount_api() else "mount(2) (up to about 130 layers)")
+               "layers)" if _mounts().new_mount_api() else "mount(2) (up to about 130 layers)")
         return {
             "Backing Filesystem": backing_fs(self.home),
             "Native Overlay Diff": "true",

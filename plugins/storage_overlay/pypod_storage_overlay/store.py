@@ -23,9 +23,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pypod_core.errors import (
     GraphDriverError,
@@ -35,10 +34,11 @@ from pypod_core.errors import (
     NoSuchRootfsError,
     RootfsExistsError,
 )
-from pypod_core.host.layers import LayerError, Whiteouts, extract_layer
 from pypod_core.host.locks import FileLock, LockTimeout
-from pypod_core.host.mounts import fs_type_of
 from pypod_core.plugin.graph_driver import GraphDriver, LayerInfo, check_id, id_to_dir
+
+if TYPE_CHECKING:
+    from pypod_core.host.layers import Whiteouts
 
 
 def read_json(path: str) -> dict[str, Any]:
@@ -56,8 +56,22 @@ def write_json(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def fresh_dir(parent: str, prefix: str) -> str:
+    """A new directory under ``parent`` named ``prefix`` and random characters (as
+    tempfile.mkdtemp, without importing tempfile: ``images`` builds this driver too)."""
+    while True:
+        path = os.path.join(parent, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+
+
 def backing_fs(path: str) -> str:
     """The file system under ``path`` as podman names it (ext4 is ``extfs``)."""
+    from pypod_core.host.mounts import fs_type_of  # lazy: only status() (~1-2.5 ms, ctypes)
+
     kind = fs_type_of(path)
     return "extfs" if kind in ("ext2", "ext3", "ext4") else kind
 
@@ -129,7 +143,7 @@ class LayerStore(GraphDriver):
                 return self.layer(layer_id)
             parent_record = self._layer_record(parent) if parent is not None else None
             self._clean_tmp(name)
-            tmp = tempfile.mkdtemp(prefix=f"{name}.", dir=self.tmp_dir)
+            tmp = fresh_dir(self.tmp_dir, f"{name}.")
             try:
                 record = self._build_layer(tmp, layer_id, parent, parent_record, stream)
                 with self.lock("store"):
@@ -145,6 +159,8 @@ class LayerStore(GraphDriver):
 
     def _build_layer(self, tmp: str, layer_id: str, parent: str | None,
                      parent_record: dict[str, Any] | None, stream: BinaryIO) -> dict[str, Any]:
+        from pypod_core.host.layers import LayerError, extract_layer  # lazy: only applying (~2 ms)
+
         diff = os.path.join(tmp, "diff")
         self._start_layer(diff, parent)
         try:
@@ -197,7 +213,7 @@ class LayerStore(GraphDriver):
         with self.lock(f"layer-{name}"), self.lock("store"):
             record = self._layer_record(layer_id)
             self._check_unused(layer_id, name)
-            doomed = tempfile.mkdtemp(prefix=f"{name}.", dir=self.tmp_dir)
+            doomed = fresh_dir(self.tmp_dir, f"{name}.")
             os.rename(os.path.join(self.layers_dir, name), os.path.join(doomed, "layer"))
             self._layer_removed(record)
         shutil.rmtree(doomed, ignore_errors=True)
@@ -238,7 +254,7 @@ class LayerStore(GraphDriver):
             if top_layer is not None:
                 top = self._layer_record(top_layer)
                 stack = [id_to_dir(top_layer), *top.get("lower", [])]
-            tmp = tempfile.mkdtemp(prefix=".ctr.", dir=self.tmp_dir)
+            tmp = fresh_dir(self.tmp_dir, ".ctr.")
             try:
                 record = {"id": ctr_id, "top": top_layer, "layers": stack,
                           **self._make_rootfs(tmp, stack)}
@@ -259,7 +275,7 @@ class LayerStore(GraphDriver):
             if not os.path.exists(directory):
                 return
             self._umount(ctr_id, directory)
-            doomed = tempfile.mkdtemp(prefix=".rm.", dir=self.tmp_dir)
+            doomed = fresh_dir(self.tmp_dir, ".rm.")
             os.rename(directory, os.path.join(doomed, "ctr"))
         shutil.rmtree(doomed, ignore_errors=True)
 

@@ -127,8 +127,13 @@ class ContainerConfig:
 
     id: str
     name: str
+    #: The root file system directory of a ``--rootfs`` container ("" for an image's).
     rootfs: str
+    #: The whole process: the entrypoint, then the arguments (podman's Cmd).
     command: tuple[str, ...] = ()
+    #: How much of ``command`` is the entrypoint (the image's or ``--entrypoint``):
+    #: inspect shows ``Config.Entrypoint`` and ``Config.Cmd`` apart, ``ps`` the Cmd.
+    entrypoint: tuple[str, ...] = ()
     env: dict[str, str] = attrs.field(factory=dict)
     workdir: str = "/"
     user: str = ""
@@ -226,11 +231,15 @@ class ContainerState:
     #: Host ports held open while the container runs (enable_port_reservation).
     reserved_ports: tuple[int, ...] = ()
     restart_count: int = 0
+    #: Where the container's rootfs is mounted while it is initialized or runs ("" when
+    #: it is not): libpod's ``Mountpoint``.
+    mount_point: str = ""
 
     def reset_after_reboot(self) -> None:
-        """Apply libpod's reboot refresh: move the state, clear pid, netns, network and
-        the restart count (the start time stays, as libpod's)."""
+        """Apply libpod's reboot refresh: move the state, clear pid, netns, network,
+        mount point and the restart count (the start time stays, as libpod's)."""
         self.state = self.state.after_reboot()
+        self.mount_point = ""
         self.pid = 0
         self.conmon_pid = 0
         self.netns_path = ""

@@ -126,7 +126,7 @@ def test_images_format_json_has_podmans_keys(pypod: Pypod, rt: Any, rootfs: str,
                             names=["first"])
     rt.tag_image("first", "quay.io/x/second:2")
     bare = rt.import_image([layers["c"]])
-    rt.create_container(rootfs, ["true"], image_id=named.id)
+    rt.create_container(image=named.id, command=["true"])
     entries = json.loads(ok(pypod("images", "--format", "json")))
     assert [e["Id"] for e in entries] == [bare.id, named.id, named.id]
     assert list(entries[1]) == ["Id", "ParentId", "RepoTags", "RepoDigests", "Size",
@@ -187,7 +187,7 @@ def test_images_filters(pypod: Pypod, rt: Any, rootfs: str, layers) -> None:
                                           "config": {"Labels": {"a": "2", "b": "x"}}},
                           names=["quay.io/x/two:2"])
     new = rt.import_image([layers["c"]], {"created": "2021-01-01T00:00:00Z"})
-    rt.create_container(rootfs, ["true"], image_id=mid.id)
+    rt.create_container(image=mid.id, command=["true"])
 
     def ids(*flags: str) -> list[str]:
         return ok(pypod("images", "-q", "--no-trunc", *flags)).split()
@@ -378,7 +378,7 @@ def test_rmi_of_an_image_in_use_exits_2_and_force_removes_the_containers(
     """podman's message and exit code 2; ``-f`` removes the containers first (podman
     prints only the image's lines)."""
     image = rt.import_image([layers["a"]], names=["used"])
-    ctr = rt.create_container(rootfs, ["true"], image_id=image.id)
+    ctr = rt.create_container(image=image.id, command=["true"])
     result = pypod("rmi", "used")
     assert fails(result, 2) == f"Error: image used by {ctr.id}: {IN_USE}\n"
     assert result.stdout == "" and rt.image_exists("used")
@@ -393,7 +393,7 @@ def test_rmi_exit_codes_with_several_images(pypod: Pypod, rt: Any, rootfs: str,
     of errors; the rest are still removed.  The exit code: 2 if one is in use, else
     125 if another error happened, else 1 for an image not known."""
     used = rt.import_image([layers["a"]], names=["used"])
-    ctr = rt.create_container(rootfs, ["true"], image_id=used.id)
+    ctr = rt.create_container(image=used.id, command=["true"])
     tags = rt.import_image([layers["b"]], names=["x", "y"])
     free = rt.import_image([layers["c"]], names=["free"])
     result = pypod("rmi", "nothere")
@@ -417,7 +417,7 @@ def test_rmi_all(pypod: Pypod, rt: Any, rootfs: str, layers) -> None:
     use stays (exit 2) with its names; names with ``-a`` and no names at all are
     refused with podman's messages."""
     used = rt.import_image([layers["a"]], names=["used"])
-    ctr = rt.create_container(rootfs, ["true"], image_id=used.id)
+    ctr = rt.create_container(image=used.id, command=["true"])
     tags = rt.import_image([layers["b"]], names=["x"])
     rt.tag_image("x", "y")
     bare = rt.import_image([layers["c"]])

@@ -129,10 +129,10 @@ def test_rmi_by_id_with_several_names_needs_force(rt, layers):
     assert rt.images() == []
 
 
-def test_rmi_of_an_image_in_use_is_refused_and_force_removes_its_containers(rt, layers,
-                                                                             rootfs):
+def test_rmi_of_an_image_in_use_is_refused_and_force_removes_its_containers(rt, layers):
     image = rt.import_image([layers["base"]], names=["used"])
-    ctr = rt.create_container(rootfs, ["true"], image_id=image.id)
+    ctr = rt.create_container(image="used", command=["true"])
+    assert ctr.config.image_id == image.id
     with pytest.raises(ImageInUseError, match=f"image used by {ctr.id}"):
         rt.remove_image("used")
     assert rt.image_exists("used")

@@ -138,8 +138,9 @@ def test_modes_do_not_depend_on_the_umask(make_runtime: Callable[..., Any], root
     assert len(locks) > 1
     for path in locks:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    # A --rootfs container's record is a link to the user's directory: not pypod's.
     opened = [p for p in everything_under(c.graph_root, c.run_root)
-              if p.is_dir() and stat.S_IMODE(p.stat().st_mode) & 0o077]
+              if p.is_dir() and not p.is_symlink() and stat.S_IMODE(p.stat().st_mode) & 0o077]
     assert opened == []
 
 

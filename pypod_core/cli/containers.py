@@ -28,6 +28,7 @@ from pypod_core.errors import (
     CtrStateInvalidError,
     InvalidArgError,
     NoSuchCtrError,
+    NoSuchImageError,
     PypodError,
 )
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[[argparse.Namespace, "CLIContext"], int]
 
+#: ``--pull`` policies (podman's).
+PULL_POLICIES = ("missing", "always", "newer", "never")
 #: Exit codes of ``run``/``start -a`` when the command cannot run (podman's).
 EXIT_CANNOT_INVOKE = 126
 EXIT_NOT_FOUND = 127
@@ -48,14 +51,24 @@ EXIT_NOT_FOUND = 127
 def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="assign a name to the container")
     p.add_argument("--rootfs", action="store_true",
-                   help="the first argument is a root file system directory (required)")
+                   help="the first argument is a root file system directory, not an image")
+    p.add_argument("--pull", default="missing", metavar="POLICY",
+                   help="pull the image: missing (default), always, newer or never")
+    p.add_argument("--entrypoint", default=None,
+                   help="replace the image's entrypoint: a command, or a JSON array")
+    p.add_argument("--image-volume", default=None, metavar="MODE",
+                   help="the image's volumes: bind (anonymous volumes, the default), "
+                        "tmpfs or ignore")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-l", "--label", action="append", default=[], metavar="K=V")
-    p.add_argument("-w", "--workdir", default="/", help="working directory inside")
-    p.add_argument("-u", "--user", default="", help="user[:group] or uid[:gid]")
+    p.add_argument("-w", "--workdir", default=None,
+                   help="working directory inside (default: the image's, else /)")
+    p.add_argument("-u", "--user", default=None,
+                   help="user[:group] or uid[:gid] (default: the image's, else root)")
     p.add_argument("--hostname", default="")
     _add_volume_flags(p)
-    p.add_argument("--stop-signal", default="SIGTERM")
+    p.add_argument("--stop-signal", default=None,
+                   help="default: the image's, else SIGTERM")
     p.add_argument("--stop-timeout", type=int, default=10)
     p.add_argument("--read-only", action="store_true")
     p.add_argument("--privileged", action="store_true")
@@ -66,13 +79,15 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ip", default="", help="static IPv4 address on the network")
     p.add_argument("-p", "--publish", action="append", default=[],
                    metavar="[IP:][HOST:]CTR[/PROTO]")
+    p.add_argument("-P", "--publish-all", action="store_true",
+                   help="publish the image's exposed ports on random host ports")
     p.add_argument("--pod", default="", help="run in this pod")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     _add_security_flags(p)
     add_etc_flags(p, "container")
     p.add_argument("--log-opt", action="append", default=[], metavar="NAME=VALUE",
                    help="path=FILE or max-size=SIZE (10mb) of the k8s-file log")
-    p.add_argument("rootfs_dir", metavar="ROOTFS")
+    p.add_argument("target", metavar="IMAGE", help="an image (with --rootfs: a directory)")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
 
@@ -152,22 +167,21 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     """ContainerConfig fields from create/run flags."""
     from pypod_core.cli import options as opt  # lazy: only create and run (~0.4 ms)
 
-    if not args.rootfs:
-        raise InvalidArgError("images are not supported yet: use --rootfs DIR")
     mode: str | None
     mode, networks = opt.parse_network(args.network)
     ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
     if args.network is None:
-        # As podman: -p or --ip put the container on the default network; else the
-        # runtime picks (config netns, or the pod's namespace for a pod's container).
-        mode = "bridge" if ports or args.ip else None
+        # As podman: -p, -P or --ip put the container on the default network; else the
+        # runtime picks (config netns, or the pod's namespace for a pod's container,
+        # where -P publishes nothing: the pod's ports are the pod's).
+        mode = "bridge" if ports or args.ip or (args.publish_all and not args.pod) else None
     if (args.ip or ports) and mode not in ("bridge", None):
         raise InvalidArgError(f"--ip and -p need a network; --network is {mode}")
     fields: dict[str, Any] = {
         "env": opt.parse_env(args.env), "labels": opt.parse_labels(args.label),
-        "workdir": args.workdir, "user": args.user, "hostname": args.hostname,
+        "hostname": args.hostname,
         "rlimits": tuple(opt.parse_ulimit(u) for u in args.ulimit),
-        "stop_signal": opt.parse_signal(args.stop_signal), "stop_timeout": args.stop_timeout,
+        "stop_timeout": args.stop_timeout,
         "read_only": args.read_only, "privileged": args.privileged,
         "auto_remove": args.rm, "network_mode": mode, "networks": networks,
         "static_ip": args.ip, "port_mappings": ports,
@@ -181,13 +195,48 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         fields["pod"] = ctx.runtime.state.lookup_pod(args.pod).config.id
     if mode is None:
         del fields["network_mode"]
+    # Given or not: the image's (or the built-in default) applies when not given.
+    if args.workdir is not None:
+        fields["workdir"] = args.workdir
+    if args.user is not None:
+        fields["user"] = args.user
+    if args.stop_signal is not None:
+        fields["stop_signal"] = opt.parse_signal(args.stop_signal)
     return fields
 
 
 def _create(args: argparse.Namespace, ctx: CLIContext) -> Container:
+    from pypod_core.cli import options as opt  # lazy: only create and run (~0.4 ms)
+
+    if args.pull not in PULL_POLICIES:
+        raise InvalidArgError(f'unsupported pull policy "{args.pull}"')
     fields = config_fields(args, ctx)
-    return ctx.runtime.create_container(args.rootfs_dir, args.command, name=args.name,
-                                        **fields)
+    entrypoint = None if args.entrypoint is None else opt.parse_entrypoint(args.entrypoint)
+    source: dict[str, Any] = {"rootfs": args.target} if args.rootfs else \
+        {"image": _image_to_run(args.target, args.pull, ctx)}
+    return ctx.runtime.create_container(
+        command=args.command, entrypoint=entrypoint, publish_all=args.publish_all,
+        image_volume=args.image_volume, name=args.name, **source, **fields)
+
+
+def _image_to_run(ref: str, policy: str, ctx: CLIContext) -> str:
+    """The image ``ref`` names, pulled first as ``--pull`` says: ``missing`` when the
+    store has none, ``always`` and ``newer`` every time (a pull of an image the store
+    has fetches its manifest only), ``never`` not at all (a missing image is then
+    ``REF: image not known``)."""
+    runtime = ctx.runtime
+    if policy == "never" or (policy == "missing" and runtime.image_exists(ref)):
+        return ref
+    return _pull(ref, ctx)
+
+
+def _pull(ref: str, ctx: CLIContext) -> str:
+    """Pull ``ref`` for ``run``/``create``; the pulled image's id."""
+    pull = getattr(ctx.runtime, "pull_image", None)
+    if pull is None:
+        raise NoSuchImageError(f"{ref}: image not known (pulling is not built yet)")
+    image = pull(ref)
+    return str(image.id)
 
 
 def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -482,7 +531,8 @@ def _ps_template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
 
     return {**entry, "ID": entry["Id"] if no_trunc else entry["Id"][:12],
             "Names": ",".join(entry["Names"]), "Command": " ".join(entry["Command"]),
-            "CreatedHuman": entry["CreatedAt"], "Ports": ports_text(entry), "Image": ""}
+            "CreatedHuman": entry["CreatedAt"], "Ports": ports_text(entry),
+            "ImageID": entry["ImageID"] if no_trunc else entry["ImageID"][:12]}
 
 
 def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
@@ -497,7 +547,7 @@ def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
         command = " ".join(e["Command"])
         if not no_trunc and len(command) > 17:
             command = command[:17] + "..."
-        rows.append((e["Id"] if no_trunc else e["Id"][:12], "", command, e["CreatedAt"],
+        rows.append((e["Id"] if no_trunc else e["Id"][:12], e["Image"], command, e["CreatedAt"],
                      e["Status"], ports_text(e), ",".join(e["Names"]))
                     + ((e["Pod"] if no_trunc else e["Pod"][:12], e["PodName"]) if pods else ()))
     table(rows, ctx.out)

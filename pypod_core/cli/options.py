@@ -84,6 +84,23 @@ def parse_signal(text: str) -> int:
     raise InvalidArgError(f"invalid signal {text!r}")
 
 
+def parse_entrypoint(text: str) -> tuple[str, ...]:
+    """``--entrypoint``, as podman reads it: a JSON array of strings, else one program
+    (not split at spaces); ``""`` is none at all."""
+    if not text:
+        return ()
+    if text.startswith("["):
+        import json
+
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    return (text,)
+
+
 def _free_port(protocol: str) -> int:
     import socket  # lazy: only -p with no host port; kill and exec use this module (~2 ms)
 

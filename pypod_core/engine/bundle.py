@@ -295,11 +295,11 @@ def container_env(config: ContainerConfig, user: ExecUser,
 
 def exec_spec(config: ContainerConfig, command: Sequence[str],
               env: Mapping[str, str] | None = None, user: str = "",
-              workdir: str = "") -> ExecSpec:
+              workdir: str = "", rootfs: str = "") -> ExecSpec:
     """The process ``pypod exec`` runs: ``user`` (else the container's) resolved against
-    its /etc files, the container's environment plus ``env``, ``workdir`` (else the
-    container's)."""
-    resolved = resolve_user(config.rootfs, user or config.user)
+    the /etc files of the mounted ``rootfs`` (default: the ``--rootfs`` directory), the
+    container's environment plus ``env``, ``workdir`` (else the container's)."""
+    resolved = resolve_user(rootfs or config.rootfs, user or config.user)
     return ExecSpec(args=tuple(command), env=tuple(container_env(config, resolved, env)),
                     uid=resolved.uid, gid=resolved.gid,
                     additional_gids=resolved.additional_gids,
@@ -318,6 +318,7 @@ def build_spec(
     etc_files: Iterable[tuple[str, str]] = (),
     cgroups_path: str = "",
     volume_mounts: Sequence[Mapping[str, Any]] = (),
+    root: str = "",
 ) -> dict[str, Any]:
     """The OCI runtime spec (``config.json``) of a container, as a dictionary.
 
@@ -326,7 +327,8 @@ def build_spec(
     ``shared_namespaces`` maps a namespace kind to the ``/proc/PID/ns/KIND`` path of the
     container it is shared with;
     ``cgroups_path`` defaults to ``/pypod/ID`` (cgroupfs); ``volume_mounts`` are the
-    spec mounts of the named volumes, mounted on the host already.
+    spec mounts of the named volumes, mounted on the host already; ``root`` is the
+    mounted rootfs (default: the ``--rootfs`` directory).
     """
     if not config.command:
         raise InvalidArgError("no command specified for the container")
@@ -378,7 +380,7 @@ def build_spec(
     spec: dict[str, Any] = {
         "ociVersion": "1.0.2",
         "process": process,
-        "root": {"path": os.path.abspath(config.rootfs), "readonly": config.read_only},
+        "root": {"path": os.path.abspath(root or config.rootfs), "readonly": config.read_only},
         "mounts": mounts,
         "annotations": {"io.pypod.container.name": config.name, **config.labels},
         "linux": linux,
@@ -403,18 +405,20 @@ def write_etc_files(config: ContainerConfig, run_dir: str) -> list[tuple[str, st
 
 def write_bundle(ctr: Container, netns_path: str = "",
                  shared_namespaces: Mapping[str, str] | None = None,
-                 volume_mounts: Sequence[Mapping[str, Any]] = ()) -> str:
+                 volume_mounts: Sequence[Mapping[str, Any]] = (), root: str = "") -> str:
     """Write ``config.json`` into the container's bundle dir; return its path
-    (``volume_mounts``: the named volumes' spec mounts)."""
+    (``volume_mounts``: the named volumes' spec mounts; ``root``: the mounted rootfs,
+    default the ``--rootfs`` directory)."""
     config = ctr.config
-    user = resolve_user(config.rootfs, config.user)
+    root = root or config.rootfs
+    user = resolve_user(root, config.user)
     # The systemd cgroup manager takes "slice:prefix:name" (a pypod-ID.scope).
     systemd = ctr.runtime.config.cgroup_manager == "systemd"
     spec = build_spec(config, user=user, netns_path=netns_path,
                       shared_namespaces=shared_namespaces,
                       etc_files=write_etc_files(config, ctr.run_dir),
                       cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "",
-                      volume_mounts=volume_mounts)
+                      volume_mounts=volume_mounts, root=root)
     from pypod_core.engine import oci_hooks as hooks  # lazy: only start, not exec (~0.5 ms)
 
     hooks.add_to_spec(spec, hooks.read_dirs(ctr.runtime.config.hooks_dir),

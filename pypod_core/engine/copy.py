@@ -4,9 +4,10 @@ podman 4.3's rules for paths (libpod's ``container_copy_linux.go``,
 
 Where a container's paths resolve is :func:`container_root`: the root of its init
 process while it runs (``/proc/PID/root``, which shows its mounts as the container sees
-them: a path inside a ``-v`` bind mount is the mount's source), else its rootfs
-directory, with its bind mounts and named volumes (mounted for the copy) applied by path
-as podman does (the longest mount destination that is a prefix of the path, lexically).
+them: a path inside a ``-v`` bind mount is the mount's source), else its rootfs (a
+``--rootfs`` directory, or an image container's, mounted for the copy if need be), with
+its bind mounts and named volumes (mounted for the copy) applied by path as podman does
+(the longest mount destination that is a prefix of the path, lexically).
 Every path is then resolved under that root one name at a time
 (:mod:`pypod_core.host.inroot`): a symlink in the container that points to ``/etc`` is
 the container's ``/etc``.  A container path is taken from the container's working
@@ -46,6 +47,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
+from pypod_core.engine.rootfs import readable_path
 from pypod_core.errors import CopyError, NoSuchFileError, PathEscapeError
 from pypod_core.host.copy import TreeWriter, walk
 from pypod_core.host.inroot import Place, escapes, open_root, resolve
@@ -95,39 +97,44 @@ def container_root(ctr: Container) -> tuple[str, tuple[Mount, ...]]:
     path there; the caller holds the container's lock.
 
     The one place that knows where a container's files are: while it has a process,
-    that process's root (its mounts included); else its rootfs directory (the
-    ``--rootfs`` directory; a graph driver's mount point for a container from an image)
-    and its ``-v`` mounts."""
+    that process's root (its mounts included); else its rootfs (the ``--rootfs``
+    directory; a graph driver's mount point for a container from an image, "" when it is
+    not mounted: :func:`container_side` mounts it) and its ``-v`` mounts."""
     if ctr.state.state in _HAS_PROCESS and ctr.state.pid > 0:
         path = f"/proc/{ctr.state.pid}/root"
         if os.path.isdir(path):
             return path, ()
     # A tmpfs has nothing while the container is stopped: only the binds apply.
-    return ctr.config.rootfs, tuple(m for m in ctr.config.mounts if m.type == "bind")
+    return readable_path(ctr), tuple(m for m in ctr.config.mounts if m.type == "bind")
 
 
 @contextmanager
 def container_side(ctr: Container) -> Iterator[Side]:
     """``ctr`` as one end of a copy: its root held by a descriptor, taken under its lock
     (the copy itself runs without it, as podman's: a long copy does not hold up
-    ``stop``)."""
-    from pypod_core.engine.bundle import resolve_user
+    ``stop``).  A container from an image that is not mounted is mounted for the copy,
+    and its lock held until the copy ends and it is unmounted: it cannot start meanwhile
+    on a rootfs mounted twice."""
+    from pypod_core.engine import rootfs  # lazy: cp only (~0.1 ms)
+    from pypod_core.engine.bundle import resolve_user  # lazy: cp only (bundle ~1 ms)
 
-    with ExitStack() as stack:
-        with ctr.locked():
+    with ExitStack() as held:
+        with ExitStack() as taking:
+            taking.enter_context(ctr.locked())
             path, mounts = container_root(ctr)
+            if not path:
+                path = taking.enter_context(rootfs.mounted(ctr))
+                held.push(taking.pop_all())
             if ctr.config.named_volumes and not path.startswith("/proc/"):
                 # A stopped container's volumes, mounted for the copy as podman's cp does.
                 from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
 
-                mounts += stack.enter_context(volumes.mounted_for_copy(ctr))
+                mounts += held.enter_context(volumes.mounted_for_copy(ctr))
             fd = open_root(path)
-        try:
-            user = resolve_user(ctr.config.rootfs, ctr.config.user)
-            yield Side(fd, f"container {ctr.name}", ctr.config.workdir or "/", mounts,
-                       (user.uid, user.gid))
-        finally:
-            os.close(fd)
+            held.callback(os.close, fd)
+            user = resolve_user(path, ctr.config.user)
+        yield Side(fd, f"container {ctr.name}", ctr.config.workdir or "/", mounts,
+                   (user.uid, user.gid))
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from pypod_core.errors import (
     NotImplementedByBackendError,
     RootfsExistsError,
 )
+from pypod_core.host.private import private_dir
 from pypod_core.plugin.graph_driver import GraphDriver, LayerInfo, check_id, id_to_dir
 
 
@@ -70,13 +71,14 @@ class DirGraphDriver(GraphDriver):
         if not os.path.isdir(top_layer):
             raise InvalidArgError(f"rootfs {top_layer}: not a directory")
         link = self._link(ctr_id)
-        os.makedirs(self.containers_dir, 0o700, exist_ok=True)
         try:
+            private_dir(self.containers_dir)
             os.symlink(top_layer, link)
         except FileExistsError:
             raise RootfsExistsError(f"container {ctr_id} has a rootfs already") from None
         except OSError as exc:
-            raise GraphDriverError(f"container {ctr_id}: {link}: {exc.strerror}") from None
+            raise GraphDriverError(f"cannot record the rootfs of container {ctr_id}: "
+                                   f"{exc.filename or link}: {_reason(exc)}") from None
 
     def mount(self, ctr_id: str) -> str:
         try:
@@ -92,10 +94,14 @@ class DirGraphDriver(GraphDriver):
         return os.path.lexists(self._link(ctr_id))
 
     def remove_rootfs(self, ctr_id: str) -> None:
+        link = self._link(ctr_id)
         try:
-            os.unlink(self._link(ctr_id))
+            os.unlink(link)
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            raise GraphDriverError(f"cannot forget the rootfs of container {ctr_id}: "
+                                   f"{link}: {_reason(exc)}") from None
 
     def rootfs_ids(self) -> Iterator[str]:
         try:
@@ -106,3 +112,10 @@ class DirGraphDriver(GraphDriver):
 
     def status(self) -> dict[str, str]:
         return {}
+
+
+def _reason(exc: OSError) -> str:
+    """The system's words for ``exc``, as pypod's other messages put them ("read-only
+    file system", "no space left on device")."""
+    return (exc.strerror or str(exc)).lower()
+

@@ -69,9 +69,13 @@ def _state(ctr: Container) -> dict[str, Any]:
 def _env(ctr: Container) -> list[str]:
     # lazy: only inspect, not ps (bundle ~1 ms)
     from pypod_core.engine.bundle import ExecUser, container_env, resolve_user
+    from pypod_core.engine.rootfs import readable_path
 
+    # An image container's files can be read only while it is mounted: until then its
+    # user's HOME is not known (podman shows none before the first start).
+    root = readable_path(ctr)
     try:
-        user = resolve_user(ctr.config.rootfs, ctr.config.user)
+        user = resolve_user(root, ctr.config.user) if root else ExecUser()
     except PypodError:
         user = ExecUser()
     return container_env(ctr.config, user)
@@ -90,11 +94,11 @@ def _config(ctr: Container) -> dict[str, Any]:
         "OpenStdin": False,
         "StdinOnce": False,
         "Env": _env(ctr),
-        "Cmd": list(c.command),
-        "Image": "",
+        "Cmd": cmd_of(c) or None,
+        "Image": c.image_name,
         "Volumes": None,
         "WorkingDir": c.workdir,
-        "Entrypoint": "",
+        "Entrypoint": " ".join(c.entrypoint),
         "OnBuild": None,
         "Labels": dict(c.labels) or None,
         "Annotations": {"io.pypod.container.name": c.name},
@@ -160,6 +164,21 @@ def _mounts(ctr: Container) -> list[dict[str, Any]]:
     return inspect_mounts(ctr)
 
 
+def cmd_of(c: ContainerConfig) -> list[str]:
+    """The arguments after the entrypoint (podman's ``Cmd``, what ``ps`` shows)."""
+    return list(c.command[len(c.entrypoint):])
+
+
+def _graph_driver(ctr: Container) -> dict[str, Any]:
+    """podman's ``GraphDriver``: the driver's name and what it shows of the rootfs."""
+    from pypod_core.engine.rootfs import DIR_DRIVER, driver_named  # lazy: only inspect
+
+    name = ctr.config.graph_driver or DIR_DRIVER
+    data = driver_named(ctr.runtime, name).rootfs_data(ctr.id) if ctr.config.graph_driver \
+        else {}
+    return {"Name": name, "Data": data}
+
+
 def _network_settings(ctr: Container) -> dict[str, Any]:
     from pypod_core.engine import networking  # lazy: only inspect, not ps (~4 ms)
 
@@ -181,8 +200,8 @@ def inspect_container(ctr: Container) -> dict[str, Any]:
         "Path": c.command[0] if c.command else "",
         "Args": list(c.command[1:]),
         "State": _state(ctr),
-        "Image": "",
-        "ImageName": "",
+        "Image": c.image_id,
+        "ImageName": c.image_name,
         "Rootfs": c.rootfs,
         "Pod": c.pod,
         "ResolvConfPath": etc.get("/etc/resolv.conf", ""),
@@ -195,7 +214,8 @@ def inspect_container(ctr: Container) -> dict[str, Any]:
         "PidFile": ctr.pidfile,
         "Name": c.name,
         "RestartCount": ctr.state.restart_count,
-        "Driver": ctr.config.graph_driver or "dir",
+        "Driver": c.graph_driver or "dir",
+        "GraphDriver": _graph_driver(ctr),
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
@@ -266,14 +286,14 @@ def ps_entry(ctr: Container, now: float) -> dict[str, Any]:
     exited = st.state in (S.EXITED, S.STOPPED)
     return {
         "AutoRemove": c.auto_remove,
-        "Command": list(c.command),
+        "Command": cmd_of(c),
         "CreatedAt": f"{ago(now - c.created)} ago",
         "Exited": exited,
         "ExitedAt": int(st.finished_at) if st.finished_at else ZERO_UNIX,
         "ExitCode": st.exit_code,
         "Id": c.id,
-        "Image": "",
-        "ImageID": "",
+        "Image": c.image_name,
+        "ImageID": c.image_id,
         "IsInfra": c.is_infra,
         "Labels": dict(c.labels) or None,
         "Mounts": [*(m.destination for m in c.mounts),

@@ -24,6 +24,7 @@ from pypod_core.engine.runtime_vol import VolumeOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
 from pypod_core.host.locks import LockTable
 from pypod_core.plugin.firewall import Firewall
+from pypod_core.plugin.graph_driver import GraphDriver
 from pypod_core.plugin.manager import PluginManager
 from pypod_core.plugin.network import Network
 from pypod_core.plugin.oci import OCIRuntime
@@ -58,6 +59,9 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps):
         #: Why a backend family has no backend (family -> the lookup's error), where its
         #: default backend is not installed: said when something needs it.
         self.missing_backends: dict[str, str] = {}
+        #: The graph drivers containers' rootfs are in, by name, built when first used
+        #: (:func:`pypod_core.engine.rootfs.driver_named`).
+        self.rootfs_drivers: dict[str, GraphDriver] = {}
 
     @functools.cached_property
     def locks(self) -> LockTable:

@@ -29,6 +29,8 @@ from pypod_core.model import (
     ContainerRecord,
     ContainerState,
     ContainerStatus,
+    Image,
+    PortMapping,
     new_id,
     validate_name,
 )
@@ -76,11 +78,21 @@ class ContainerOps(RuntimeHalf):
 
     # -- create and find ---------------------------------------------------------------
 
-    def create_container(self, rootfs: str, command: Sequence[str], *, name: str | None = None,
+    def create_container(self, rootfs: str | os.PathLike[str] | None = None,
+                         command: Sequence[str] = (), *, image: str | None = None,
+                         entrypoint: Sequence[str] | None = None, publish_all: bool = False,
+                         image_volume: str | None = None, name: str | None = None,
                          **config_fields: Any) -> Container:
-        """Add a new container (state ``configured``) running ``command`` in the root
-        file system directory ``rootfs``; ``config_fields`` are
+        """Add a new container (state ``configured``) running ``command``, with its root
+        file system from exactly one of ``rootfs`` (a directory, used in place) or
+        ``image`` (a name or id in the image store: its config gives the defaults, see
+        :mod:`pypod_core.engine.image_config`); ``config_fields`` are
         :class:`~pypod_core.model.ContainerConfig` fields (env, workdir, user, mounts...).
+
+        ``entrypoint`` replaces the image's Entrypoint and clears its Cmd (``[]``: none);
+        ``publish_all`` publishes the image's ExposedPorts on random host ports (``-P``);
+        ``image_volume`` is podman's ``--image-volume``: ``bind`` (None) an anonymous
+        volume on each of the image's Volumes, ``tmpfs`` a tmpfs, ``ignore`` nothing.
 
         ``name`` is validated, or a free one is generated; a generated name that another
         process takes at the same moment is replaced by a new one.  With ``pod`` (a Pod,
@@ -91,13 +103,12 @@ class ContainerOps(RuntimeHalf):
         NamedVolume values) and ``volumes_from`` (``CTR[:ro]``) are podman's; a named
         volume that does not exist is created (:mod:`pypod_core.engine.volumes`)."""
         from pypod_core.engine import validate
-        from pypod_core.engine.container import Container
 
         self.check_valid()
         # Types first (TypeError), then values: nothing malformed reaches the store.
-        command = validate.container_args(rootfs, command, name)
+        command, entrypoint = validate.container_args(rootfs, command, name, image,
+                                                      entrypoint)
         anonymous: set[str] = set()
-        created: list[str] = []
         if VOLUME_KEYWORDS & config_fields.keys():
             from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
 
@@ -105,10 +116,59 @@ class ContainerOps(RuntimeHalf):
         config_fields = validate.container_fields(config_fields)
         if name is not None:
             validate_name(name)
-        if not os.path.isdir(rootfs):
-            raise InvalidArgError(f"rootfs {rootfs}: not a directory")
-        if not command:
-            raise InvalidArgError("no command specified for the container")
+        source = self._rootfs_source(rootfs, image, image_volume)
+        if isinstance(source, Image):
+            from pypod_core.engine.image_config import image_volumes  # lazy: only create
+
+            config_fields, anonymous = image_volumes(source, config_fields, anonymous,
+                                                     image_volume)
+        config_fields, command, source_fields = self._source_fields(
+            source, image or "", command, entrypoint, config_fields)
+        config_fields = self._checked_fields(config_fields)
+        if publish_all and isinstance(source, Image):
+            config_fields = _publish_all(source, config_fields)
+        return self._add_container(name, command, source, {**config_fields, **source_fields},
+                                   anonymous)
+
+    def _rootfs_source(self, rootfs: str | os.PathLike[str] | None, image: str | None,
+                       image_volume: str | None) -> str | Image:
+        """The directory or the image the container's rootfs comes from (exactly one)."""
+        # lazy: only create (image_config ~2 ms)
+        from pypod_core.engine.image_config import check_image_volume
+
+        if (rootfs is None) == (image is None):
+            raise InvalidArgError("create_container takes a rootfs directory or an image"
+                                  + (", not both" if image is not None else ""))
+        check_image_volume(image_volume)
+        if image is not None:
+            return self._runtime.get_image(image)
+        path = os.fspath(rootfs or "")
+        if not os.path.isdir(path):
+            raise InvalidArgError(f"rootfs {path}: not a directory")
+        return os.path.abspath(path)
+
+    def _source_fields(self, source: str | Image, ref: str, command: tuple[str, ...],
+                       entrypoint: tuple[str, ...] | None, fields: dict[str, Any]
+                       ) -> tuple[dict[str, Any], tuple[str, ...], dict[str, Any]]:
+        """(the caller's fields with the image's defaults, the process, the fields saying
+        where the rootfs comes from)."""
+        from pypod_core.engine import image_config  # lazy: only create (~2 ms)
+        from pypod_core.engine.rootfs import DIR_DRIVER  # lazy: containers only (~1 ms)
+
+        if isinstance(source, str):
+            if not command and not entrypoint:
+                raise InvalidArgError("no command specified for the container")
+            return fields, (*(entrypoint or ()), *command), {
+                "rootfs": source, "graph_driver": DIR_DRIVER, "entrypoint": entrypoint or ()}
+        process, ep = image_config.resolve_command(source.run_config, command, entrypoint)
+        fields = image_config.apply_config(source, ref, fields)
+        return fields, process, {
+            "rootfs": "", "image_id": source.id,
+            "image_name": image_config.image_name(source, ref),
+            "graph_driver": self._runtime.graph_driver.name, "entrypoint": ep}
+
+    def _checked_fields(self, config_fields: dict[str, Any]) -> dict[str, Any]:
+        """The /etc, log, pod, network and security fields checked and resolved."""
         if any(key in config_fields for key in ETC_FIELDS):
             from pypod_core.engine import etc_files
 
@@ -127,13 +187,23 @@ class ContainerOps(RuntimeHalf):
             etc_files.check_network(config_fields)
         from pypod_core.engine.security import resolve_fields
 
-        config_fields = resolve_fields(config_fields, self.config)
+        return resolve_fields(config_fields, self.config)
+
+    def _add_container(self, name: str | None, command: tuple[str, ...],
+                       source: str | Image, config_fields: dict[str, Any],
+                       anonymous: set[str]) -> Container:
+        """Store the new container's record (its volumes made first), make its rootfs,
+        tell the plugins."""
+        # lazy: containers only (rootfs ~1 ms)
+        from pypod_core.engine import rootfs, validate
+        from pypod_core.engine.container import Container
+
+        created: list[str] = []
         for attempt in range(NAME_ATTEMPTS):
             config = ContainerConfig(
                 id=new_id(), name=name if name is not None else self.generate_name(),
-                rootfs=os.path.abspath(rootfs), command=tuple(command),
-                namespace=self.config.namespace, oci_runtime=self.oci_runtime.name,
-                **config_fields)
+                command=command, namespace=self.config.namespace,
+                oci_runtime=self.oci_runtime.name, **config_fields)
             if attempt == 0:
                 validate.check_container(self, config)
                 created = self._ensure_volumes(config, anonymous)
@@ -156,6 +226,15 @@ class ContainerOps(RuntimeHalf):
             break
         ctr = Container(self._runtime, record)
         try:
+            # After the record: a rootfs never exists without its container (one whose
+            # creator dies here gets its rootfs at init).
+            rootfs.create(self._runtime, config, source if isinstance(source, Image) else None)
+        except BaseException:
+            with self.container_lock(config.id):
+                self._forget_record(config)
+            self._undo_volumes(created)
+            raise
+        try:
             self.plugins.hook.pypod_container_created(runtime=self, container=ctr)
         except BaseException:
             # Only with PYPOD_STRICT_PLUGINS=1 does a listener fail the operation: then
@@ -163,6 +242,14 @@ class ContainerOps(RuntimeHalf):
             self.remove_container(ctr, force=True)
             raise
         return ctr
+
+    def _forget_record(self, config: ContainerConfig) -> None:
+        """Remove a container's record and lock (the caller holds it)."""
+        if config.pod:
+            self.state.remove_container_from_pod(config.pod, config.id)
+        else:
+            self.state.remove_container(config.id)
+        self.forget_container_lock(config.id)
 
     def _ensure_volumes(self, config: ContainerConfig, anonymous: set[str]) -> list[str]:
         """Create the new container's volumes that do not exist yet; their names."""
@@ -269,13 +356,12 @@ class ContainerOps(RuntimeHalf):
             ctr._set(ContainerStatus.REMOVING)
             ctr._cleanup()
             self._remove_files(ctr)
-            if ctr.config.pod:
-                self.state.remove_container_from_pod(ctr.config.pod, ctr.id)
-            else:
-                self.state.remove_container(ctr.id)
-            self.forget_container_lock(ctr.id)
+            self._forget_record(ctr.config)
 
     def _remove_files(self, ctr: Container) -> None:
+        from pypod_core.engine import rootfs  # lazy: containers only (~1 ms)
+
+        rootfs.remove(ctr)
         self.storage.remove_container_dir(ctr.id)
         shutil.rmtree(ctr.run_dir, ignore_errors=True)
         _unlink(ctr.attached_marker)
@@ -300,7 +386,8 @@ class ContainerOps(RuntimeHalf):
         what is left of each container's network, of its container in the OCI runtime
         (nothing, when the runtime's state was on a tmpfs) and remove stale per-boot
         files."""
-        from pypod_core.engine import networking
+        # lazy: containers only (rootfs ~1 ms)
+        from pypod_core.engine import networking, rootfs
         from pypod_core.engine.container import Container
 
         for record in self.state.all_containers():
@@ -313,11 +400,25 @@ class ContainerOps(RuntimeHalf):
 
                 logging.getLogger("pypod.runtime").warning(
                     "cannot delete container %s from the OCI runtime: %s", ctr.name, exc)
+            rootfs.refresh(ctr)
             shutil.rmtree(ctr.run_dir, ignore_errors=True)
             _unlink(ctr.exit_file)
             _unlink(ctr.attached_marker)
             self.state.save_container_state(ctr.id, ctr.state)
 
+
+def _publish_all(image: Image, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with the image's ExposedPorts published on random host ports (``-P``);
+    as podman, nothing is published for a container without a network of its own
+    (``none``, ``host``, a pod's container)."""
+    from pypod_core.engine import image_config  # lazy: only create (~2 ms)
+
+    exposed = image_config.exposed_ports(image)
+    if not exposed or fields.get("network_mode") != "bridge" or fields.get("pod") \
+            or fields.get("shared_namespaces", {}).get("net"):
+        return fields
+    published: tuple[PortMapping, ...] = fields.get("port_mappings", ())
+    return {**fields, "port_mappings": image_config.publish_all(exposed, published)}
 
 
 def _unlink(path: str) -> None:

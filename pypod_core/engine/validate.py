@@ -40,7 +40,8 @@ NETWORK_MODES: Final = ("none", "host", "bridge")
 #: Namespace kinds a container may join (``shared_namespaces``).
 NAMESPACE_KINDS: Final = ("pid", "ipc", "uts", "net", "mnt", "cgroup")
 #: Fields the runtime sets itself: ``create_container`` refuses them as keywords.
-RUNTIME_SET: Final = frozenset({"id", "rootfs", "command", "namespace", "oci_runtime"})
+RUNTIME_SET: Final = frozenset({"id", "rootfs", "command", "namespace", "oci_runtime",
+                                "entrypoint", "image_id", "image_name", "graph_driver"})
 _PROTOCOLS: Final = ("tcp", "udp", "sctp")
 _RLIMITS: Final = frozenset({
     "RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",
@@ -145,19 +146,27 @@ def _check_plain(value: Any, hint: Any, where: str) -> Any:
     return value  # an annotation this checker does not know: nothing to check
 
 
-def container_args(rootfs: Any, command: Any, name: Any) -> tuple[str, ...]:
-    """Check ``create_container``'s positional arguments' types; the command as a tuple.
-    A command given as one string is refused: it would run as a program named by the
-    whole string."""
-    if not isinstance(rootfs, str | os.PathLike):
+def container_args(rootfs: Any, command: Any, name: Any, image: Any = None,
+                   entrypoint: Any = None) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """Check ``create_container``'s arguments' types; (the command, the entrypoint or
+    None) as tuples.  A command or entrypoint given as one string is refused: it would
+    run as a program named by the whole string."""
+    if rootfs is not None and not isinstance(rootfs, str | os.PathLike):
         raise _wrong("rootfs", str, rootfs)
+    if image is not None:
+        check_type(image, str, "image")
     if name is not None:
         check_type(name, str, "name")
-    if isinstance(command, str | bytes) or not isinstance(command, Sequence):
-        raise TypeError(f"command: expected a list of strings, not {type(command).__name__} "
-                        f"{command!r:.40}" + ("; split it: ['sh', '-c', ...]"
-                                              if isinstance(command, str) else ""))
-    return check_type(tuple(command), tuple[str, ...], "command")  # type: ignore[no-any-return]
+    args = _argv("command", command)
+    return args, None if entrypoint is None else _argv("entrypoint", entrypoint)
+
+
+def _argv(what: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{what}: expected a list of strings, not {type(value).__name__} "
+                        f"{value!r:.40}" + ("; split it: ['sh', '-c', ...]"
+                                            if isinstance(value, str) else ""))
+    return check_type(tuple(value), tuple[str, ...], what)  # type: ignore[no-any-return]
 
 
 def container_fields(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.engine import mount_specs
+from pypod_core.engine.rootfs import readable_path
 from pypod_core.errors import InvalidArgError, NoSuchVolumeError, PypodError, VolumeDriverError
 from pypod_core.host.paths import secure_join
 from pypod_core.model import Mount, NamedVolume, new_id
@@ -276,9 +277,10 @@ def _quietly(action: Any, runtime: Runtime, name: str, holder: str) -> None:
 
 
 def _root(ctr: Container) -> str:
-    """The container's root file system as the host sees it ("" if it has none here:
-    the copy-up and ownership rules then have nothing to read)."""
-    return ctr.config.rootfs
+    """The container's root file system as the host sees it: its ``--rootfs``
+    directory, or its image rootfs while mounted (at init it is, before the volumes);
+    "" if neither: the copy-up and ownership rules then have nothing to read."""
+    return readable_path(ctr)
 
 
 def _exec_owner(ctr: Container) -> tuple[int, int]:

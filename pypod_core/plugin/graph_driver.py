@@ -161,6 +161,12 @@ class GraphDriver(ABC):
     def rootfs_ids(self) -> Iterator[str]:
         """The ids of the containers that have a rootfs."""
 
+    def rootfs_data(self, ctr_id: str) -> dict[str, str]:
+        """What ``inspect`` shows of the container's rootfs under ``GraphDriver.Data``,
+        podman's keys where they apply (overlay: ``LowerDir``, ``UpperDir``,
+        ``WorkDir``, and ``MergedDir`` while mounted).  The default: nothing."""
+        return {}
+
     # -- info ----------------------------------------------------------------------------
 
     def check(self) -> None:

@@ -25,6 +25,7 @@ from pypod_core.errors import (
     GraphDriverNotSupportedError,
     InvalidArgError,
     NoSuchLayerError,
+    NoSuchRootfsError,
 )
 from pypod_storage_overlay.store import LayerStore, backing_fs, read_json
 
@@ -148,6 +149,21 @@ class OverlayDriver(LayerStore):
 
     def is_mounted(self, ctr_id: str) -> bool:
         return _mounts().is_mount_point(os.path.join(self.container_dir(ctr_id), "merged"))
+
+    def rootfs_data(self, ctr_id: str) -> dict[str, str]:
+        """podman's ``GraphDriver.Data``: the lowerdirs uppermost first, the upper and
+        work dirs, and the merged dir while it is mounted."""
+        directory = self.container_dir(ctr_id)
+        try:
+            record = self._rootfs_record(ctr_id)
+        except NoSuchRootfsError:
+            return {}
+        data = {"LowerDir": ":".join(self._lowers(record)[0]),
+                "UpperDir": os.path.join(directory, "diff"),
+                "WorkDir": os.path.join(directory, "work")}
+        if self.is_mounted(ctr_id):
+            data["MergedDir"] = os.path.join(directory, "merged")
+        return dict(sorted(data.items()))
 
     # -- info ----------------------------------------------------------------------------
 

@@ -53,6 +53,11 @@ class CtrStateInvalidError(PypodError):
     (libpod ``ErrCtrStateInvalid``)."""
 
 
+class DetachedError(PypodError):
+    """The user detached (the detach keys): the container, or the exec session, runs on
+    (libpod ``ErrDetach``).  Not a failure: ``pypod`` exits 0."""
+
+
 class CtrWaitTimeoutError(PypodError, TimeoutError):
     """The container still runs when a wait with a timeout gives up."""
 

@@ -146,6 +146,10 @@ class ContainerConfig:
     read_only: bool = False
     privileged: bool = False
     auto_remove: bool = False
+    #: ``-t``: the command runs on a pseudo-terminal (its output is one stream).
+    terminal: bool = False
+    #: ``-i``: the container's stdin stays open for attached clients to write to.
+    stdin: bool = False
     #: "none" (loopback only), "host", or "bridge" (the networks in ``networks``).
     network_mode: str = "none"
     networks: tuple[str, ...] = ()

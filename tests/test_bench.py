@@ -57,3 +57,9 @@ def test_bench_images_prints_its_rows_without_podman() -> None:
         line = next(line for line in out.splitlines() if line.startswith(label))
         assert float(line[len(label):].split()[1]) > 0, line
     assert "pull busybox (fresh store)" in out and "run --rm --network none IMAGE" in out
+
+
+def test_bench_attach_prints_throughput_and_echo_time() -> None:
+    out = _bench("bench_attach.py", "--mb", "1", "--keys", "5", "--pypod-only")
+    row = next(line.split() for line in out.splitlines() if line.startswith("pypod"))
+    assert float(row[1]) > 0 and float(row[2]) > 0

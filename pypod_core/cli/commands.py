@@ -45,6 +45,7 @@ COMMANDS: dict[str, Command] = {
     "inspect": Command(_CONTAINERS, "show containers' or images' configuration"),
     "logs": Command(_CONTAINERS, "show a container's output"),
     "exec": Command(_CONTAINERS, "run a command in a running container"),
+    "attach": Command(_CONTAINERS, "attach to a running container"),
     "cp": Command(_COPY, "copy files between containers and the host"),
     "container": Command((*_CONTAINERS, *_COPY), "manage containers", group=True),
     "images": Command(_IMAGES, "list images"),

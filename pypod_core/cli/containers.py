@@ -1,6 +1,7 @@
 """Container commands, as podman's: ``create``, ``run``, ``start``, ``stop``, ``kill``,
-``rm``, ``ps``, ``logs``, ``wait``, ``inspect``, ``exec``, ``pause``, ``unpause``,
-``restart`` and ``container cleanup``; each also as ``pypod container VERB``.
+``rm``, ``ps``, ``logs``, ``wait``, ``inspect``, ``exec``, ``attach``, ``pause``,
+``unpause``, ``restart`` and ``container cleanup``; each also as ``pypod container VERB``.
+Attached sessions (``-i``, ``-t``, ``attach``) are :mod:`pypod_core.cli.attaching`'s.
 
 Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
 the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.  This
@@ -13,17 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.commands import container_verbs, sub_commands, summary
-from pypod_core.cli.output import error_line, for_each, parse_format, table
+from pypod_core.cli.output import for_each, parse_format, table
 from pypod_core.errors import (
-    CommandNotExecutableError,
-    CommandNotFoundError,
     CtrRemovedError,
     CtrStateInvalidError,
     InvalidArgError,
@@ -40,9 +38,6 @@ Handler = Callable[[argparse.Namespace, "CLIContext"], int]
 
 #: ``--pull`` policies (podman's).
 PULL_POLICIES = ("missing", "always", "newer", "never")
-#: Exit codes of ``run``/``start -a`` when the command cannot run (podman's).
-EXIT_CANNOT_INVOKE = 126
-EXIT_NOT_FOUND = 127
 
 
 # -- create and run ------------------------------------------------------------------
@@ -83,6 +78,10 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
                    help="publish the image's exposed ports on random host ports")
     p.add_argument("--pod", default="", help="run in this pod")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-i", "--interactive", action="store_true",
+                   help="keep the container's stdin open (attached: ours goes to it)")
+    p.add_argument("-t", "--tty", action="store_true",
+                   help="give the container a pseudo-terminal (TERM=xterm unless set)")
     _add_security_flags(p)
     add_etc_flags(p, "container")
     p.add_argument("--log-opt", action="append", default=[], metavar="NAME=VALUE",
@@ -185,6 +184,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         "read_only": args.read_only, "privileged": args.privileged,
         "auto_remove": args.rm, "network_mode": mode, "networks": networks,
         "static_ip": args.ip, "port_mappings": ports,
+        "terminal": args.tty, "stdin": args.interactive,
         **opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,
                          args.no_hosts),
     }
@@ -252,7 +252,11 @@ def _add_create(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod run``: create, start, stream the output, exit with the container's code."""
+    """``pypod run``: create, start, stream the output (and with ``-i`` our input), exit
+    with the container's code."""
+    from pypod_core.engine.detach_keys import parse_detach_keys  # lazy: the engine, not for parsing
+
+    parse_detach_keys(args.detach_keys)  # a bad value is refused before anything is made
     ctr = _create(args, ctx)
     if args.detach:
         try:
@@ -262,54 +266,30 @@ def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
             raise
         ctx.out(ctr.id)
         return 0
-    return _attached(ctr)  # removes an --rm container itself
+    return _attached(ctr, args.interactive, args.detach_keys)  # removes an --rm one itself
 
 
 def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help=summary("run"))
     _add_create_flags(p)
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    add_detach_keys_flag(p)
     p.set_defaults(func=cmd_run)
 
 
-def _attached(ctr: Container) -> int:
-    """Start ``ctr`` attached, with signals forwarded to it (podman's --sig-proxy)."""
-    try:
-        with _sig_proxy(ctr):
-            return ctr.start_attached(sys.stdout.buffer, sys.stderr.buffer)
-    except CommandNotFoundError as exc:
-        error_line(str(exc))
-        return EXIT_NOT_FOUND
-    except CommandNotExecutableError as exc:
-        error_line(str(exc))
-        return EXIT_CANNOT_INVOKE
+def _attached(ctr: Container, interactive: bool, detach_keys: str) -> int:
+    """Start ``ctr`` attached (see :mod:`pypod_core.cli.attaching`)."""
+    from pypod_core.cli import attaching  # lazy: only attached sessions (~2 ms)
+
+    return attaching.start_attached(ctr, interactive, detach_keys)
 
 
-class _sig_proxy:
-    """Forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container
-    while attached."""
+def add_detach_keys_flag(p: argparse.ArgumentParser) -> None:
+    """``--detach-keys`` (run, start, attach, exec)."""
+    from pypod_core.engine.detach_keys import DEFAULT_DETACH_KEYS  # lazy: only run/exec.. (~0.2 ms)
 
-    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
-
-    def __init__(self, ctr: Container):
-        self.ctr = ctr
-        self.saved: dict[int, Any] = {}
-
-    def _forward(self, signum: int, frame: Any) -> None:
-        try:
-            self.ctr.oci.kill_container(self.ctr, signum)
-        except Exception:  # the container may be gone already
-            pass
-
-    def __enter__(self) -> _sig_proxy:
-        for name in self.SIGNALS:
-            number = getattr(signal, name)
-            self.saved[number] = signal.signal(number, self._forward)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for number, handler in self.saved.items():
-            signal.signal(number, handler)
+    p.add_argument("--detach-keys", default=DEFAULT_DETACH_KEYS, metavar="KEYS",
+                   help="the keys that detach, e.g. ctrl-p,ctrl-q (the default); '' for none")
 
 
 def _remove_quietly(ctx: CLIContext, ctr: Container, wanted: bool) -> None:
@@ -364,17 +344,32 @@ def _rm_exit_code(exc: Exception) -> int:
 
 
 def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod start [-a]``."""
+    """``pypod start [-a]``: attached, the container's exit code (one running already is
+    attached to, as podman's).  As podman's, ``-i`` cannot override what the container
+    was made with: stdin is passed on to one made with ``-i`` or ``-t``."""
     if args.attach:
+        from pypod_core.engine.detach_keys import parse_detach_keys  # lazy: not for parsing
+
         if len(args.containers) != 1:
             raise InvalidArgError("start --attach takes exactly one container")
-        return _attached(ctx.runtime.lookup_container(args.containers[0]))
+        parse_detach_keys(args.detach_keys)
+        ctr = ctx.runtime.lookup_container(args.containers[0]).sync()
+        interactive = ctr.config.stdin or ctr.config.terminal
+        if ctr.state.state.value in ("running", "paused"):
+            from pypod_core.cli import attaching  # lazy: only attached sessions (~2 ms)
+
+            attaching.attach(ctr, interactive, args.detach_keys, newline=False)
+            return ctr.wait()
+        return _attached(ctr, interactive, args.detach_keys)
     return _each(args, ctx, lambda c: c.start())
 
 
 def _add_start(sub: Any) -> None:
     p = sub.add_parser("start", help=summary("start"))
     p.add_argument("-a", "--attach", action="store_true", help="attach to the output")
+    p.add_argument("-i", "--interactive", action="store_true",
+                   help="as podman's: stdin goes to a container made with -i or -t")
+    add_detach_keys_flag(p)
     _multi(p, cmd_start, "start")
 
 
@@ -636,25 +631,55 @@ def _add_logs(sub: Any) -> None:
 
 
 def cmd_exec(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod exec [-e] [-u] [-w] CTR CMD...``: the command's exit code."""
+    """``pypod exec [-i] [-t] [-e] [-u] [-w] CTR CMD...``: the command's exit code."""
     from pypod_core.cli.options import parse_env  # lazy: only exec (~0.4 ms)
+    from pypod_core.engine.detach_keys import parse_detach_keys  # lazy: the engine, not for parsing
 
     if not args.command:
         raise InvalidArgError("exec: a command is required")
+    parse_detach_keys(args.detach_keys)
     ctr = ctx.runtime.lookup_container(args.container)
     sys.stdout.flush()
-    return ctr.exec(args.command, env=parse_env(args.env), user=args.user,
-                    workdir=args.workdir)
+    options = {"env": parse_env(args.env), "user": args.user, "workdir": args.workdir}
+    if args.interactive or args.tty:
+        from pypod_core.cli import attaching  # lazy: only attached sessions (~2 ms)
+
+        return attaching.exec_attached(ctr, args.command, args.interactive, args.tty,
+                                       args.detach_keys, **options)
+    return ctr.exec(args.command, **options)
 
 
 def _add_exec(sub: Any) -> None:
     p = sub.add_parser("exec", help=summary("exec"))
+    p.add_argument("-i", "--interactive", action="store_true",
+                   help="our stdin goes to the command's")
+    p.add_argument("-t", "--tty", action="store_true", help="run it on a pseudo-terminal")
+    add_detach_keys_flag(p)
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-u", "--user", default="")
     p.add_argument("-w", "--workdir", default="")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
     p.set_defaults(func=cmd_exec)
+
+
+def cmd_attach(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod attach [--detach-keys K] [--no-stdin] CTR``: 0 when its output ends or
+    the user detaches (as podman's)."""
+    from pypod_core.cli import attaching  # lazy: only attached sessions (~2 ms)
+    from pypod_core.engine.detach_keys import parse_detach_keys  # lazy: the engine, not for parsing
+
+    parse_detach_keys(args.detach_keys)
+    ctr = ctx.runtime.lookup_container(args.container)
+    return attaching.attach(ctr, not args.no_stdin, args.detach_keys)
+
+
+def _add_attach(sub: Any) -> None:
+    p = sub.add_parser("attach", help=summary("attach"))
+    add_detach_keys_flag(p)
+    p.add_argument("--no-stdin", action="store_true", help="do not pass our stdin on")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(func=cmd_attach)
 
 
 # -- registration ----------------------------------------------------------------------

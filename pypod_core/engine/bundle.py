@@ -286,10 +286,12 @@ def namespaces(config: ContainerConfig, netns_path: str,
 
 def container_env(config: ContainerConfig, user: ExecUser,
                   extra: Mapping[str, str] | None = None) -> list[str]:
-    """The process environment: a default PATH, ``container``, ``HOSTNAME`` and
-    ``HOME`` (the user's), then ``-e`` variables, then ``extra`` (an exec's)."""
+    """The process environment: a default PATH, ``container``, ``HOSTNAME``, ``HOME``
+    (the user's) and, on a terminal, ``TERM=xterm`` (as podman); then ``-e`` variables,
+    then ``extra`` (an exec's)."""
     env = {"PATH": DEFAULT_PATH, "container": "pypod", "HOSTNAME": hostname_of(config),
-           "HOME": user.home, **config.env, **(extra or {})}
+           "HOME": user.home, **({"TERM": "xterm"} if config.terminal else {}),
+           **config.env, **(extra or {})}
     return [f"{k}={v}" for k, v in env.items()]
 
 
@@ -319,6 +321,7 @@ def build_spec(
     cgroups_path: str = "",
     volume_mounts: Sequence[Mapping[str, Any]] = (),
     root: str = "",
+    console_size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The OCI runtime spec (``config.json``) of a container, as a dictionary.
 
@@ -328,7 +331,8 @@ def build_spec(
     container it is shared with;
     ``cgroups_path`` defaults to ``/pypod/ID`` (cgroupfs); ``volume_mounts`` are the
     spec mounts of the named volumes, mounted on the host already; ``root`` is the
-    mounted rootfs (default: the ``--rootfs`` directory).
+    mounted rootfs (default: the ``--rootfs`` directory); ``console_size`` (rows,
+    columns) sizes a ``terminal`` container's terminal.
     """
     if not config.command:
         raise InvalidArgError("no command specified for the container")
@@ -336,7 +340,7 @@ def build_spec(
     shared = dict(shared_namespaces or {})
     capabilities = _capabilities(config, user)
     process: dict[str, Any] = {
-        "terminal": False,
+        "terminal": config.terminal,
         "user": {"uid": user.uid, "gid": user.gid,
                  **({"additionalGids": list(user.additional_gids)}
                     if user.additional_gids else {})},
@@ -349,6 +353,10 @@ def build_spec(
     }
     if config.apparmor_profile and config.apparmor_profile != "unconfined":
         process["apparmorProfile"] = config.apparmor_profile
+    if config.terminal and console_size:
+        # The size of the terminal attached at the start: the runtime sizes the new
+        # terminal before the command runs, so that its first look is right.
+        process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
     if config.init:
         process["args"] = [INIT_DESTINATION, "--", *config.command]
     mounts = _kernel_mounts(config)
@@ -418,7 +426,8 @@ def write_bundle(ctr: Container, netns_path: str = "",
                       shared_namespaces=shared_namespaces,
                       etc_files=write_etc_files(config, ctr.run_dir),
                       cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "",
-                      volume_mounts=volume_mounts, root=root)
+                      volume_mounts=volume_mounts, root=root,
+                      console_size=getattr(ctr, "console_size", None))
     from pypod_core.engine import oci_hooks as hooks  # lazy: only start, not exec (~0.5 ms)
 
     hooks.add_to_spec(spec, hooks.read_dirs(ctr.runtime.config.hooks_dir),

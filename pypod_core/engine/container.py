@@ -16,12 +16,14 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
+from pypod_core.engine.detach_keys import DEFAULT_DETACH_KEYS
 from pypod_core.errors import (
     CtrRemovedError,
     CtrStateInvalidError,
     CtrWaitTimeoutError,
+    InvalidArgError,
     NoSuchCtrError,
     StateUnwritableError,
 )
@@ -30,9 +32,10 @@ from pypod_core.host.private import private_dir
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
 
 if TYPE_CHECKING:
+    from pypod_core.engine.attach import Resize
     from pypod_core.engine.logs import LogLine
     from pypod_core.engine.runtime import Runtime
-    from pypod_core.plugin.oci import Attachment, OCIRuntime
+    from pypod_core.plugin.oci import OCIRuntime
 
 S = ContainerStatus
 #: How long ``kill`` with SIGKILL waits for the container to exit.
@@ -70,6 +73,9 @@ class Container:
         self.config: ContainerConfig = record.config
         self.state: ContainerState = record.state
         self._bundle_dir = ""
+        #: A ``terminal`` container's terminal size (rows, columns) for its next init:
+        #: that of the user's window when a session starts it attached.
+        self.console_size: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return f"<Container {self.id[:12]} {self.name} {self.state.state.value}>"
@@ -323,33 +329,26 @@ class Container:
         self.runtime.plugins.hook.pypod_container_started(runtime=self.runtime,
                                                           container=self)
 
-    def start_attached(self, stdout: BinaryIO | None, stderr: BinaryIO | None) -> int:
-        """Start the container with its output streamed to ``stdout``/``stderr`` from the
-        first byte, wait for it to exit and return its exit code (``podman start -a``,
-        the heart of ``podman run``).  An ``auto_remove`` container is removed at the
-        end, whatever happened.
+    def start_attached(self, stdout: Any, stderr: Any, *, stdin: Any = None,
+                       detach_keys: str = DEFAULT_DETACH_KEYS, resize: Resize = None) -> int:
+        """Start the container with its output streamed to ``stdout``/``stderr`` (binary
+        files or descriptors) from the first byte, wait for it to exit and return its
+        exit code (``podman start -a``, the heart of ``podman run``).  An
+        ``auto_remove`` container is removed at the end, whatever happened, unless the
+        user detached.
+
+        With ``stdin`` (a descriptor, or a file) what it holds goes to the container's
+        stdin (a container made with ``stdin`` or ``terminal``), its end closes that
+        stdin, and the ``detach_keys`` (podman's, "" for none) leave the container
+        running: :class:`~pypod_core.errors.DetachedError`.  ``resize`` gives a
+        ``terminal`` container its size: (rows, columns), or a source that follows a
+        window (:class:`pypod_core.host.tty.WindowWatcher`).
 
         Meanwhile :attr:`attached_marker` holds this process's pid: the backend's exit
         handling may leave the clean-up to us while it names a live process."""
-        private_dir(self.exit_dir)
-        with open(self.attached_marker, "w") as f:
-            f.write(str(os.getpid()))
-        try:
-            with self.locked():
-                self._prepare_start()
-                attachment = self.oci.attach_container(self)
-                try:
-                    self._start()
-                except BaseException:
-                    attachment.close()
-                    raise
-            attachment.stream(stdout, stderr)
-            self.oci.wait_container(self)
-            return self.wait()
-        finally:
-            if self.config.auto_remove:
-                self._remove_quietly()
-            _unlink(self.attached_marker)
+        from pypod_core.engine import attach  # lazy: only attached sessions (~1 ms)
+
+        return attach.start_attached(self, stdout, stderr, stdin, detach_keys, resize)
 
     def _remove_quietly(self) -> None:
         try:  # as podman's --rm: its anonymous volumes go too
@@ -357,12 +356,24 @@ class Container:
         except NoSuchCtrError:
             pass  # removed already (by the backend's exit handling)
 
-    def attach(self, stdout: BinaryIO | None, stderr: BinaryIO | None) -> None:
-        """Stream a created or running container's output until it ends."""
+    def attach(self, stdout: Any, stderr: Any, *, stdin: Any = None,
+               detach_keys: str = DEFAULT_DETACH_KEYS, resize: Resize = None) -> None:
+        """Stream a created or running container's output until it ends; with
+        ``stdin``, ``detach_keys`` and ``resize`` as :meth:`start_attached` (detaching
+        raises :class:`~pypod_core.errors.DetachedError`)."""
+        from pypod_core.engine import attach  # lazy: only attached sessions (~1 ms)
+
+        attach.attach(self, stdout, stderr, stdin, detach_keys, resize)
+
+    def resize(self, height: int, width: int) -> None:
+        """Set the size of a running ``terminal`` container's terminal (rows, columns)."""
         with self.locked():
-            self._require(S.CREATED, S.RUNNING, S.PAUSED, action="attach to")
-            attachment: Attachment = self.oci.attach_container(self)
-        attachment.stream(stdout, stderr)
+            self._require(S.CREATED, S.RUNNING, S.PAUSED, action="resize")
+        if not self.config.terminal:
+            raise CtrStateInvalidError(f"container {self.name} has no terminal to resize")
+        if not all(isinstance(n, int) and 0 < n <= 1000 for n in (height, width)):
+            raise InvalidArgError(f"terminal size {height}x{width}: each 1 to 1000")
+        self.oci.resize_container(self, height, width)
 
     def wait(self, timeout: float | None = None) -> int:
         """Block until the container is no longer running; return its exit code.
@@ -493,8 +504,20 @@ class Container:
     # -- inside the container ----------------------------------------------------------
 
     def exec(self, command: list[str], env: dict[str, str] | None = None, user: str = "",
-             workdir: str = "", stdout: Any = None, stderr: Any = None) -> int:
-        """Run ``command`` in the running container; return its exit code."""
+             workdir: str = "", stdout: Any = None, stderr: Any = None, *,
+             stdin: Any = None, terminal: bool = False,
+             detach_keys: str = DEFAULT_DETACH_KEYS, resize: Resize = None) -> int:
+        """Run ``command`` in the running container; return its exit code (127 not
+        found, 126 not executable).  Its stdin is /dev/null, unless ``stdin`` (as
+        :meth:`start_attached`'s); ``terminal`` runs it on a terminal of its own, sized
+        by ``resize``.  An exec with ``stdin`` or ``terminal`` runs as a session of the
+        OCI runtime's: ``detach_keys`` leave it running (DetachedError), and a command
+        that cannot run raises CommandNotFoundError or CommandNotExecutableError."""
+        if stdin is not None or terminal:
+            from pypod_core.engine import attach  # lazy: only attached sessions (~1 ms)
+
+            return attach.exec_attached(self, command, env, user, workdir, stdin, stdout,
+                                        stderr, terminal, detach_keys, resize)
         from pypod_core.engine.bundle import exec_spec
 
         with self.locked():

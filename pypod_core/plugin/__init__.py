@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         split_transport,
     )
     from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
-    from pypod_core.plugin.oci import Attachment, ExecSpec, OCIRuntime
+    from pypod_core.plugin.oci import Attachment, ExecAttachment, ExecSpec, OCIRuntime
     from pypod_core.plugin.state import DBConfig, State, check_db_config
     from pypod_core.plugin.storage import Storage
     from pypod_core.plugin.views import ContainerView, PodView, RuntimeView
@@ -60,7 +60,7 @@ _LAZY = {
     "split_transport": "image_transport",
     "Network": "network", "NetworkInfo": "network", "NetworkRequest": "network",
     "result_addresses": "network",
-    "Attachment": "oci", "ExecSpec": "oci", "OCIRuntime": "oci",
+    "Attachment": "oci", "ExecAttachment": "oci", "ExecSpec": "oci", "OCIRuntime": "oci",
     "DBConfig": "state", "State": "state", "check_db_config": "state",
     "Storage": "storage",
     "ContainerView": "views", "PodView": "views", "RuntimeView": "views",
@@ -74,6 +74,7 @@ __all__ = [
     "BlobDescriptor",
     "ContainerView",
     "DBConfig",
+    "ExecAttachment",
     "ExecSpec",
     "Firewall",
     "FirewallBackend",

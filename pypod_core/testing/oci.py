@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import shutil
 import signal
 import time
@@ -35,7 +37,12 @@ import pytest
 
 from pypod_core.engine.bundle import exec_spec, write_bundle
 from pypod_core.engine.runtime import new_runtime
-from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError, OCIRuntimeError
+from pypod_core.errors import (
+    CommandNotExecutableError,
+    CommandNotFoundError,
+    NotImplementedByBackendError,
+    OCIRuntimeError,
+)
 from pypod_core.host.rootfs import make_busybox_rootfs
 from pypod_core.model import ContainerStatus, Mount
 from pypod_core.testing.host import need_binary
@@ -325,6 +332,117 @@ class OCIRuntimeTests:
             missing = exec_spec(ctr.config, ["/no/such/command"])
             assert backend.exec_container(ctr, missing, stderr=err) == 127
         backend.stop_container(ctr, 0)
+
+
+    # -- terminals and stdin (backends whose attachments are interactive) ------------------
+
+    def test_a_terminal_container_is_driven_through_its_attachment(
+            self, backend: Any, make_container: MakeContainer) -> None:
+        def sized(spec: dict) -> None:
+            spec["process"]["consoleSize"] = {"height": 31, "width": 97}
+
+        ctr = make_container(["sh"], spec_edit=sized, terminal=True, stdin=True)
+        backend.create_container(ctr)
+        attachment = backend.attach_container(ctr)
+        _need_interactive(attachment)
+        backend.start_container(ctr)
+        ctr.state.state = ContainerStatus.RUNNING
+        attachment.send(b"stty size; tty\r")
+        shown = _read_until(attachment, rb"/dev/pts/\d+\r\n")
+        assert b"31 97\r\n" in shown  # the bundle's consoleSize, a terminal's \r\n
+        attachment.resize(44, 120)
+        attachment.send(b"stty size\r")
+        assert b"\r\n44 120\r\n" in _read_until(attachment, rb"\r\n44 120\r\n")
+        attachment.send(b"exit 3\r")
+        assert _read_until(attachment, None) is not None  # the output ends
+        attachment.close()
+        assert backend.wait_container(ctr, 30)
+        backend.update_container_status(ctr)
+        assert ctr.state.exit_code == 3
+
+    def test_stdin_reaches_the_container_and_its_end_closes_it(
+            self, backend: Any, make_container: MakeContainer) -> None:
+        ctr = make_container(["sh", "-c", "cat; echo end-of-input >&2; exit 4"], stdin=True)
+        backend.create_container(ctr)
+        attachment = backend.attach_container(ctr)
+        _need_interactive(attachment)
+        backend.start_container(ctr)
+        ctr.state.state = ContainerStatus.RUNNING
+        data = bytes(range(256)) * 400  # more than one packet, every byte value
+        while data:
+            data = data[attachment.send(data):]
+        attachment.close_stdin()
+        out, err = _read_streams(attachment)
+        assert (out, err) == (bytes(range(256)) * 400, b"end-of-input\n")
+        attachment.close()
+        assert backend.wait_container(ctr, 30)
+        backend.update_container_status(ctr)
+        assert ctr.state.exit_code == 4
+
+    def test_an_attached_exec_has_a_terminal_stdin_and_an_exit_code(
+            self, backend: Any, make_container: MakeContainer) -> None:
+        ctr = make_container(["sleep", "60"])
+        self.start_running(backend, ctr)
+        spec = exec_spec(ctr.config, ["sh", "-c", "stty size; read x; echo got-$x; exit 6"])
+        try:
+            session = backend.exec_attached(
+                ctr, spec._replace(terminal=True, console_size=(23, 67)), stdin=True)
+        except NotImplementedByBackendError:
+            pytest.skip(f"{type(backend).__name__} does not exec attached")
+        assert b"23 67\r\n" in _read_until(session, rb"23 67\r\n")
+        session.send(b"typed\r")
+        assert b"got-typed\r\n" in _read_until(session, rb"got-typed\r\n")
+        _read_until(session, None)
+        assert session.wait() == 6
+        piped = backend.exec_attached(ctr, exec_spec(ctr.config, ["cat"]), stdin=True)
+        piped.send(b"through a pipe\n")
+        piped.close_stdin()
+        assert _read_streams(piped) == (b"through a pipe\n", b"")
+        assert piped.wait() == 0
+        with pytest.raises(CommandNotFoundError):
+            backend.exec_attached(ctr, exec_spec(ctr.config, ["/no/such/command"])._replace(
+                terminal=True), stdin=True)
+        backend.stop_container(ctr, 0)
+
+
+def _need_interactive(attachment: Any) -> None:
+    if not attachment.interactive:
+        attachment.close()
+        pytest.skip(f"{type(attachment).__name__} does not attach stdin or terminals")
+
+
+def _read_until(attachment: Any, pattern: bytes | None, timeout: float = 30) -> bytes:
+    """The output until ``pattern`` shows (None: until the output ends)."""
+    shown = b""
+    deadline = time.monotonic() + timeout
+    while pattern is None or not re.search(pattern, shown):
+        left = deadline - time.monotonic()
+        assert left > 0, f"{pattern!r} not shown: {shown!r}"
+        ready, _, _ = select.select([attachment.fileno()], [], [], left)
+        if not ready:
+            continue
+        frame = attachment.receive()
+        if frame is None:
+            assert pattern is None, f"the output ended before {pattern!r}: {shown!r}"
+            return shown
+        shown += frame[1]
+    return shown
+
+
+def _read_streams(attachment: Any, timeout: float = 30) -> tuple[bytes, bytes]:
+    """(stdout, stderr) until the output ends."""
+    streams = {"stdout": b"", "stderr": b""}
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"the output did not end: {streams!r}"
+        ready, _, _ = select.select([attachment.fileno()], [], [], left)
+        if not ready:
+            continue
+        frame = attachment.receive()
+        if frame is None:
+            return streams["stdout"], streams["stderr"]
+        streams[frame[0]] += frame[1]
 
 
 def _destroy(backend: Any, ctr: Any) -> None:

@@ -18,7 +18,7 @@ import select
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pypod_core.errors import CommandNotExecutableError, CommandNotFoundError, OCIRuntimeError
 
@@ -54,6 +54,15 @@ class ConmonArgs(NamedTuple):
     #: Config ``no_pivot_root``: the runtime's create moves the root instead of
     #: pivot_root (for roots on a ramfs, where pivot_root cannot work).
     no_pivot: bool = False
+    #: ``-t``: conmon makes a console socket, the runtime hands it the terminal.
+    terminal: bool = False
+    #: ``-i``: the process's stdin is a pipe fed from the attach socket.
+    stdin: bool = False
+    #: An exec session's process spec (``runtime exec --process``): conmon runs an exec
+    #: attached, holding it back until the start pipe's second message.
+    exec_spec: str = ""
+    #: The log driver: ``k8s-file`` (at ``log_path``) or ``none`` (exec sessions).
+    log_driver: str = "k8s-file"
 
     def argv(self) -> list[str]:
         """conmon's command line (conmon 2.1's flags)."""
@@ -64,8 +73,10 @@ class ConmonArgs(NamedTuple):
             "-p", self.pidfile, "-P", self.conmon_pidfile,
             "--exit-dir", self.exit_dir, "--persist-dir", self.persist_dir,
             "--socket-dir-path", self.socket_dir, "--full-attach",
-            "-l", f"k8s-file:{self.log_path}", "--log-level", self.log_level,
+            "-l", f"k8s-file:{self.log_path}" if self.log_driver == "k8s-file"
+            else self.log_driver, "--log-level", self.log_level,
         ]
+        argv += self._stdio_args()
         if self.log_size_max > 0:
             argv += ["--log-size-max", str(self.log_size_max)]
         if self.systemd_cgroup:
@@ -79,6 +90,14 @@ class ConmonArgs(NamedTuple):
             for arg in self.exit_command[1:]:
                 argv += ["--exit-command-arg", arg]
         return argv
+
+    def _stdio_args(self) -> list[str]:
+        """A container gets a terminal, or else maybe stdin (podman's choice: with a
+        terminal, input reaches it whatever ``-i`` says); an exec may get both."""
+        if self.exec_spec:
+            return [*(["-t"] if self.terminal else []), *(["-i"] if self.stdin else []),
+                    "-e", "--exec-attach", "--exec-process-spec", self.exec_spec]
+        return ["-t"] if self.terminal else ["-i"] if self.stdin else []
 
 
 def _unquote(text: str) -> str:
@@ -110,29 +129,55 @@ def spawn(args: ConmonArgs, env: Mapping[str, str], cwd: str) -> int:
 
     ``cwd`` is the container's run dir: conmon writes some files relative to its working
     directory (``oom`` with cgroup v1), and they must not land in the caller's."""
+    sync_r, start_w, _ = _spawn(args, env, cwd, attach_pipe=False)
+    os.close(start_w)
+    return sync_r
+
+
+class ExecPipes(NamedTuple):
+    """The pipes of an exec session's conmon (api-version 1, ``--exec-attach``)."""
+
+    #: conmon's reports: the process's pid, then its exit code.
+    sync: int
+    #: Its second message lets the runtime's exec begin (once we are attached).
+    start: int
+    #: conmon reports ``{"data": 0}`` here once its attach socket listens.
+    attach: int
+
+
+def spawn_exec(args: ConmonArgs, env: Mapping[str, str], cwd: str) -> ExecPipes:
+    """Start conmon for an attached exec session; the caller reads ``attach``, connects,
+    writes ``start`` and reads ``sync`` (then closes all three)."""
+    return ExecPipes(*_spawn(args, env, cwd, attach_pipe=True))
+
+
+def _spawn(args: ConmonArgs, env: Mapping[str, str], cwd: str,
+           attach_pipe: bool) -> tuple[int, int, int]:
+    """Start conmon with its pipes; let it go (the start pipe's first message) and wait
+    for the process we started to fork the monitor.  (sync, start, attach or -1)."""
     sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
     start_r, start_w = os.pipe2(os.O_CLOEXEC)
+    attach_r, attach_w = os.pipe2(os.O_CLOEXEC) if attach_pipe else (-1, -1)
+    mine, theirs = [sync_r, start_w, attach_r], [sync_w, start_r, attach_w]
     try:
         full_env = {**env, "_OCI_SYNCPIPE": str(sync_w), "_OCI_STARTPIPE": str(start_r)}
+        if attach_pipe:
+            full_env["_OCI_ATTACHPIPE"] = str(attach_w)
         proc = subprocess.Popen(
-            args.argv(), env=full_env, cwd=cwd, pass_fds=(sync_w, start_r),
+            args.argv(), env=full_env, cwd=cwd, pass_fds=[fd for fd in theirs if fd >= 0],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except BaseException as exc:
-        os.close(sync_r)
-        os.close(start_w)
+        _close(mine)
         if isinstance(exc, OSError):
             raise OCIRuntimeError(f"cannot run conmon {args.conmon}: {exc.strerror}") from None
         raise
     finally:
-        os.close(sync_w)
-        os.close(start_r)
+        _close(theirs)
     # Nothing to do before conmon runs (podman moves it into a cgroup here): let it go.
     try:
         os.write(start_w, b"0")
     except BrokenPipeError:
         pass  # conmon died already: read_sync reports it ("exited without creating")
-    finally:
-        os.close(start_w)
     # The process we started exits as soon as it has forked the monitor; one that does
     # not is stuck, and waiting on it would hold the container's lock for ever.
     try:
@@ -140,9 +185,15 @@ def spawn(args: ConmonArgs, env: Mapping[str, str], cwd: str) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        os.close(sync_r)
+        _close(mine)
         raise OCIRuntimeError(f"conmon did not detach within {CREATE_TIMEOUT:.0f}s") from None
-    return sync_r
+    return sync_r, start_w, attach_r
+
+
+def _close(fds: Sequence[int]) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
 
 
 def read_sync(fd: int, runtime: str, timeout: float = CREATE_TIMEOUT) -> int:
@@ -169,6 +220,39 @@ def read_sync(fd: int, runtime: str, timeout: float = CREATE_TIMEOUT) -> int:
     if value <= 0:
         raise runtime_error(runtime, str(report.get("message", "")))
     return value
+
+
+class Reports:
+    """conmon's reports on a pipe, one JSON line each, taken one at a time: an exec
+    session's conmon writes the pid, then the exit code (both may come in one read)."""
+
+    def __init__(self, fd: int, runtime: str):
+        self.fd = fd
+        self.runtime = runtime
+        self._buffer = b""
+
+    def next(self, timeout: float | None = CREATE_TIMEOUT) -> dict[str, Any] | None:
+        """The next report (``{"data": N, "message": ...}``); None once conmon closed
+        the pipe without one.  OCIRuntimeError if none comes within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if not ready:
+                raise OCIRuntimeError(
+                    f"{self.runtime}: conmon did not report within {timeout:.0f}s")
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            report = json.loads(line)
+            int(report["data"])
+        except (ValueError, KeyError, TypeError):
+            raise OCIRuntimeError(
+                f"{self.runtime}: unreadable report from conmon: {line!r}") from None
+        return dict(report)
 
 
 def wait_eof(fd: int, timeout: float | None) -> bool:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from pypod_core.errors import OCIRuntimeError
 from pypod_core.host.private import private_dir
 from pypod_core.model import ContainerStatus
-from pypod_core.plugin.oci import Attachment, OCIRuntime
+from pypod_core.plugin.oci import Attachment, ExecAttachment, OCIRuntime
 from pypod_oci_runc import conmon
 from pypod_oci_runc.exitcmd import exit_command_prefix
 
@@ -110,7 +110,8 @@ class ConmonOCIRuntime(OCIRuntime):
         return ("/bin/sh", "-c", DEFER_TO_ATTACHED, ctr.attached_marker, pending,
                 *self._exit_prefix, "container", "cleanup", *rm, ctr.id)
 
-    def _conmon_env(self) -> dict[str, str]:
+    def conmon_env(self) -> dict[str, str]:
+        """conmon's environment: ``conmon_env_vars`` and the plugin selection."""
         base = self.runtime.config.conmon_env_vars if self.runtime else []
         extra = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         return conmon.environment(base, extra)
@@ -133,9 +134,10 @@ class ConmonOCIRuntime(OCIRuntime):
             exit_command=self._exit_command(ctr),
             systemd_cgroup=bool(config and config.cgroup_manager == "systemd"),
             no_pivot=bool(config and config.no_pivot_root),
+            terminal=ctr.config.terminal, stdin=ctr.config.stdin,
         )
         self._forget(ctr.id)
-        sync_fd = conmon.spawn(args, self._conmon_env(), ctr.run_dir)
+        sync_fd = conmon.spawn(args, self.conmon_env(), ctr.run_dir)
         try:
             ctr.state.pid = conmon.read_sync(sync_fd, self.name)
         except BaseException:
@@ -152,7 +154,13 @@ class ConmonOCIRuntime(OCIRuntime):
         """Connect to conmon's attach socket in the bundle directory."""
         from pypod_oci_runc import attach  # lazy: only attached commands (socket, ~3 ms)
 
-        return attach.SocketAttachment(attach.connect(ctr.bundle_dir))
+        return attach.SocketAttachment(attach.connect(ctr.bundle_dir), ctr.bundle_dir)
+
+    def resize_container(self, ctr: Container, height: int, width: int) -> None:
+        """Through conmon's ``ctl`` fifo in the bundle directory."""
+        from pypod_oci_runc import attach  # lazy: only attached commands (socket, ~3 ms)
+
+        attach.write_resize(ctr.bundle_dir, height, width)
 
     def wait_container(self, ctr: Container, timeout: float | None = None) -> bool:
         """Wait for the container's exit: on the sync pipe if we created the container,
@@ -286,8 +294,9 @@ class ConmonOCIRuntime(OCIRuntime):
 
     def exec_container(self, ctr: Container, spec: ExecSpec, stdout: Any = None,
                        stderr: Any = None) -> int:
-        """``RUNTIME exec`` with our stdin and stdout; its stderr is relayed, so that the
-        runtime's own error (command not found) can be told from the command's output."""
+        """``RUNTIME exec`` with stdin /dev/null and our stdout; its stderr is relayed,
+        so that the runtime's own error (command not found) can be told from the
+        command's output."""
         # Spelled out in full: crun (unlike runc) does not take the process's env, user
         # and cwd from the container's config.json for an exec.
         args = ["exec", "--user", f"{spec.uid}:{spec.gid}", "--cwd", spec.cwd]
@@ -300,7 +309,8 @@ class ConmonOCIRuntime(OCIRuntime):
         if spec.apparmor_profile:
             args += ["--apparmor", spec.apparmor_profile]
         try:
-            proc = subprocess.Popen(self._cmd(*args, ctr.id, *spec.args), stdout=stdout,
+            proc = subprocess.Popen(self._cmd(*args, ctr.id, *spec.args),
+                                    stdin=subprocess.DEVNULL, stdout=stdout,
                                     stderr=subprocess.PIPE)
         except OSError as exc:
             raise OCIRuntimeError(f"{self.name}: cannot run {self.path}: {exc.strerror}") \
@@ -317,6 +327,12 @@ class ConmonOCIRuntime(OCIRuntime):
             err = conmon.runtime_error(self.name, tail.decode(errors="replace"))
             return 127 if "not found" in str(err) else 126 if "permission" in str(err) else code
         return code
+
+    def exec_attached(self, ctr: Container, spec: ExecSpec, stdin: bool) -> ExecAttachment:
+        """An exec session under a conmon of its own (see :mod:`.execsession`)."""
+        from pypod_oci_runc import execsession  # lazy: only exec -i/-t (~1 ms)
+
+        return execsession.start(self, ctr, spec, stdin)
 
     def _is_runtime_error(self, tail: bytes) -> bool:
         text = tail.decode(errors="replace").lower()

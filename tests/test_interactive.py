@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,6 +141,20 @@ def test_t_without_i_gives_a_terminal_but_reads_no_input(pypod: Pypod, rootfs: s
     assert result.returncode == 0
     assert result.stdout.startswith("/dev/pts/")
     assert result.stdout.endswith("read []\n")
+
+
+def test_run_it_from_an_image(terminal: Callable[..., PtySession], make_runtime: Any,
+                              cli_config: str, busybox_tar: str) -> None:
+    runtime = make_runtime(config_path=cli_config)
+    runtime.import_image([busybox_tar], {"config": {"Cmd": ["sh"], "Env": ["TERM=vt220"]}},
+                         names=["shell"])
+    runtime.shutdown()
+    session = terminal("run", "-it", "--rm", "shell", rows=30, cols=100)  # its Cmd: sh
+    session.expect(PROMPT)
+    session.send("stty size; echo TERM=$TERM\r")
+    session.expect(rb"\r\n30 100\r\nTERM=vt220\r\n")  # the image's TERM wins
+    session.send("exit 5\r")
+    assert session.wait() == 5
 
 
 # -- detach and attach -----------------------------------------------------------------

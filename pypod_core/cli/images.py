@@ -395,12 +395,9 @@ def cmd_pull(args: argparse.Namespace, ctx: CLIContext) -> int:
                               "certificates come from the system's trust store)")
     if not args.images:
         raise InvalidArgError("requires at least 1 arg(s), only received 0")
-    platform = None
-    if args.platform or args.os or args.arch or args.variant:
-        # lazy: only pull with a platform (~10 ms: hashlib, threading, the manifests)
-        from pypod_core.plugin.image_transport import Platform
+    from pypod_core.cli.pull_options import pull_arguments  # lazy: only pull (~0.2 ms)
 
-        platform = Platform.choose(args.platform, args.os, args.arch, args.variant)
+    pulling = pull_arguments(args)
     progress = None
     if not args.quiet:
         from pypod_core.cli.pull_progress import PullProgress  # lazy: only pull (~0.2 ms)
@@ -408,10 +405,8 @@ def cmd_pull(args: argparse.Namespace, ctx: CLIContext) -> int:
         progress = PullProgress(sys.stderr)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     for ref in args.images:
-        image = ctx.runtime.pull_image(ref, platform=platform, tls_verify=args.tls_verify,
-                                       authfile=args.authfile, creds=args.creds,
-                                       progress=progress, tty=tty, choose=choose_image,
-                                       signature_policy=args.signature_policy)
+        image = ctx.runtime.pull_image(ref, progress=progress, tty=tty, choose=choose_image,
+                                       **pulling)
         ctx.out(image.id)
     return 0
 
@@ -435,36 +430,15 @@ def _add_pull(sub: Any, word: str = "pull", group: str | None = None) -> None:
     p = _parser(sub, word, group)
     p.add_argument("-a", "--all-tags", action="store_true",
                    help="every tag of the repository (not supported: refused)")
-    p.add_argument("--arch", default="", help="the architecture to choose from an index")
-    p.add_argument("--os", default="", help="the OS to choose from an index")
-    p.add_argument("--variant", default="", help="the architecture variant to choose")
-    p.add_argument("--platform", default="", metavar="OS/ARCH[/VARIANT]",
-                   help="the platform to choose (conflicts with --arch, --os, --variant)")
-    p.add_argument("--authfile", default="",
-                   help="the auth file (default: REGISTRY_AUTH_FILE, then containers')")
-    p.add_argument("--creds", default="", metavar="USER[:PASSWORD]",
-                   help="credentials for the registry")
+    from pypod_core.cli.pull_options import add_pull_flags  # lazy: only pull (~0.2 ms)
+
+    add_pull_flags(p)
     p.add_argument("--cert-dir", default="", help=argparse.SUPPRESS)
-    p.add_argument("--signature-policy", default="", metavar="PATH",
-                   help=argparse.SUPPRESS)  # hidden, as podman's
     p.add_argument("--disable-content-trust", action="store_true",
                    help="Docker's option; does nothing (as podman's)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--tls-verify", nargs="?", const=True, default=None, type=_go_bool,
-                   metavar="BOOL", help="require HTTPS and verified certificates "
-                   "(default: as registries.conf says; --tls-verify=false for a plain "
-                   "http registry)")
     p.add_argument("images", nargs="*", metavar="IMAGE")
     p.set_defaults(func=cmd_pull)
-
-
-def _go_bool(text: str) -> bool:
-    """A flag's boolean value as Go's strconv.ParseBool reads it."""
-    if text in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    if text in ("0", "f", "F", "false", "FALSE", "False"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean {text!r} (true or false)")
 
 
 # -- registration ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -73,19 +73,13 @@ def _stdin(interactive: bool) -> Any:
 
 def start_attached(ctr: Container, interactive: bool, detach_keys: str) -> int:
     """``run`` and ``start -a``: start ``ctr`` attached; the container's exit code."""
-    try:
+    def session() -> int:
         with SigProxy(ctr), local_terminal(ctr.config.terminal, interactive) as window:
             return ctr.start_attached(sys.stdout.buffer, sys.stderr.buffer,
                                       stdin=_stdin(interactive), detach_keys=detach_keys,
                                       resize=window)
-    except DetachedError:
-        return 0
-    except CommandNotFoundError as exc:
-        error_line(str(exc))
-        return EXIT_NOT_FOUND
-    except CommandNotExecutableError as exc:
-        error_line(str(exc))
-        return EXIT_CANNOT_INVOKE
+
+    return _exit_code(session)
 
 
 def attach(ctr: Container, interactive: bool, detach_keys: str, sig_proxy: bool = True,
@@ -114,11 +108,20 @@ def attach(ctr: Container, interactive: bool, detach_keys: str, sig_proxy: bool 
 def exec_attached(ctr: Container, command: list[str], interactive: bool, tty: bool,
                   detach_keys: str, **options: Any) -> int:
     """``exec -i``/``-t``: the command's exit code (0 after a detach)."""
-    try:
+    def session() -> int:
         with local_terminal(tty, interactive) as window:
             return ctr.exec(command, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
                             stdin=_stdin(interactive), terminal=tty,
                             detach_keys=detach_keys, resize=window, **options)
+
+    return _exit_code(session)
+
+
+def _exit_code(session: Callable[[], int]) -> int:
+    """What an attached session exits with, as podman's: its own code, 0 after a detach,
+    127 (command not found) or 126 (not executable) with the error on one line."""
+    try:
+        return session()
     except DetachedError:
         return 0
     except CommandNotFoundError as exc:

@@ -9,7 +9,8 @@ here and imports only its module, as pip's ``commands_dict`` does.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 
 class Command(NamedTuple):
@@ -150,6 +151,21 @@ def sub_commands(group: str, module: str) -> list[str]:
     """The sub-commands of ``group`` whose parsers ``module`` adds (for ``container``,
     only those it has besides the top-level container commands)."""
     return [w for w, c in GROUP_COMMANDS[group].items() if module in c.modules]
+
+
+def add_parsers(adders: Mapping[str, Callable[[Any], None]], module: str, sub: Any,
+                groups: Mapping[str, Any], want: Callable[..., bool],
+                group: str | None = None) -> None:
+    """Add the parsers of ``module`` that the command line wants: its top-level commands
+    to ``sub``, its sub-commands of ``group`` to that group's parser; each is made by the
+    module's ``_add_<command>``, looked up in ``adders`` (the module's globals)."""
+    for verb in top_level(module):
+        if want(verb):
+            adders[f"_add_{verb}"](sub)
+    if group is not None and group in groups:
+        for verb in sub_commands(group, module):
+            if want(verb, group=group):
+                adders[f"_add_{verb}"](groups[group])
 
 
 def group_words(group: str) -> list[str]:

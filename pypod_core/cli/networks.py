@@ -11,7 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.commands import sub_commands, summary
+from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.output import parse_format
 from pypod_core.errors import NetworkError, PypodError
 
@@ -133,6 +133,4 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add the ``pypod network`` commands the command line needs (the table in
     :mod:`pypod_core.cli.commands`); each command's parser is made by the
     ``_add_<command>`` beside its handler."""
-    for verb in sub_commands("network", "networks"):
-        if want(verb, group="network"):
-            globals()[f"_add_{verb}"](groups["network"])
+    add_parsers(globals(), "networks", sub, groups, want, group="network")

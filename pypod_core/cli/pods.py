@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.commands import sub_commands, summary
+from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.output import error_line, for_each, parse_format, table
 from pypod_core.errors import InvalidArgError, NoSuchPodError, PodRemovedError, PypodError
 
@@ -287,6 +287,4 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add the ``pypod pod`` commands the command line needs (the table in
     :mod:`pypod_core.cli.commands`); each command's parser is made by the
     ``_add_<command>`` beside its handler."""
-    for verb in sub_commands("pod", "pods"):
-        if want(verb, group="pod"):
-            globals()[f"_add_{verb}"](groups["pod"])
+    add_parsers(globals(), "pods", sub, groups, want, group="pod")

@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pypod_core.cli.commands import sub_commands, summary
+from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.config import RuntimeConfig, load_config
 from pypod_core.errors import CtrInUseError, InternalError, InvalidArgError, PypodError
+from pypod_core.host.processes import pid_alive
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -116,16 +117,6 @@ def _remove_all(items: list[T], remove: Callable[[T], None], label: Callable[[T]
         items = left
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _cleanup_commands(graph_root: str) -> list[int]:
     """The pids of the exit commands (``pypod --root GRAPH_ROOT ... container cleanup``,
     and the shell waiting to run one) of the runtime at ``graph_root``."""
@@ -152,7 +143,7 @@ def wait_for_monitors(conmon_pids: Iterable[int], graph_root: str,
     deadline = time.monotonic() + timeout
     pending = list(conmon_pids)
     while time.monotonic() < deadline:
-        pending = [pid for pid in pending if _alive(pid)]
+        pending = [pid for pid in pending if pid_alive(pid)]
         if not pending and not _cleanup_commands(graph_root):
             return
         time.sleep(0.02)
@@ -278,6 +269,4 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add the ``pypod system`` commands of the state store the command line needs (the
     table in :mod:`pypod_core.cli.commands`); each command's parser is made by the
     ``_add_<command>`` beside its handler."""
-    for verb in sub_commands("system", "state_admin"):
-        if want(verb, group="system"):
-            globals()[f"_add_{verb}"](groups["system"])
+    add_parsers(globals(), "state_admin", sub, groups, want, group="system")

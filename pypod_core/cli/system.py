@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.commands import sub_commands, summary, top_level
+from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.main import ArgumentParser
 from pypod_core.cli.output import parse_format
 from pypod_core.config import load_config
@@ -125,10 +125,4 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add this module's commands the command line needs (the table in
     :mod:`pypod_core.cli.commands`), at the top level and under ``pypod system``; each
     command's parser is made by the ``_add_<command>`` beside its handler."""
-    for verb in top_level("system"):
-        if want(verb):
-            globals()[f"_add_{verb}"](sub)
-    if "system" in groups:
-        for verb in sub_commands("system", "system"):
-            if want(verb, group="system"):
-                globals()[f"_add_{verb}"](groups["system"])
+    add_parsers(globals(), "system", sub, groups, want, group="system")

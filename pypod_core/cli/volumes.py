@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.commands import sub_commands, summary
+from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.options import parse_since
 from pypod_core.cli.output import error_line, parse_format
 from pypod_core.errors import (
@@ -367,6 +367,4 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add the ``pypod volume`` commands the command line needs (the table in
     :mod:`pypod_core.cli.commands`); each command's parser is made by the
     ``_add_<command>`` beside its handler."""
-    for verb in sub_commands("volume", "volumes"):
-        if want(verb, group="volume"):
-            globals()[f"_add_{verb}"](groups["volume"])
+    add_parsers(globals(), "volumes", sub, groups, want, group="volume")

@@ -327,12 +327,10 @@ def start_attached(ctr: Container, stdout: Any, stderr: Any, stdin: Any = None,
             attachment.stream(stdout, stderr)
         else:
             try:
-                detached = relay(attachment, stdin, stdout, stderr, keys,
-                                 source if ctr.config.terminal else None)
-            finally:
-                attachment.close()
-            if detached:
-                raise DetachedError(f"detached from container {ctr.name}")
+                _relay(ctr, attachment, stdin, stdout, stderr, keys, source)
+            except DetachedError:
+                detached = True  # it runs on: not removed by --rm
+                raise
         ctr.oci.wait_container(ctr)
         return ctr.wait()
     finally:
@@ -356,9 +354,17 @@ def attach(ctr: Container, stdout: Any, stderr: Any, stdin: Any = None,
         attachment.stream(stdout, stderr)
         return
     _check_interactive(attachment)
+    _relay(ctr, attachment, stdin, stdout, stderr, keys, source, first_size)
+
+
+def _relay(ctr: Container, attachment: Attachment, stdin: Any, stdout: Any, stderr: Any,
+           keys: bytes, source: ResizeSource | None,
+           size: tuple[int, int] | None = None) -> None:
+    """Relay through ``attachment`` (sized ``size`` first, on a terminal) until the
+    container's output ends, then close it; DetachedError if the user detached."""
     try:
         if ctr.config.terminal:
-            _apply_size(attachment, first_size)
+            _apply_size(attachment, size)
         detached = relay(attachment, stdin, stdout, stderr, keys,
                          source if ctr.config.terminal else None)
     finally:

@@ -29,6 +29,7 @@ from pypod_core.errors import (
 )
 from pypod_core.host.locks import LockTimeout
 from pypod_core.host.private import private_dir
+from pypod_core.host.processes import pid_alive
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
 
 if TYPE_CHECKING:
@@ -577,15 +578,7 @@ def _marker_alive(path: str) -> bool:
             pid = int(f.read().strip() or 0)
     except (OSError, ValueError):
         return False
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+    return pid_alive(pid)
 
 
 def _unlink(path: str) -> None:

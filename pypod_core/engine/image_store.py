@@ -26,11 +26,11 @@ libpod namespace, as containers/storage is.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import BinaryIO
 
 import attrs
 
@@ -66,6 +66,8 @@ def normalize_name(name: str) -> str:
 
 
 def _digest_of(data: bytes) -> str:
+    import hashlib  # lazy: only writes hash; listing and lookups (every images) do not
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -109,9 +111,9 @@ class ImageStore:
         """Whether :meth:`get` finds ``ref`` (an ambiguous prefix counts as found)."""
         try:
             self.get(ref)
-        except NoSuchImageError:
+        except (NoSuchImageError, InvalidArgError):
             return False
-        except (AmbiguousIDError, InvalidArgError):
+        except AmbiguousIDError:
             return True
         return True
 
@@ -136,22 +138,39 @@ class ImageStore:
         """Store ``data`` under its digest (atomically; once) and return the digest.
         ImageStoreError if it cannot be written (a full or read-only file system)."""
         digest = _digest_of(data)
-        path = self.blob_path(digest)
-        if not os.path.exists(path):
-            tmp = f"{path}.{os.getpid()}.tmp"
-            try:
-                private_dir(os.path.dirname(path))
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise ImageStoreError(f"image store {self.blob_dir}: writing blob {digest}: "
-                                      f"{exc.strerror or exc}") from None
+        self._install(digest, lambda f: f.write(data))
         return digest
+
+    def copy_blob(self, path: str, digest: str) -> None:
+        """Store the file ``path``, whose digest is ``digest``, as a blob (atomically;
+        once); ImageStoreError as :meth:`write_blob`'s."""
+        import shutil  # lazy: only imports copy files (~1 ms)
+
+        def copy(out: BinaryIO) -> None:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+        self._install(digest, copy)
+
+    def _install(self, digest: str, write: Callable[[BinaryIO], object]) -> None:
+        """Write the blob ``digest`` through ``write`` into a temporary file, made
+        durable, then renamed into place; nothing if the blob is stored already."""
+        path = self.blob_path(digest)
+        if os.path.exists(path):
+            return
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            private_dir(os.path.dirname(path))
+            with open(tmp, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise ImageStoreError(f"image store {self.blob_dir}: writing blob {digest}: "
+                                  f"{exc.strerror or exc}") from None
 
     def commit(self, image: Image) -> Image:
         """Record ``image`` (its layers and blobs stored already) and return the record.

@@ -98,8 +98,10 @@ def pull_image(runtime: Runtime, ref: str, *, platform: Platform | str | None = 
     target = _local_name(local, rest) if local is not None and not custom else rest
     transport: ImageTransport = runtime.plugins.build("image_transport", backend.name,
                                                       runtime)
+    from pypod_core.engine.pull_layers import PARALLEL  # lazy: a local hit needs none
+
     options = PullOptions(platform=wanted, tls_verify=tls_verify, authfile=authfile,
-                          creds=creds)
+                          creds=creds, parallel=PARALLEL)
     newer = local if policy == "newer" else None
     try:
         candidates = _candidates(transport, target, options, tty, choose)
@@ -323,7 +325,7 @@ class _Pull:
 
     def _store(self, source: ImageSource) -> Image:
         """Store the layers, the blobs and the record of the opened ``source``."""
-        from pypod_core.engine.pull_layers import (
+        from pypod_core.engine.pull_layers import (  # lazy: as PARALLEL above
             plan_layers,
             remove_stale_partials,
             store_layers,
@@ -340,7 +342,8 @@ class _Pull:
             try:
                 plan = plan_layers(driver, descriptors, diff_ids)
                 layers = store_layers(source, plan, store, driver, self.report,
-                                      retries=self.options.retries)
+                                      retries=self.options.retries,
+                                      parallel=self.options.parallel)
                 image = self._image(source, config_bytes, config, layers)
                 committed = store.commit(image)
             except NoSuchLayerError:

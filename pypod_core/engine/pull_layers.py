@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import attrs
 
 from pypod_core.errors import BlobDigestError, ImageFormatError, ImageStoreError
+from pypod_core.host.processes import pid_alive
 from pypod_core.model import ImageLayer, PullStep
 
 if TYPE_CHECKING:
@@ -108,19 +109,9 @@ def remove_stale_partials(store: ImageStore) -> None:
     for entry in entries:
         _, sep, rest = entry.partition(".partial-")
         pid = rest.partition("-")[0]
-        if sep and pid.isdigit() and not _alive(int(pid)):
+        if sep and pid.isdigit() and not pid_alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(directory, entry))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _layer(plan: LayerPlan, i: int, diff_size: int) -> ImageLayer:

@@ -276,7 +276,7 @@ def _apply_layer_files(store: ImageStore, driver: GraphDriver,
         chain = chain_id(parent, digest)
         with open(path, "rb") as f:
             info = driver.apply_layer(chain, parent, f)
-        _store_blob_file(store, path, digest)
+        store.copy_blob(path, digest)
         result.append(ImageLayer(digest=digest, size=size, media_type=_OCI_LAYER,
                                  diff_id=digest, chain_id=chain, diff_size=info.diff_size))
         parent = chain
@@ -308,18 +308,3 @@ def _file_digest(path: str) -> tuple[str, int]:
             sha.update(chunk)
             size += len(chunk)
     return "sha256:" + sha.hexdigest(), size
-
-
-def _store_blob_file(store: ImageStore, path: str, digest: str) -> None:
-    """Copy the file ``path`` (whose digest is ``digest``) into the store's blobs."""
-    import shutil  # lazy: as hashlib above
-    import tempfile
-
-    target = store.blob_path(digest)
-    if os.path.exists(target):
-        return
-    os.makedirs(os.path.dirname(target), 0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".import-")
-    with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
-        shutil.copyfileobj(src, out, 1 << 20)
-    os.replace(tmp, target)

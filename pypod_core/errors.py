@@ -286,3 +286,8 @@ class ImageStoreError(ImageError):
 class PolicyError(ImageError):
     """The signature policy (policy.json) rejects the image, or asks for a check pypod
     cannot do (podman's text: ``Source image rejected: ...``)."""
+
+
+class UnsupportedTransportError(ImageError, InvalidArgError):
+    """The transport cannot do what was asked: writing to one that only reads, or an
+    unknown transport prefix."""

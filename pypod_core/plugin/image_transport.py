@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import attrs
 
-from pypod_core.errors import BlobDigestError, ImageFormatError, InvalidArgError, PypodError
+from pypod_core.errors import (
+    BlobDigestError,
+    ImageFormatError,
+    InvalidArgError,
+    PypodError,
+    UnsupportedTransportError,
+)
 from pypod_core.host.registries import Resolution
 
 if TYPE_CHECKING:
@@ -132,6 +138,27 @@ class PullOptions:
     registries_conf: str = ""
     cert_dir: str = ""
     parallel: int = 6
+    retries: int = 3
+
+
+@attrs.frozen(kw_only=True)
+class PushOptions:
+    """What the caller of a destination chooses (``push``'s and ``save``'s flags).
+
+    ``tls_verify``, ``authfile``, ``creds``, ``registries_conf`` and ``cert_dir`` are as
+    for :class:`PullOptions`.  ``format`` is the manifest format to write: ``""`` keeps
+    the stored one, ``"oci"`` or ``"v2s2"`` converts (``--format``);
+    ``compression`` is the compression of layers written uncompressed in the store
+    (``gzip``, ``zstd``; ``""`` is the destination's default).  ``retries`` is how often
+    a transient failure is retried."""
+
+    tls_verify: bool | None = None
+    authfile: str = ""
+    creds: str = ""
+    registries_conf: str = ""
+    cert_dir: str = ""
+    format: str = ""
+    compression: str = ""
     retries: int = 3
 
 
@@ -547,6 +574,63 @@ class ImageSource(ABC):
         self.close()
 
 
+class ImageDestination(ABC):
+    """Where images are written, opened: containers/image's ``ImageDestination``.
+
+    The engine copies an image into it as: for each layer, then the config,
+    ``has_blob`` (skip it), else ``put_blob`` with a stream of the blob's bytes;
+    then ``put_manifest`` with the manifest whose blobs are all there; then
+    :meth:`commit`.  A destination that holds several images (``multi_image``: an
+    archive of ``save -m``) takes several manifests before its one commit.  Closing a
+    destination that was not committed discards what it wrote where it can (a partial
+    archive is removed; a registry keeps uploaded blobs, which is harmless).  Use it as
+    a context manager, or call :meth:`close`.
+
+    An implementation verifies each blob it stores against the descriptor's digest
+    (:class:`VerifiedReader`), raises the typed errors of :mod:`pypod_core.errors`,
+    and writes nothing outside its reference's location."""
+
+    #: The transport's name and the resolved reference written to.
+    transport: str
+    reference: str
+    #: Whether the destination takes more than one image.
+    multi_image: ClassVar[bool] = False
+    #: The manifest media types the destination takes, preferred first (an OCI layout
+    #: only OCI's; a docker-archive only Docker's; a registry both).
+    manifest_types: ClassVar[tuple[str, ...]] = (OCI_MANIFEST, DOCKER_MANIFEST)
+
+    @abstractmethod
+    def has_blob(self, descriptor: BlobDescriptor) -> bool:
+        """Whether the destination has the blob already (the copy skips it)."""
+
+    @abstractmethod
+    def put_blob(self, descriptor: BlobDescriptor, stream: BinaryIO, *,
+                 progress: Callable[[int], None] | None = None) -> None:
+        """Store the blob read from ``stream`` (its raw, possibly compressed bytes),
+        verified against ``descriptor``'s digest and size; ``progress(done)`` is told
+        the bytes written so far."""
+
+    @abstractmethod
+    def put_manifest(self, manifest: Manifest, *, names: Sequence[str] = ()) -> None:
+        """Store the image's manifest, after its blobs.  ``names`` are the image's
+        fully qualified names, for destinations that record them (an archive's
+        RepoTags, an OCI layout's ``org.opencontainers.image.ref.name``); a registry
+        tags the manifest with its reference's tag or pushes it by digest."""
+
+    def commit(self) -> None:  # noqa: B027 (nothing to finish by default)
+        """Make what was written visible (an archive's index and its rename); after
+        it, :meth:`close` discards nothing."""
+
+    def close(self) -> None:  # noqa: B027 (nothing to release by default)
+        """Release connections and files; discard an uncommitted write."""
+
+    def __enter__(self) -> ImageDestination:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -586,6 +670,12 @@ class ImageTransport(ABC):
     @abstractmethod
     def _open(self, reference: str, options: PullOptions) -> ImageSource:
         """Build the source of ``reference``; fetch no blob."""
+
+    def open_destination(self, reference: str, options: PushOptions) -> ImageDestination:
+        """Open ``reference`` (no prefix) for writing; UnsupportedTransportError for a
+        transport that only reads."""
+        raise UnsupportedTransportError(f"the {self.name} transport cannot be written "
+                                        f"to (destination {reference!r})")
 
 
 def split_transport(reference: str, transports: Iterable[str]) -> tuple[str, str]:

@@ -332,7 +332,27 @@ def test_inspect_takes_an_image_when_no_container_has_the_name(pypod: Pypod, rt:
     assert fails(pypod("inspect", "--type", "bogus", "app")) == (
         'Error: invalid type "bogus": must be "image", "container", "pod", "network", '
         '"volume", or "all"\n')
-    assert "pod inspect" in fails(pypod("inspect", "--type", "pod", "app"))
+    assert "no pod with name or id" in fails(pypod("inspect", "--type", "pod", "app")).lower()
+
+
+def test_inspect_finds_volumes_and_pods_in_podmans_order(pypod: Pypod, rt: Any,
+                                                         rootfs: str) -> None:
+    """``--type all`` tries a container, an image, a volume, a network, then a pod;
+    ``--type volume`` / ``--type pod`` look at that kind only and print its own
+    inspect document."""
+    rt.create_volume("data")
+    pod = rt.create_pod(name="band", infra=False)
+    rt.create_container(rootfs, ["true"], name="both")
+    rt.create_volume("both")
+    assert ok(pypod("inspect", "-f", "{{.Name}} {{.Driver}}", "data")) == "data local\n"
+    assert ok(pypod("inspect", "-f", "{{.Id}}", "band")) == f"{pod.id}\n"
+    assert json.loads(ok(pypod("inspect", "both")))[0]["Name"] == "both"
+    assert "Mountpoint" not in json.loads(ok(pypod("inspect", "both")))[0]
+    assert json.loads(ok(pypod("inspect", "--type", "volume", "both")))[0] == \
+        json.loads(ok(pypod("volume", "inspect", "both")))[0]
+    assert json.loads(ok(pypod("inspect", "--type", "pod", "band")))[0]["Id"] == pod.id
+    assert fails(pypod("inspect", "--type", "volume", "band")) == \
+        'Error: inspecting object: no volume with name "band" found\n'
 
 
 def test_image_exists_exits_0_or_1(pypod: Pypod, rt: Any, layers) -> None:

@@ -566,50 +566,38 @@ def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
 
 
 def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod inspect [--type container|image|all] [--format F] NAME...``: JSON
-    (podman's keys), or a Go template each.  As podman's, ``--type all`` (the default)
-    takes a name that is no container's for an image's."""
-    from pypod_core.cli.images import inspect_docs, print_inspected  # lazy: only inspect (~0.8 ms)
+    """``pypod inspect [--type container|image|volume|network|pod|all] [--format F]
+    NAME...``: JSON (each type's own inspect document), or a Go template each.  As
+    podman's, ``--type all`` (the default) takes the first of a container, an image, a
+    volume, a network and a pod that has the name."""
+    from pypod_core.cli.images import print_inspected  # lazy: only inspect (~0.8 ms)
+    from pypod_core.cli.inspect_objects import FINDERS, find_any  # lazy: only inspect
 
     template = parse_format(args.format, "json", "{{json .}}")
-    if args.type in _INSPECT_REFUSED:
-        raise InvalidArgError(f"inspect --type {args.type}: not supported by pypod "
-                              f"({_INSPECT_REFUSED[args.type]})")
-    if args.type not in ("container", "image", "all"):
+    if args.type != "all" and args.type not in FINDERS:
         raise InvalidArgError(f'invalid type "{args.type}": must be "image", "container", '
                               f'"pod", "network", "volume", or "all"')
-    if args.type == "image":
-        return print_inspected(ctx, *inspect_docs(ctx, args.containers), template)
     docs: list[dict[str, Any]] = []
     errors: list[str] = []
     for name in args.containers:
         try:
-            docs.append(ctx.runtime.lookup_container(name).sync().inspect())
-            continue
-        except NoSuchCtrError as exc:
-            if args.type == "container":
-                errors.append(str(exc))
-                continue
+            doc = find_any(ctx, name) if args.type == "all" else FINDERS[args.type](ctx, name)
         except PypodError as exc:
             errors.append(str(exc))
             continue
-        images, _ = inspect_docs(ctx, [name])
-        docs += images
-        if not images:
+        if doc is None:
             errors.append(f'no such object: "{name}"')
+        else:
+            docs.append(doc)
     return print_inspected(ctx, docs, errors, template)
-
-
-#: ``inspect --type`` values podman has that pypod's ``inspect`` does not take.
-_INSPECT_REFUSED = {"pod": "use pypod pod inspect", "network": "use pypod network inspect",
-                    "volume": "pypod has no volumes"}
 
 
 def _add_inspect(sub: Any) -> None:
     p = sub.add_parser("inspect", help=summary("inspect"))
     p.add_argument("-f", "--format", default="", help="json, or a Go template")
     p.add_argument("-t", "--type", default="all",
-                   help="container, image, or all (a container's name first)")
+                   help="container, image, volume, network, pod, or all (the first "
+                        "that has the name, in that order)")
     p.add_argument("containers", nargs="+", metavar="NAME")
     p.set_defaults(func=cmd_inspect)
 

@@ -16,6 +16,7 @@ slows them alike.  pypod runs with bytecode caching allowed, as bench_run's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -159,6 +160,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--images", type=int, default=50)
+    parser.add_argument("--move-runs", type=int, default=3,
+                        help="rounds of the save and load rows (each moves ~85 MB)")
     parser.add_argument("--pypod-only", action="store_true",
                         help="no podman (its rows are left out)")
     args = parser.parse_args()
@@ -231,7 +234,8 @@ def hooks(tmp: str, rootfs: str, args: argparse.Namespace) -> list[str]:
     """The pull and ``run --rm IMAGE`` rows, or why each is skipped."""
     lines = []
     for label, hook in (("pull busybox (fresh store)", bench_pull),
-                        ("run --rm --network none IMAGE true", bench_run_image)):
+                        ("run --rm --network none IMAGE true", bench_run_image),
+                        ("save/load of the ~85 MB image", bench_save_load)):
         try:
             rows = hook(tmp, rootfs, args)
         except Skipped as why:
@@ -303,6 +307,96 @@ def bench_run_image(tmp: str, rootfs: str, args: argparse.Namespace
     rows += compare("run --rm --network none --rootfs", {"pypod": tool},
                     lambda i: ["run", "--rm", "--network", "none", "--rootfs", rootfs,
                                "true"], args.runs)
+    return rows
+
+
+def big_layout(tmp: str, rootfs: str) -> str:
+    """bench_pull's ``big`` image (busybox and four layers of 20 MiB random data, gzip
+    -1, ~85 MB) as an OCI layout, written here offline; its path."""
+    import gzip
+    import hashlib
+    import json
+
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    from bench_pull_fetch import layer_of_dir, random_layer
+
+    layout = os.path.join(tmp, "big-layout")
+    os.makedirs(os.path.join(layout, "blobs", "sha256"))
+
+    def blob(data: bytes) -> dict[str, Any]:
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+            f.write(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    tars = [layer_of_dir(rootfs), *(random_layer(i) for i in range(4))]
+    layers = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+               **blob(gzip.compress(t, compresslevel=1, mtime=0))} for t in tars]
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": [
+                             "sha256:" + hashlib.sha256(t).hexdigest() for t in tars]}})
+    manifest = json.dumps({"schemaVersion": 2,
+                           "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      **blob(config.encode())},
+                           "layers": layers}).encode()
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", **blob(manifest),
+            "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}, f)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion": "1.0.0"}')
+    return layout
+
+
+def bench_save_load(tmp: str, rootfs: str, args: argparse.Namespace
+                    ) -> list[tuple[str, str, float, float]]:
+    """``save -o`` of the big image (oci-archive, docker-archive) from a store holding
+    it, and ``load -i`` of podman's archive of it into a fresh store each round."""
+    from pypod_core.engine.runtime import Runtime
+
+    if not hasattr(Runtime, "save_images"):
+        raise Skipped("this pypod has no Runtime.save_images yet")
+    layout = big_layout(tmp, rootfs)
+    sides: dict[str, Tool] = {"pypod": pypod_store(tmp, "move-pypod")}
+    if not args.pypod_only:
+        sides["podman"] = podman_store(tmp, "move-podman")
+    for tool in sides.values():
+        tool.run("pull", "-q", f"oci:{layout}:latest")
+        tool.run("tag", f"localhost{layout}:latest", "bench/big")
+    reference = sides.get("podman", sides["pypod"])
+    rows: list[tuple[str, str, float, float]] = []
+    counter = iter(range(10**6))
+    for fmt in ("oci-archive", "docker-archive"):
+        out = os.path.join(tmp, f"out.{fmt}")
+
+        def clean(side: str, i: int, out: str = out) -> None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(out)  # podman refuses to add to an existing docker archive
+
+        rows += compare(f"save {fmt} (85 MB)", sides,
+                        lambda i, out=out, fmt=fmt: ["save", "-q", "--format", fmt, "-o",
+                                                     out, "bench/big"],
+                        args.move_runs, before=clean)
+        archive = os.path.join(tmp, f"in.{fmt}")
+        reference.run("save", "-q", "--format", fmt, "-o", archive, "bench/big")
+        fresh_sides: dict[str, Tool] = {name: Tool(name, [], tool.env)
+                                        for name, tool in sides.items()}
+
+        def fresh(side: str, i: int, tools: dict[str, Tool] = fresh_sides) -> None:
+            # in place: compare() holds the Tool while it calls this
+            k = next(counter)
+            if side == "pypod":
+                root = os.path.join(tmp, f"load-pypod-{k}")
+                tools[side].argv = [PYPOD, "--root", f"{root}/root", "--runroot",
+                                    f"{root}/run"]
+            else:
+                tools[side].argv = podman_store(tmp, f"lp{k}").argv
+
+        rows += compare(f"load {fmt} (85 MB)", fresh_sides,
+                        lambda i, archive=archive: ["load", "-q", "-i", archive],
+                        args.move_runs, before=fresh)
     return rows
 
 

@@ -51,12 +51,15 @@ def test_bench_volumes_prints_each_operation() -> None:
 
 
 def test_bench_images_prints_its_rows_without_podman() -> None:
-    out = _bench("bench_images.py", "--pypod-only", "--runs", "1", "--images", "3")
+    out = _bench("bench_images.py", "--pypod-only", "--runs", "1", "--images", "3",
+                 "--move-runs", "1")
     for label in ("images (1 image)", "images (3 images)", "images --format json (3)",
                   "image inspect", "tag", "rmi (its layer too)"):
         line = next(line for line in out.splitlines() if line.startswith(label))
         assert float(line[len(label):].split()[1]) > 0, line
     assert "pull busybox (fresh store)" in out and "run --rm --network none IMAGE" in out
+    for fmt in ("oci-archive", "docker-archive"):
+        assert f"save {fmt} (85 MB)" in out and f"load {fmt} (85 MB)" in out
 
 
 def test_bench_attach_prints_throughput_and_echo_time() -> None:

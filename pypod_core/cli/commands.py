@@ -24,7 +24,7 @@ class Command(NamedTuple):
 
 _SYSTEM, _CONTAINERS, _PODS = ("system",), ("containers",), ("pods",)
 _NETWORKS, _STATE_ADMIN, _VOLUMES = ("networks",), ("state_admin",), ("volumes",)
-_COPY, _IMAGES = ("copy",), ("images",)
+_COPY, _IMAGES, _MOVING = ("copy",), ("images",), ("image_transfer",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
@@ -54,7 +54,10 @@ COMMANDS: dict[str, Command] = {
     "rmi": Command(_IMAGES, "remove images"),
     "tag": Command(_IMAGES, "add names to an image"),
     "untag": Command(_IMAGES, "remove names from an image"),
-    "image": Command(_IMAGES, "manage images", group=True),
+    "push": Command(_MOVING, "push an image to a registry, layout or archive"),
+    "save": Command(_MOVING, "write images to an archive or layout"),
+    "load": Command(_MOVING, "store the images of an archive or layout"),
+    "image": Command((*_IMAGES, *_MOVING), "manage images", group=True),
     "network": Command(_NETWORKS, "manage networks", group=True),
     "pod": Command(_PODS, "manage pods", group=True),
     "volume": Command(_VOLUMES, "manage volumes", group=True),
@@ -125,6 +128,9 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "rm": Command(_IMAGES, COMMANDS["rmi"].summary),
         "tag": Command(_IMAGES, COMMANDS["tag"].summary),
         "untag": Command(_IMAGES, COMMANDS["untag"].summary),
+        "push": Command(_MOVING, COMMANDS["push"].summary),
+        "save": Command(_MOVING, COMMANDS["save"].summary),
+        "load": Command(_MOVING, COMMANDS["load"].summary),
     },
 }
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.cli.commands import GROUP_COMMANDS, summary
+from pypod_core.cli.commands import sub_commands, summary
 from pypod_core.cli.output import parse_format
 from pypod_core.cli.report import FieldTable, Report
 from pypod_core.errors import (
@@ -458,6 +458,6 @@ def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
         if want(word):
             add(sub, word, None)
     if "image" in groups:
-        for word in GROUP_COMMANDS["image"]:
+        for word in sub_commands("image", "images"):
             if want(word, group="image"):
                 _GROUP[word](groups["image"], word, "image")

@@ -297,14 +297,17 @@ class _Pull:
     def candidate(self, candidate: str, newer: Image | None) -> Image | None:
         """Pull ``candidate``; None if ``newer`` (the local image) has the manifest the
         registry has."""
-        if newer is None:
+        # podman says "Trying to pull" for a registry only, not for an archive or layout
+        registry = self.transport.name == "docker"
+        if newer is None and registry:
             self.report(PullStep.TRYING, reference=candidate)
         with self._open(candidate) as source:
             manifest = self._manifest(source, candidate)
             if newer is not None:
                 if manifest.digest in (newer.digest, *newer.digests):
                     return None
-                self.report(PullStep.TRYING, reference=candidate)
+                if registry:
+                    self.report(PullStep.TRYING, reference=candidate)
             self.report(PullStep.SOURCE, reference=source.reference,
                         digest=manifest.digest)
             return self._store(source)
@@ -370,8 +373,13 @@ class _Pull:
             store.write_blob(index.raw)
             digests.append(index.digest)
         created = config.get("created")
+        names = source.names()
+        if self.transport.name != "docker":  # an archive's names may be short
+            from pypod_core.engine.image_store import normalize_name
+
+            names = tuple(dict.fromkeys(normalize_name(n) for n in names))
         return Image(
-            id=config_digest.removeprefix("sha256:"), names=(source.reference,),
+            id=config_digest.removeprefix("sha256:"), names=names,
             digest=manifest.digest, digests=tuple(digests),
             manifest_type=manifest.media_type, layers=tuple(layers), config=config,
             created=created if isinstance(created, str) else "",

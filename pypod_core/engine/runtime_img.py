@@ -30,6 +30,7 @@ from pypod_core.model import Image, ImageLayer, PullEvent
 
 if TYPE_CHECKING:
     from pypod_core.engine.image_store import ImageStore
+    from pypod_core.engine.image_transfer import LoadResult, PushResult, SaveResult
     from pypod_core.plugin.graph_driver import GraphDriver
     from pypod_core.plugin.image_transport import Platform
 
@@ -145,6 +146,71 @@ class ImageOps(RuntimeHalf):
         return pull_image(self._runtime, ref, platform=platform, tls_verify=tls_verify,
                           authfile=authfile, creds=creds, policy=policy, progress=progress,
                           tty=tty, choose=choose, signature_policy=signature_policy)
+
+    # -- moving images: push, save, load ---------------------------------------------------
+
+    def push_image(self, ref: str, dest: str | None = None, *, tls_verify: bool | None = None,
+                   authfile: str = "", creds: str = "", format: str = "",
+                   compression: str = "", remove_signatures: bool = False,
+                   progress: Callable[[PullEvent], None] | None = None) -> PushResult:
+        """Copy the stored image ``ref`` to ``dest`` (``TRANSPORT:REF``: ``docker://``,
+        ``oci:DIR[:REF]``, ``oci-archive:FILE[:REF]``, ``docker-archive:FILE[:REF]``,
+        ``dir:DIR``; a reference without a transport is ``docker``'s; None: ``docker://``
+        and the name ``ref`` asked for), as ``podman push``.
+
+        - ``tls_verify``, ``authfile``, ``creds``: as for :meth:`pull_image`;
+        - ``format``: ``"oci"`` or ``"v2s2"`` converts the manifest; ``""`` keeps the
+          stored one where the destination takes it (then the digests are the
+          source's);
+        - ``compression``: ``"gzip"`` (default) or ``"zstd"`` for layers stored
+          uncompressed;
+        - ``remove_signatures``: accepted for podman's flag: pypod stores no
+          signatures, so none are copied either way;
+        - ``progress``: called with PullEvents as a pull's (SOURCE, BLOB..., CONFIG,
+          MANIFEST, DONE).
+
+        Returns a :class:`~pypod_core.engine.image_transfer.PushResult` (the manifest
+        digest written).  Typed errors: NoSuchImageError, ImageStoreError (a blob
+        missing from the store), UnsupportedTransportError (a read-only transport),
+        RegistryError..., InvalidArgError."""
+        from pypod_core.engine.image_transfer import push_image
+        from pypod_core.plugin.image_transport import PushOptions
+
+        self.check_valid()
+        _check_push_args(ref, dest, tls_verify, authfile, creds, format, compression,
+                         progress)
+        options = PushOptions(tls_verify=tls_verify, authfile=authfile, creds=creds,
+                              format=format, compression=compression)
+        return push_image(self._runtime, ref, dest, options=options, progress=progress)
+
+    def save_images(self, refs: Sequence[str], path: str, *, format: str = "docker-archive",
+                    tags: Sequence[str] = (),
+                    progress: Callable[[PullEvent], None] | None = None) -> SaveResult:
+        """Write the stored images ``refs`` to ``path``, as ``podman save``:
+        ``format`` is ``docker-archive`` (the default; several images, each with its
+        RepoTags, plus ``tags`` for a single one), ``oci-archive``, ``oci-dir`` or
+        ``docker-dir`` (one image each).  An archive is written to a temporary file
+        renamed over ``path`` when complete."""
+        from pypod_core.engine.image_transfer import save_images
+
+        self.check_valid()
+        if isinstance(refs, str) or not all(isinstance(r, str) for r in refs):
+            raise InvalidArgError(f"save: refs must be a list of image names, not {refs!r}")
+        return save_images(self._runtime, list(refs), path, format=format, tags=tags,
+                           progress=progress)
+
+    def load_images(self, path: str, *, progress: Callable[[PullEvent], None] | None = None,
+                    signature_policy: str = "") -> LoadResult:
+        """Store every image of the archive or layout ``path`` (an OCI layout
+        directory, an OCI archive, a docker archive of one or several images, a
+        ``dir:`` directory: sniffed), as ``podman load``; names as a pull from that
+        transport gives them.  ImageFormatError (one line, nothing stored) for a
+        foreign or truncated archive."""
+        from pypod_core.engine.image_transfer import load_images
+
+        self.check_valid()
+        return load_images(self._runtime, path, progress=progress,
+                           signature_policy=signature_policy)
 
     # -- names -----------------------------------------------------------------------------
 
@@ -281,6 +347,31 @@ def _apply_layer_files(store: ImageStore, driver: GraphDriver,
                                  diff_id=digest, chain_id=chain, diff_size=info.diff_size))
         parent = chain
     return result
+
+
+def _check_push_args(ref: Any, dest: Any, tls_verify: Any, authfile: Any, creds: Any,
+                     fmt: Any, compression: Any, progress: Any) -> None:
+    """InvalidArgError naming the first argument of push of the wrong type or value."""
+    if not isinstance(ref, str) or not ref:
+        raise InvalidArgError("push: an image name or id is required")
+    if dest is not None and not isinstance(dest, str):
+        raise InvalidArgError(f"push: dest must be a string, not {dest!r}")
+    if tls_verify is not None and not isinstance(tls_verify, bool):
+        raise InvalidArgError(f"push: tls_verify must be True, False or None, not "
+                              f"{tls_verify!r}")
+    if fmt not in ("", "oci", "v2s2"):
+        raise InvalidArgError(f"push: unsupported manifest format {fmt!r} (oci or v2s2)")
+    if compression not in ("", "gzip", "zstd"):
+        raise InvalidArgError(f"push: unsupported compression format {compression!r} "
+                              "(gzip or zstd)")
+    for name, value in (("authfile", authfile), ("creds", creds)):
+        if not isinstance(value, str):
+            raise InvalidArgError(f"push: {name} must be a string, not {value!r}")
+    if authfile and not os.path.exists(authfile):
+        raise InvalidArgError(f"credential file is not accessible: stat {authfile}: no such "
+                              f"file or directory")
+    if progress is not None and not callable(progress):
+        raise InvalidArgError(f"push: progress must be callable, not {progress!r}")
 
 
 def _by_id(image: Image, ref: str) -> bool:

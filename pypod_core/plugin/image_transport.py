@@ -459,6 +459,13 @@ class ImageSource(ABC):
         """The index (manifest list) the manifest was chosen from, or None."""
         return None
 
+    def names(self) -> tuple[str, ...]:
+        """The names the image is stored under when pulled or loaded from here, as
+        podman names it for this transport (a registry: the resolved reference; an
+        archive: the names it records; a ``dir:``: none, the image is known by its
+        id).  Short names are put under ``localhost/`` by the engine."""
+        return (self.reference,)
+
     @abstractmethod
     def open_blob(self, descriptor: BlobDescriptor) -> BinaryIO:
         """A stream of the blob's raw (compressed) bytes that raises BlobDigestError at
@@ -598,6 +605,10 @@ class ImageDestination(ABC):
     #: The manifest media types the destination takes, preferred first (an OCI layout
     #: only OCI's; a docker-archive only Docker's; a registry both).
     manifest_types: ClassVar[tuple[str, ...]] = (OCI_MANIFEST, DOCKER_MANIFEST)
+    #: Whether layers stored uncompressed are compressed on the way here (``push
+    #: --compression-format``); False for one that keeps what it is given (``dir:``)
+    #: or stores layers uncompressed itself (``docker-archive:``).
+    compress_layers: ClassVar[bool] = True
 
     @abstractmethod
     def has_blob(self, descriptor: BlobDescriptor) -> bool:
@@ -670,6 +681,17 @@ class ImageTransport(ABC):
     @abstractmethod
     def _open(self, reference: str, options: PullOptions) -> ImageSource:
         """Build the source of ``reference``; fetch no blob."""
+
+    def image_references(self, reference: str) -> list[str]:
+        """The references (no prefix) of every image ``reference`` holds, for ``load``:
+        a multi-image archive lists each of its images; by default ``[reference]``."""
+        return [reference]
+
+    def recognizes(self, path: str) -> bool:
+        """Whether the file or directory ``path`` is in this transport's format (how
+        ``load`` sniffs an archive); by default False, the transport is not loaded
+        from.  It reads no more than it needs to tell."""
+        return False
 
     def open_destination(self, reference: str, options: PushOptions) -> ImageDestination:
         """Open ``reference`` (no prefix) for writing; UnsupportedTransportError for a

@@ -78,6 +78,9 @@ class RuntimeConfig:
         factory=lambda: ["PATH=/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin:/bin:/sbin"]
     )
     cgroup_manager: str = "cgroupfs"
+    #: Global flags for the OCI runtime binary, each without its leading ``--``
+    #: (``log-format=json``): podman's ``--runtime-flag``.
+    runtime_flags: list[str] = attrs.field(factory=list)
     init_path: str = ""
     # Storage and the runtime's own directories.
     graph_root: str = "/var/lib/pypod"
@@ -93,6 +96,11 @@ class RuntimeConfig:
     #: The volume driver of a volume created without ``-d`` (and of those a container
     #: creates): podman has no key for it and always uses "local".
     volume_driver: str = "local"
+    #: Where events go (containers.conf's ``events_logger``, podman's
+    #: ``--events-backend``): "file" (podman's ``tmp_dir/events/events.log``) or "none";
+    #: pypod has no journald backend.  No events log is written yet: the key is what an
+    #: events writer is to read.
+    events_logger: str = "file"
     # Containers.
     max_log_size: int = -1
     no_pivot_root: bool = False

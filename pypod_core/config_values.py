@@ -27,6 +27,8 @@ MAX_DEPTH: Final = 32
 #: Values of ``cgroup_manager`` and of ``netns``.
 CGROUP_MANAGERS: Final = ("cgroupfs", "systemd")
 NETNS_MODES: Final = ("bridge", "none", "host")
+#: Values of ``events_logger`` (podman's journald is not one: pypod has none).
+EVENTS_LOGGERS: Final = ("file", "none")
 #: conmon reads logs in 8 KiB chunks: a positive log size limit below that is refused,
 #: as containers.conf's ``log_size_max`` is; a negative one means no limit.
 MIN_LOG_SIZE: Final = 8192
@@ -84,6 +86,12 @@ def _env_var(value: str) -> str | None:
     return None
 
 
+def _runtime_flag(value: str) -> str | None:
+    if not value or value.startswith("-"):
+        return f"{value!r} is not a runtime flag without its leading -- (log-format=json)"
+    return None
+
+
 def _log_size(value: int) -> str | None:
     if 0 <= value < MIN_LOG_SIZE:
         return f"{value} is neither negative (no limit) nor at least {MIN_LOG_SIZE} bytes"
@@ -118,6 +126,7 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "conmon_path": _each(_absolute),
     "conmon_env_vars": _each(_env_var),
     "cgroup_manager": _one_of(*CGROUP_MANAGERS),
+    "runtime_flags": _each(_runtime_flag),
     "init_path": _optional_absolute,
     "graph_root": _absolute,
     "run_root": _absolute,
@@ -133,6 +142,7 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "cni_plugin_dir": _each(_absolute),
     "cni_default_network": _name,
     "netns": _one_of(*NETNS_MODES),
+    "events_logger": _one_of(*EVENTS_LOGGERS),
     "infra_image": _infra_image,
     "infra_command": _command,
     "registries_conf": _absolute,

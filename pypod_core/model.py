@@ -273,6 +273,9 @@ class PodConfig:
     port_mappings: tuple[PortMapping, ...] = ()
     namespace: str = ""
     created: float = attrs.field(factory=time.time)
+    #: What happens when the last of its containers (but the infra one) exits, as
+    #: podman's ``--exit-policy``: "continue" (the infra container runs on) or "stop".
+    exit_policy: str = "continue"
 
 
 @attrs.define(kw_only=True)

@@ -108,7 +108,7 @@ def test_errors_are_one_line_and_exit_125(cli_flags: list[str], own_rootfs: str,
     (tmp_path / "d").mkdir()
     (tmp_path / "f").write_text("f")
     cases = [
-        (("nosuch:/x", str(tmp_path)), "no container with name or id"),
+        (("nosuch:/x", str(tmp_path)), "no container with name or ID"),
         ((str(tmp_path / "f"), "target:/nope/x"),
          '"/nope/x" could not be found on container target: no such file or directory'),
         ((str(tmp_path / "d"), "target:/etc/passwd"),

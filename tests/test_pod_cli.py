@@ -104,7 +104,8 @@ def test_pod_verbs_and_errors(pypod: Pypod, rootfs: str) -> None:
     assert pypod("pod", "create", "--name", "sleeper").returncode == 125
     bad = pypod("pod", "create", "--share", "mnt")
     assert (bad.returncode, bad.stderr) == (
-        125, "Error: invalid namespace to share 'mnt': pods share net, ipc, uts, pid\n")
+        125, "Error: invalid kernel namespace to share: mnt. Options are: cgroup, ipc, "
+             "net, pid, uts or none\n")
     missing = pypod("pod", "stop", "nosuchpod")
     assert missing.returncode == 125 and "nosuchpod" in missing.stderr
     assert ok(pypod("pod", "rm", "-a", "-f")).count("\n") == 1

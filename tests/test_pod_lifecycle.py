@@ -243,7 +243,7 @@ def test_a_member_cannot_configure_the_network_it_shares(rt, rootfs) -> None:
             rt.create_container(rootfs, ["true"], pod=pod, **fields)
     with pytest.raises(InvalidArgError):
         rt.create_pod(infra=False, share=("net",))
-    with pytest.raises(InvalidArgError, match="invalid namespace"):
+    with pytest.raises(InvalidArgError, match="invalid kernel namespace to share: mnt"):
         rt.create_pod(share=("mnt",))
     # Without an infra container a pod only groups containers: nothing is shared.
     plain = rt.create_pod(infra=False)

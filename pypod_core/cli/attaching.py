@@ -22,6 +22,7 @@ from pypod_core.errors import (
     CommandNotFoundError,
     CtrStateInvalidError,
     DetachedError,
+    OCIRuntimeError,
 )
 from pypod_core.host import tty
 
@@ -79,7 +80,19 @@ def start_attached(ctr: Container, interactive: bool, detach_keys: str) -> int:
                                       stdin=_stdin(interactive), detach_keys=detach_keys,
                                       resize=window)
 
-    return _exit_code(session)
+    try:
+        return _exit_code(session)
+    except OCIRuntimeError as exc:
+        return start_failed(exc)
+
+
+def start_failed(exc: OCIRuntimeError) -> int:
+    """``run``'s exit code when the OCI runtime could not start the container (podman's
+    define.ExitCode): 127 for a missing file, else 126; the error on one line."""
+    error_line(str(exc))
+    text = str(exc).lower()
+    return EXIT_NOT_FOUND if "not found" in text or "no such file" in text \
+        else EXIT_CANNOT_INVOKE
 
 
 def attach(ctr: Container, interactive: bool, detach_keys: str, sig_proxy: bool = True,

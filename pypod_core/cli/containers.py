@@ -26,6 +26,7 @@ from pypod_core.errors import (
     CtrStateInvalidError,
     InvalidArgError,
     NoSuchCtrError,
+    OCIRuntimeError,
     PypodError,
 )
 
@@ -178,8 +179,13 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         # runtime picks (config netns, or the pod's namespace for a pod's container,
         # where -P publishes nothing: the pod's ports are the pod's).
         mode = "bridge" if ports or args.ip or (args.publish_all and not args.pod) else None
-    if (args.ip or ports) and mode not in ("bridge", None):
-        raise InvalidArgError(f"--ip and -p need a network; --network is {mode}")
+    if ports and mode in ("host", "none"):
+        # podman's warning; the container runs without the mappings
+        print("WARN: Port mappings have been discarded as one of the Host, Container, Pod, "
+              "and None network modes are in use", file=sys.stderr)
+        ports = ()
+    if args.ip and mode not in ("bridge", None):
+        raise InvalidArgError(f"--ip needs a network; --network is {mode}")
     fields: dict[str, Any] = {
         "env": opt.parse_env(args.env), "labels": opt.parse_labels(args.label),
         "hostname": args.hostname,
@@ -278,8 +284,10 @@ def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
     if args.detach:
         try:
             ctr.start()
-        except BaseException:
+        except BaseException as exc:
             _remove_quietly(ctx, ctr, args.rm)
+            if isinstance(exc, OCIRuntimeError):
+                return _attaching().start_failed(exc)
             raise
         ctx.out(ctr.id)
         return 0
@@ -292,6 +300,12 @@ def _add_run(sub: Any) -> None:
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
     add_detach_keys_flag(p)
     p.set_defaults(func=cmd_run)
+
+
+def _attaching() -> Any:
+    from pypod_core.cli import attaching  # lazy: only attached sessions (~2 ms)
+
+    return attaching
 
 
 def _attached(ctr: Container, interactive: bool, detach_keys: str) -> int:
@@ -324,17 +338,116 @@ def _remove_quietly(ctx: CLIContext, ctr: Container, wanted: bool) -> None:
 def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Container], Any],
           show: Callable[[str, Container, Any], str | None] | None = None,
           **for_each_options: Any) -> int:
-    """Apply ``act`` to each named container (or all with ``--all``); print each name as
-    given (or ``show(name, container, act's result)``); on errors, report each and exit
-    125 after trying the rest (``for_each_options``: see :func:`for_each`)."""
-    names = args.containers
-    if getattr(args, "all", False):
-        names = [c.id for c in ctx.runtime.containers(all=True)]
-    elif not names:
-        raise InvalidArgError(f"{args.verb}: at least one container name or id is required")
+    """Apply ``act`` to each container the command line names (see :func:`_targets`);
+    print each name as given (or ``show(name, container, act's result)``); on errors,
+    report each and exit 125 after trying the rest (``for_each_options``: see
+    :func:`for_each`)."""
     _check_time(args)
+    names = _targets(args, ctx, for_each_options.get("ignore", ()))
     return for_each(names, ctx.runtime.lookup_container, act,
                     show or (lambda name, ctr, result: name), ctx.out, **for_each_options)
+
+
+def _targets(args: argparse.Namespace, ctx: CLIContext,
+             ignore: tuple[type[Exception], ...] = ()) -> list[str]:
+    """The containers a command acts on, as podman's: those named and those whose ids
+    ``--cidfile`` files hold; or every one (``--all``) or the newest (``--latest``);
+    with ``--filter``, only those (of the named, or of all) that match.  ``--all`` and
+    ``--all``-like selections print ids; named containers print as given."""
+    names = list(args.containers) + _cidfile_ids(args, bool(ignore))
+    # restart --running: every running container, as podman's
+    every = getattr(args, "all", False) or getattr(args, "running", False)
+    latest = getattr(args, "latest", False)
+    specs = getattr(args, "filter", None) or []
+    # a --cidfile skipped by --ignore names nothing, and that is no error
+    _check_selection(args.verb, names, every, latest,
+                     bool(specs) or bool(getattr(args, "cidfile", None)))
+    if latest:
+        ctrs = ctx.runtime.containers(all=True)
+        if not ctrs:
+            raise NoSuchCtrError("no containers to act on: no latest container")
+        return [max(ctrs, key=lambda c: c.config.created).id]
+    if not specs:
+        return names if not every else [c.id for c in _every(args, ctx)]
+    from pypod_core.cli.ctr_filters import container_filter  # lazy: only --filter
+
+    match = container_filter(specs, ctx.runtime)
+    if names:
+        return [n for n in names if _matches(ctx, n, match)]
+    return [c.id for c in _every(args, ctx) if match(c)]
+
+
+#: What ``--all`` means to the verbs for which it is not every container (podman's):
+#: the states of the containers it takes.
+_ALL_STATES = {
+    "start": ("configured", "created", "exited", "stopped"),
+    "pause": ("running",),
+    "unpause": ("paused",),
+}
+
+
+def _every(args: argparse.Namespace, ctx: CLIContext) -> list[Container]:
+    """The containers ``--all`` (or ``--filter`` alone) takes for this verb."""
+    states = _ALL_STATES.get(args.verb)
+    if getattr(args, "running", False):
+        states = ("running",)
+    ctrs = ctx.runtime.containers(all=True)
+    return ctrs if states is None else [c for c in ctrs if c.state.state.value in states]
+
+
+def _matches(ctx: CLIContext, name: str, match: Callable[[Container], bool]) -> bool:
+    """Whether the named container matches a filter; a missing one is kept, for the
+    command to report."""
+    try:
+        return match(ctx.runtime.lookup_container(name))
+    except NoSuchCtrError:
+        return True
+
+
+def _check_selection(verb: str, names: list[str], every: bool, latest: bool,
+                     selected: bool) -> None:
+    """podman's rules: names, --all and --latest exclude each other; something must be
+    named unless --filter or --cidfile selects."""
+    if every and latest:
+        raise InvalidArgError("--all and --latest cannot be used together")
+    if names and latest:
+        raise InvalidArgError("--latest and containers cannot be used together")
+    if names and every:
+        if verb == "start":
+            raise InvalidArgError("either start all containers or the container(s) "
+                                  "provided in the arguments")
+        raise InvalidArgError("no arguments are needed with --all")
+    if not (names or every or latest or selected):
+        raise InvalidArgError(f"{verb}: at least one container name or id is required")
+
+
+def _cidfile_ids(args: argparse.Namespace, ignore: bool) -> list[str]:
+    """The ids in the ``--cidfile`` files (one each, as ``run --cidfile`` writes it);
+    a file that does not exist is an error, or skipped with ``--ignore``."""
+    ids = []
+    for path in getattr(args, "cidfile", None) or ():
+        try:
+            with open(path) as f:
+                ids.append(f.read().strip())
+        except FileNotFoundError:
+            if ignore:
+                continue
+            raise InvalidArgError(f"reading CIDFile: open {path}: no such file or "
+                                  "directory") from None
+    return ids
+
+
+def _add_selection(p: argparse.ArgumentParser, cidfile: bool = False,
+                   filters: bool = False) -> None:
+    """``--latest`` and, for the verbs that have them, ``--cidfile`` and ``--filter``."""
+    p.add_argument("-l", "--latest", action="store_true",
+                   help="act on the latest container created")
+    if cidfile:
+        p.add_argument("--cidfile", action="append", default=[], metavar="FILE",
+                       help="read the container's id from this file (repeatable)")
+    if filters:
+        p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                       help="only the containers that match (as ps --filter)")
 
 
 def _check_time(args: argparse.Namespace) -> None:
@@ -367,6 +480,8 @@ def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
     if args.attach:
         from pypod_core.engine.detach_keys import parse_detach_keys  # lazy: not for parsing
 
+        if args.all:
+            raise InvalidArgError("you cannot start and attach all containers at once")
         if len(args.containers) != 1:
             raise InvalidArgError("start --attach takes exactly one container")
         parse_detach_keys(args.detach_keys)
@@ -378,7 +493,8 @@ def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
             attaching.attach(ctr, interactive, args.detach_keys, newline=False)
             return ctr.wait()
         return _attached(ctr, interactive, args.detach_keys)
-    return _each(args, ctx, lambda c: c.start())
+    return _each(args, ctx, lambda c: c.start(),
+                 show=lambda name, c, _: name if args.containers else c.id)
 
 
 def _add_start(sub: Any) -> None:
@@ -387,7 +503,8 @@ def _add_start(sub: Any) -> None:
     p.add_argument("-i", "--interactive", action="store_true",
                    help="as podman's: stdin goes to a container made with -i or -t")
     add_detach_keys_flag(p)
-    _multi(p, cmd_start, "start")
+    _add_selection(p, filters=True)
+    _multi(p, cmd_start, "start", all_flag=True)
 
 
 def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -401,6 +518,7 @@ def _add_stop(sub: Any) -> None:
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
     p.add_argument("-i", "--ignore", action="store_true",
                    help="no error for a container that does not exist")
+    _add_selection(p, cidfile=True, filters=True)
     _multi(p, cmd_stop, "stop", all_flag=True)
 
 
@@ -415,6 +533,7 @@ def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
 def _add_kill(sub: Any) -> None:
     p = sub.add_parser("kill", help=summary("kill"))
     p.add_argument("-s", "--signal", default="SIGKILL")
+    _add_selection(p, cidfile=True)
     _multi(p, cmd_kill, "kill", all_flag=True)
 
 
@@ -425,12 +544,52 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
     ``--force``, and the exit code says what failed (see _rm_exit_code)."""
     if args.time is not None and not args.force:
         raise InvalidArgError("--force option must be specified to use the --time option")
-    return _each(args, ctx,
-                 lambda c: ctx.runtime.remove_container(c, force=args.force, timeout=args.time,
-                                                        volumes=args.volumes),
-                 show=lambda name, c, removed: c.id if removed else None,
-                 ignore=_missing() if args.force or args.ignore else (),
-                 exit_code=_rm_exit_code)
+    ignore = _missing() if args.force or args.ignore else ()
+    _check_time(args)
+    names = _targets(args, ctx, ignore)
+    if args.depend:
+        names = _with_dependents(ctx, names)
+    return for_each(names, ctx.runtime.lookup_container, lambda c: _remove(args, ctx, c),
+                    lambda name, c, removed: c.id if removed else None, ctx.out,
+                    ignore=ignore, exit_code=_rm_exit_code)
+
+
+def _remove(args: argparse.Namespace, ctx: CLIContext, ctr: Container) -> bool:
+    """Remove one container; with ``--depend``, a pod's infra container takes its pod
+    (whose other containers went before it), as podman's."""
+    if args.depend and ctr.config.is_infra and ctr.config.pod:
+        from pypod_core.errors import NoSuchPodError
+
+        try:
+            pod = ctx.runtime.get_pod(ctr.config.pod)
+        except NoSuchPodError:
+            pass
+        else:
+            ctx.runtime.remove_pod(pod, force=args.force, timeout=args.time)
+            return True
+    return bool(ctx.runtime.remove_container(ctr, force=args.force, timeout=args.time,
+                                             volumes=args.volumes))
+
+
+def _with_dependents(ctx: CLIContext, names: list[str]) -> list[str]:
+    """``rm --depend``: each named container after those that depend on it (those that
+    joined its namespaces), theirs first in turn; a name that is no container stays, for
+    the removal to report."""
+    ordered: list[str] = []
+
+    def visit(ctr_id: str, seen: frozenset[str]) -> None:
+        for user in ctx.runtime.state.container_in_use(ctr_id):
+            if user not in seen:
+                visit(user, seen | {user})
+        if ctr_id not in ordered:
+            ordered.append(ctr_id)
+
+    for name in names:
+        try:
+            visit(ctx.runtime.lookup_container(name).id, frozenset())
+        except NoSuchCtrError:
+            ordered.append(name)
+    return ordered
 
 
 def _add_rm(sub: Any) -> None:
@@ -442,6 +601,9 @@ def _add_rm(sub: Any) -> None:
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
     p.add_argument("-v", "--volumes", action="store_true",
                    help="remove the container's anonymous volumes too")
+    p.add_argument("--depend", action="store_true",
+                   help="remove the containers that depend on it first")
+    _add_selection(p, cidfile=True)
     _multi(p, cmd_rm, "rm", all_flag=True)
 
 
@@ -451,7 +613,9 @@ def cmd_pause(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 
 def _add_pause(sub: Any) -> None:
-    _multi(sub.add_parser("pause", help=summary("pause")), cmd_pause, "pause")
+    p = sub.add_parser("pause", help=summary("pause"))
+    _add_selection(p)
+    _multi(p, cmd_pause, "pause", all_flag=True)
 
 
 def cmd_unpause(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -460,7 +624,9 @@ def cmd_unpause(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 
 def _add_unpause(sub: Any) -> None:
-    _multi(sub.add_parser("unpause", help=summary("unpause")), cmd_unpause, "unpause")
+    p = sub.add_parser("unpause", help=summary("unpause"))
+    _add_selection(p)
+    _multi(p, cmd_unpause, "unpause", all_flag=True)
 
 
 def cmd_restart(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -471,6 +637,8 @@ def cmd_restart(args: argparse.Namespace, ctx: CLIContext) -> int:
 def _add_restart(sub: Any) -> None:
     p = sub.add_parser("restart", help=summary("restart"))
     p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    p.add_argument("--running", action="store_true", help="only the running containers")
+    _add_selection(p)
     _multi(p, cmd_restart, "restart", all_flag=True)
 
 
@@ -508,17 +676,20 @@ def _add_cleanup(sub: Any) -> None:
 
 
 def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod ps [-a] [-q] [--format json|TEMPLATE] [--no-trunc]``."""
+    """``pypod ps [-a] [-q] [-f F] [-n N|-l] [-s|--ns] [--sort K] [--format F]``."""
     from pypod_core.engine.inspect import ps_entry  # lazy: the engine, not for parsing
 
     template = parse_format(args.format, "json")  # before any work, as Go's
+    _check_ps_flags(args)
     now = time.time()
-    ctrs = ctx.runtime.containers(all=args.all)
-    if args.quiet:
-        for c in ctrs:
-            ctx.out(c.id if args.no_trunc else c.id[:12])
-        return 0
+    ctrs = _ps_containers(args, ctx)
     entries = [ps_entry(c, now) for c in ctrs]
+    if args.sort or args.size or args.ns:
+        _ps_extras(args, entries, ctrs)
+    if args.quiet and not args.format:
+        for e in entries:
+            ctx.out(e["Id"] if args.no_trunc else e["Id"][:12])
+        return 0
     if any(c.config.pod for c in ctrs):
         pod_names = {p.id: p.name for p in ctx.runtime.pods()}
         for entry in entries:
@@ -529,8 +700,56 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
         for entry in entries:
             ctx.out(template.render(_ps_template_view(entry, args.no_trunc)))
     else:
-        _ps_table(ctx, entries, args.no_trunc, args.pod)
+        _ps_table(ctx, entries, args)
     return 0
+
+
+def _ps_extras(args: argparse.Namespace, entries: list[dict[str, Any]],
+               ctrs: list[Container]) -> None:
+    """``--size`` and ``--ns`` fill their fields of the entries; ``--sort`` sorts them."""
+    from pypod_core.cli import ps_columns  # lazy: only --sort, --size, --ns (~1 ms)
+
+    if args.sort:
+        ps_columns.check_sort(args.sort)
+    for entry, ctr in zip(entries, ctrs, strict=True):
+        if args.size:
+            entry["Size"] = ps_columns.container_size(ctr)
+        if args.ns:
+            live = ctr.state.state.value in ("running", "paused")
+            entry["Namespaces"] = ps_columns.namespaces(ctr.state.pid if live else 0)
+    if args.sort:
+        entries.sort(key=ps_columns.sort_key(args.sort))
+
+
+def _check_ps_flags(args: argparse.Namespace) -> None:
+    """podman's exclusions among ps's flags."""
+    if args.last is not None and args.last >= 0 and args.latest:
+        raise InvalidArgError("last and latest are mutually exclusive")
+    if args.quiet and (args.size or args.ns):
+        raise InvalidArgError("quiet conflicts with size and namespace")
+    if args.size and args.ns:
+        raise InvalidArgError("size and namespace options conflict")
+
+
+def _ps_containers(args: argparse.Namespace, ctx: CLIContext) -> list[Container]:
+    """The containers ``ps`` lists: the running ones, or every one with ``-a``,
+    ``--last``, ``--latest`` or a ``status`` filter (podman's, after docker's); those
+    that match the filters; the newest (``--latest``) or the newest N (``--last N``)."""
+    last = args.last if args.last is not None and args.last >= 0 else None
+    every = args.all or last is not None or args.latest
+    if args.filter:
+        from pypod_core.cli.ctr_filters import container_filter, parse_filters  # lazy: only -f
+
+        every = every or bool(parse_filters(args.filter).get("status"))
+        match = container_filter(args.filter, ctx.runtime)
+        ctrs = [c for c in ctx.runtime.containers(all=every) if match(c)]
+    else:
+        ctrs = ctx.runtime.containers(all=every)
+    if args.latest:
+        return sorted(ctrs, key=lambda c: c.config.created)[-1:]
+    if last is not None:
+        return sorted(ctrs, key=lambda c: c.config.created, reverse=True)[:last]
+    return ctrs
 
 
 def _add_ps(sub: Any) -> None:
@@ -547,22 +766,40 @@ def _ps_template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
             "ImageID": entry["ImageID"] if no_trunc else entry["ImageID"][:12]}
 
 
-def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]], no_trunc: bool,
-              pods: bool = False) -> None:
-    header: tuple[str, ...] = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
-                               "PORTS", "NAMES")
+def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]],
+              args: argparse.Namespace) -> None:
+    """podman's ps table; ``--pod``, ``--size`` and ``--ns`` add their columns
+    (``--ns`` in place of the usual ones but the id and names, as podman's)."""
     from pypod_core.engine.inspect import ports_text  # lazy: the engine, not for parsing
 
-    header += ("POD ID", "PODNAME") if pods else ()
+    no_trunc = args.no_trunc
+    short = (lambda i: i) if no_trunc else (lambda i: i[:12])
+    ns_columns: list[str] = []
+    if args.ns or args.size:
+        from pypod_core.cli import ps_columns  # lazy: only --size, --ns (~1 ms)
+
+        ns_columns = [column for column, _ in ps_columns.NS_COLUMNS]
+    if args.ns:
+        header: tuple[str, ...] = ("CONTAINER ID", "NAMES", "PID", *ns_columns)
+    else:
+        header = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
+    header += ("SIZE",) if args.size else ()
+    header += ("POD ID", "PODNAME") if args.pod else ()
     rows = [header]
     for e in entries:
-        command = " ".join(e["Command"])
-        if not no_trunc and len(command) > 17:
-            command = command[:17] + "..."
-        rows.append((e["Id"] if no_trunc else e["Id"][:12], e["Image"], command, e["CreatedAt"],
-                     e["Status"], ports_text(e), ",".join(e["Names"]))
-                    + ((e["Pod"] if no_trunc else e["Pod"][:12], e["PodName"]) if pods else ()))
-    table(rows, ctx.out)
+        if args.ns:
+            row: tuple[str, ...] = (short(e["Id"]), ",".join(e["Names"]), str(e["Pid"]),
+                                    *(e["Namespaces"][c] for c in ns_columns))
+        else:
+            command = " ".join(e["Command"])
+            if not no_trunc and len(command) > 17:
+                command = command[:17] + "..."
+            row = (short(e["Id"]), e["Image"], command, e["CreatedAt"], e["Status"],
+                   ports_text(e), ",".join(e["Names"]))
+        row += (ps_columns.size_text(e["Size"]),) if args.size else ()
+        row += (short(e["Pod"]), e["PodName"]) if args.pod else ()
+        rows.append(row)
+    table(rows[1:] if args.noheading else rows, ctx.out)
 
 
 def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -694,7 +931,9 @@ def _multi(p: argparse.ArgumentParser, handler: Handler, verb: str,
            all_flag: bool = False) -> None:
     p.add_argument("containers", nargs="*", metavar="CONTAINER")
     if all_flag:
-        p.add_argument("-a", "--all", action="store_true", help="act on every container")
+        # start's -a is --attach, as podman's
+        short = () if verb == "start" else ("-a",)
+        p.add_argument(*short, "--all", action="store_true", help="act on every container")
     p.set_defaults(func=handler, verb=verb)
 
 
@@ -704,7 +943,25 @@ def _ps_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
     p.add_argument("--no-trunc", action="store_true", help="full ids and commands")
     p.add_argument("--format", default="", help="json, or a Go template")
-    p.add_argument("--pod", action="store_true", help="show each container's pod")
+    p.add_argument("-p", "--pod", action="store_true", help="show each container's pod")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="only the containers that match: id, name, label, status, exited, "
+                        "ancestor, pod, network, since, before, volume, health, "
+                        "restart-policy")
+    p.add_argument("--sort", default="", metavar="KEY",
+                   help="command, created (the default), id, image, names, runningfor, "
+                        "size or status")
+    p.add_argument("--noheading", action="store_true", help="no header line")
+    p.add_argument("-n", "--last", type=int, default=None, metavar="N",
+                   help="the N containers created last (any state)")
+    p.add_argument("-l", "--latest", action="store_true",
+                   help="the container created last (any state)")
+    p.add_argument("-s", "--size", action="store_true",
+                   help="a SIZE column: what the container wrote (virtual: with its image)")
+    p.add_argument("--ns", action="store_true", help="the namespaces of running containers")
+    p.add_argument("--external", action="store_true",
+                   help="also containers of other tools in the store: pypod's store holds "
+                        "only its own, so the list is the same")
     p.set_defaults(func=cmd_ps)
 
 

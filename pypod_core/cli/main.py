@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from pypod_core.cli import global_flags
 from pypod_core.cli.commands import COMMANDS, group_words, modules_for
 from pypod_core.errors import InvalidArgError, PypodError
 
@@ -24,7 +25,7 @@ from pypod_core.errors import InvalidArgError, PypodError
 EXIT_ERROR = 125
 #: pypod's own flags that take a value, to find the command word in a command line.
 _VALUE_FLAGS = frozenset({"--config", "--root", "--runroot", "--state-type", "--runtime",
-                          "--log-level", "--no-plugin"})
+                          "--log-level", "--no-plugin"}) | global_flags.VALUE_FLAGS
 
 
 def _is_group(word: str) -> bool:
@@ -36,7 +37,12 @@ class UsageError(InvalidArgError):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a usage error is a PypodError (one line, exit 125), not exit 2."""
+    """argparse, but a usage error is a PypodError (one line, exit 125), not exit 2, and
+    a flag is spelt out: no abbreviations, as podman takes none."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
@@ -58,6 +64,7 @@ class CLIContext:
             value = getattr(a, flag)
             if value is not None:
                 options[key] = value
+        options.update(global_flags.config_options(a))
         return {
             "config_path": a.config,
             "no_plugins": a.no_plugin,
@@ -84,11 +91,13 @@ class CLIContext:
                 argv += [f"--{flag.replace('_', '-')}", value]
         for name in a.no_plugin:
             argv += ["--no-plugin", name]
-        return argv
+        return argv + global_flags.global_argv(a)
 
     def out(self, text: str = "") -> None:
-        """Print a line of the command's output."""
-        print(text)
+        """Print a line of the command's output (none with ``--noout``: podman's drops
+        its own output; what containers write, attached or in logs, is not its own)."""
+        if not self.args.noout:
+            print(text)
 
     def close(self) -> None:
         """Close the runtime's state if one was built."""
@@ -155,6 +164,7 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
                         help="do not load this plugin (repeatable)")
     parser.add_argument("--trace-plugins", action="store_true",
                         help="print each runtime stage, the plugin serving it and its time")
+    global_flags.add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     want = Wanted(argv)
     if want.command not in COMMANDS:  # no command, or an unknown one: list them all
@@ -200,10 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = None
     try:
         parser = build_parser(argv)
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
+        if args.version:
+            print(global_flags.version_line())
+            return 0
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_ERROR
+        global_flags.check_remote(args)
         ctx = CLIContext(args)
         return int(args.func(args, ctx) or 0)
     except PypodError as exc:
@@ -220,6 +234,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if ctx is not None:
             ctx.close()
+
+
+def _parse(parser: ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; an unknown flag is an error naming it and its command (argparse
+    reports a sub-command's leftovers as the top level's, without the command)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        where = " ".join(w for w in command_words(argv) if w in COMMANDS or
+                         w == getattr(args, f"{args.command}_command", None))
+        prog = f"pypod {where}" if where else "pypod"
+        flags = [e for e in extra if e.startswith("-")]
+        if flags:
+            raise UsageError(f"unknown flag: {flags[0].split('=')[0]} (see '{prog} --help')")
+        raise UsageError(f"{prog}: unexpected arguments: {' '.join(extra)}")
+    return args
 
 
 def _wants_debug(argv: list[str]) -> bool:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.output import parse_format
-from pypod_core.errors import NetworkError, PypodError
+from pypod_core.errors import NetworkError, NoSuchNetworkError, PypodError
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -108,19 +108,17 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod network rm NAME...``: refuse while containers are configured to join it."""
     from pypod_core.engine.networking import remove_network  # lazy: only network rm (~4 ms)
 
-    failed: PypodError | None = None
+    code = 0
     for name in args.names:
         try:
             remove_network(ctx.runtime, name)
             ctx.out(name)
         except PypodError as exc:
-            if len(args.names) == 1:
-                raise
             print(f"Error: {exc}", file=sys.stderr)
-            failed = exc
-    if failed is not None:
-        return 125
-    return 0
+            # podman's exit codes: 1 for a network that does not exist, else 125
+            failed = 1 if isinstance(exc, NoSuchNetworkError) else 125
+            code = failed if code == 0 else min(code, failed)
+    return code
 
 
 def _add_rm(group: Any) -> None:

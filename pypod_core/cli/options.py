@@ -81,7 +81,7 @@ def parse_signal(text: str) -> int:
         member = getattr(signal.Signals, name, None)
         if member is not None:
             return int(member)
-    raise InvalidArgError(f"invalid signal {text!r}")
+    raise InvalidArgError(f"invalid signal: {text}")  # podman's words
 
 
 def parse_entrypoint(text: str) -> tuple[str, ...]:

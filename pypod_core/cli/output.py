@@ -53,7 +53,10 @@ def parse_format(fmt: str, *plain: str) -> Any:
 
 
 def table(rows: Sequence[Sequence[str]], out: Callable[[str], None]) -> None:
-    """Print rows (the first a header) in columns two spaces apart, as podman does."""
+    """Print rows (the first a header, unless the caller dropped it: ``--noheading``)
+    in columns two spaces apart, as podman does; nothing for no rows."""
+    if not rows:
+        return
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

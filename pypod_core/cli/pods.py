@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -49,9 +50,22 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
     mode, networks = (None, ()) if args.network is None else opt.parse_network(args.network)
     etc = opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,
                          args.no_hosts)
+    if args.name is not None and args.pod_name is not None:
+        raise InvalidArgError("cannot specify --name and NAME at the same time")
+    if args.pod_id_file and os.path.exists(args.pod_id_file):
+        raise InvalidArgError(f"pod id file exists. Ensure another pod is not using it or "
+                              f"delete {args.pod_id_file}")
+    command = None if args.infra_command is None else \
+        opt.parse_entrypoint(args.infra_command)
     pod = ctx.runtime.create_pod(
-        name=args.name, labels=opt.parse_labels(args.label), ports=ports, share=share,
-        infra=infra, network_mode=mode, networks=networks, hostname=args.hostname, **etc)
+        name=args.name if args.name is not None else args.pod_name,
+        labels=opt.parse_labels(args.label), ports=ports, share=share,
+        infra=infra, network_mode=mode, networks=networks, hostname=args.hostname,
+        infra_name=args.infra_name, infra_image=args.infra_image, infra_command=command,
+        exit_policy=args.exit_policy, **etc)
+    if args.pod_id_file:
+        with open(args.pod_id_file, "w") as f:
+            f.write(pod.id)
     ctx.out(pod.id)
     return 0
 
@@ -72,9 +86,24 @@ def _add_create(pod: Any) -> None:
                    help="bridge, none, host, or network names (comma-separated); "
                         "default: config netns (bridge when rootful)")
     p.add_argument("--hostname", default="", help="the pod's host name (default: its name)")
+    p.add_argument("--infra-name", default="", metavar="NAME",
+                   help="the infra container's name (default: <pod id>-infra)")
+    p.add_argument("--infra-image", default="", metavar="IMAGE",
+                   help="the infra container's image, or a root filesystem directory "
+                        "(default: config infra_image)")
+    p.add_argument("--infra-command", default=None, metavar="COMMAND",
+                   help="the infra container's command: a path, or a JSON array "
+                        "(default: config infra_command, or the image's entrypoint)")
+    p.add_argument("--pod-id-file", default="", metavar="FILE",
+                   help="write the pod's id to this file (which must not exist)")
+    p.add_argument("--exit-policy", default="continue", metavar="POLICY",
+                   help="continue (the default), or stop: the infra container stops "
+                        "when the pod's last other container exits")
     from pypod_core.cli.containers import add_etc_flags  # lazy: only pod create (~0.3 ms)
 
     add_etc_flags(p, "pod")
+    p.add_argument("pod_name", nargs="?", default=None, metavar="NAME",
+                   help="the pod's name (as --name)")
     p.set_defaults(func=cmd_create)
 
 
@@ -86,10 +115,19 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any],
     """Apply ``act`` to each named pod (or all with ``--all``) and print its id; on an
     error, report it and exit 125 after trying the rest (``for_each_options``: see
     :func:`for_each`)."""
+    if getattr(args, "all", False) and (args.pods or args.latest):
+        raise InvalidArgError("--all, --latest and pods cannot be used together")
+    if args.latest and args.pods:
+        raise InvalidArgError("--latest and pods cannot be used together")
     if getattr(args, "all", False):
         names = [p.id for p in ctx.runtime.pods()]
-    elif args.pods:
-        names = args.pods
+    elif args.latest:
+        pods = ctx.runtime.pods()
+        if not pods:
+            raise NoSuchPodError("no pods to act on: no latest pod")
+        names = [max(pods, key=lambda p: p.config.created).id]
+    elif args.pods or args.pod_id_file:
+        names = list(args.pods) + _pod_id_files(args, bool(for_each_options.get("ignore")))
     else:
         raise InvalidArgError(f"pod {args.verb}: at least one pod name or id is required")
     if getattr(args, "time", None) is not None:
@@ -99,6 +137,21 @@ def _each(args: argparse.Namespace, ctx: CLIContext, act: Callable[[Pod], Any],
         check_stop_timeout(args.time, "--time")
     return for_each(names, ctx.runtime.lookup_pod, act, lambda name, pod, _: pod.id, ctx.out,
                     **for_each_options)
+
+
+def _pod_id_files(args: argparse.Namespace, ignore: bool) -> list[str]:
+    """The ids in the ``--pod-id-file`` files (as ``pod create --pod-id-file`` writes
+    them); a missing file is an error, or skipped with ``--ignore``."""
+    ids = []
+    for path in args.pod_id_file:
+        try:
+            with open(path) as f:
+                ids.append(f.read().strip())
+        except FileNotFoundError:
+            if not ignore:
+                raise InvalidArgError(f"reading pod ID file: open {path}: no such file or "
+                                      "directory") from None
+    return ids
 
 
 def cmd_start(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -111,14 +164,17 @@ def _add_start(pod: Any) -> None:
 
 
 def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod pod stop [-t N]``."""
-    return _each(args, ctx, lambda p: p.stop(args.time))
+    """``pypod pod stop [-t N] [-i]``: a missing pod is no error with ``--ignore``."""
+    return _each(args, ctx, lambda p: p.stop(args.time),
+                 ignore=(NoSuchPodError, PodRemovedError) if args.ignore else ())
 
 
 def _add_stop(pod: Any) -> None:
     p = pod.add_parser("stop", help=summary("stop", "pod"))
     p.add_argument("-t", "--time", type=int, default=None,
                    help="seconds before SIGKILL (default: each container's stop timeout)")
+    p.add_argument("-i", "--ignore", action="store_true",
+                   help="no error for a pod that does not exist")
     _multi(p, cmd_stop, "stop")
 
 
@@ -190,23 +246,36 @@ def _add_rm(pod: Any) -> None:
 
 
 def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod pod ps [-q] [--no-trunc] [--format json|TEMPLATE]``."""
+    """``pypod pod ps [-q] [--no-trunc] [-f F] [--sort K] [--noheading] [--format F]``."""
     template = parse_format(args.format, "json")  # before any work, as Go's
-    pods = ctx.runtime.pods()
-    if args.quiet:
-        for pod in pods:
-            ctx.out(pod.id if args.no_trunc else pod.id[:12])
+    pairs = [(pod.ps_entry(), pod.config.created) for pod in ctx.runtime.pods()]
+    if args.filter or args.sort:
+        from pypod_core.cli import pod_filters  # lazy: only --filter, --sort
+
+        match = pod_filter_or_all(args.filter)
+        pairs = [pair for pair in pairs if match(pair[0])]
+        if args.sort:
+            pairs.sort(key=pod_filters.sort_key(pod_filters.check_sort(args.sort)))
+    entries = [entry for entry, _ in pairs]
+    if args.quiet and not args.format:
+        for entry in entries:
+            ctx.out(entry["Id"] if args.no_trunc else entry["Id"][:12])
         return 0
-    entries = [pod.ps_entry() for pod in pods]
-    created = [pod.config.created for pod in pods]
     if args.format == "json":
         ctx.out(json.dumps(entries, indent=2))
     elif template is not None:
         for entry in entries:
             ctx.out(template.render(_template_view(entry, args.no_trunc)))
     else:
-        _table(ctx, list(zip(entries, created, strict=True)), args.no_trunc)
+        _table(ctx, pairs, args.no_trunc, heading=not args.noheading)
     return 0
+
+
+def pod_filter_or_all(specs: list[str]) -> Callable[[dict[str, Any]], bool]:
+    """The predicate of ``--filter``s over pod ps entries (true for all without any)."""
+    from pypod_core.cli.pod_filters import pod_filter  # lazy: only --filter
+
+    return pod_filter(specs) if specs else (lambda entry: True)
 
 
 def _add_ps(pod: Any, verb: str = "ps") -> None:
@@ -214,6 +283,12 @@ def _add_ps(pod: Any, verb: str = "ps") -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print ids only")
     p.add_argument("--no-trunc", action="store_true", help="full ids")
     p.add_argument("--format", default="", help="json, or a Go template")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="only the pods that match: id, name, label, status, network, "
+                        "ctr-names, ctr-ids, ctr-status, ctr-number")
+    p.add_argument("--sort", default="", metavar="KEY",
+                   help="created (the default), id, name, number or status")
+    p.add_argument("--noheading", action="store_true", help="no header line")
     p.set_defaults(func=cmd_ps)
 
 
@@ -234,7 +309,7 @@ def _template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
 
 
 def _table(ctx: CLIContext, entries: list[tuple[dict[str, Any], float]],
-           no_trunc: bool) -> None:
+           no_trunc: bool, heading: bool = True) -> None:
     from pypod_core.engine.inspect import ago  # lazy: the engine, not for parsing
 
     now = time.time()
@@ -245,7 +320,7 @@ def _table(ctx: CLIContext, entries: list[tuple[dict[str, Any], float]],
                      f"{ago(now - created)} ago",
                      e["InfraId"] if no_trunc else e["InfraId"][:12],
                      str(len(e["Containers"]))))
-    table(rows, ctx.out)
+    table(rows if heading else rows[1:], ctx.out)
 
 
 def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -279,6 +354,9 @@ def _add_inspect(pod: Any) -> None:
 
 def _multi(p: argparse.ArgumentParser, handler: Callable[..., int], verb: str) -> None:
     p.add_argument("-a", "--all", action="store_true", help="act on every pod")
+    p.add_argument("-l", "--latest", action="store_true", help="act on the latest pod created")
+    p.add_argument("--pod-id-file", action="append", default=[], metavar="FILE",
+                   help="read the pod's id from this file (repeatable)")
     p.add_argument("pods", nargs="*", metavar="POD")
     p.set_defaults(func=handler, verb=verb)
 

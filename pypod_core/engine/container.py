@@ -25,6 +25,8 @@ from pypod_core.errors import (
     CtrWaitTimeoutError,
     InvalidArgError,
     NoSuchCtrError,
+    NoSuchPodError,
+    PodRemovedError,
     StateUnwritableError,
 )
 from pypod_core.host.locks import LockTimeout
@@ -475,6 +477,25 @@ class Container:
                     self._cleanup(keep_exit_file=True)
                 finally:
                     self._save_exit()
+        if self.config.pod and not self.config.is_infra:
+            self._apply_exit_policy()
+
+    def _apply_exit_policy(self) -> None:
+        """A pod with exit policy "stop" (podman's): once its last container but the
+        infra one has exited, the infra container is stopped too.  Outside this
+        container's lock: stopping the infra container takes its own."""
+        try:
+            pod = self.runtime.get_pod(self.config.pod)
+        except (NoSuchPodError, PodRemovedError):
+            return
+        if pod.config.exit_policy != "stop":
+            return
+        members = pod.containers()
+        if any(c.state.state in LIVE for c in members if not c.config.is_infra):
+            return
+        for infra in members:
+            if infra.config.is_infra:
+                infra.stop()
 
     def _cleanup(self, keep_exit_file: bool = False) -> None:
         """Undo ``_init`` for a container that no longer runs; the caller saves (and,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pypod_core.errors import ConfigError, InvalidArgError
 from pypod_core.host.rootfs import make_busybox_rootfs
@@ -42,12 +42,13 @@ while :; do sleep 2147483647 & wait $!; done
 """
 
 
-def infra_rootfs(config: RuntimeConfig) -> str:
-    """The root filesystem directory of infra containers, built on first use.
+def infra_rootfs(config: RuntimeConfig, image: str = "") -> str:
+    """The root filesystem directory of infra containers (``image``, default config
+    ``infra_image``), built on first use.
 
     The build happens in a private directory renamed into place, so that processes
     creating their first pods at the same moment never see a half-made tree."""
-    image = config.infra_image
+    image = image or config.infra_image
     if os.path.isabs(image):
         if not os.path.isdir(image):
             raise InvalidArgError(f"infra_image {image}: not a directory")
@@ -74,3 +75,22 @@ def infra_rootfs(config: RuntimeConfig) -> str:
                               f"at {target}: {exc} (or set infra_image to a root "
                               "filesystem directory)") from None
     return target
+
+
+def infra_source(runtime: Any, image: str, command: list[str] | None) -> dict[str, Any]:
+    """create_container's root filesystem and command for a pod's infra container.
+
+    ``image`` ("": config ``infra_image``) is an absolute root filesystem directory, an
+    image of the store (podman's ``--infra-image``: ``command`` replaces its entrypoint,
+    and without one its own runs), or a name for pypod's pause root filesystem (built
+    under ``graph_root/infra``).  ``command`` (None: config ``infra_command``) runs in a
+    directory."""
+    config: RuntimeConfig = runtime.config
+    if image and not os.path.isabs(image) and runtime.image_exists(image):
+        return {"image": image, "command": (),
+                **({"entrypoint": command} if command else {})}
+    if image and not os.path.isabs(image) and ("/" in image or ":" in image):
+        raise InvalidArgError(f"--infra-image {image}: no such image in the store "
+                              "(pull it first) and not a directory")
+    rootfs = infra_rootfs(config, image)
+    return {"rootfs": rootfs, "command": command or config.infra_command}

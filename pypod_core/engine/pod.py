@@ -251,7 +251,7 @@ class Pod:
             "Namespace": self.config.namespace,
             "Created": go_time(self.config.created),
             "CreateCommand": None,
-            "ExitPolicy": "continue",
+            "ExitPolicy": self.config.exit_policy,
             "State": pod_status([c.state.state for c in ctrs]),
             "Hostname": infra.config.hostname if infra else "",
             "Labels": dict(self.config.labels),

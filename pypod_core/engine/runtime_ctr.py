@@ -348,8 +348,9 @@ class ContainerOps(RuntimeHalf):
                     "running or paused containers cannot be removed without force")
             users = self.state.container_in_use(ctr.id)
             if users:
-                raise CtrInUseError(f"container {ctr.name} has dependent containers which "
-                                    f"must be removed first: {', '.join(users)}")
+                # podman's words (scripts match them), naming it by id as podman does
+                raise CtrInUseError(f"container {ctr.id} has dependent containers which "
+                                    f"must be removed before it: {', '.join(users)}")
             ctr._stop(ctr.config.stop_timeout if timeout is None else timeout)
             # Not saved: we hold the lock until the record is gone, and a removal cut
             # short is simply done again (a commit costs milliseconds, x100 for rm -a).

@@ -62,10 +62,34 @@ def parse_share(value: str) -> tuple[str, ...]:
 
 def _check_share(kinds: Sequence[str]) -> tuple[str, ...]:
     unknown = [k for k in kinds if k not in SHAREABLE]
+    if unknown == ["cgroup"] * len(unknown) and unknown:
+        raise InvalidArgError("pods cannot share the cgroup namespace in pypod: share "
+                              f"{', '.join(sorted(SHAREABLE))} or none")
     if unknown:
-        raise InvalidArgError(f"invalid namespace to share {unknown[0]!r}: pods share "
-                              f"{', '.join(SHAREABLE)}")
+        # podman's words, which scripts match
+        raise InvalidArgError(f"invalid kernel namespace to share: {unknown[0]}. Options "
+                              "are: cgroup, ipc, net, pid, uts or none")
     return tuple(dict.fromkeys(kinds))
+
+
+#: podman's pod exit policies.
+EXIT_POLICIES = ("continue", "stop")
+
+
+def _infra_options(infra: bool, name: str, image: str, command: Sequence[str] | None,
+                   exit_policy: str) -> dict[str, Any]:
+    """create_pod's infra container options, checked (podman's words)."""
+    if exit_policy not in EXIT_POLICIES:
+        raise InvalidArgError(f'running pod create option: invalid pod exit policy: '
+                              f'"{exit_policy}"')
+    if not infra and name:
+        raise InvalidArgError("cannot set infra-name without an infra container")
+    if not infra and (image or command):
+        raise InvalidArgError("cannot set infra-image or infra-command without an infra "
+                              "container")
+    if command is not None and (isinstance(command, str) or not command or not command[0]):
+        raise InvalidArgError("infra_command: a non-empty list of arguments")
+    return {"name": name, "image": image, "command": list(command) if command else None}
 
 
 class PodOps(RuntimeHalf):
@@ -91,7 +115,10 @@ class PodOps(RuntimeHalf):
                    networks: Sequence[str] = (), hostname: str = "",
                    dns_servers: Sequence[str] = (), dns_search: Sequence[str] = (),
                    dns_options: Sequence[str] = (), no_resolv_conf: bool = False,
-                   extra_hosts: Sequence[str] = (), no_hosts: bool = False) -> Pod:
+                   extra_hosts: Sequence[str] = (), no_hosts: bool = False,
+                   infra_name: str = "", infra_image: str = "",
+                   infra_command: Sequence[str] | None = None,
+                   exit_policy: str = "continue") -> Pod:
         """Add a new pod and its infra container (not started: ``pod.start()``).
 
         ``share`` is the namespace kinds its containers share (default net, ipc, uts; none
@@ -101,12 +128,19 @@ class PodOps(RuntimeHalf):
         validated, or a free one is generated; it is unique across pods and containers.
         The DNS and hosts settings (those of ``create_container``) are the infra
         container's too: the containers sharing the pod's network use its files.
+        ``infra_name``, ``infra_image`` and ``infra_command`` replace the infra
+        container's name (``<pod id>-infra``), root filesystem (config ``infra_image``:
+        see :func:`pypod_core.engine.infra.infra_source`) and command (config
+        ``infra_command``).  ``exit_policy`` ("continue" or "stop") says whether the
+        infra container stops when the pod's last other container exits.
         """
         from pypod_core.engine import etc_files, validate
         from pypod_core.engine.pod import Pod
 
         self.check_valid()
         validate.pod_args(name, labels, ports, share, infra, network_mode, networks, hostname)
+        infra_options = _infra_options(infra, infra_name, infra_image, infra_command,
+                                       exit_policy)
         etc = etc_files.check_fields({
             "dns_servers": dns_servers, "dns_search": dns_search, "dns_options": dns_options,
             "no_resolv_conf": no_resolv_conf, "extra_hosts": extra_hosts,
@@ -126,11 +160,12 @@ class PodOps(RuntimeHalf):
         if (ports or networks) and mode != "bridge":
             raise InvalidArgError(f"published ports and networks need a bridge network; "
                                   f"the pod's network mode is {mode}")
-        record = self._add_pod_record(name, dict(labels or {}), kinds, infra, tuple(ports))
+        record = self._add_pod_record(name, dict(labels or {}), kinds, infra, tuple(ports),
+                                      exit_policy)
         pod = Pod(self._runtime, record)
         if infra:
             try:
-                self._create_infra(pod, mode, tuple(networks), hostname, etc)
+                self._create_infra(pod, mode, tuple(networks), hostname, etc, infra_options)
             except BaseException:
                 self._forget_pod(pod.id)
                 raise
@@ -143,14 +178,14 @@ class PodOps(RuntimeHalf):
 
     def _add_pod_record(self, name: str | None, labels: dict[str, str],
                         share: tuple[str, ...], infra: bool,
-                        ports: tuple[PortMapping, ...]) -> PodRecord:
+                        ports: tuple[PortMapping, ...], exit_policy: str) -> PodRecord:
         if name is not None:
             validate_name(name)
         for attempt in range(NAME_ATTEMPTS):
             config = PodConfig(id=new_id(), name=name if name is not None
                                else self.generate_name(), labels=labels, share=share,
                                infra=infra, port_mappings=ports,
-                               namespace=self.config.namespace)
+                               namespace=self.config.namespace, exit_policy=exit_policy)
             record = PodRecord(config, PodState())
             try:
                 self.state.add_pod(record)
@@ -162,16 +197,19 @@ class PodOps(RuntimeHalf):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _create_infra(self, pod: Pod, mode: str, networks: tuple[str, ...],
-                      hostname: str, etc: Mapping[str, Any]) -> None:
-        """The infra container: the pause process from pypod's infra root filesystem,
-        read-only, named ``<pod id>-infra`` as podman's, holding the pod's network and
-        its hosts and resolv.conf (``etc``: their settings)."""
-        from pypod_core.engine.infra import infra_rootfs
+                      hostname: str, etc: Mapping[str, Any],
+                      options: Mapping[str, Any]) -> None:
+        """The infra container: the pause process from pypod's infra root filesystem
+        (or ``options``: see create_pod), read-only, named ``<pod id>-infra`` as
+        podman's, holding the pod's network and its hosts and resolv.conf (``etc``:
+        their settings)."""
+        from pypod_core.engine.infra import infra_source
         from pypod_core.engine.validate import MAX_HOSTNAME
 
+        source = infra_source(self._runtime, options["image"], options["command"])
         infra = self._runtime.create_container(
-            infra_rootfs(self.config), self.config.infra_command,
-            name=f"{pod.id[:12]}-infra", pod=pod.id, is_infra=True, read_only=True,
+            **source, name=options["name"] or f"{pod.id[:12]}-infra", pod=pod.id,
+            is_infra=True, read_only=True,
             hostname=(hostname or pod.name)[:MAX_HOSTNAME], network_mode=mode,
             networks=networks, port_mappings=pod.config.port_mappings,
             labels={"io.pypod.pod.infra": pod.id}, **etc)
@@ -291,8 +329,9 @@ class PodOps(RuntimeHalf):
             return
         others = [i for i in self.state.pod_containers_by_id(pod.id) if i != ctr.id]
         users = f" and {len(others)} container(s) share its namespaces" if others else ""
-        raise CtrInUseError(f"container {ctr.name} is the infra container of pod {pod.name}"
-                            f"{users}: remove the pod instead (pypod pod rm)")
+        raise CtrInUseError(f"container {ctr.id} is the infra container of pod {pod.name}"
+                            f"{users} and cannot be removed without removing the pod "
+                            "(pypod pod rm, or rm --depend)")
 
     # -- whole runtime -----------------------------------------------------------------
 

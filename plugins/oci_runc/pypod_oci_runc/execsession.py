@@ -80,7 +80,7 @@ def _start(backend: ConmonOCIRuntime, ctr: Container, spec: ExecSpec, stdin: boo
         conmon=backend.conmon_path, runtime=backend.path,
         # The runtime's errors also go to a log of the session's: crun reports a command
         # it cannot run on the terminal, and conmon passes on no message then.
-        runtime_args=("--root", backend.state_root, "--log-format=json",
+        runtime_args=(*backend.global_args, "--log-format=json",
                       f"--log={os.path.join(directory, 'oci-log')}"),
         ctr_id=ctr.id, name=ctr.name,
         bundle=directory, pidfile=os.path.join(directory, "pid"),

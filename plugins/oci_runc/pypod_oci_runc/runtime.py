@@ -14,6 +14,7 @@ import json
 import os
 import signal as signals
 import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -46,6 +47,16 @@ DEFER_TO_ATTACHED = ('while read -r p < "$0" && kill -0 "$p"; do sleep 0.05; don
                      ' [ -e "$1" ] || exit 0; shift; exec "$@"')
 
 
+def _warn_sigkill(ctr: Container, timeout: int) -> None:
+    """podman's warning when the stop signal did not stop a container in time."""
+    try:
+        name = signals.Signals(ctr.config.stop_signal).name
+    except ValueError:
+        name = str(ctr.config.stop_signal)
+    sys.stderr.write(f"WARN: StopSignal {name} failed to stop container {ctr.name} in "
+                     f"{timeout} seconds, resorting to SIGKILL\n")
+
+
 class ConmonOCIRuntime(OCIRuntime):
     """An OCI runtime binary (runc, crun) whose containers are monitored by conmon."""
 
@@ -72,8 +83,15 @@ class ConmonOCIRuntime(OCIRuntime):
 
     # -- helpers -----------------------------------------------------------------------
 
+    @property
+    def global_args(self) -> tuple[str, ...]:
+        """The runtime binary's global flags: its state root, then config
+        ``runtime_flags`` (podman's ``--runtime-flag``), each with its ``--``."""
+        flags = self.runtime.config.runtime_flags if self.runtime else []
+        return ("--root", self.state_root, *(f"--{flag}" for flag in flags))
+
     def _cmd(self, *args: str) -> list[str]:
-        return [self.path, "--root", self.state_root, *args]
+        return [self.path, *self.global_args, *args]
 
     def _call(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
         """Run a command of the runtime binary, bounded in time (a hung runtime must not
@@ -123,7 +141,7 @@ class ConmonOCIRuntime(OCIRuntime):
         config = self.runtime.config if self.runtime else None
         args = conmon.ConmonArgs(
             conmon=self.conmon_path, runtime=self.path,
-            runtime_args=("--root", self.state_root),
+            runtime_args=self.global_args,
             ctr_id=ctr.id, name=ctr.name, bundle=ctr.bundle_dir,
             pidfile=ctr.pidfile, conmon_pidfile=ctr.conmon_pidfile,
             exit_dir=ctr.exit_dir, persist_dir=ctr.run_dir, socket_dir=ctr.run_dir,
@@ -213,6 +231,7 @@ class ConmonOCIRuntime(OCIRuntime):
                 raise
             if self.wait_container(ctr, timeout):
                 return
+            _warn_sigkill(ctr, timeout)
         try:
             self.kill_container(ctr, signals.SIGKILL, all_processes=True)
         except OCIRuntimeError:

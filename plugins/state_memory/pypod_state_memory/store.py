@@ -132,7 +132,9 @@ class MemoryState(State):
         if len(matches) > 1:
             raise AmbiguousIDError(f"more than one {kind} matches id prefix {key!r}")
         if not matches:
-            raise missing(f"no {kind} with name or id {key!r} found")
+            # podman's words, which scripts match: a container's name is quoted
+            shown = f'"{key}"' if kind == "container" else key
+            raise missing(f"no {kind} with name or ID {shown} found: no such {kind}")
         return _copy(matches[0])
 
     def _check_new(self, obj_id: str, name: str, exists: type[Exception], kind: str) -> None:

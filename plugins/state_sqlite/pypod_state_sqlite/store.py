@@ -133,7 +133,9 @@ class SQLiteState(State):
         if len(rows) > 1:
             raise AmbiguousIDError(f"more than one {kind} matches id prefix {key!r}")
         if not rows:
-            raise missing(f"no {kind} with name or id {key!r} found")
+            # podman's words, which scripts match: a container's name is quoted
+            shown = f'"{key}"' if kind == "container" else key
+            raise missing(f"no {kind} with name or ID {shown} found: no such {kind}")
         return rows[0]
 
     def _decode(self, text: str, cls: type[Any], kind: str, obj_id: str) -> Any:

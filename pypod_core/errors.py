@@ -260,6 +260,11 @@ class RegistryAuthError(RegistryError):
     """The registry refused the credentials, or wants some and none were given."""
 
 
+class RegistryUnauthorizedError(RegistryAuthError):
+    """The registry or its token server answered 401: it wants credentials and none
+    were given, or those given are wrong (``login``'s "invalid username/password")."""
+
+
 class BlobDigestError(ImageError):
     """A blob's content does not match its digest (or its size); nothing was stored."""
 

@@ -66,3 +66,16 @@ def test_store_and_remove_keep_other_entries(tmp_path):
     assert auth.lookup("a.io/x", path) == auth.Credentials("a", "2")
     assert auth.remove("a.io", path) and not auth.remove("a.io", path)
     assert auth.lookup("b.io/x", path).username == "b"
+
+
+def test_the_default_file_is_registry_auth_file_then_docker_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "env.json"))
+    assert auth.default_auth_file() == str(tmp_path / "env.json")
+    monkeypatch.delenv("REGISTRY_AUTH_FILE")
+    assert auth.default_auth_file() == str(tmp_path / "docker" / "config.json")
+    path = auth.store("a.io", auth.Credentials("u", "p"))
+    assert path == str(tmp_path / "docker" / "config.json")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    assert auth.lookup("a.io/x").username == "u"
+    assert auth.remove_all() == path and json.loads(open(path).read()) == {"auths": {}}

@@ -25,6 +25,7 @@ class Command(NamedTuple):
 _SYSTEM, _CONTAINERS, _PODS = ("system",), ("containers",), ("pods",)
 _NETWORKS, _STATE_ADMIN, _VOLUMES = ("networks",), ("state_admin",), ("volumes",)
 _COPY, _IMAGES, _MOVING = ("copy",), ("images",), ("image_transfer",)
+_LOGIN = ("login",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
@@ -58,6 +59,8 @@ COMMANDS: dict[str, Command] = {
     "save": Command(_MOVING, "write images to an archive or layout"),
     "load": Command(_MOVING, "store the images of an archive or layout"),
     "image": Command((*_IMAGES, *_MOVING), "manage images", group=True),
+    "login": Command(_LOGIN, "log in to a container registry"),
+    "logout": Command(_LOGIN, "log out of a container registry"),
     "network": Command(_NETWORKS, "manage networks", group=True),
     "pod": Command(_PODS, "manage pods", group=True),
     "volume": Command(_VOLUMES, "manage volumes", group=True),

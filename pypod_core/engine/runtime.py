@@ -19,6 +19,7 @@ from pypod_core.engine import defaults, names
 from pypod_core.engine.pipeline import make_runtime
 from pypod_core.engine.runtime_ctr import ContainerOps
 from pypod_core.engine.runtime_img import ImageOps
+from pypod_core.engine.runtime_login import LoginOps
 from pypod_core.engine.runtime_pod import PodOps
 from pypod_core.engine.runtime_vol import VolumeOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
@@ -32,7 +33,7 @@ from pypod_core.plugin.state import State
 from pypod_core.plugin.storage import Storage
 
 
-class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps):
+class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps):
     """A pypod runtime: the state, the OCI runtime, the network, the firewall, the
     images and the volumes."""
 

@@ -1,6 +1,7 @@
 """Registry credentials: containers' auth.json (containers-auth.json(5)) and ``--creds``.
 
 The file is looked up as podman does: ``--authfile``, else ``REGISTRY_AUTH_FILE``, else
+``$DOCKER_CONFIG/config.json``, else
 ``${XDG_RUNTIME_DIR}/containers/auth.json`` (root: ``/run/containers/0/auth.json``); for
 reading only, ``$HOME/.docker/config.json`` is the last fallback.  Entries are keyed by
 registry host, or by ``host/namespace/repository`` for credentials of one part of a
@@ -43,11 +44,15 @@ def parse_creds(creds: str) -> Credentials:
 
 
 def default_auth_file() -> str:
-    """Where ``login`` writes and lookup starts: ``REGISTRY_AUTH_FILE``, else the
+    """Where ``login`` writes and lookup starts: ``REGISTRY_AUTH_FILE``, else
+    ``$DOCKER_CONFIG/config.json`` (podman 4.3's ``--authfile`` default), else the
     per-user runtime directory's ``containers/auth.json``."""
     env = os.environ.get("REGISTRY_AUTH_FILE")
     if env:
         return env
+    docker = os.environ.get("DOCKER_CONFIG")
+    if docker:
+        return os.path.join(docker, "config.json")
     if os.geteuid() == 0:
         return "/run/containers/0/auth.json"
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"
@@ -156,6 +161,17 @@ def remove(key: str, authfile: str = "") -> bool:
     del data["auths"][key]
     _write(path, data)
     return True
+
+
+def remove_all(authfile: str = "") -> str:
+    """Drop every registry's credentials (``auths`` and ``credHelpers`` emptied, the
+    rest of the file kept); return the file's path."""
+    path = authfile or default_auth_file()
+    data = _read(path) or {}
+    data["auths"] = {}
+    data.pop("credHelpers", None)
+    _write(path, data)
+    return path
 
 
 def _write(path: str, data: dict[str, Any]) -> None:

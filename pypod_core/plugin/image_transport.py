@@ -47,6 +47,7 @@ from pypod_core.errors import (
 from pypod_core.host.registries import Resolution
 
 if TYPE_CHECKING:
+    from pypod_core.host.auth import Credentials
     from pypod_core.host.policy import Policy
 
 # -- media types -----------------------------------------------------------------------
@@ -698,6 +699,17 @@ class ImageTransport(ABC):
         transport that only reads."""
         raise UnsupportedTransportError(f"the {self.name} transport cannot be written "
                                         f"to (destination {reference!r})")
+
+    def check_auth(self, registry: str, credentials: Credentials | None, *,
+                   tls_verify: bool | None = None, registries_conf: str = "",
+                   cert_dir: str = "") -> None:
+        """Check ``credentials`` against ``registry`` (a host), as ``login`` does
+        before it writes them: return if the registry accepts them,
+        RegistryUnauthorizedError if it refuses them, RegistryError if it cannot be
+        asked.  ``tls_verify`` None follows registries.conf.  Transports without
+        registries raise UnsupportedTransportError (the default)."""
+        raise UnsupportedTransportError(f"the {self.name} transport has no registries "
+                                        f"to log in to ({registry!r})")
 
 
 def split_transport(reference: str, transports: Iterable[str]) -> tuple[str, str]:

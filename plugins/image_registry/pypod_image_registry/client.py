@@ -1,14 +1,20 @@
-"""A registry client on ``http.client``: the distribution spec's pull side.
+"""A registry client on ``http.client``: the requests of the distribution spec, pulls'
+and pushes alike.
 
 One client per registry host.  It chooses the scheme (https, verified unless the
 registry is insecure; an insecure one is tried over plain http first, then https
 without verification), authenticates when the registry asks (``WWW-Authenticate``:
 Basic with the credentials, or Bearer: a token from the realm for the scope), follows
 redirects (never sending the registry's credentials to another host), and retries
-transient failures (connection errors, 429, 5xx) with a growing pause.  Connections are
-kept per thread, so blobs can be fetched in parallel.  A TLS context is made only for
-an https connection (``http.client`` itself imports ``ssl`` when it is imported, so the
-module's cost is paid anyway; building a context, which loads the CA store, is not).
+transient failures (connection errors, 429, 5xx) with a growing pause.  A request's
+body is bytes or a callable that makes a fresh stream each time, so that a retry, a
+redirect or an authentication round can send it again.  TLS trusts the system's CAs
+plus a certs.d directory's (``--cert-dir``, else ``/etc/containers/certs.d/HOST``):
+``*.crt`` CAs and ``*.cert``/``*.key`` client certificates, as containers-certs.d(5).
+Connections are kept per thread, so blobs can be fetched in parallel.  A TLS context
+is made only for an https connection (``http.client`` itself imports ``ssl`` when it
+is imported, so the module's cost is paid anyway; building a context, which loads the
+CA store, is not).
 """
 
 from __future__ import annotations
@@ -21,10 +27,15 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, BinaryIO
 
-from pypod_core.errors import NoSuchImageError, RegistryAuthError, RegistryError
+from pypod_core.errors import (
+    NoSuchImageError,
+    RegistryAuthError,
+    RegistryError,
+    RegistryUnauthorizedError,
+)
 from pypod_core.host.auth import Credentials
 from pypod_core.host.reference import DOCKER_HUB, DOCKER_HUB_ENDPOINT
 
@@ -36,6 +47,10 @@ _MAX_RETRY_AFTER = 5.0
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     ConnectionError, TimeoutError, http.client.IncompleteRead,
     http.client.RemoteDisconnected, http.client.BadStatusLine)
+#: A request body: bytes, or a callable giving a fresh stream (or bytes) per sending.
+Body = bytes | Callable[[], "BinaryIO | bytes"] | None
+#: How much http.client sends per write of a streamed body (its default is 8 KiB).
+_BLOCK = 1 << 18
 _CHALLENGE = re.compile(r'([a-zA-Z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
 
@@ -73,7 +88,7 @@ class RegistryClient:
 
     def __init__(self, host: str, *, insecure: bool = False, credentials:
                  Credentials | None = None, retries: int = 3, timeout: float = 60.0,
-                 backoff: float = 0.2):
+                 backoff: float = 0.2, cert_dir: str = ""):
         self.host = host
         self.endpoint = DOCKER_HUB_ENDPOINT if host == DOCKER_HUB else host
         self.insecure = insecure
@@ -88,6 +103,8 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._tokens: dict[str, str] = {}
         self._basic = False
+        self.cert_dir = cert_dir
+        self._contexts: dict[str, ssl.SSLContext] = {}
 
     # -- connections -----------------------------------------------------------------
 
@@ -101,16 +118,29 @@ class RegistryClient:
             conn = None
         if conn is None:
             if scheme == "http":
-                conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
+                conn = http.client.HTTPConnection(netloc, timeout=self.timeout,
+                                                  blocksize=_BLOCK)
             else:
-                context = ssl.create_default_context()
-                if scheme == "https-noverify":
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
                 conn = http.client.HTTPSConnection(netloc, timeout=self.timeout,
-                                                   context=context)
+                                                   context=self._context(scheme, netloc),
+                                                   blocksize=_BLOCK)
             pool[(scheme, netloc)] = conn
         return conn
+
+    def _context(self, scheme: str, netloc: str) -> ssl.SSLContext:
+        """The TLS context for ``netloc`` (made once: loading the CAs costs): the
+        system's CAs and the certs.d directory's; unverified for ``https-noverify``."""
+        key = f"{scheme} {netloc}"
+        with self._lock:
+            if key not in self._contexts:
+                # lazy: only an https registry reads certs.d
+                from pypod_image_registry.certs import tls_context
+
+                own = netloc == self.endpoint
+                self._contexts[key] = tls_context(
+                    self.host if own else netloc, verify=scheme != "https-noverify",
+                    cert_dir=self.cert_dir if own else "")
+            return self._contexts[key]
 
     def _drop(self, scheme: str, netloc: str) -> None:
         conn = self._local.__dict__.get("pool", {}).pop((scheme, netloc), None)
@@ -123,13 +153,16 @@ class RegistryClient:
             conn.close()
 
     def _send(self, scheme: str, netloc: str, method: str, path: str,
-              headers: Mapping[str, str]) -> http.client.HTTPResponse:
+              headers: Mapping[str, str], body: Body = None) -> http.client.HTTPResponse:
         """One request on a kept connection, once again on a fresh one if the kept
-        one had been closed by the server meanwhile."""
+        one had been closed by the server meanwhile.  Not a PATCH or a streamed
+        body: the server may have taken it before the connection broke, and sending it
+        again would append it twice (the upload asks the registry where it is)."""
+        again = method != "PATCH" and not callable(body)
         for attempt in (0, 1):
             conn = self._connection(scheme, netloc)
             try:
-                conn.request(method, path, headers=dict(headers))
+                conn.request(method, path, body=_payload(body), headers=dict(headers))
                 response = conn.getresponse()
                 response._pypod_connection = conn  # type: ignore[attr-defined]
                 self._local.__dict__.setdefault("last", {})[(scheme, netloc)] = response
@@ -137,10 +170,12 @@ class RegistryClient:
             except (http.client.RemoteDisconnected, BrokenPipeError,
                     ConnectionResetError) as exc:
                 self._drop(scheme, netloc)
-                if attempt:
+                if attempt or not again:
                     raise TransientRegistryError(
                         f"{self.host}: connection lost: {exc}") from exc
-            except OSError:
+            except BaseException:
+                # Anything else (a timeout, the body's reader failing, a digest
+                # mismatch found while sending): the connection is mid-request.
                 self._drop(scheme, netloc)
                 raise
         raise AssertionError("unreachable")
@@ -150,37 +185,78 @@ class RegistryClient:
     def get(self, path: str, headers: Mapping[str, str] | None = None, *,
             scope: str = "", what: str = "") -> http.client.HTTPResponse:
         """GET ``path`` (``/v2/...``): the 2xx response, its body not yet read.
-        NoSuchImageError for 404, RegistryAuthError for 401/403 after authenticating,
-        RegistryError for the rest; transient failures are retried."""
-        for attempt in range(self.retries + 1):
+        NoSuchImageError for 404, RegistryUnauthorizedError for 401 after
+        authenticating (RegistryAuthError for 403), RegistryError for the rest;
+        transient failures are retried."""
+        return self.request("GET", path, headers, scope=scope, what=what)
+
+    def request(self, method: str, path: str, headers: Mapping[str, str] | None = None,
+                *, body: Body = None, scope: str = "", what: str = "",
+                accept: Collection[int] = (), retries: int | None = None
+                ) -> http.client.HTTPResponse:
+        """Send ``method`` to ``path`` (``/v2/...``, or an absolute URL the registry
+        gave, such as an upload's ``Location``) and return the response, its body not
+        yet read: a 2xx one, or one whose status is in ``accept`` (HEAD's 404).  Errors
+        as :meth:`get`'s.  Transient failures are retried ``retries`` times (default:
+        the client's); with ``retries=0`` a TransientRegistryError reaches the caller,
+        which may resume (a chunked upload)."""
+        tries = self.retries if retries is None else retries
+        for attempt in range(tries + 1):
             try:
-                return self._get_once(path, dict(headers or {}), scope, what)
+                return self._once(method, path, dict(headers or {}), body, scope,
+                                  what or path, frozenset(accept))
             except TransientRegistryError as exc:
-                if attempt == self.retries:
+                if attempt == tries:
+                    if not tries:
+                        raise
                     raise RegistryError(f"{exc} (tried {attempt + 1} times)") from None
                 time.sleep(getattr(exc, "retry_after", None)
                            or self.backoff * (2 ** attempt))
         raise AssertionError("unreachable")
 
-    def _get_once(self, path: str, headers: dict[str, str], scope: str,
-                  what: str) -> http.client.HTTPResponse:
+    def _once(self, method: str, path: str, headers: dict[str, str], body: Body,
+              scope: str, what: str, accept: frozenset[int]) -> http.client.HTTPResponse:
         authenticated = False
         while True:
-            response = self._follow(path, headers, scope)
+            sent_auth = self._auth_header(scope)
+            response = self._follow(method, path, headers, body, scope)
             if response.status == 401 and not authenticated:
                 challenge = response.getheader("WWW-Authenticate", "")
-                body = response.read()
-                self._authenticate(challenge, scope, body, what or path)
+                text = response.read()
+                # Another thread may have authenticated while this request was on its
+                # way without credentials: then send it again with them.
+                if self._auth_header(scope) == sent_auth:
+                    self._authenticate(challenge, scope, text, what)
                 authenticated = True
                 continue
-            return self._check(response, what or path)
+            if response.status in accept:
+                return response
+            return self._check(response, what)
 
-    def _follow(self, path: str, headers: dict[str, str], scope: str
-                ) -> http.client.HTTPResponse:
+    def _target(self, url: str, base: tuple[str, str, str] | None = None
+                ) -> tuple[str, str, str, bool]:
+        """(scheme, netloc, path, whether it is the registry itself) of ``url``, a
+        path on the registry or a URL (relative to ``base``, a redirect's origin)."""
+        scheme = self._scheme()
+        if base is None and not url.startswith(("http://", "https://")):
+            return scheme, self.endpoint, url, True
+        origin = base or (scheme, self.endpoint, "/v2/")
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(
+            f"{_plain(origin[0])}://{origin[1]}{origin[2]}", url))
+        own = target.netloc == self.endpoint
+        if target.scheme == "http":
+            new_scheme = "http"
+        elif own and scheme == "https-noverify":
+            new_scheme = "https-noverify"
+        else:
+            new_scheme = "https"
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+        return new_scheme, target.netloc, path, own
+
+    def _follow(self, method: str, path: str, headers: dict[str, str], body: Body,
+                scope: str) -> http.client.HTTPResponse:
         """Send to the registry, following redirects; the credentials go only to it."""
-        scheme, netloc = self._scheme(), self.endpoint
-        url_path = path
-        own = True
+        scheme, netloc, url_path, own = self._target(path)
         for _ in range(_MAX_REDIRECTS + 1):
             sent = {"User-Agent": USER_AGENT, **headers}
             if own:
@@ -188,7 +264,8 @@ class RegistryClient:
                 if auth:
                     sent["Authorization"] = auth
             try:
-                response = self._request_scheme(scheme, netloc, url_path, sent, own)
+                response = self._request_scheme(method, scheme, netloc, url_path, sent,
+                                                body, own)
             except TRANSIENT_ERRORS as exc:
                 self._drop(scheme, netloc)
                 raise TransientRegistryError(f"{self.host}: {url_path}: {exc}") from exc
@@ -198,23 +275,24 @@ class RegistryClient:
             response.read()
             if not location:
                 raise RegistryError(f"{self.host}: redirect without a Location for {path}")
-            target = urllib.parse.urlsplit(urllib.parse.urljoin(
-                f"{_plain(scheme)}://{netloc}{url_path}", location))
-            new_scheme = target.scheme if target.scheme == "http" else (
-                "https-noverify" if scheme == "https-noverify" and
-                target.netloc == netloc else "https")
-            own = own and target.netloc == netloc
-            scheme, netloc = new_scheme, target.netloc
-            url_path = target.path + (f"?{target.query}" if target.query else "")
+            if response.status == 303 and method != "HEAD":
+                method, body = "GET", None  # "see other": fetch it, send nothing
+                headers = {k: v for k, v in headers.items()
+                           if k.lower() not in ("content-type", "content-length")}
+            was_own = own
+            scheme, netloc, url_path, own = self._target(location, (scheme, netloc,
+                                                                     url_path))
+            own = own and was_own
         raise RegistryError(f"{self.host}: too many redirects for {path}")
 
-    def _request_scheme(self, scheme: str, netloc: str, path: str, headers: dict[str, str],
-                        own: bool) -> http.client.HTTPResponse:
+    def _request_scheme(self, method: str, scheme: str, netloc: str, path: str,
+                        headers: dict[str, str], body: Body, own: bool
+                        ) -> http.client.HTTPResponse:
         """Send; on the registry itself, the first request also settles the scheme."""
         if not own or len(self._schemes) == 1:
-            return self._checked_send(scheme, netloc, path, headers)
+            return self._checked_send(method, scheme, netloc, path, headers, body)
         try:
-            response = self._checked_send(scheme, netloc, path, headers)
+            response = self._checked_send(method, scheme, netloc, path, headers, body)
         except _FALLBACK_ERRORS as exc:
             if len(self._schemes) == 1 or scheme != self._schemes[0]:
                 raise
@@ -230,15 +308,16 @@ class RegistryClient:
             if len(self._schemes) > 1:
                 self._schemes = self._schemes[1:]
         try:
-            return self._checked_send(self._schemes[0], netloc, path, headers)
+            return self._checked_send(method, self._schemes[0], netloc, path, headers,
+                                      body)
         except OSError as exc:
             raise RegistryError(f"pinging container registry {self.host}: {first_error}; "
                                 f"over https: {exc}") from None
 
-    def _checked_send(self, scheme: str, netloc: str, path: str, headers: dict[str, str]
-                      ) -> http.client.HTTPResponse:
+    def _checked_send(self, method: str, scheme: str, netloc: str, path: str,
+                      headers: dict[str, str], body: Body) -> http.client.HTTPResponse:
         try:
-            return self._send(scheme, netloc, "GET", path, headers)
+            return self._send(scheme, netloc, method, path, headers, body)
         except TRANSIENT_ERRORS:
             raise
         except OSError as exc:
@@ -262,9 +341,9 @@ class RegistryClient:
                 error.retry_after = min(float(retry_after), _MAX_RETRY_AFTER)  # type: ignore[attr-defined]
             raise error
         if status in (401, 403):
-            raise RegistryAuthError(
-                f"{what}: {text or 'unauthorized'} (HTTP {status} from {self.host}): "
-                f"log in, or give --creds or --authfile")
+            kind = RegistryUnauthorizedError if status == 401 else RegistryAuthError
+            raise kind(f"{what}: {text or 'unauthorized'} (HTTP {status} from "
+                       f"{self.host}): log in, or give --creds or --authfile")
         if status == 404:
             raise NoSuchImageError(f"{what}: {text or 'not found'}")
         raise RegistryError(f"{self.host}: {what}: HTTP {status}: {text}")
@@ -285,7 +364,7 @@ class RegistryClient:
         kind, params = parse_challenge(challenge)
         if kind == "basic":
             if not self.credentials or self._basic:
-                raise RegistryAuthError(
+                raise RegistryUnauthorizedError(
                     f"{what}: {error_text(body) or 'unauthorized: authentication required'}"
                     f" (log in, or give --creds or --authfile)")
             self._basic = True
@@ -293,20 +372,22 @@ class RegistryClient:
         if kind != "bearer" or "realm" not in params:
             raise RegistryAuthError(f"{self.host}: unsupported authentication challenge "
                                     f"{challenge!r}")
-        token = self._fetch_token(params, params.get("scope") or scope)
+        token = self._fetch_token(params, scope)
         with self._lock:
             self._tokens[scope] = token
 
     def _fetch_token(self, params: dict[str, str], scope: str) -> str:
-        """GET the realm with service and scope (Basic credentials if any)."""
+        """GET the realm with service and scopes: the challenge's and ``scope``'s
+        (space-separated, e.g. a push's ``repository:A:pull,push repository:B:pull``
+        to mount from B), with Basic credentials if any."""
         realm = urllib.parse.urlsplit(params["realm"])
         if realm.scheme not in ("http", "https") or not realm.netloc:
             raise RegistryAuthError(f"{self.host}: bad token realm {params['realm']!r}")
         query = [(k, v) for k, v in urllib.parse.parse_qsl(realm.query)]
         if params.get("service"):
             query.append(("service", params["service"]))
-        if scope:
-            query.append(("scope", scope))
+        scopes = dict.fromkeys([*params.get("scope", "").split(), *scope.split()])
+        query += [("scope", one) for one in scopes]
         headers = {"User-Agent": USER_AGENT}
         if self.credentials and self.credentials.username:
             query.append(("account", self.credentials.username))
@@ -323,8 +404,9 @@ class RegistryClient:
             raise RegistryAuthError(_describe_os_error(self.host, scheme, realm.netloc, exc)) \
                 from None
         if response.status in (401, 403):
-            raise RegistryAuthError(f"{self.host}: the token server refused the "
-                                    f"credentials: {error_text(body) or response.reason}")
+            raise RegistryUnauthorizedError(
+                f"{self.host}: the token server refused the credentials: "
+                f"{error_text(body) or response.reason}")
         if response.status != 200:
             raise RegistryAuthError(f"{self.host}: token server {realm.netloc}: HTTP "
                                     f"{response.status}: {error_text(body)}")
@@ -346,6 +428,11 @@ def abandon(response: http.client.HTTPResponse) -> None:
         if conn is not None:
             conn.close()
     response.close()
+
+
+def _payload(body: Body) -> BinaryIO | bytes | None:
+    """What to send for ``body``: made afresh for each sending."""
+    return body() if callable(body) else body
 
 
 def _plain(scheme: str) -> str:

@@ -7,9 +7,15 @@ from pypod_core.plugin import ImageTransportBackend, hookimpl
 
 def _factory(runtime):
     # lazy: only when the backend is built
+    import os
+
     from pypod_image_registry.transport import DockerTransport
 
-    return DockerTransport(registries_conf=runtime.config.registries_conf)
+    # Which repositories have which blobs, for cross-repository mounts on push
+    # (containers/image keeps its blob info cache beside its store, too).
+    locations = os.path.join(runtime.config.graph_root, "cache", "blob-locations.json")
+    return DockerTransport(registries_conf=runtime.config.registries_conf,
+                           blob_locations=locations)
 
 
 @hookimpl

@@ -3,7 +3,12 @@
 ``DockerTransport.open_source(reference, options)`` parses the reference, finds where to
 pull it from (mirrors first, then the registry, with ``location`` rewrites) and returns a
 :class:`RegistrySource` that has fetched nothing yet; its manifest is fetched on first
-use, from the first endpoint that has it.
+use, from the first endpoint that has it.  ``open_destination(reference, options)``
+returns a :class:`~pypod_image_registry.destination.RegistryDestination` (pushes go to
+the registry named, never to a mirror or a ``location`` rewrite, as podman's);
+``check_auth`` is ``login``'s check of credentials.  Both sides note which repositories
+have which blobs (:mod:`pypod_image_registry.blob_locations`), so a push can mount a
+blob from another repository of the registry.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pypod_core.errors import (
     RegistryError,
 )
 from pypod_core.host import auth
-from pypod_core.host.reference import ImageReference, parse_reference
+from pypod_core.host.reference import DOCKER_HUB, ImageReference, parse_reference
 from pypod_core.host.registries import (
     Endpoint,
     RegistriesConf,
@@ -35,16 +40,19 @@ from pypod_core.plugin.image_transport import (
     OCI_INDEX,
     OCI_MANIFEST,
     BlobDescriptor,
+    ImageDestination,
     ImageSource,
     ImageTransport,
     Manifest,
     PullOptions,
+    PushOptions,
     VerifiedReader,
     choose_platform,
     parse_index,
     sniff_media_type,
     verified_bytes,
 )
+from pypod_image_registry.blob_locations import BlobLocations
 from pypod_image_registry.client import (
     TRANSIENT_ERRORS,
     RegistryClient,
@@ -60,10 +68,19 @@ class DockerTransport(ImageTransport):
 
     name = "docker"
 
-    def __init__(self, registries_conf: str = ""):
+    def __init__(self, registries_conf: str = "", blob_locations: str = ""):
         self.registries_conf = registries_conf
+        #: The file recording which repositories have which blobs ("": memory only).
+        self.blob_locations = blob_locations
+        self._locations: BlobLocations | None = None
 
-    def registries(self, options: PullOptions) -> RegistriesConf:
+    def locations(self) -> BlobLocations:
+        """The transport's record of blob locations (one per transport object)."""
+        if self._locations is None:
+            self._locations = BlobLocations(self.blob_locations)
+        return self._locations
+
+    def registries(self, options: PullOptions | PushOptions) -> RegistriesConf:
         """The registries.conf that applies (the options', else the transport's)."""
         return load_registries(registries_conf_path(
             options.registries_conf or self.registries_conf))
@@ -75,8 +92,6 @@ class DockerTransport(ImageTransport):
         return resolve_short_name(reference, self.registries(options), tty=tty)
 
     def _open(self, reference: str, options: PullOptions) -> RegistrySource:
-        if options.cert_dir:
-            raise InvalidArgError("--cert-dir is not supported by pypod's docker transport")
         ref = parse_reference(reference)
         if not ref.qualified:
             raise InvalidArgError(
@@ -85,7 +100,47 @@ class DockerTransport(ImageTransport):
         conf = self.registries(options)
         endpoints = conf.endpoints(ref)
         creds = auth.parse_creds(options.creds) if options.creds else None
-        return RegistrySource(ref, endpoints, options, creds)
+        return RegistrySource(ref, endpoints, options, creds, self.locations())
+
+    def open_destination(self, reference: str, options: PushOptions
+                         ) -> ImageDestination:
+        """The repository ``reference`` names (a short name is Docker Hub's, as the
+        docker transport's references are; ``latest`` when it has no tag), with
+        registries.conf's ``insecure`` and ``blocked`` and the push scope."""
+        from pypod_image_registry.destination import RegistryDestination
+
+        ref = parse_reference(reference)
+        if not ref.qualified:
+            ref = ref.on_registry(DOCKER_HUB)
+        ref = ref.with_default_tag()
+        conf = self.registries(options)
+        registry = conf.registry_for(ref)
+        if registry is not None and registry.blocked:
+            raise RegistryError(f"registry {ref.registry} is blocked in "
+                                f"{conf.path or 'registries.conf'}")
+        insecure = (bool(registry and registry.insecure) if options.tls_verify is None
+                    else not options.tls_verify)
+        creds = (auth.parse_creds(options.creds) if options.creds
+                 else auth.lookup(ref.name, options.authfile))
+        client = RegistryClient(ref.registry, insecure=insecure, credentials=creds,
+                                retries=options.retries, cert_dir=options.cert_dir)
+        return RegistryDestination(ref, client, self.locations(), options.retries)
+
+    def check_auth(self, registry: str, credentials: auth.Credentials | None, *,
+                   tls_verify: bool | None = None, registries_conf: str = "",
+                   cert_dir: str = "") -> None:
+        """``GET /v2/`` of ``registry`` (a host) with ``credentials``, through its
+        authentication challenge (Basic, or a token from the realm); returns when the
+        registry accepts them (or wants none).  RegistryUnauthorizedError when it
+        refuses them, RegistryError when it cannot be reached."""
+        conf = self.registries(PullOptions(registries_conf=registries_conf))
+        insecure = conf.insecure(registry) if tls_verify is None else not tls_verify
+        client = RegistryClient(registry, insecure=insecure, credentials=credentials,
+                                cert_dir=cert_dir)
+        try:
+            client.get("/v2/", what=f"pinging container registry {registry}").read()
+        finally:
+            client.close()
 
 
 class RegistrySource(ImageSource):
@@ -94,7 +149,7 @@ class RegistrySource(ImageSource):
     transport = "docker"
 
     def __init__(self, ref: ImageReference, endpoints: list[Endpoint], options: PullOptions,
-                 creds: auth.Credentials | None):
+                 creds: auth.Credentials | None, locations: BlobLocations | None = None):
         self.ref = ref
         self.reference = str(ref)
         self._endpoints = endpoints
@@ -104,6 +159,7 @@ class RegistrySource(ImageSource):
         self._served: tuple[RegistryClient, ImageReference] | None = None
         self._manifest: Manifest | None = None
         self._index: Manifest | None = None
+        self._locations = locations or BlobLocations()
 
     def _client(self, endpoint: Endpoint) -> RegistryClient:
         host = endpoint.reference.registry
@@ -113,7 +169,8 @@ class RegistrySource(ImageSource):
             creds = self._creds or auth.lookup(endpoint.reference.name,
                                                self._options.authfile)
             self._clients[host] = RegistryClient(
-                host, insecure=insecure, credentials=creds, retries=self._options.retries)
+                host, insecure=insecure, credentials=creds, retries=self._options.retries,
+                cert_dir=self._options.cert_dir)
         return self._clients[host]
 
     # -- manifests -------------------------------------------------------------------
@@ -181,6 +238,8 @@ class RegistrySource(ImageSource):
         client, ref = self._served
         response = client.get(f"/v2/{ref.repository}/blobs/{descriptor.digest}",
                               scope=_scope(ref), what=f"fetching blob {descriptor.digest}")
+        # The registry has it there: a push to another of its repositories may mount it.
+        self._locations.note(descriptor.digest, ref.registry, ref.repository)
         raw: BinaryIO = _ReadErrors(response, client.host)  # type: ignore[assignment]
         return VerifiedReader(raw, descriptor.digest,
                               descriptor.size)  # type: ignore[return-value]
@@ -189,6 +248,7 @@ class RegistrySource(ImageSource):
         return isinstance(error, (TransientRegistryError, *TRANSIENT_ERRORS))
 
     def close(self) -> None:
+        self._locations.flush()
         for client in self._clients.values():
             client.close()
 

@@ -224,7 +224,9 @@ def test_bearer_token_flow(fake):
     ref, tar, _ = _fake_image(fake)
     assert _pull(ref, _insecure())[2] == [tar]
     assert fake.token_requests[0]["service"] == "fake"
-    assert fake.token_requests[0]["scope"] == "repository:fake:pull"
+    # The challenge's scope and the client's own (the repository pulled) both.
+    assert fake.token_requests[0]["scopes"] == ["repository:fake:pull",
+                                                "repository:fake/img:pull"]
     # One token serves the manifest and the blobs: asked for once.
     assert len(fake.token_requests) == 1
 
@@ -356,9 +358,12 @@ def test_a_short_name_is_refused_by_open_source():
         DockerTransport().open_source("busybox", PullOptions(registries_conf="/none"))
 
 
-def test_cert_dir_is_refused_by_name():
-    with pytest.raises(InvalidArgError, match="--cert-dir"):
-        DockerTransport().open_source("a.io/b", PullOptions(cert_dir="/x"))
+def test_a_cert_dir_that_is_not_a_directory_is_named():
+    """(A good one is used by login's tests against an https registry.)"""
+    source = DockerTransport().open_source("127.0.0.1:1/b", PullOptions(
+        cert_dir="/nonexistent", tls_verify=True, registries_conf="/none"))
+    with pytest.raises(RegistryError, match="--cert-dir /nonexistent: not a directory"):
+        source.manifest()
 
 
 def test_short_names_through_an_alias_and_a_search_registry(registry, tmp_path):

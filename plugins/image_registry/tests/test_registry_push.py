@@ -461,3 +461,34 @@ def test_blobs_upload_in_parallel_threads(rt, auth_registry, stored):
         assert errors == []
         dest.put_manifest(manifest)
     assert skopeo_inspect(name, "--creds", creds)["Digest"] == stored.digest
+
+
+# -- the whole path: pypod push (the engine's copy) -> podman -----------------------------
+
+
+def test_pypod_push_on_the_command_line_reaches_podman(rt, registry, stored, podman,
+                                                       tmp_path, runtime_options,
+                                                       registries_conf):
+    """``pypod push IMAGE DEST`` copies the stored image through the engine's copy into
+    the registry: same manifest digest, podman pulls and runs it; ``--digestfile``
+    holds the digest; a second push finds every blob there."""
+    import tomli_w
+
+    from conftest import run_pypod
+
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(ACCEPT))
+    config = tmp_path / "push.conf"
+    config.write_text(tomli_w.dumps({**runtime_options, "state_type": "sqlite",
+                                     "registries_conf": registries_conf,
+                                     "signature_policy": str(policy)}))
+    name = f"{registry.host}/push/cli:1"
+    digestfile = tmp_path / "digest"
+    for _ in range(2):
+        done = run_pypod("--config", str(config), "push", "-q", "--digestfile",
+                         str(digestfile), stored.id, f"docker://{name}")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == ""
+        assert digestfile.read_text() == stored.digest
+    digest, out = podman_pull_and_run(podman, name)
+    assert digest == stored.digest and out == "pushed by pypod\n"

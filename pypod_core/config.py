@@ -96,11 +96,11 @@ class RuntimeConfig:
     #: The volume driver of a volume created without ``-d`` (and of those a container
     #: creates): podman has no key for it and always uses "local".
     volume_driver: str = "local"
-    #: Where events go (containers.conf's ``events_logger``, podman's
-    #: ``--events-backend``): "file" (podman's ``tmp_dir/events/events.log``) or "none";
-    #: pypod has no journald backend.  No events log is written yet: the key is what an
-    #: events writer is to read.
+    #: Where events go (podman's ``events_logger``): "file" (one JSON line each in
+    #: ``events_logfile_path``) or "none"; pypod has no "journald" backend.
     events_logger: str = "file"
+    #: The events log; "" is podman's default, ``tmp_dir/events/events.log``.
+    events_logfile_path: str = ""
     # Containers.
     max_log_size: int = -1
     no_pivot_root: bool = False

@@ -98,6 +98,12 @@ def _log_size(value: int) -> str | None:
     return None
 
 
+def _events_logger(value: str) -> str | None:
+    if value == "journald":
+        return "'journald' is not supported by pypod (no journal backend); use file or none"
+    return _one_of(*EVENTS_LOGGERS)(value)
+
+
 def _infra_image(value: str) -> str | None:
     if value.startswith("/") or _name(value) is None:
         return None
@@ -135,6 +141,8 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "tmp_dir": _absolute,
     "volume_path": _absolute,
     "volume_driver": _name,
+    "events_logger": _events_logger,
+    "events_logfile_path": _optional_absolute,
     "max_log_size": _log_size,
     "hooks_dir": _each(_absolute),
     "namespace": _optional_name,
@@ -142,7 +150,6 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "cni_plugin_dir": _each(_absolute),
     "cni_default_network": _name,
     "netns": _one_of(*NETNS_MODES),
-    "events_logger": _one_of(*EVENTS_LOGGERS),
     "infra_image": _infra_image,
     "infra_command": _command,
     "registries_conf": _absolute,

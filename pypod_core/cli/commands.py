@@ -26,13 +26,16 @@ _SYSTEM, _CONTAINERS, _PODS = ("system",), ("containers",), ("pods",)
 _NETWORKS, _STATE_ADMIN, _VOLUMES = ("networks",), ("state_admin",), ("volumes",)
 _COPY, _IMAGES, _MOVING = ("copy",), ("images",), ("image_transfer",)
 _LOGIN = ("login",)
+_TOOLS, _EVENTS = ("container_tools",), ("events",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
     "info": Command(_SYSTEM, "show host, store, registries and plugins"),
     "plugins": Command(_SYSTEM, "list plugins and the backends they declare"),
     "config": Command(_SYSTEM, "show the effective configuration"),
-    "system": Command(_SYSTEM + _STATE_ADMIN, "manage pypod itself", group=True),
+    "version": Command(_SYSTEM, "show pypod's version"),
+    "events": Command(_EVENTS, "show the events log"),
+    "system": Command(_SYSTEM + _STATE_ADMIN + _EVENTS, "manage pypod itself", group=True),
     "create": Command(_CONTAINERS, "create a container"),
     "run": Command(_CONTAINERS, "run a command in a new container"),
     "start": Command(_CONTAINERS, "start containers"),
@@ -48,10 +51,14 @@ COMMANDS: dict[str, Command] = {
     "logs": Command(_CONTAINERS, "show a container's output"),
     "exec": Command(_CONTAINERS, "run a command in a running container"),
     "attach": Command(_CONTAINERS, "attach to a running container"),
+    "top": Command(_TOOLS, "show a container's processes"),
+    "port": Command(_TOOLS, "show a container's published ports"),
+    "rename": Command(_TOOLS, "give a container a new name"),
     "cp": Command(_COPY, "copy files between containers and the host"),
-    "container": Command((*_CONTAINERS, *_COPY), "manage containers", group=True),
+    "container": Command((*_CONTAINERS, *_COPY, *_TOOLS), "manage containers", group=True),
     "images": Command(_IMAGES, "list images"),
     "pull": Command(_IMAGES, "pull images from a registry"),
+    "build": Command(_SYSTEM, "build an image: not supported by pypod"),
     "rmi": Command(_IMAGES, "remove images"),
     "tag": Command(_IMAGES, "add names to an image"),
     "untag": Command(_IMAGES, "remove names from an image"),
@@ -71,6 +78,11 @@ CONTAINER_ONLY: dict[str, Command] = {
     "ls": Command(_CONTAINERS, "list containers (ps)"),
     "cleanup": Command(_CONTAINERS, "clean up after a container exited (exit command)"),
     "cp": Command(_COPY, COMMANDS["cp"].summary),
+    "exists": Command(_TOOLS, "exit 0 if a container exists, 1 if not"),
+    "prune": Command(_TOOLS, "remove every container that is not running"),
+    "top": Command(_TOOLS, COMMANDS["top"].summary),
+    "port": Command(_TOOLS, COMMANDS["port"].summary),
+    "rename": Command(_TOOLS, COMMANDS["rename"].summary),
 }
 
 _LIST_PODS = Command(_PODS, "list pods")
@@ -85,6 +97,7 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
     "container": CONTAINER_ONLY,
     "system": {
         "info": Command(_SYSTEM, COMMANDS["info"].summary),
+        "events": Command(_EVENTS, COMMANDS["events"].summary),
         "migrate": Command(_STATE_ADMIN, "apply the state database's schema migrations"),
         "reset": Command(_STATE_ADMIN, "remove every container, pod and volume, the "
                                        "state and pypod's directories"),
@@ -95,6 +108,10 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "inspect": Command(_NETWORKS, "show networks' configuration as JSON"),
         "create": Command(_NETWORKS, "define a new bridge network"),
         "rm": Command(_NETWORKS, "remove networks"),
+        "exists": Command(_NETWORKS, "exit 0 if a network exists, 1 if not"),
+        "prune": Command(_NETWORKS, "remove every network no container uses"),
+        "connect": Command(_NETWORKS, "join a network: not supported by pypod"),
+        "disconnect": Command(_NETWORKS, "leave a network: not supported by pypod"),
     },
     "pod": {
         "create": Command(_PODS, "create a pod"),
@@ -109,6 +126,9 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "ls": _LIST_PODS,
         "list": _LIST_PODS,
         "inspect": Command(_PODS, "show pods' configuration and state"),
+        "exists": Command(_PODS, "exit 0 if a pod exists, 1 if not"),
+        "top": Command(_PODS, "show the processes of a pod's containers"),
+        "prune": Command(_PODS, "remove every pod that is stopped or exited"),
     },
     "volume": {
         "create": Command(_VOLUMES, "create a volume"),

@@ -643,12 +643,29 @@ def _add_restart(sub: Any) -> None:
 
 
 def cmd_wait(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod wait``: print each container's exit code."""
-    return _each(args, ctx, lambda c: c.wait(), show=lambda name, c, code: str(code))
+    """``pypod wait [--condition C]... [-i INTERVAL]``: print each container's exit code
+    (-1 for a condition that is a state, as podman's)."""
+    if not args.condition and args.interval is None:
+        return _each(args, ctx, lambda c: c.wait(), show=lambda name, c, code: str(code))
+    from pypod_core.cli.options import parse_duration  # lazy: only --condition/-i
+    from pypod_core.engine.wait import DEFAULT_INTERVAL, parse_conditions
+
+    conditions = parse_conditions(args.condition)
+    interval = DEFAULT_INTERVAL
+    if args.interval is not None:  # podman's: a Go duration, or milliseconds
+        text = args.interval
+        interval = parse_duration(text + "ms" if text.isdigit() else text)
+    return _each(args, ctx, lambda c: c.wait_for(conditions, interval),
+                 show=lambda name, c, code: str(code))
 
 
 def _add_wait(sub: Any) -> None:
-    _multi(sub.add_parser("wait", help=summary("wait")), cmd_wait, "wait")
+    p = sub.add_parser("wait", help=summary("wait"))
+    p.add_argument("--condition", action="append", default=[], metavar="STATE",
+                   help="stopped (the default), exited, running, paused, created, ...")
+    p.add_argument("-i", "--interval", default=None, metavar="DURATION",
+                   help="how often to look (default 250ms; a number: milliseconds)")
+    _multi(p, cmd_wait, "wait")
 
 
 def cmd_cleanup(args: argparse.Namespace, ctx: CLIContext) -> int:
@@ -840,22 +857,28 @@ def _add_inspect(sub: Any) -> None:
 
 
 def cmd_logs(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod logs [-f] [--tail N] [--since T]``: stdout lines on stdout, stderr on
-    stderr."""
-    since = None
-    if args.since:
-        from pypod_core.cli.options import parse_since  # lazy: only --since (~0.4 ms)
+    """``pypod logs [-f] [-n] [-t] [--tail N] [--since T] [--until T] CTR...``: stdout
+    lines on stdout, stderr on stderr; several containers' merged in time order (as
+    they come with ``-f``), each line after its container's short id (``--names``: its
+    name), as podman's."""
+    from pypod_core.engine.logs_multi import container_logs, stamp_text  # lazy: only logs
 
-        since = parse_since(args.since)
-    ctr = ctx.runtime.lookup_container(args.container)
+    since, until = _log_time(args.since, "--since"), _log_time(args.until, "--until")
+    ctrs = [ctx.runtime.lookup_container(name) for name in args.containers]
     tail = args.tail if args.tail is not None and args.tail >= 0 else None
+    multi = len(ctrs) > 1
     out, err = sys.stdout.buffer, sys.stderr.buffer
     last = out
-    for line in ctr.logs(follow=args.follow, tail=tail, since=since):
+    for ctr, line in container_logs(ctrs, follow=args.follow, tail=tail, since=since,
+                                    until=until):
         target = err if line.stream == "stderr" else out
         if target is not last:
             last.flush()  # what came first is shown first, on a shared terminal too
             last = target
+        if multi:
+            target.write(((ctr.name if args.names else ctr.id[:12]) + " ").encode())
+        if args.timestamps:
+            target.write((stamp_text(line) + " ").encode())
         target.write(line.data)
         if args.follow:
             target.flush()  # as it comes (a line costs a write: buffered otherwise)
@@ -863,12 +886,28 @@ def cmd_logs(args: argparse.Namespace, ctx: CLIContext) -> int:
     return 0
 
 
+def _log_time(text: str, flag: str) -> float | None:
+    if not text:
+        return None
+    from pypod_core.cli.options import parse_since  # lazy: only --since/--until (~0.4 ms)
+
+    try:
+        return parse_since(text)
+    except InvalidArgError as exc:
+        raise InvalidArgError(f"{flag}: {exc}") from None
+
+
 def _add_logs(sub: Any) -> None:
     p = sub.add_parser("logs", help=summary("logs"))
     p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-n", "--names", action="store_true",
+                   help="with several containers, their names before the lines (not ids)")
+    p.add_argument("-t", "--timestamps", action="store_true",
+                   help="each line's time before it")
     p.add_argument("--tail", type=int, default=None, help="only the last N lines")
     p.add_argument("--since", default="", help="a time, or a duration such as 10m")
-    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("--until", default="", help="a time, or a duration such as 10m")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.set_defaults(func=cmd_logs)
 
 

@@ -1,4 +1,5 @@
-"""``pypod network ls|inspect|create|rm``: the networks of the runtime's network backend.
+"""``pypod network ls|inspect|create|rm|exists|prune`` (``connect`` and ``disconnect``
+refused): the networks of the runtime's network backend.
 
 Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
 the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.output import parse_format
-from pypod_core.errors import NetworkError, NoSuchNetworkError, PypodError
+from pypod_core.errors import InvalidArgError, NetworkError, NoSuchNetworkError, PypodError
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -125,6 +126,76 @@ def _add_rm(group: Any) -> None:
     p = group.add_parser("rm", help=summary("rm", "network"))
     p.add_argument("names", nargs="+", metavar="NAME")
     p.set_defaults(func=cmd_rm)
+
+
+def cmd_exists(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod network exists NAME``: exit 0 if it does, 1 if not (podman's)."""
+    from pypod_core.errors import NoSuchNetworkError  # lazy: only network exists
+
+    try:
+        _network(ctx).inspect(args.name)
+    except NoSuchNetworkError:
+        return 1
+    return 0
+
+
+def _add_exists(group: Any) -> None:
+    p = group.add_parser("exists", help=summary("exists", "network"))
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_exists)
+
+
+def cmd_prune(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod network prune [-f]``: remove every network no container is configured
+    to join (the default network stays), printing each name."""
+    from pypod_core.cli.container_tools import confirm, print_pruned  # lazy: only prune
+
+    if args.filter:
+        raise InvalidArgError("network prune --filter: not supported by pypod (its "
+                              "networks have no labels nor creation times to filter on)")
+    _network(ctx)
+    if not args.force and not confirm(ctx, "WARNING! This will remove all networks not "
+                                           "used by at least one container."):
+        return 0
+    return print_pruned(ctx, ctx.runtime.prune_networks())
+
+
+def _add_prune(group: Any) -> None:
+    p = group.add_parser("prune", help=summary("prune", "network"))
+    p.add_argument("-f", "--force", action="store_true", help="do not ask first")
+    p.add_argument("--filter", action="append", default=[], metavar="K=V",
+                   help="refused: pypod's networks have no labels nor creation times")
+    p.set_defaults(func=cmd_prune)
+
+
+#: Why ``network connect`` and ``disconnect`` are refused.
+_FIXED_NETWORKS = ("not supported by pypod: a container's networks are fixed when it is "
+                   "created (its network backend attaches its namespace to all of them "
+                   "at once); create it with --network NAME,...")
+
+
+def cmd_connect(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod network connect``: refused (see _FIXED_NETWORKS)."""
+    raise InvalidArgError(f"network connect: {_FIXED_NETWORKS}")
+
+
+def _add_connect(group: Any) -> None:
+    p = group.add_parser("connect", help=summary("connect", "network"), prefix_chars="\0",
+                         add_help=False)  # its flags are refused as the verb is
+    p.add_argument("arguments", nargs="*", help="refused: " + _FIXED_NETWORKS)
+    p.set_defaults(func=cmd_connect)
+
+
+def cmd_disconnect(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod network disconnect``: refused (see _FIXED_NETWORKS)."""
+    raise InvalidArgError(f"network disconnect: {_FIXED_NETWORKS}")
+
+
+def _add_disconnect(group: Any) -> None:
+    p = group.add_parser("disconnect", help=summary("disconnect", "network"), prefix_chars="\0",
+                         add_help=False)  # its flags are refused as the verb is
+    p.add_argument("arguments", nargs="*", help="refused: " + _FIXED_NETWORKS)
+    p.set_defaults(func=cmd_disconnect)
 
 
 def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:

@@ -1,5 +1,5 @@
 """Pod commands, as podman's: ``pypod pod create|start|stop|kill|restart|pause|unpause|
-rm|ps|inspect``.
+rm|ps|inspect|exists|top|prune``.
 
 Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
 the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.  This
@@ -347,6 +347,57 @@ def _add_inspect(pod: Any) -> None:
     p.add_argument("-f", "--format", default="", help="json, or a Go template")
     p.add_argument("pods", nargs="+", metavar="POD")
     p.set_defaults(func=cmd_inspect)
+
+
+# -- exists, top, prune ----------------------------------------------------------------
+
+
+def cmd_exists(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod exists POD``: exit 0 if it does, 1 if not (podman's)."""
+    try:
+        ctx.runtime.lookup_pod(args.pod)
+    except NoSuchPodError:
+        return 1
+    return 0
+
+
+def _add_exists(pod: Any) -> None:
+    p = pod.add_parser("exists", help=summary("exists", "pod"))
+    p.add_argument("pod", metavar="POD")
+    p.set_defaults(func=cmd_exists)
+
+
+def cmd_top(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod top POD [DESCRIPTORS...]``: as ``top``, for every running container
+    of the pod."""
+    from pypod_core.cli.container_tools import tab_rows  # lazy: only pod top
+
+    tab_rows(ctx.runtime.lookup_pod(args.pod).top(args.descriptors), ctx.out)
+    return 0
+
+
+def _add_top(pod: Any) -> None:
+    p = pod.add_parser("top", help=summary("top", "pod"))
+    p.add_argument("pod", metavar="POD")
+    p.add_argument("descriptors", nargs="*", metavar="DESCRIPTOR",
+                   help="as top's (default: user, pid, ppid, pcpu, etime, tty, time, args)")
+    p.set_defaults(func=cmd_top)
+
+
+def cmd_prune(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod pod prune [-f]``: remove every stopped or exited pod, printing its id."""
+    from pypod_core.cli.container_tools import confirm, print_pruned  # lazy: only prune
+
+    if not args.force and not confirm(ctx, "WARNING! This will remove all stopped/exited "
+                                           "pods.."):
+        return 0
+    return print_pruned(ctx, ctx.runtime.prune_pods())
+
+
+def _add_prune(pod: Any) -> None:
+    p = pod.add_parser("prune", help=summary("prune", "pod"))
+    p.add_argument("-f", "--force", action="store_true", help="do not ask first")
+    p.set_defaults(func=cmd_prune)
 
 
 # -- registration ----------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""``pypod info`` (also ``pypod system info``), ``pypod plugins`` and ``pypod config
-show``.
+"""``pypod info`` (also ``pypod system info``), ``pypod plugins``, ``pypod config
+show``, ``pypod version``, and ``pypod build`` (refused: pypod builds no images).
 
 Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
 the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.
@@ -15,6 +15,7 @@ from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.main import ArgumentParser
 from pypod_core.cli.output import parse_format
 from pypod_core.config import load_config
+from pypod_core.errors import InvalidArgError
 from pypod_core.plugin.manager import PluginManager
 
 if TYPE_CHECKING:
@@ -119,6 +120,66 @@ def _add_config(sub: Any) -> None:
     show = config_sub.add_parser("show", help="print the effective config as TOML")
     show.set_defaults(func=cmd_config_show)
     config.set_defaults(func=cmd_config_show)
+
+
+#: The podman release whose command line pypod's follows (``version``'s API Version).
+PODMAN_API_VERSION = "4.3.1"
+
+
+def version_info() -> dict[str, Any]:
+    """``podman version``'s Client fields, for pypod: its version, the podman API it
+    follows, the Python it runs on (in podman's ``GoVersion`` key, which scripts read)
+    and when it was installed (``Built``: its package's time)."""
+    import os
+    import platform
+    import time
+
+    import pypod_core
+    from pypod_core.plugin.entrypoints import version
+
+    built = int(os.stat(pypod_core.__file__).st_mtime)
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return {"APIVersion": PODMAN_API_VERSION, "Version": version("pypod"),
+            "GoVersion": f"python{platform.python_version()}", "GitCommit": "",
+            "BuiltTime": time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(built)),
+            "Built": built, "OsArch": f"linux/{arch}", "Os": "linux"}
+
+
+def cmd_version(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod version [--format json|TEMPLATE]``: podman's layout and keys
+    (``{{.Client.Version}}``...)."""
+    template = parse_format(args.format, "json")
+    client = version_info()
+    if args.format.strip() == "json":
+        ctx.out(json.dumps({"Client": client}, indent=2))
+    elif template is not None:
+        ctx.out(template.render({"Client": client}))
+    else:
+        ctx.out("Client:       pypod")
+        for label, key in (("Version", "Version"), ("API Version", "APIVersion"),
+                           ("Go Version", "GoVersion"), ("Built", "BuiltTime"),
+                           ("OS/Arch", "OsArch")):
+            ctx.out(f"{label + ':':<14}{client[key]}")
+    return 0
+
+
+def _add_version(sub: Any) -> None:
+    p = sub.add_parser("version", help=summary("version"))
+    p.add_argument("-f", "--format", default="", help="json, or a Go template")
+    p.set_defaults(func=cmd_version)
+
+
+def cmd_build(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod build``: refused (pypod runs images; it does not build them)."""
+    raise InvalidArgError("build: not supported by pypod (build images with buildah or "
+                          "podman, then pull or load them)")
+
+
+def _add_build(sub: Any) -> None:
+    # No flags of its own: whatever follows is refused the same way, not as a usage error.
+    p = sub.add_parser("build", help=summary("build"), prefix_chars="\0", add_help=False)
+    p.add_argument("arguments", nargs="*")
+    p.set_defaults(func=cmd_build)
 
 
 def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:

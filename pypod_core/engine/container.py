@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,13 @@ from pypod_core.errors import (
 from pypod_core.host.locks import LockTimeout
 from pypod_core.host.private import private_dir
 from pypod_core.host.processes import pid_alive
-from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState, ContainerStatus
+from pypod_core.model import (
+    ContainerConfig,
+    ContainerRecord,
+    ContainerState,
+    ContainerStatus,
+    PortMapping,
+)
 
 if TYPE_CHECKING:
     from pypod_core.engine.attach import Resize
@@ -394,6 +400,29 @@ class Container:
                 raise CtrWaitTimeoutError(f"container {self.name} still runs after {timeout}s")
             self.oci.wait_container(self, left)
 
+    def wait_for(self, conditions: Iterable[str] = ("stopped",),
+                 interval: float = 0.25) -> int:
+        """Block until the container meets one of ``conditions`` (podman's ``wait
+        --condition``: see :func:`pypod_core.engine.wait.wait_for`)."""
+        from pypod_core.engine.wait import wait_for  # lazy: only wait --condition
+
+        return wait_for(self, conditions, interval)
+
+    def top(self, descriptors: Iterable[str] = ()) -> list[list[str]]:
+        """The running container's processes: a header, then a row each (podman's
+        ``top``: see :mod:`pypod_core.engine.top`)."""
+        from pypod_core.engine.top import container_top  # lazy: only top
+
+        return container_top(self, descriptors)
+
+    def published_ports(self) -> tuple[PortMapping, ...]:
+        """The ports published for the container: its own, or those of the container
+        whose network it shares (a pod's infra)."""
+        shared = self.config.shared_namespaces.get("net")
+        if shared and not self.config.port_mappings:
+            return self.runtime.get_container(shared).config.port_mappings
+        return self.config.port_mappings
+
     def stop(self, timeout: int | None = None) -> None:
         """Stop the container: the stop signal, then SIGKILL after ``timeout`` seconds
         (default: its stop timeout).  Stopping a container that is not running does
@@ -575,6 +604,10 @@ class Container:
         from pypod_core.engine.copy import copy_out
 
         copy_out(self, source, dest, overwrite=overwrite)
+
+    def still_running(self) -> bool:
+        """Whether the container (still) exists and has not exited (synced)."""
+        return self._still_running()
 
     def _still_running(self) -> bool:
         try:

@@ -1,4 +1,5 @@
-"""The core's default stages: one built-in plugin, every hook ``trylast``.
+"""The core's default stages: one built-in plugin, every stage hook ``trylast`` (and
+the events log's hooks, :mod:`pypod_core.engine.events_hooks`).
 
 Each function is the seed's behaviour for one stage of building a runtime.  An installed
 plugin that implements the same hook and returns something other than None serves the
@@ -10,6 +11,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+# The events log's hooks are the core's too: registered with the stages below.
+from pypod_core.engine.events_hooks import (  # noqa: F401 - registered by pluggy
+    pypod_container_created,
+    pypod_container_exited,
+    pypod_container_removed,
+    pypod_container_started,
+    pypod_image_pulled,
+    pypod_image_removed,
+    pypod_pod_created,
+    pypod_pod_removed,
+    pypod_volume_created,
+    pypod_volume_removed,
+)
 from pypod_core.errors import BackendNotFoundError, ConfigError, OCIRuntimeError
 from pypod_core.host.locks import FileLock
 from pypod_core.host.private import private_dir, private_file

@@ -13,7 +13,7 @@ for some containers still acts on the rest, then raises
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -230,6 +230,13 @@ class Pod:
             raise PodPartialFailError(
                 f"cannot {verb} {len(errors)} container(s) of pod {self.name}: {details}",
                 errors)
+
+    def top(self, descriptors: Iterable[str] = ()) -> list[list[str]]:
+        """The processes of the pod's running containers: a header, then a row each
+        (podman's ``pod top``: see :mod:`pypod_core.engine.top`)."""
+        from pypod_core.engine.top import pod_top  # lazy: only pod top
+
+        return pod_top(self, descriptors)
 
     def refresh(self) -> None:
         """After a reboot (libpod's ``pod.refresh``): the state store has reset the

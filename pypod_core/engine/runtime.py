@@ -4,15 +4,15 @@ Build one with :func:`new_runtime` (default precedence of config files plus call
 options) or :func:`new_runtime_from_config` (one named file).  Container and pod
 operations live in :mod:`pypod_core.engine.runtime_ctr` and :mod:`pypod_core.engine.runtime_pod`,
 image operations in :mod:`pypod_core.engine.runtime_img`, volume operations in
-:mod:`pypod_core.engine.runtime_vol`.
+:mod:`pypod_core.engine.runtime_vol`, pruning in :mod:`pypod_core.engine.runtime_prune`.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from pypod_core.config import RuntimeConfig, is_rootless, load_config
 from pypod_core.engine import defaults, names
@@ -21,6 +21,7 @@ from pypod_core.engine.runtime_ctr import ContainerOps
 from pypod_core.engine.runtime_img import ImageOps
 from pypod_core.engine.runtime_login import LoginOps
 from pypod_core.engine.runtime_pod import PodOps
+from pypod_core.engine.runtime_prune import PruneOps
 from pypod_core.engine.runtime_vol import VolumeOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
 from pypod_core.host.locks import LockTable
@@ -32,8 +33,11 @@ from pypod_core.plugin.oci import OCIRuntime
 from pypod_core.plugin.state import State
 from pypod_core.plugin.storage import Storage
 
+if TYPE_CHECKING:
+    from pypod_core.engine.events import Event
 
-class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps):
+
+class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps):
     """A pypod runtime: the state, the OCI runtime, the network, the firewall, the
     images and the volumes."""
 
@@ -125,6 +129,18 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps):
 
         self.check_valid()
         return runtime_info(self)
+
+    def events(self, *, since: float | None = None, until: float | None = None,
+               stream: bool = True, filters: Iterable[str] = ()) -> Iterator[Event]:
+        """The events log (:func:`pypod_core.engine.events.read_events`): since and
+        until are Unix times, ``filters`` podman's ``KEY=VALUE`` (container=, event=,
+        image=, label=, pod=, type=, volume=); with ``stream``, follow the log."""
+        from pypod_core.engine.events import parse_filters, read_events
+
+        self.check_valid()
+        matches = parse_filters(list(filters))
+        return read_events(self.config, since=since, until=until, stream=stream,
+                           matches=matches)
 
 
 def _plugin_manager(config: RuntimeConfig, no_plugins: Iterable[str]) -> PluginManager:

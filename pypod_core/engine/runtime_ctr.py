@@ -293,6 +293,25 @@ class ContainerOps(RuntimeHalf):
         self.check_valid()
         return Container(self._runtime, self.state.container(ctr_id))
 
+    def rename_container(self, ctr: Container, new_name: str) -> None:
+        """Give ``ctr`` a new name (podman's ``rename``: running or not; not a pod's
+        infra container, whose name is its pod's).  NameInUseError if a container or
+        pod has it; the events log has a ``rename``."""
+        from pypod_core.engine.events import Event, now_ns, write_event
+        from pypod_core.model import validate_name
+
+        self.check_valid()
+        validate_name(new_name)
+        if ctr.config.is_infra:
+            raise InvalidArgError(f"container {ctr.name} is a pod's infra container: "
+                                  "infra containers cannot be renamed")
+        with ctr.locked():
+            self.state.rename_container(ctr.id, new_name)
+            ctr.config = self.state.container(ctr.id).config
+        write_event(self.config, Event(type="container", status="rename", time_ns=now_ns(),
+                                       id=ctr.id, name=new_name, pod_id=ctr.config.pod,
+                                       image=ctr.config.image_name or ctr.config.rootfs))
+
     def containers(self, all: bool = True) -> list[Container]:
         """Every container, oldest first, synced with the OCI runtime (except one that
         another process is acting on: its stored state); only running ones unless

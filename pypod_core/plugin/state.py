@@ -235,6 +235,14 @@ class State(ABC):
     def all_pods(self) -> list[PodRecord]:
         """Every pod (in the namespace), oldest first."""
 
+    def rename_container(self, ctr_id: str, new_name: str) -> None:
+        """Give a container a new name, its record otherwise unchanged (libpod's
+        ``SafeRewriteContainerConfig`` for ``rename``).  NoSuchCtrError if it is gone,
+        NameInUseError if a container or pod has the name.  A backend written before
+        ``rename`` raises NotImplementedByBackendError (the default)."""
+        raise NotImplementedByBackendError(
+            f"the state backend {type(self).__name__} cannot rename containers")
+
     # -- volumes (contract 1.2) --------------------------------------------------------
 
     def _no_volumes(self) -> NotImplementedByBackendError:

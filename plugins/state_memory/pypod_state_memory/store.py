@@ -12,6 +12,8 @@ import bisect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
+
 from pypod_core.errors import (
     AmbiguousIDError,
     CtrExistsError,
@@ -242,6 +244,18 @@ class MemoryState(State):
         if record.config.pod:
             raise InvalidArgError(f"container {ctr_id} is in pod {record.config.pod}")
         self._remove_ctr(ctr_id)
+
+    def rename_container(self, ctr_id: str, new_name: str) -> None:
+        record = self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
+        if not new_name:
+            raise InvalidArgError("a container needs a name")
+        if self._names.get(new_name, ctr_id) != ctr_id:
+            raise NameInUseError(
+                f"the name {new_name!r} is already in use by {self._names[new_name]}")
+        config = attrs.evolve(record.config, name=new_name)
+        self._ctrs[ctr_id] = ContainerRecord(config, record.state)
+        self._names.pop(record.config.name, None)
+        self._names[new_name] = ctr_id
 
     def container_state(self, ctr_id: str) -> ContainerState:
         return self._get(self._ctrs, ctr_id, NoSuchCtrError, "container").state

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
+
 from pypod_core.errors import (
     AmbiguousIDError,
     CtrExistsError,
@@ -342,6 +344,21 @@ class SQLiteState(State):
                 raise InvalidArgError(
                     f"container {ctr_id} is in pod {pod}: remove it with its pod")
             self._delete_ctr(ctr_id)
+
+    def rename_container(self, ctr_id: str, new_name: str) -> None:
+        self._db.check_open()
+        _need(new_name, "container name")
+        with self._db.transaction():
+            record = self._ctr(self._ctr_row(ctr_id))
+            rows = self._db.query("SELECT ID FROM ContainerConfig WHERE Name = ? UNION ALL "
+                                  "SELECT ID FROM PodConfig WHERE Name = ? LIMIT 1",
+                                  (new_name, new_name))
+            if rows and rows[0][0] != ctr_id:
+                raise NameInUseError(
+                    f"the name {new_name!r} is already in use by {rows[0][0]}")
+            config = attrs.evolve(record.config, name=new_name)
+            self._db.execute("UPDATE ContainerConfig SET Name = ?, JSON = ? WHERE ID = ?",
+                             (new_name, to_json(config), ctr_id))
 
     def container_state(self, ctr_id: str) -> ContainerState:
         return self._ctr(self._ctr_row(ctr_id)).state

@@ -6,7 +6,13 @@ the declaration types, write hooks with :data:`hookimpl`.
 
 from __future__ import annotations
 
-from pypod_core.plugin.declarations import (
+from pypod_core.host import attrs_code
+
+# Before any attrs class of pypod's is made: their compiled methods are kept between
+# processes (~12 ms of compiling every command would pay; docs/performance.md).
+attrs_code.install()
+
+from pypod_core.plugin.declarations import (  # noqa: E402
     FirewallBackend,
     GraphDriverBackend,
     ImageTransportBackend,
@@ -15,7 +21,7 @@ from pypod_core.plugin.declarations import (
     StateBackend,
     VolumeDriverBackend,
 )
-from pypod_core.plugin.hookspecs import hookimpl
+from pypod_core.plugin.hookspecs import hookimpl  # noqa: E402
 
 __all__ = [
     "FirewallBackend",

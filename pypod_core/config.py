@@ -303,19 +303,23 @@ def _validate(data: Mapping[str, Any], where: str) -> None:
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read one TOML file; ConfigError naming the file if it is unreadable or malformed."""
-    import tomllib  # lazy: only a config file (~2 ms)
-
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if not text.strip():
+        return {}  # an empty file needs no parser
+    import tomllib  # lazy: only a config file with something in it (~3 ms)
+
+    try:
+        return tomllib.loads(text.decode())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 text") from None
     except RecursionError:  # tomllib recurses into nested arrays and inline tables
         raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def default_config(rootless: bool) -> RuntimeConfig:
@@ -359,19 +363,22 @@ def load_config(
     merged = _public_dict(default_config(rootless))
     explicit: set[str] = set()
     source = path or os.environ.get("PYPOD_CONF") or config_file_for(rootless)
+    data: dict[str, Any] = {}
     if source:
         data = _drop_ignored(read_toml(source), source)
-        _validate(data, source)
+        if not _plain_string_options(data):
+            _validate(data, source)
         merged.update(data)
         explicit.update(data)
     if rootless and not path and not source:
         # First rootless use: the user's file gets the defaults, not this one call's
         # options (a --root given once must not stick for ever).
         write_user_config_once(RuntimeConfig(**merged))  # defaults only: well-typed
-    # No file and the command line's string options: nothing needs structuring.
+    # A file (or none) and the command line's options that are all strings given to
+    # string keys (an empty file, --root, --runroot): nothing needs structuring.
     if options and any(key in options for key in IGNORED_KEYS):
         options = _drop_ignored(options, "options")
-    plain = not source and _plain_string_options(options or {})
+    plain = _plain_string_options(data) and _plain_string_options(options or {})
     if options:
         if not plain:
             _validate(options, "options")

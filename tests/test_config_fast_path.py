@@ -116,3 +116,26 @@ def test_no_file_and_cli_options_import_neither_cattrs_nor_tomllib(tmp_path: Pat
                          capture_output=True, text=True, env=env, cwd=REPO, check=True)
     # The last line shows the check can fail: a non-string option does import cattrs.
     assert out.stdout.split() == ["/x/static", "False", "False", "True"]
+
+
+@pytest.mark.parametrize("text, parsed, structured", [
+    ("", False, False),                                 # `--config /dev/null`
+    ('graph_root = "/g"\nruntime = "crun"\n', True, False),
+    ("max_log_size = 8192\n", True, True),              # not a string: cattrs checks it
+])
+def test_a_file_of_string_keys_skips_cattrs(tmp_path: Path, text, parsed, structured):
+    conf = tmp_path / "pypod.conf"
+    conf.write_text(text)
+    code = ("import sys; import pypod_core.config as c; cfg = c.load_config(sys.argv[1], "
+            "{'run_root': '/r'}, rootless=False); print(cfg.run_root, cfg.source == "
+            "sys.argv[1], 'tomllib' in sys.modules, 'cattrs' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(conf)], capture_output=True,
+                         text=True, cwd=REPO, check=True)
+    assert out.stdout.split() == ["/r", "True", str(parsed), str(structured)]
+
+
+def test_a_wrong_string_key_in_a_file_is_still_refused(tmp_path: Path):
+    conf = tmp_path / "pypod.conf"
+    conf.write_text('bogus = "x"\n')
+    with pytest.raises(ConfigError, match="unknown key 'bogus'"):
+        load_config(str(conf), rootless=False)

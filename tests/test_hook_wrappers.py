@@ -10,7 +10,7 @@ import pytest
 from test_stages import manager_with
 
 from pypod_core import hookimpl
-from pypod_core.engine.pipeline import STAGES
+from pypod_core.engine.pipeline import DEFERRED, STAGES
 from pypod_core.errors import HookError
 
 
@@ -113,7 +113,23 @@ def test_pluggy_monitoring_sees_every_stage(make_runtime):
     calls: list[str] = []
     manager.pm.add_hookcall_monitoring(lambda name, impls, kwargs: calls.append(name),
                                        lambda outcome, name, impls, kwargs: None)
-    make_runtime(state_type="memory", plugin_manager=manager)
+    runtime = make_runtime(state_type="memory", plugin_manager=manager)
     stages = [f"pypod_{stage}" for stage, _ in STAGES]
-    assert [name for name in calls if name in stages] == stages
+    eager = [f"pypod_{stage}" for stage, _ in STAGES if stage not in DEFERRED]
+    assert [name for name in calls if name in stages] == eager
     assert calls[-1] == "pypod_runtime_ready"
+    # A deferred stage goes through pluggy too: once, at the first read of its attribute.
+    del calls[:]
+    for _ in range(2):
+        assert None not in (runtime.oci_runtime, runtime.firewall, runtime.storage)
+    assert [name for name in calls if name in stages] == [
+        "pypod_make_oci_runtime", "pypod_make_firewall", "pypod_make_network",
+        "pypod_make_storage"]  # the firewall asks for the network it guards
+
+
+def test_a_wrapper_on_a_deferred_stage_runs_once_at_first_use(make_runtime):
+    wrapper = ChangesAStage()
+    runtime = make_runtime(state_type="memory", plugin_manager=manager_with(wrapper))
+    assert "make_storage" not in {s for s, _, _ in runtime.stage_timings}
+    assert runtime.storage is runtime.storage
+    assert [s for s, _, _ in runtime.stage_timings].count("make_storage") == 1

@@ -58,16 +58,18 @@ def test_pypod_state_backends_third_party_backend_is_selectable(with_scenario, m
 def test_third_party_stage_replaces_the_default(with_scenario, make_runtime, runtime_options):
     with_scenario("stage")
     runtime = make_runtime(state_type="memory")
+    storage = runtime.storage  # a deferred stage: built here
     served = {stage: plugin for stage, plugin, _ in runtime.stage_timings}
     assert served["make_storage"] == "test_stage"
     assert served["make_state"] == "pypod_core.engine.defaults"
-    assert runtime.storage.graph_root.endswith("/elsewhere")
+    assert storage.graph_root.endswith("/elsewhere")
 
 
 def test_plugin_blocked_by_config_env_and_flag(with_scenario, monkeypatch, make_runtime):
     with_scenario("stage")
     runtime = make_runtime(state_type="memory", disabled_plugins=["test_stage"])
     assert runtime.plugins.infos["test_stage"].status == "blocked"
+    assert runtime.storage is not None  # a deferred stage: built here
     assert dict((s, p) for s, p, _ in runtime.stage_timings)["make_storage"] != "test_stage"
     runtime = make_runtime(state_type="memory", no_plugins=["test_stage"])
     assert runtime.plugins.infos["test_stage"].status == "blocked"
@@ -194,17 +196,29 @@ def test_exception_inside_a_hook_names_plugin_and_hook(with_scenario, make_runti
     assert "Traceback" in debug.stderr
 
 
-def test_trace_prints_each_stage_with_its_plugin_and_time(cli_flags):
-    from pypod_core.engine.pipeline import STAGES
+def test_trace_prints_each_stage_with_its_plugin_and_time(cli_flags, rootfs):
+    from pypod_core.engine.pipeline import DEFERRED, STAGES
 
     for extra, env in ((["--trace-plugins"], {}), ([], {"PYPOD_TRACE": "1"})):
         result = run_pypod(*cli_flags, *extra, "--state-type", "memory", "info",
                            "--format", "json", env=env)
         assert result.returncode == 0, result.stderr
         lines = [line for line in result.stderr.splitlines() if "stage" in line]
-        assert [line.split()[2] for line in lines] == [s for s, _ in STAGES]
-        assert all(line.split()[3] == "pypod_core.engine.defaults" for line in lines)
-        assert all(line.endswith(" ms") for line in lines)
+        built = [line for line in lines if not line.endswith("deferred to first use")]
+        deferred = [line.split()[2] for line in lines if line not in built]
+        assert deferred == [s for s, _ in STAGES if s in DEFERRED]
+        assert [line.split()[2] for line in built if "(deferred)" not in line] == \
+            [s for s, _ in STAGES if s not in DEFERRED]
+        assert all(line.split()[3] == "pypod_core.engine.defaults" for line in built)
+        assert all(line.endswith((" ms", " ms (deferred)")) for line in built)
+    # A deferred stage that runs is traced when it runs, after the runtime was built.
+    result = run_pypod(*cli_flags, "--trace-plugins", "--state-type", "memory", "run",
+                       "--rm", "--network", "none", "--rootfs", str(rootfs), "true")
+    assert result.returncode == 0, result.stderr
+    late = [line.split()[2] for line in result.stderr.splitlines()
+            if line.endswith(" ms (deferred)")]
+    assert "make_oci_runtime" in late and "make_storage" in late
+    assert "make_network" not in late  # --network none needs no network backend
 
 
 def test_plugins_command_shows_every_plugin_with_hooks_and_backends(cli_flags):

@@ -20,6 +20,7 @@ from pypod_core.model import (
     ContainerConfig,
     ContainerRecord,
     ContainerState,
+    ContainerStatus,
     PodConfig,
     PodRecord,
     PodState,
@@ -173,3 +174,20 @@ def test_an_unusable_directory_is_a_one_line_error_not_an_internal_one():
     assert result.returncode == 125
     assert result.stderr.strip().splitlines() == [
         "Error: graph_root /dev/null/x: Not a directory"]
+
+
+@pytest.mark.parametrize("state_type", ["sqlite", "memory"])
+def test_info_counts_containers_without_reading_every_record(make_runtime, state_type,
+                                                             monkeypatch):
+    runtime = make_runtime(state_type=state_type)
+    for name in ("one", "two", "three"):
+        _add_container(runtime, name)
+    running = runtime.state.lookup_container("two")
+    running.state.state = ContainerStatus.RUNNING
+    runtime.state.save_container_state(running.config.id, running.state)
+    assert runtime.state.container_counts() == (3, 1)
+    if state_type == "sqlite":  # the backend counts: no record is read
+        monkeypatch.setattr(type(runtime.state), "all_containers",
+                            lambda self: pytest.fail("info read every container"))
+    store = runtime.info()["store"]["containerStore"]
+    assert store == {"number": 3, "running": 1}

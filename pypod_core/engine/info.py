@@ -69,8 +69,7 @@ def store_info(runtime: Runtime) -> dict[str, Any]:
     podman's ``graphStatus``), and how many containers, pods, images and layers it
     holds."""
     c = runtime.config
-    ctrs = runtime.state.all_containers()
-    running = sum(1 for r in ctrs if r.state.state.value == "running")
+    number, running = runtime.state.container_counts()  # not every record read
     images = _image_info(runtime)
     return {
         "configFile": c.source,
@@ -82,7 +81,7 @@ def store_info(runtime: Runtime) -> dict[str, Any]:
         "tmpDir": c.tmp_dir,
         "volumePath": c.volume_path,
         "stateType": c.state_type,
-        "containerStore": {"number": len(ctrs), "running": running},
+        "containerStore": {"number": number, "running": running},
         "podStore": {"number": len(runtime.state.all_pods())},
         "imageStore": {"number": images["images"]},
         "layerStore": {"number": images["layers"]},

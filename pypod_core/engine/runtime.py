@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.config import RuntimeConfig, is_rootless, load_config
 from pypod_core.engine import defaults, names
-from pypod_core.engine.pipeline import make_runtime
+from pypod_core.engine.pipeline import DeferredStage, make_runtime
 from pypod_core.engine.runtime_ctr import ContainerOps
 from pypod_core.engine.runtime_img import ImageOps
 from pypod_core.engine.runtime_login import LoginOps
@@ -41,10 +42,13 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps):
     """A pypod runtime: the state, the OCI runtime, the network, the firewall, the
     images and the volumes."""
 
-    # Set by their stages, in order, before the runtime is valid.
+    # Set by its stage, in order, before the runtime is valid.
     state: State
-    storage: Storage
-    oci_runtime: OCIRuntime
+    # Built by their stages at first use (pypod_core.engine.pipeline.DEFERRED).
+    storage: Storage = DeferredStage("make_storage")  # type: ignore[assignment]
+    oci_runtime: OCIRuntime = DeferredStage("make_oci_runtime")  # type: ignore[assignment]
+    network: Network | None = DeferredStage("make_network")  # type: ignore[assignment]
+    firewall: Firewall | None = DeferredStage("make_firewall")  # type: ignore[assignment]
 
     def __init__(self, config: RuntimeConfig, plugins: PluginManager, trace: bool = False):
         self.config = config
@@ -59,8 +63,8 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps):
         self.runtime_binary: str = ""
         self.conmon_binary: str = ""
         self.lock_dir: str = ""
-        self.network: Network | None = None
-        self.firewall: Firewall | None = None
+        #: Held while a deferred stage builds its backend.
+        self.stage_lock = threading.RLock()
         #: Why a backend family has no backend (family -> the lookup's error), where its
         #: default backend is not installed: said when something needs it.
         self.missing_backends: dict[str, str] = {}
@@ -98,6 +102,16 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps):
             self.stop_all_containers()
         self.valid = False
         self.state.close()
+
+    def oci_runtime_name(self) -> str:
+        """The OCI runtime backend's name (a new container records it), without
+        building the backend when the name is known: while the default stage alone
+        serves ``make_oci_runtime``, it builds the backend ``config.runtime`` names."""
+        hook = self.plugins.pm.hook.pypod_make_oci_runtime
+        if (Runtime.__dict__["oci_runtime"].built(self)
+                or any(impl.plugin_name != defaults.__name__ for impl in hook.get_hookimpls())):
+            return self.oci_runtime.name
+        return self.config.runtime
 
     def generate_name(self) -> str:
         """A free ``adjective_surname`` name, unique across containers and pods."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.engine.runtime_half import RuntimeHalf
@@ -63,6 +63,7 @@ class ContainerOps(RuntimeHalf):
     oci_runtime: OCIRuntime
     network: Network | None
     rootless: bool
+    oci_runtime_name: Callable[[], str]
     missing_backends: dict[str, str]
 
     # -- locks -------------------------------------------------------------------------
@@ -203,7 +204,7 @@ class ContainerOps(RuntimeHalf):
             config = ContainerConfig(
                 id=new_id(), name=name if name is not None else self.generate_name(),
                 command=command, namespace=self.config.namespace,
-                oci_runtime=self.oci_runtime.name, **config_fields)
+                oci_runtime=self.oci_runtime_name(), **config_fields)
             if attempt == 0:
                 validate.check_container(self, config)
                 created = self._ensure_volumes(config, anonymous)

@@ -13,7 +13,6 @@ that lock; a volume lock is always taken after a container's lock, never before.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -35,7 +34,15 @@ if TYPE_CHECKING:
     from pypod_core.model import Volume
     from pypod_core.plugin.volume import VolumeDriver
 
-_log = logging.getLogger("pypod.volumes")
+
+def _warn(message: str, *args: Any) -> None:
+    """Log a warning on ``pypod.volumes``; logging is imported only by a failure that
+    needs it (~5 ms every command would pay otherwise)."""
+    import logging  # lazy: only a failure (~5 ms)
+
+    logging.getLogger("pypod.volumes").warning(message, *args)
+
+
 #: How often ``remove_volume(force=True)`` removes the containers that use a volume,
 #: when other processes keep adding new ones, before giving up.
 FORCE_ROUNDS = 5
@@ -253,7 +260,7 @@ class VolumeOps(RuntimeHalf):
             except (NoSuchVolumeError, VolumeInUseError):
                 continue
             except PypodError as exc:
-                _log.warning("cannot remove volume %s: %s", name, exc)
+                _warn("cannot remove volume %s: %s", name, exc)
 
     # -- files -------------------------------------------------------------------------
 
@@ -300,4 +307,4 @@ class VolumeOps(RuntimeHalf):
             try:
                 self.volume_driver(volume.driver).unmount(volume.name, volume.config.options)
             except PypodError as exc:
-                _log.warning("cannot unmount volume %s after a reboot: %s", volume.name, exc)
+                _warn("cannot unmount volume %s after a reboot: %s", volume.name, exc)

@@ -4,8 +4,10 @@ the busybox rootfs as one layer; the 50-image store's images a small layer each)
 Rows: ``images`` with 1 and with 50 images (table and JSON),
 ``image inspect``, ``tag``, ``rmi`` of an image whose layer goes with it; and, where
 this build of pypod has them, ``pull`` of busybox from a local registry into a fresh
-store and ``run --rm --network none IMAGE true`` (the hooks say why they are skipped
-otherwise).  Prints medians (wall and CPU) and pypod/podman; asserts nothing.
+store, ``run --rm --network none IMAGE true``, ``save``/``load`` of the ~85 MB image
+(oci-archive and docker-archive) and ``commit -q`` of a container that wrote 10 MB (the
+hooks say why they are skipped otherwise).  Prints medians (wall and CPU) and
+pypod/podman; asserts nothing.
 
     .venv/bin/python bench/bench_images.py [--runs 15] [--images 50] [--pypod-only]
 
@@ -235,7 +237,8 @@ def hooks(tmp: str, rootfs: str, args: argparse.Namespace) -> list[str]:
     lines = []
     for label, hook in (("pull busybox (fresh store)", bench_pull),
                         ("run --rm --network none IMAGE true", bench_run_image),
-                        ("save/load of the ~85 MB image", bench_save_load)):
+                        ("save/load of the ~85 MB image", bench_save_load),
+                        ("commit (a 10 MB change)", bench_commit)):
         try:
             rows = hook(tmp, rootfs, args)
         except Skipped as why:
@@ -398,6 +401,28 @@ def bench_save_load(tmp: str, rootfs: str, args: argparse.Namespace
                         lambda i, archive=archive: ["load", "-q", "-i", archive],
                         args.move_runs, before=fresh)
     return rows
+
+
+def bench_commit(tmp: str, rootfs: str, args: argparse.Namespace
+                 ) -> list[tuple[str, str, float, float]]:
+    """``commit -q CTR IMAGE`` of a stopped container that wrote 10 MB of random bytes
+    over the 1-image stores' busybox (a fresh container each round, not timed)."""
+    tool = pypod_store(tmp, "pypod-one")
+    probe = tool.run("commit", "--help", check=False)
+    if probe.returncode != 0:
+        raise Skipped("this pypod has no commit yet")
+    sides: dict[str, Tool] = {"pypod": tool}
+    if not args.pypod_only:
+        sides["podman"] = podman_store(tmp, "podman-one")
+    script = "head -c 10000000 /dev/urandom > /big"
+
+    def fresh(side: str, i: int) -> None:
+        sides[side].run("run", "--name", f"commit{i + 1}", "--network", "none",
+                        "bench/img0", "sh", "-c", script)
+
+    return compare("commit (a 10 MB change)", sides,
+                   lambda i: ["commit", "-q", f"commit{i + 1}", f"bench/commit{i + 1}"],
+                   args.runs, before=fresh)
 
 
 if __name__ == "__main__":

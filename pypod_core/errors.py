@@ -172,6 +172,10 @@ class GraphDriverNotSupportedError(GraphDriverError):
     """The graph driver cannot work here (overlayfs does not mount on this file system)."""
 
 
+class DiffUnsupportedError(GraphDriverError, NotImplementedByBackendError):
+    """The graph driver cannot write a container's changes as a layer (``diff``)."""
+
+
 class NoSuchLayerError(GraphDriverError):
     """No layer with that id in the graph driver (containers/storage ``ErrLayerUnknown``)."""
 

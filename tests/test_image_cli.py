@@ -125,7 +125,7 @@ def test_images_format_json_has_podmans_keys(pypod: Pypod, rt: Any, rootfs: str,
                             {"created": OLD, "config": {"Labels": {"k": "v"}}},
                             names=["first"])
     rt.tag_image("first", "quay.io/x/second:2")
-    bare = rt.import_image([layers["c"]])
+    bare = rt.import_image([layers["c"]], {"history": []})  # no history of its own
     rt.create_container(image=named.id, command=["true"])
     entries = json.loads(ok(pypod("images", "--format", "json")))
     assert [e["Id"] for e in entries] == [bare.id, named.id, named.id]
@@ -272,7 +272,7 @@ def test_image_inspect_has_podmans_keys(pypod: Pypod, rt: Any, layers) -> None:
               "history": [{"created": OLD, "created_by": "test"}]}
     image = rt.import_image([layers["a"], layers["b"]], config, names=["app"])
     rt.tag_image("app", "app:2")
-    bare = rt.import_image([layers["c"]])
+    bare = rt.import_image([layers["c"]], {"history": []})  # no history of its own
     [doc] = json.loads(ok(pypod("image", "inspect", "app")))
     assert list(doc) == INSPECT_KEYS
     assert doc["Id"] == image.id and doc["Digest"] == image.digest
@@ -440,7 +440,7 @@ def test_rmi_all(pypod: Pypod, rt: Any, rootfs: str, layers) -> None:
     ctr = rt.create_container(image=used.id, command=["true"])
     tags = rt.import_image([layers["b"]], names=["x"])
     rt.tag_image("x", "y")
-    bare = rt.import_image([layers["c"]])
+    bare = rt.import_image([layers["c"]], {"history": []})  # no history of its own
     result = pypod("rmi", "-a")
     assert fails(result, 2) == f"Error: image used by {ctr.id}: {IN_USE}\n"
     assert result.stdout == ("Untagged: localhost/x:latest\nUntagged: localhost/y:latest\n"

@@ -27,6 +27,7 @@ _NETWORKS, _STATE_ADMIN, _VOLUMES = ("networks",), ("state_admin",), ("volumes",
 _COPY, _IMAGES, _MOVING = ("copy",), ("images",), ("image_transfer",)
 _LOGIN = ("login",)
 _TOOLS, _EVENTS = ("container_tools",), ("events",)
+_IMAGE_LIFE, _DISK_USAGE = ("image_life",), ("disk_usage",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
@@ -35,7 +36,8 @@ COMMANDS: dict[str, Command] = {
     "config": Command(_SYSTEM, "show the effective configuration"),
     "version": Command(_SYSTEM, "show pypod's version"),
     "events": Command(_EVENTS, "show the events log"),
-    "system": Command(_SYSTEM + _STATE_ADMIN + _EVENTS, "manage pypod itself", group=True),
+    "system": Command(_SYSTEM + _STATE_ADMIN + _EVENTS + _DISK_USAGE, "manage pypod itself",
+                      group=True),
     "create": Command(_CONTAINERS, "create a container"),
     "run": Command(_CONTAINERS, "run a command in a new container"),
     "start": Command(_CONTAINERS, "start containers"),
@@ -55,7 +57,10 @@ COMMANDS: dict[str, Command] = {
     "port": Command(_TOOLS, "show a container's published ports"),
     "rename": Command(_TOOLS, "give a container a new name"),
     "cp": Command(_COPY, "copy files between containers and the host"),
-    "container": Command((*_CONTAINERS, *_COPY, *_TOOLS), "manage containers", group=True),
+    "commit": Command(_IMAGE_LIFE, "create a new image from a container's changes"),
+    "export": Command(_IMAGE_LIFE, "write a container's file system as a tar"),
+    "container": Command((*_CONTAINERS, *_COPY, *_TOOLS, *_IMAGE_LIFE), "manage containers",
+                         group=True),
     "images": Command(_IMAGES, "list images"),
     "pull": Command(_IMAGES, "pull images from a registry"),
     "build": Command(_SYSTEM, "build an image: not supported by pypod"),
@@ -65,7 +70,9 @@ COMMANDS: dict[str, Command] = {
     "push": Command(_MOVING, "push an image to a registry, layout or archive"),
     "save": Command(_MOVING, "write images to an archive or layout"),
     "load": Command(_MOVING, "store the images of an archive or layout"),
-    "image": Command((*_IMAGES, *_MOVING), "manage images", group=True),
+    "import": Command(_IMAGE_LIFE, "create an image from a tarball"),
+    "history": Command(_IMAGE_LIFE, "show an image's history"),
+    "image": Command((*_IMAGES, *_MOVING, *_IMAGE_LIFE), "manage images", group=True),
     "login": Command(_LOGIN, "log in to a container registry"),
     "logout": Command(_LOGIN, "log out of a container registry"),
     "network": Command(_NETWORKS, "manage networks", group=True),
@@ -83,6 +90,8 @@ CONTAINER_ONLY: dict[str, Command] = {
     "top": Command(_TOOLS, COMMANDS["top"].summary),
     "port": Command(_TOOLS, COMMANDS["port"].summary),
     "rename": Command(_TOOLS, COMMANDS["rename"].summary),
+    "commit": Command(_IMAGE_LIFE, COMMANDS["commit"].summary),
+    "export": Command(_IMAGE_LIFE, COMMANDS["export"].summary),
 }
 
 _LIST_PODS = Command(_PODS, "list pods")
@@ -98,6 +107,7 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
     "system": {
         "info": Command(_SYSTEM, COMMANDS["info"].summary),
         "events": Command(_EVENTS, COMMANDS["events"].summary),
+        "df": Command(_DISK_USAGE, "show disk usage by images, containers and volumes"),
         "migrate": Command(_STATE_ADMIN, "apply the state database's schema migrations"),
         "reset": Command(_STATE_ADMIN, "remove every container, pod and volume, the "
                                        "state and pypod's directories"),
@@ -154,6 +164,9 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "push": Command(_MOVING, COMMANDS["push"].summary),
         "save": Command(_MOVING, COMMANDS["save"].summary),
         "load": Command(_MOVING, COMMANDS["load"].summary),
+        "import": Command(_IMAGE_LIFE, COMMANDS["import"].summary),
+        "history": Command(_IMAGE_LIFE, COMMANDS["history"].summary),
+        "prune": Command(_IMAGE_LIFE, "remove dangling images (-a: every unused one)"),
     },
 }
 

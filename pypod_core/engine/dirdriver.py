@@ -103,6 +103,28 @@ class DirGraphDriver(GraphDriver):
             raise GraphDriverError(f"cannot forget the rootfs of container {ctr_id}: "
                                    f"{link}: {_reason(exc)}") from None
 
+    def diff(self, ctr_id: str) -> BinaryIO:
+        """The whole directory as a tar (it stands on no layer: everything in it is the
+        container's), spooled to an unnamed temporary file."""
+        import tempfile  # lazy: only export and commit (~3 ms)
+
+        from pypod_core.host.layer_diff import write_tree  # lazy: only export and commit
+
+        directory = self.mount(ctr_id)
+        out = tempfile.TemporaryFile()
+        try:
+            write_tree(directory, out)
+            out.seek(0)
+        except BaseException:
+            out.close()
+            raise
+        return out  # type: ignore[return-value]
+
+    def rw_size(self, ctr_id: str) -> int:
+        """0: the directory is the user's, not a layer pypod made (podman shows no
+        size for a ``--rootfs`` container either)."""
+        return 0
+
     def rootfs_ids(self) -> Iterator[str]:
         try:
             entries = sorted(os.listdir(self.containers_dir))

@@ -1,7 +1,8 @@
 """Image operations of the Runtime (libpod's image runtime, on the image store).
 
 :class:`ImageOps` is a mixin of :class:`pypod_core.engine.runtime.Runtime`: pull, list,
-look up, tag, untag, remove and import images.  The store itself is
+look up, tag, untag, remove, import, commit, export, prune images, their history and
+the disk usage (:mod:`pypod_core.engine.image_build`, :mod:`~.image_usage`).  The store itself is
 :mod:`pypod_core.engine.image_store`; pulls are :mod:`pypod_core.engine.pull`'s.
 """
 
@@ -9,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
@@ -26,20 +25,18 @@ from pypod_core.errors import (
     InvalidArgError,
     NoSuchImageError,
 )
-from pypod_core.model import Image, ImageLayer, PullEvent
+from pypod_core.model import Image, PullEvent
 
 if TYPE_CHECKING:
+    from pypod_core.engine.container import Container
     from pypod_core.engine.image_store import ImageStore
     from pypod_core.engine.image_transfer import LoadResult, PushResult, SaveResult
+    from pypod_core.engine.image_usage import DiskUsage, HistoryRow
     from pypod_core.plugin.graph_driver import GraphDriver
     from pypod_core.plugin.image_transport import Platform
 
 #: The graph driver used for images where the configured overlay cannot mount.
 FALLBACK_DRIVER = "vfs"
-#: The media types of what :meth:`ImageOps.import_image` writes.
-_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 
 @attrs.frozen
@@ -297,56 +294,98 @@ class ImageOps(RuntimeHalf):
     # -- import ----------------------------------------------------------------------------
 
     def import_image(self, layers: Sequence[str], config: Mapping[str, Any] | None = None,
-                     names: Sequence[str] = ()) -> Image:
-        """Store an image made of local uncompressed tar files ``layers`` (bottom first)
-        and the OCI image ``config`` (its ``config`` section: Entrypoint, Cmd, Env...;
-        ``architecture``, ``os`` and ``created`` default to the host's and now; the
-        ``rootfs`` is filled in).  ``names`` are normalised as :meth:`tag_image`'s."""
+                     names: Sequence[str] = (), *, changes: Sequence[str] = (),
+                     message: str = "", os: str = "", arch: str = "",
+                     variant: str = "") -> Image:
+        """Store an image made of the tarballs ``layers`` (bottom first; plain, gzip,
+        bzip2, xz or zstd; each stored uncompressed, its digest its diff id), as
+        ``podman import``: ``config`` is the OCI image config (its ``config`` section:
+        Entrypoint, Cmd, Env...; ``architecture``, ``os`` and ``created`` default to
+        the host's and now; ``rootfs`` is filled in); ``changes`` are ``--change``
+        instructions (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME,
+        WORKDIR) applied to it; each layer gets podman's history entry (``ADD
+        file:<digest> in /``, ``message`` its comment) unless ``config`` has a
+        ``history`` of its own; ``os``/``arch``/``variant`` override the
+        platform; ``names`` are normalised as :meth:`tag_image`'s.  A tar naming paths
+        outside its root (``../``, absolute) writes nothing outside the layer.
+        InvalidArgError (a bad change or name), ImageFormatError (not decompressable),
+        InvalidLayerError (a broken tar): nothing is stored."""
+        from pypod_core.engine.image_build import import_layers
         from pypod_core.engine.image_store import normalize_name
-        from pypod_core.plugin.image_transport import Platform
 
         self.check_valid()
-        wanted = tuple(normalize_name(name) for name in names)
-        image_layers = _apply_layer_files(self.image_store, self.graph_driver, layers)
-        host = Platform.host()
-        full = {"architecture": host.architecture, "os": host.os,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                **dict(config or {}),
-                "rootfs": {"type": "layers", "diff_ids": [x.diff_id for x in image_layers]}}
-        store = self.image_store
-        config_bytes = json.dumps(full, sort_keys=True).encode()
-        config_digest = store.write_blob(config_bytes)
-        manifest = {"schemaVersion": 2, "mediaType": _OCI_MANIFEST,
-                    "config": {"mediaType": _OCI_CONFIG, "digest": config_digest,
-                               "size": len(config_bytes)},
-                    "layers": [{"mediaType": x.media_type, "digest": x.digest, "size": x.size}
-                               for x in image_layers]}
-        manifest_digest = store.write_blob(json.dumps(manifest, sort_keys=True).encode())
-        return store.commit(Image(
-            id=config_digest.removeprefix("sha256:"), names=wanted,
-            digest=manifest_digest, digests=(manifest_digest,), manifest_type=_OCI_MANIFEST,
-            layers=tuple(image_layers), config=full, created=full["created"],
-            size=sum(x.diff_size for x in image_layers)))
+        for name in names:
+            normalize_name(name)  # a bad name before any work
+        return import_layers(self._runtime, layers, dict(config or {}), names, changes,
+                             message, {"os": os, "architecture": arch, "variant": variant})
 
+    # -- commit, export ----------------------------------------------------------------
 
-def _apply_layer_files(store: ImageStore, driver: GraphDriver,
-                       paths: Sequence[str]) -> list[ImageLayer]:
-    """Apply the uncompressed layer tars ``paths`` (bottom first) and keep each as a
-    blob; the layers, as an image records them."""
-    from pypod_core.plugin.graph_driver import chain_id
+    def commit_container(self, ctr: Container | str, name: str = "", *,
+                         changes: Sequence[str] = (), pause: bool = False,
+                         message: str = "", author: str = "", format: str = "oci") -> Image:
+        """A new image of the container's changes over its image, as ``podman commit``:
+        one layer more (overlay: the upper dir, whiteouts as OCI ``.wh.`` entries; vfs:
+        the copy against the image's top layer), the config the container ran with
+        (entrypoint, command, environment, ports, labels, user, working directory)
+        and then ``changes`` (``--change``: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD,
+        STOPSIGNAL, USER, VOLUME, WORKDIR), a history entry (``author``), named
+        ``name`` (a short one under ``localhost/``; none: a dangling image).
+        ``pause``: a running container is paused while its files are read.
+        ``format``: ``oci`` or ``docker`` manifest and config; ``message`` needs
+        ``docker`` (podman's rule).  InvalidArgError for a ``--rootfs`` container, a
+        bad change or name; nothing is stored when it fails."""
+        from pypod_core.engine.image_build import commit
 
-    result: list[ImageLayer] = []
-    parent = None
-    for path in paths:
-        digest, size = _file_digest(path)
-        chain = chain_id(parent, digest)
-        with open(path, "rb") as f:
-            info = driver.apply_layer(chain, parent, f)
-        store.copy_blob(path, digest)
-        result.append(ImageLayer(digest=digest, size=size, media_type=_OCI_LAYER,
-                                 diff_id=digest, chain_id=chain, diff_size=info.diff_size))
-        parent = chain
-    return result
+        self.check_valid()
+        if isinstance(ctr, str):
+            ctr = self._runtime.lookup_container(ctr)
+        return commit(self._runtime, ctr, name, changes, pause, message, author, format)
+
+    def export_container(self, ctr: Container | str, out: BinaryIO) -> None:
+        """Write the container's whole file system (not its volumes) as a tar on
+        ``out``, as ``podman export``; a stopped container is mounted meanwhile."""
+        from pypod_core.engine.image_build import export
+
+        self.check_valid()
+        if isinstance(ctr, str):
+            ctr = self._runtime.lookup_container(ctr)
+        export(ctr, out)
+
+    # -- history, prune, disk usage ------------------------------------------------------
+
+    def image_history(self, ref: str) -> list[HistoryRow]:
+        """The image's history, newest first, as ``podman history`` lists it."""
+        from pypod_core.engine.image_usage import history
+
+        self.check_valid()
+        return history(self._runtime, self.image_store.get(ref))
+
+    def prune_images(self, all: bool = False,
+                     select: Callable[[Image], bool] | None = None) -> list[Image]:
+        """Remove the images without names (``all``: also every image no container
+        uses) that ``select`` accepts (None: each), as ``podman image prune``; the
+        images removed.  The ``pypod_image_removed`` event fires for each."""
+        from pypod_core.engine.image_usage import prunable
+
+        self.check_valid()
+        removed = []
+        for image in prunable(self._runtime, all, select):
+            try:
+                self.image_store.delete(image.id)
+            except NoSuchImageError:
+                continue  # removed meanwhile
+            self.plugins.hook.pypod_image_removed(runtime=self, image=image)
+            removed.append(image)
+        return removed
+
+    def disk_usage(self) -> DiskUsage:
+        """What ``podman system df`` shows: each image's size (shared and unique), each
+        container's writable layer, each volume's size and users."""
+        from pypod_core.engine.image_usage import disk_usage
+
+        self.check_valid()
+        return disk_usage(self._runtime)
 
 
 def _check_push_args(ref: Any, dest: Any, tls_verify: Any, authfile: Any, creds: Any,
@@ -387,15 +426,3 @@ def _by_id(image: Image, ref: str) -> bool:
 def _is_hex(ref: str) -> bool:
     bare = ref.removeprefix("sha256:")
     return bool(bare) and all(c in "0123456789abcdef" for c in bare)
-
-
-def _file_digest(path: str) -> tuple[str, int]:
-    """The sha256 digest and the size of a file."""
-    import hashlib  # lazy: only imports need it, and every command imports this module
-
-    sha, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-            size += len(chunk)
-    return "sha256:" + sha.hexdigest(), size

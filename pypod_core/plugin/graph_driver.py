@@ -13,6 +13,7 @@ A container's rootfs is the container's own writable layer over an image's top l
 
     create_rootfs(ctr, top)  ->  mount(ctr) -> merged path  ->  umount(ctr)
                                  (start)                        (stop / cleanup)
+    diff(ctr) -> the container's changes as a layer tar (commit; optional)
     remove_rootfs(ctr)  (rm: unmounts first)
 
 What every implementation must do (the kit, :class:`pypod_core.testing.GraphDriverTests`,
@@ -41,7 +42,7 @@ from typing import BinaryIO
 
 import attrs
 
-from pypod_core.errors import InvalidArgError
+from pypod_core.errors import DiffUnsupportedError, InvalidArgError
 
 #: What a layer or container id may look like: a chain id (``sha256:<hex>``), a hex id,
 #: or any name of letters, digits and ``_.-`` (with one ``algorithm:`` prefix).
@@ -160,6 +161,33 @@ class GraphDriver(ABC):
     @abstractmethod
     def rootfs_ids(self) -> Iterator[str]:
         """The ids of the containers that have a rootfs."""
+
+    def diff(self, ctr_id: str) -> BinaryIO:
+        """The container's changes over the layer its rootfs stands on, as an
+        uncompressed OCI layer tar stream (``commit``): new and changed files, and a
+        ``.wh.NAME`` entry for each file removed (``DIR/.wh..wh..opq`` for a directory
+        whose lower contents are hidden).  For a driver without layers (``dir``), the
+        whole rootfs.  The caller reads the stream to its end and closes it; the
+        container may be running (it is paused by the caller if it wants a still
+        picture).  NoSuchRootfsError if the container has no rootfs.  The default:
+        DiffUnsupportedError, naming the driver."""
+        raise DiffUnsupportedError(f"the {self.name} graph driver cannot write a "
+                                   f"container's changes as a layer (commit)")
+
+    def rw_size(self, ctr_id: str) -> int:
+        """The size in bytes of what the container wrote (podman's ``RWSize``, for
+        ``system df``).  The default: the length of :meth:`diff`'s stream (0 where the
+        driver has no diff); a driver with the changes in a directory of their own
+        counts that directory instead."""
+        try:
+            stream = self.diff(ctr_id)
+        except DiffUnsupportedError:
+            return 0
+        with stream:
+            size = 0
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+        return size
 
     def rootfs_data(self, ctr_id: str) -> dict[str, str]:
         """What ``inspect`` shows of the container's rootfs under ``GraphDriver.Data``,

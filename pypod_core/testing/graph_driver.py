@@ -372,6 +372,49 @@ class GraphDriverTests:
         assert not driver.is_mounted("c1")
         assert os.path.exists(os.path.join(driver.mount("c1"), "new"))
 
+    # -- diff (commit) -----------------------------------------------------------------
+
+    def test_diff_is_a_layer_of_the_containers_changes(self, driver):
+        """What the container added, changed and removed (a file, a whole directory, a
+        directory removed and made again) comes out as an OCI layer: applied over the
+        same layer, it gives the container's files; unchanged files are not in it."""
+        self.apply(driver, "sha256:l1", None, d("etc"), f("etc/keep", b"k"),
+                   f("etc/change", b"old"), f("etc/remove", b"r"), d("tree/sub"),
+                   f("tree/sub/x"), d("redo"), f("redo/old"))
+        root = self.rootfs(driver, "sha256:l1", "c1")
+        with open(os.path.join(root, "etc/change"), "wb") as fh:
+            fh.write(b"new")
+        with open(os.path.join(root, "added"), "wb") as fh:
+            fh.write(b"a")
+        os.unlink(os.path.join(root, "etc/remove"))
+        for top in ("tree", "redo"):
+            for path, _dirs, files in os.walk(os.path.join(root, top), topdown=False):
+                for name in files:
+                    os.unlink(os.path.join(path, name))
+                os.rmdir(path)
+        os.mkdir(os.path.join(root, "redo"))
+        with open(os.path.join(root, "redo/new"), "wb") as fh:
+            fh.write(b"n")
+        driver.umount("c1")
+        with driver.diff("c1") as stream:
+            data = stream.read()
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            names = set(tar.getnames())
+        assert "etc/keep" not in names and "tree/sub/x" not in names
+        assert {"added", "etc/change", "etc/.wh.remove", ".wh.tree", "redo/new"} <= names
+        driver.apply_layer("sha256:l2", "sha256:l1", io.BytesIO(data))
+        again = self.rootfs(driver, "sha256:l2")
+        assert sorted(os.listdir(os.path.join(again, "etc"))) == ["change", "keep"]
+        with open(os.path.join(again, "etc/change"), "rb") as fh:
+            assert fh.read() == b"new"
+        assert not os.path.lexists(os.path.join(again, "tree"))
+        assert os.listdir(os.path.join(again, "redo")) == ["new"]
+        assert os.path.exists(os.path.join(again, "added"))
+
+    def test_diff_without_a_rootfs_is_refused(self, driver):
+        with pytest.raises(NoSuchRootfsError):
+            driver.diff("nope")
+
     def test_mount_umount_remove_leave_no_mount(self, driver):
         self.apply(driver, "sha256:l1", None, f("a"))
         driver.create_rootfs("c1", "sha256:l1")

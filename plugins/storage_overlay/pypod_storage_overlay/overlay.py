@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
 
 from pypod_core.errors import (
     GraphDriverError,
@@ -146,6 +146,18 @@ class OverlayDriver(LayerStore):
             except OSError as exc:
                 raise GraphDriverError(f"container {ctr_id}: {exc}") from None
         raise GraphDriverError(f"container {ctr_id}: {merged} is still mounted")
+
+    def _write_diff(self, directory: str, record: dict[str, Any], out: BinaryIO) -> None:
+        """The upper dir is the diff: the kernel's whiteouts become OCI ones."""
+        from pypod_core.host.layer_diff import write_overlay_upper  # lazy: only commit
+
+        write_overlay_upper(os.path.join(directory, "diff"), out)
+
+    def rw_size(self, ctr_id: str) -> int:
+        """The upper dir's files (``du``'s apparent size), without writing a tar."""
+        from pypod_core.host.layer_diff import tree_size  # lazy: only system df
+
+        return tree_size(os.path.join(self.container_dir(ctr_id), "diff"))
 
     def is_mounted(self, ctr_id: str) -> bool:
         return _mounts().is_mount_point(os.path.join(self.container_dir(ctr_id), "merged"))

@@ -69,6 +69,17 @@ def fresh_dir(parent: str, prefix: str) -> str:
             continue
 
 
+def _spool(directory: str) -> BinaryIO:
+    """A new unnamed file in ``directory`` (O_TMPFILE: nothing left behind by a crash)."""
+    try:
+        fd = os.open(directory, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except OSError:  # a file system without O_TMPFILE
+        import tempfile  # lazy: rare (~3 ms)
+
+        return tempfile.TemporaryFile(dir=directory)  # type: ignore[return-value]
+    return os.fdopen(fd, "w+b")
+
+
 def backing_fs(path: str) -> str:
     """The file system under ``path`` as podman names it (ext4 is ``extfs``)."""
     from pypod_core.host.mounts import fs_type_of  # lazy: only status() (~1-2.5 ms, ctypes)
@@ -292,6 +303,25 @@ class LayerStore(GraphDriver):
         directory = self.container_dir(ctr_id)
         with self.lock(f"ctr-{id_to_dir(ctr_id)}"):
             return self._mount(ctr_id, directory, self._rootfs_record(ctr_id))
+
+    def diff(self, ctr_id: str) -> BinaryIO:
+        """The container's changes as a layer tar, spooled to an unnamed file in the
+        driver's ``tmp/`` (gone when closed), read from its start."""
+        directory = self.container_dir(ctr_id)
+        out = _spool(self.tmp_dir)
+        try:
+            with self.lock(f"ctr-{id_to_dir(ctr_id)}"):
+                record = self._rootfs_record(ctr_id)
+                self._write_diff(directory, record, out)
+            out.seek(0)
+        except BaseException:
+            out.close()
+            raise
+        return out
+
+    def _write_diff(self, directory: str, record: dict[str, Any], out: BinaryIO) -> None:
+        """Write the changes of the container in ``directory`` as a tar on ``out``."""
+        raise NotImplementedError
 
     def _mount(self, ctr_id: str, directory: str, record: dict[str, Any]) -> str:
         raise NotImplementedError

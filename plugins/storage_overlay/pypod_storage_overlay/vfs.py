@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Any
+from typing import Any, BinaryIO
 
 from pypod_core.errors import GraphDriverError
 from pypod_storage_overlay.store import LayerStore, backing_fs
@@ -60,6 +60,18 @@ class VfsDriver(LayerStore):
             os.unlink(os.path.join(directory, "mounted"))
         except FileNotFoundError:
             pass
+
+    def _write_diff(self, directory: str, record: dict[str, Any], out: BinaryIO) -> None:
+        """The copy against the top layer's tree it was made from (an empty tree for a
+        rootfs on no layer)."""
+        from pypod_core.host.layer_diff import write_changes, write_tree  # lazy: only commit
+
+        rootfs = os.path.join(directory, "rootfs")
+        if record["layers"]:
+            write_changes(os.path.join(self.layers_dir, record["layers"][0], "diff"),
+                          rootfs, out)
+        else:
+            write_tree(rootfs, out)
 
     def is_mounted(self, ctr_id: str) -> bool:
         return os.path.exists(os.path.join(self.container_dir(ctr_id), "mounted"))

@@ -492,3 +492,26 @@ def test_pypod_push_on_the_command_line_reaches_podman(rt, registry, stored, pod
         assert digestfile.read_text() == stored.digest
     digest, out = podman_pull_and_run(podman, name)
     assert digest == stored.digest and out == "pushed by pypod\n"
+
+
+def test_a_committed_image_is_pushed_and_podman_runs_its_changes(rt, registry, stored,
+                                                                 podman):
+    """commit -> push -> podman pull -> run: the new layer (stored uncompressed) goes
+    out gzip-compressed, and podman sees the file the container wrote and not the one
+    it deleted."""
+    ctr = rt.create_container(image=stored.id, command=["sh", "-c",
+                              "echo committed > /etc/motd; rm -r /srv"],
+                              network_mode="none")
+    ctr.start()
+    assert ctr.wait() == 0
+    image = rt.commit_container(ctr, "committed")
+    name = f"{registry.host}/push/committed:1"
+    result = rt.push_image(image.id, f"docker://{name}")
+    digest, out = podman_pull_and_run(podman, name)
+    assert digest == result.digest and out == "committed\n"
+    command, env = podman
+    listed = subprocess.run([*command, "run", "--rm", "--network", "none", name, "ls", "/"],
+                            capture_output=True, text=True, env=env)
+    assert listed.returncode == 0 and "srv" not in listed.stdout.split()
+    layers = skopeo_inspect(name, "--raw")["layers"]
+    assert layers[-1]["mediaType"].endswith("tar+gzip")

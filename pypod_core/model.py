@@ -207,6 +207,56 @@ class ContainerConfig:
     #: ``--volumes-from``: the ids of the containers whose volumes were copied (each
     #: ``ID`` or ``ID:OPTIONS``), for inspect's ``HostConfig.VolumesFrom``.
     volumes_from: tuple[str, ...] = ()
+    # Resources (``--memory`` and its kin), written into the spec's ``linux.resources``
+    # by pypod_core.engine.resources; 0 is "not given" (the defaults older records had).
+    #: ``--memory``, ``--memory-reservation``: bytes.
+    memory: int = 0
+    memory_reservation: int = 0
+    #: ``--memory-swap``: memory plus swap in bytes; -1 is unlimited; 0: twice --memory.
+    memory_swap: int = 0
+    cpu_shares: int = 0
+    #: ``--cpu-period``/``--cpu-quota`` in microseconds (``--cpus`` sets both).
+    cpu_period: int = 0
+    cpu_quota: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    #: ``--pids-limit``: -1 is unlimited.
+    pids_limit: int = 0
+    blkio_weight: int = 0
+    #: ``--oom-score-adj``: the process's ``oom_score_adj`` (-1000 to 1000).
+    oom_score_adj: int = 0
+    #: ``--shm-size``: bytes of /dev/shm (podman's 64m); 0 is no limit.
+    shm_size: int = 65536 * 1024
+    #: ``--device``: ``HOST:CONTAINER:PERMISSIONS`` each; ``--device-cgroup-rule``:
+    #: ``TYPE MAJOR:MINOR ACCESS`` each.
+    devices: tuple[str, ...] = ()
+    device_cgroup_rules: tuple[str, ...] = ()
+    # More of podman's run/create flags (pypod_core.engine.run_options checks them).
+    #: ``--timeout``: seconds after which conmon kills the container (0: none).
+    timeout: int = 0
+    #: ``--tz``: a zoneinfo name, or ``local`` (the host's /etc/localtime).
+    tz: str = ""
+    #: ``--restart``: "" (none), ``no``, ``on-failure``, ``always``, ``unless-stopped``;
+    #: ``on-failure:N``'s N (0: no limit).
+    restart_policy: str = ""
+    restart_retries: int = 0
+    #: ``--systemd``: ``true`` (systemd mode for an init command) or ``false``.
+    systemd: str = "true"
+    #: ``--annotation``: the OCI spec's annotations.
+    annotations: dict[str, str] = attrs.field(factory=dict)
+    #: ``--group-add``: group names or ids, resolved in the rootfs at start.
+    group_add: tuple[str, ...] = ()
+    #: ``--sysctl``: namespaced kernel parameters.
+    sysctls: dict[str, str] = attrs.field(factory=dict)
+    #: Namespace kinds taken from the host (``--pid host``, ``--ipc host``, ``--uts host``).
+    host_namespaces: tuple[str, ...] = ()
+    #: ``--conmon-pidfile``: where conmon writes its pid ("": in the run dir).
+    conmon_pidfile: str = ""
+    #: ``--log-driver``: ``k8s-file`` (``json-file``: podman's alias of it) or ``none``.
+    log_driver: str = "k8s-file"
+    #: False for a ``--workdir`` the user gave: it must exist (else the start fails, as
+    #: podman's); the image's (or the default) is made when missing.
+    create_workdir: bool = True
 
     def dependencies(self) -> list[str]:
         """Ids of the containers this one depends on (whose namespaces it joins)."""
@@ -235,6 +285,8 @@ class ContainerState:
     #: Host ports held open while the container runs (enable_port_reservation).
     reserved_ports: tuple[int, ...] = ()
     restart_count: int = 0
+    #: Stopped or killed by a user: a restart policy does not start it again.
+    stopped_by_user: bool = False
     #: Where the container's rootfs is mounted while it is initialized or runs ("" when
     #: it is not): libpod's ``Mountpoint``.
     mount_point: str = ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -43,7 +44,11 @@ PULL_POLICIES = ("missing", "always", "newer", "never")
 # -- create and run ------------------------------------------------------------------
 
 
-def _add_create_flags(p: argparse.ArgumentParser) -> None:
+def _add_create_flags(p: argparse.ArgumentParser, run: bool = False) -> None:
+    from pypod_core.cli import run_flags  # lazy: create, run
+
+    # As podman's, -h is --hostname here: --help alone asks for help.
+    p.add_argument("--help", action="help", help="show this help message and exit")
     p.add_argument("--name", help="assign a name to the container")
     p.add_argument("--rootfs", action="store_true",
                    help="the first argument is a root file system directory, not an image")
@@ -65,7 +70,7 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
                    help="working directory inside (default: the image's, else /)")
     p.add_argument("-u", "--user", default=None,
                    help="user[:group] or uid[:gid] (default: the image's, else root)")
-    p.add_argument("--hostname", default="")
+    p.add_argument("-h", "--hostname", default="")
     _add_volume_flags(p)
     p.add_argument("--stop-signal", default=None,
                    help="default: the image's, else SIGTERM")
@@ -91,6 +96,7 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     add_etc_flags(p, "container")
     p.add_argument("--log-opt", action="append", default=[], metavar="NAME=VALUE",
                    help="path=FILE or max-size=SIZE (10mb) of the k8s-file log")
+    run_flags.add_flags(p, run)
     p.add_argument("target", metavar="IMAGE", help="an image (with --rootfs: a directory)")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
@@ -186,13 +192,21 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         ports = ()
     if args.ip and mode not in ("bridge", None):
         raise InvalidArgError(f"--ip needs a network; --network is {mode}")
+    from pypod_core.cli import run_flags  # lazy: create, run
+
+    # podman's order: the host's environment, then the env files, then -e.
+    env = {**(dict(os.environ) if args.env_host else {}),
+           **run_flags.read_env_files(args.env_file), **opt.parse_env(args.env)}
     fields: dict[str, Any] = {
-        "env": opt.parse_env(args.env), "labels": opt.parse_labels(args.label),
+        "env": env,
+        "labels": {**run_flags.read_label_files(args.label_file),
+                   **opt.parse_labels(args.label)},
         "hostname": args.hostname,
         "rlimits": tuple(opt.parse_ulimit(u) for u in args.ulimit),
         "stop_timeout": args.stop_timeout,
         "read_only": args.read_only, "privileged": args.privileged,
-        "auto_remove": args.rm, "network_mode": mode, "networks": networks,
+        "auto_remove": args.rm or getattr(args, "rmi", False),
+        "network_mode": mode, "networks": networks,
         "static_ip": args.ip, "port_mappings": ports,
         "terminal": args.tty, "stdin": args.interactive,
         **opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,
@@ -201,6 +215,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     fields.update(_security_fields(args))
     fields.update(_volume_fields(args))
     fields.update(opt.parse_log_opts(args.log_opt))
+    fields.update(run_flags.config_fields(args, ctx))
     if args.pod:
         fields["pod"] = ctx.runtime.state.lookup_pod(args.pod).config.id
     if mode is None:
@@ -208,6 +223,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     # Given or not: the image's (or the built-in default) applies when not given.
     if args.workdir is not None:
         fields["workdir"] = args.workdir
+        fields["create_workdir"] = False  # as podman: the user's must exist
     if args.user is not None:
         fields["user"] = args.user
     if args.stop_signal is not None:
@@ -217,16 +233,20 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
 
 def _create(args: argparse.Namespace, ctx: CLIContext) -> Container:
     from pypod_core.cli import options as opt  # lazy: only create and run (~0.4 ms)
+    from pypod_core.cli import run_flags  # lazy: create, run
 
     if args.pull not in PULL_POLICIES:
         raise InvalidArgError(f'unsupported pull policy "{args.pull}"')
+    run_flags.before_create(args, ctx)
     fields = config_fields(args, ctx)
     entrypoint = None if args.entrypoint is None else opt.parse_entrypoint(args.entrypoint)
     source: dict[str, Any] = {"rootfs": args.target} if args.rootfs else \
         {"image": _image_to_run(args, ctx)}
-    return ctx.runtime.create_container(
+    ctr = ctx.runtime.create_container(
         command=args.command, entrypoint=entrypoint, publish_all=args.publish_all,
         image_volume=args.image_volume, name=args.name, **source, **fields)
+    run_flags.after_create(args, ctr)
+    return ctr
 
 
 def _image_to_run(args: argparse.Namespace, ctx: CLIContext) -> str:
@@ -269,7 +289,7 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 
 def _add_create(sub: Any) -> None:
-    p = sub.add_parser("create", help=summary("create"))
+    p = sub.add_parser("create", help=summary("create"), add_help=False, allow_abbrev=False)
     _add_create_flags(p)
     p.set_defaults(func=cmd_create)
 
@@ -277,26 +297,34 @@ def _add_create(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod run``: create, start, stream the output (and with ``-i`` our input), exit
     with the container's code."""
+    from pypod_core.cli.run_flags import check_preserve_fds  # lazy: run
     from pypod_core.engine.detach_keys import parse_detach_keys  # lazy: the engine, not for parsing
 
+    # Before pypod opens a file of its own: fds 3.. are the caller's.
+    check_preserve_fds(args.preserve_fds)
     parse_detach_keys(args.detach_keys)  # a bad value is refused before anything is made
     ctr = _create(args, ctx)
     if args.detach:
         try:
             ctr.start()
         except BaseException as exc:
-            _remove_quietly(ctx, ctr, args.rm)
+            _remove_quietly(ctx, ctr, args.rm or args.rmi)
             if isinstance(exc, OCIRuntimeError):
                 return _attaching().start_failed(exc)
             raise
         ctx.out(ctr.id)
         return 0
-    return _attached(ctr, args.interactive, args.detach_keys)  # removes an --rm one itself
+    code = _attached(ctr, args.interactive, args.detach_keys)  # removes an --rm one itself
+    if args.rmi:
+        from pypod_core.cli.run_flags import remove_image  # lazy: run --rmi
+
+        remove_image(ctx, ctr.config.image_name or ctr.config.image_id)
+    return code
 
 
 def _add_run(sub: Any) -> None:
-    p = sub.add_parser("run", help=summary("run"))
-    _add_create_flags(p)
+    p = sub.add_parser("run", help=summary("run"), add_help=False, allow_abbrev=False)
+    _add_create_flags(p, run=True)
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
     add_detach_keys_flag(p)
     p.set_defaults(func=cmd_run)
@@ -678,6 +706,8 @@ def cmd_cleanup(args: argparse.Namespace, ctx: CLIContext) -> int:
             ctr.cleanup()
             if args.rm and ctr.state.state not in LIVE:  # --rm: anonymous volumes too
                 ctx.runtime.remove_container(ctr, volumes=True)
+            elif not args.rm:
+                ctr.restart_if_due()  # --restart, as podman's exit command without systemd
         except NoSuchCtrError:
             continue  # removed already, by the process that ran it
     return 0

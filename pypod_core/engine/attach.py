@@ -332,7 +332,10 @@ def start_attached(ctr: Container, stdout: Any, stderr: Any, stdin: Any = None,
                 detached = True  # it runs on: not removed by --rm
                 raise
         ctr.oci.wait_container(ctr)
-        return ctr.wait()
+        code = ctr.wait()
+        # The exit command leaves the clean-up (and so the restart) to us.
+        ctr.restart_if_due()
+        return code
     finally:
         if ctr.config.auto_remove and not detached:
             ctr._remove_quietly()

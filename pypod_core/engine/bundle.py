@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pypod_core.engine import seccomp
+from pypod_core.engine import resources, run_options, seccomp
 from pypod_core.engine.names import hostname_of
 from pypod_core.errors import InvalidArgError
 from pypod_core.plugin.oci import ExecSpec
@@ -373,11 +373,14 @@ def build_spec(
     linux: dict[str, Any] = {
         "namespaces": namespaces(config, netns_path, shared),
         "cgroupsPath": cgroups_path or f"/pypod/{config.id}",
-        "resources": {"devices": [{"allow": config.privileged, "access": "rwm"}]},
+        "resources": {"devices": resources.device_rules(config),
+                      **resources.spec_resources(config)},
     }
     if config.privileged:
         linux["devices"] = host_devices()
-    else:
+    elif config.devices:
+        linux["devices"] = resources.spec_devices(config)
+    if not config.privileged:
         linux["maskedPaths"] = _masked_paths(config, MASKED_PATHS)
         linux["readonlyPaths"] = _masked_paths(config, READONLY_PATHS)
     if config.mask:  # as podman, masked even when privileged
@@ -395,6 +398,7 @@ def build_spec(
     }
     if "uts" not in shared:
         spec["hostname"] = hostname
+    run_options.spec_changes(spec, config)
     return spec
 
 
@@ -420,6 +424,10 @@ def write_bundle(ctr: Container, netns_path: str = "",
     config = ctr.config
     root = root or config.rootfs
     user = resolve_user(root, config.user)
+    if config.group_add:
+        extra = run_options.group_ids(root, config.group_add)
+        user = user._replace(additional_gids=tuple(dict.fromkeys(
+            [*user.additional_gids, *(g for g in extra if g != user.gid)])))
     # The systemd cgroup manager takes "slice:prefix:name" (a pypod-ID.scope).
     systemd = ctr.runtime.config.cgroup_manager == "systemd"
     spec = build_spec(config, user=user, netns_path=netns_path,
@@ -428,6 +436,9 @@ def write_bundle(ctr: Container, netns_path: str = "",
                       cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "",
                       volume_mounts=volume_mounts, root=root,
                       console_size=getattr(ctr, "console_size", None))
+    run_options.check_workdir(config, root, [m["destination"] for m in spec["mounts"]])
+    if config.tz:
+        spec["mounts"].append(run_options.localtime_mount(config, ctr.run_dir))
     from pypod_core.engine import oci_hooks as hooks  # lazy: only start, not exec (~0.5 ms)
 
     hooks.add_to_spec(spec, hooks.read_dirs(ctr.runtime.config.hooks_dir),

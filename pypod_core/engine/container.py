@@ -137,8 +137,9 @@ class Container:
 
     @property
     def conmon_pidfile(self) -> str:
-        """conmon's pid, written by conmon."""
-        return os.path.join(self.run_dir, "conmon.pid")
+        """conmon's pid, written by conmon (where ``--conmon-pidfile`` says, else in
+        the run dir)."""
+        return self.config.conmon_pidfile or os.path.join(self.run_dir, "conmon.pid")
 
     @property
     def attached_marker(self) -> str:
@@ -334,6 +335,7 @@ class Container:
             raise
         self.state.state = S.RUNNING
         self.state.started_at = started_at
+        self.state.stopped_by_user = False
         self._save()
         self.runtime.plugins.hook.pypod_container_started(runtime=self.runtime,
                                                           container=self)
@@ -434,6 +436,11 @@ class Container:
             check_stop_timeout(timeout, "timeout")
         try:
             with self.locked():
+                if self.config.restart_policy and self.state.state not in LIVE \
+                        and not self.state.stopped_by_user:
+                    # Caught between two runs: its restart policy must not start it.
+                    self.state.stopped_by_user = True
+                    self._save()
                 self._stop(self.config.stop_timeout if timeout is None else timeout)
         except CtrRemovedError:
             pass
@@ -450,6 +457,7 @@ class Container:
             self.oci.unpause_container(self)
         if self.state.state is not S.STOPPING:  # else: a stop cut short (^C), tried again
             self._set(S.STOPPING)
+            self.state.stopped_by_user = True  # no restart policy starts it again
             self._save()
         with self.runtime.container_lock(self.id).released():
             self.oci.stop_container(self, max(0, timeout))
@@ -464,6 +472,9 @@ class Container:
         podman).  A container being stopped may be killed: that cuts the stop short."""
         with self.locked():
             self._require(S.RUNNING, S.PAUSED, S.CREATED, S.STOPPING, action="kill")
+            if not self.state.stopped_by_user:  # as podman: no restart policy applies
+                self.state.stopped_by_user = True
+                self._save()
             self.oci.kill_container(self, signal)
             if signal == 9 and self.state.state is not S.PAUSED:
                 self.oci.wait_container(self, KILL_WAIT)
@@ -496,6 +507,23 @@ class Container:
             self.state.restart_count += 1
             self._prepare_start()
             self._start()
+
+    def restart_if_due(self) -> bool:
+        """Start an exited container again if its restart policy says so (``--restart``;
+        what podman's exit command does after the clean-up, without systemd); whether
+        it did.  Each such start counts in ``restart_count``."""
+        if not self.config.restart_policy:
+            return False
+        from pypod_core.engine.run_options import should_restart  # lazy: policies only
+
+        with self.locked():
+            if self.state.state is not S.EXITED or not should_restart(self.config,
+                                                                      self.state):
+                return False
+            self.state.restart_count += 1
+            self._prepare_start()
+            self._start()
+        return True
 
     def cleanup(self) -> None:
         """After an exit: tear the network down, delete the container from the OCI
@@ -584,6 +612,9 @@ class Container:
         ``follow``, keep reading until the container stops."""
         from pypod_core.engine import logs as k8s_log
 
+        if self.config.log_driver == "none":
+            raise InvalidArgError(f"this container is using the 'none' log driver, "
+                                  f"cannot read logs: container {self.name} has no log")
         if follow:
             return k8s_log.follow_log(self.log_path, self._still_running, tail=tail,
                                       since=since)

@@ -101,16 +101,19 @@ def _config(ctr: Container) -> dict[str, Any]:
         "Entrypoint": " ".join(c.entrypoint),
         "OnBuild": None,
         "Labels": dict(c.labels) or None,
-        "Annotations": {"io.pypod.container.name": c.name},
+        "Annotations": {"io.pypod.container.name": c.name, **c.annotations},
         "StopSignal": c.stop_signal,
         "StopTimeout": c.stop_timeout,
         "Umask": "0022",
-        "Timeout": 0,
+        "Timeout": c.timeout,
+        "Timezone": c.tz,
+        "SystemdMode": False,
     }
 
 
 def _host_config(ctr: Container) -> dict[str, Any]:
     # lazy: only inspect, not ps (~6 ms together)
+    from pypod_core.engine import resources
     from pypod_core.engine.bundle import rlimits
     from pypod_core.engine.logs import human_size, log_size_max
     from pypod_core.engine.networking import port_bindings
@@ -119,9 +122,15 @@ def _host_config(ctr: Container) -> dict[str, Any]:
     c = ctr.config
     return {
         **host_config(ctr),  # Binds, Tmpfs, VolumesFrom
+        **resources.host_config(c),  # Memory, CpuShares, PidsLimit, Devices...
         "CgroupManager": ctr.runtime.config.cgroup_manager,
-        "LogConfig": {"Type": "k8s-file", "Config": None, "Path": ctr.log_path, "Tag": "",
+        "LogConfig": {"Type": c.log_driver, "Config": None,
+                      "Path": "" if c.log_driver == "none" else ctr.log_path, "Tag": "",
                       "Size": human_size(log_size_max(ctr))},
+        "RestartPolicy": {"Name": c.restart_policy,
+                          "MaximumRetryCount": c.restart_retries},
+        "GroupAdd": list(c.group_add),
+        "Sysctls": dict(c.sysctls),
         "NetworkMode": _network_mode(c),
         "PortBindings": port_bindings(ctr),
         "AutoRemove": c.auto_remove,
@@ -154,6 +163,8 @@ def _security_host_config(c: ContainerConfig) -> dict[str, Any]:
 
 
 def _ns_mode(ctr: Container, kind: str) -> str:
+    if kind in ctr.config.host_namespaces:
+        return "host"
     other = ctr.config.shared_namespaces.get(kind)
     return f"container:{other}" if other else "private"
 

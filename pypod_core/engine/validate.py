@@ -282,7 +282,11 @@ def check_container(runtime: Any, c: ContainerConfig) -> None:
     """Check the values of a container's config before it is stored: its process, its
     mounts (sources must exist), its network (the networks must exist; a static address
     must lie in the first network's subnet)."""
+    from pypod_core.engine import resources, run_options  # lazy: only create (~0.3 ms)
+
     _check_process(c)
+    resources.check(c)
+    run_options.check(c)
     _check_mounts(c)
     check_network_names(c.network_mode, c.networks)
     if c.static_ip:

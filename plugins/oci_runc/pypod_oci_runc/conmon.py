@@ -63,6 +63,10 @@ class ConmonArgs(NamedTuple):
     exec_spec: str = ""
     #: The log driver: ``k8s-file`` (at ``log_path``) or ``none`` (exec sessions).
     log_driver: str = "k8s-file"
+    #: ``--timeout``: conmon kills the container after this many seconds (0: never).
+    timeout: int = 0
+    #: ``--preserve-fds``: our fds 3 to 3+N-1 are handed on to the container's process.
+    preserve_fds: int = 0
 
     def argv(self) -> list[str]:
         """conmon's command line (conmon 2.1's flags)."""
@@ -77,6 +81,11 @@ class ConmonArgs(NamedTuple):
             else self.log_driver, "--log-level", self.log_level,
         ]
         argv += self._stdio_args()
+        if self.timeout > 0:
+            argv += ["--timeout", str(self.timeout)]
+        if self.preserve_fds > 0:  # for the runtime's create (conmon keeps the fds)
+            argv += ["--runtime-opt", "--preserve-fds", "--runtime-opt",
+                     str(self.preserve_fds)]
         if self.log_size_max > 0:
             argv += ["--log-size-max", str(self.log_size_max)]
         if self.systemd_cgroup:
@@ -163,8 +172,12 @@ def _spawn(args: ConmonArgs, env: Mapping[str, str], cwd: str,
         full_env = {**env, "_OCI_SYNCPIPE": str(sync_w), "_OCI_STARTPIPE": str(start_r)}
         if attach_pipe:
             full_env["_OCI_ATTACHPIPE"] = str(attach_w)
+        # conmon hands fds 3.. on to the runtime with --preserve-fds: they keep their
+        # numbers (the pipes above got higher ones, as 3.. were open already).
+        kept = list(range(3, 3 + args.preserve_fds))
         proc = subprocess.Popen(
-            args.argv(), env=full_env, cwd=cwd, pass_fds=[fd for fd in theirs if fd >= 0],
+            args.argv(), env=full_env, cwd=cwd,
+            pass_fds=[*kept, *(fd for fd in theirs if fd >= 0)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except BaseException as exc:
         _close(mine)

@@ -153,6 +153,11 @@ class ConmonOCIRuntime(OCIRuntime):
             systemd_cgroup=bool(config and config.cgroup_manager == "systemd"),
             no_pivot=bool(config and config.no_pivot_root),
             terminal=ctr.config.terminal, stdin=ctr.config.stdin,
+            log_driver="none" if ctr.config.log_driver == "none" else "k8s-file",
+            timeout=ctr.config.timeout,
+            # Set by ``run`` on its Container object (not a config field: another
+            # process's fds 3.. are its own files, never to be handed on).
+            preserve_fds=getattr(ctr, "preserve_fds", 0),
         )
         self._forget(ctr.id)
         sync_fd = conmon.spawn(args, self.conmon_env(), ctr.run_dir)

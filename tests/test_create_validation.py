@@ -21,7 +21,8 @@ Pypod = Callable[..., subprocess.CompletedProcess[str]]
 BAD_CREATES = [
     (["-v", "/no/such/dir:/data"], "/no/such/dir: no such file or directory"),
     (["-p", "notanip:8080:80"], "'notanip' is not an IP address"),
-    (["--network", "nosuchnet"], "network 'nosuchnet' not found"),
+    (["--network", "nosuchnet"],
+     "unable to find network with name or ID nosuchnet: network not found"),
     (["--network", "../../etc"], "invalid network name '../../etc'"),
     (["--ip", "junk"], "'junk' is not an IP address"),
     (["--ip", "192.0.2.9"], "not in the subnets of network"),
@@ -120,7 +121,7 @@ BAD_CALLS: list[tuple[tuple[Any, ...], dict[str, Any], type[Exception], str]] = 
     ((["true"],), {"network_mode": "none", "networks": ("pypod",)}, InvalidArgError,
      "need network mode bridge"),
     ((["true"],), {"network_mode": "bridge", "networks": ("nosuch",)}, NoSuchNetworkError,
-     "network 'nosuch' not found"),
+     "unable to find network with name or ID nosuch: network not found"),
     ((["true"],), {"network_mode": "bridge", "static_ip": "192.0.2.1"}, InvalidArgError,
      "not in the subnets"),
     ((["true"],), {"network_mode": "bridge", "port_mappings": (PortMapping(0, 80),)},
@@ -156,7 +157,8 @@ def test_a_pod_given_as_an_object_and_tuples_given_as_lists_are_taken(rt: Any,
     ({"infra": "no"}, TypeError, "infra: expected a boolean"),
     ({"hostname": "h" * 65}, InvalidArgError, "longer than 64"),
     ({"ports": [PortMapping(8080, 80, "icmp")]}, InvalidArgError, "protocol must be"),
-    ({"networks": ("nosuch",)}, NoSuchNetworkError, "network 'nosuch' not found"),
+    ({"networks": ("nosuch",)}, NoSuchNetworkError,
+     "unable to find network with name or ID nosuch: network not found"),
 ])
 def test_bad_create_pod_raises_at_the_call(rt: Any, kwargs: dict[str, Any],
                                            error: type[Exception], message: str) -> None:

@@ -34,25 +34,29 @@ def pypod(net_config: str) -> Any:
 
 def test_network_ls_create_inspect_rm(pypod, net_settings) -> None:
     listing = pypod("network", "ls").stdout.splitlines()
-    assert listing[0].split() == ["NAME", "VERSION", "PLUGINS"]
-    assert listing[1].split() == ["pypod", "0.4.0", "bridge,portmap"]
-    path = pypod("network", "create", "backend").stdout.strip()
+    assert listing[0].split() == ["NETWORK", "ID", "NAME", "DRIVER"]
+    assert listing[1].split()[1:] == ["pypod", "bridge"] and len(listing[1].split()[0]) == 12
+    assert pypod("network", "create", "backend").stdout == "backend\n"  # podman prints the name
+    path = pypod("network", "ls", "--format", "{{.Name}} {{.Path}}").stdout.split()[1]
     assert path.endswith("/backend.conflist") and os.path.exists(path)
     subnet = net_settings["default_subnet"].replace(".0/24", ".0/25").split(".")
     subnet[2] = str(int(subnet[2]) + 3)
     pypod("network", "create", "--subnet", ".".join(subnet), "fixed")
     rows = json.loads(pypod("network", "ls", "--format", "json").stdout)
-    assert [r["name"] for r in rows] == ["pypod", "backend", "fixed"]
-    assert [r["default"] for r in rows] == [True, False, False]
-    assert rows[2]["subnets"] == [".".join(subnet)]
+    assert [r["name"] for r in rows] == ["backend", "fixed", "pypod"]  # by name, as podman
+    assert [r["default"] for r in rows] == [False, False, True]
+    assert rows[1]["subnets"] == [".".join(subnet)]
     [conf] = json.loads(pypod("network", "inspect", "fixed").stdout)
     assert conf["name"] == "fixed" and conf["plugins"][0]["type"] == "bridge"
     err = pypod("network", "create", "backend", code=125).stderr
-    assert err.startswith("Error: ") and "exists" in err and err.count("\n") == 1
+    assert err == "Error: network name backend already used: network already exists\n"
+    table = pypod("network", "ls", "--noheading", "--no-trunc").stdout.splitlines()
+    assert [row.split()[1] for row in table] == ["backend", "fixed", "pypod"]
+    assert [len(row.split()[0]) for row in table] == [64, 64, 64]
     pypod("network", "rm", "backend", "fixed")
     assert pypod("network", "ls", "-q").stdout.split() == ["pypod"]
     err = pypod("network", "inspect", "backend", code=125).stderr
-    assert "not found" in err and err.count("\n") == 1
+    assert err == "Error: unable to find network with name or ID backend: network not found\n"
 
 
 def test_run_on_two_networks_static_ip_and_published_port(pypod, rootfs, tmp_path) -> None:

@@ -29,7 +29,6 @@ from pypod_core.errors import (
     NameInUseError,
     NoSuchCtrError,
     NoSuchPodError,
-    PodNotEmptyError,
 )
 from pypod_core.model import ContainerStatus, Mount, PortMapping
 
@@ -195,20 +194,39 @@ def test_removing_the_infra_container_is_refused_with_a_clear_error(rt, rootfs) 
         rt.get_container(infra.id)
 
 
-def test_remove_pod_refuses_a_non_empty_or_running_pod_without_force(rt, rootfs) -> None:
+def test_remove_pod_refuses_a_running_member_without_force(rt, rootfs) -> None:
     pod = rt.create_pod(name="busy")
     member = rt.create_container(rootfs, ["sleep", "60"], pod=pod, stop_timeout=0)
-    with pytest.raises(PodNotEmptyError, match="busy"):
-        rt.remove_pod(pod)
-    rt.remove_container(member)
     pod.start()
-    with pytest.raises(CtrStateInvalidError, match="busy is running"):
+    with pytest.raises(CtrStateInvalidError) as info:
         rt.remove_pod(pod)
+    assert str(info.value) == (
+        f"removing container {member.id} from pod {pod.id}: cannot remove container "
+        f"{member.id} as it is running - running or paused containers cannot be removed "
+        "without force: container state improper")
     rt.remove_pod(pod, force=True)
     with pytest.raises(NoSuchPodError):
         rt.lookup_pod("busy")
     assert rt.containers() == []
     assert not os.path.exists(os.path.join(rt.lock_dir, f"pod-{pod.id}.lock"))
+
+
+def test_remove_pod_takes_stopped_members_and_a_running_infra(rt, rootfs) -> None:
+    # As podman's: only a running or paused member needs force; the infra container
+    # (running while the pod is) is stopped, members that exited go with the pod.
+    pod = rt.create_pod(name="done")
+    member = rt.create_container(rootfs, ["true"], pod=pod)
+    created = rt.create_container(rootfs, ["true"], pod=pod)
+    pod.start()
+    member.wait()
+    infra = rt.get_container(pod.infra_container_id)
+    assert infra.sync().state.state == ContainerStatus.RUNNING
+    rt.remove_pod(pod)
+    with pytest.raises(NoSuchPodError):
+        rt.lookup_pod("done")
+    for gone in (member, created, infra):
+        with pytest.raises(NoSuchCtrError):
+            rt.get_container(gone.id)
 
 
 def test_a_pod_removed_by_another_process_leaves_no_lock_file(rt, make_runtime) -> None:

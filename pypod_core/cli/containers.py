@@ -560,6 +560,7 @@ def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def _add_kill(sub: Any) -> None:
     p = sub.add_parser("kill", help=summary("kill"))
+    p.dash_values = frozenset({"-s", "--signal"})  # kill -s -INT, as podman's
     p.add_argument("-s", "--signal", default="SIGKILL")
     _add_selection(p, cidfile=True)
     _multi(p, cmd_kill, "kill", all_flag=True)

@@ -218,6 +218,12 @@ def inspect_docs(ctx: CLIContext, names: list[str]) -> tuple[list[dict[str, Any]
     return docs, errors
 
 
+def go_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """An inspect document as podman's Go templates see it: its JSON ``Id`` is the
+    struct's field ``ID`` (``{{.ID}}``; ``{{.Id}}`` works too, as before)."""
+    return {**doc, "ID": doc["Id"]} if "Id" in doc and "ID" not in doc else doc
+
+
 def print_inspected(ctx: CLIContext, docs: list[dict[str, Any]], errors: list[str],
                     template: Any) -> int:
     """Print inspect documents (a JSON list, or the template for each), then the
@@ -225,7 +231,7 @@ def print_inspected(ctx: CLIContext, docs: list[dict[str, Any]], errors: list[st
     lines, the first as the ``Error:`` line; 125 if there was one."""
     if template is not None:
         for doc in docs:
-            ctx.out(template.render(doc))
+            ctx.out(template.render(go_fields(doc)))
     else:
         ctx.out(json.dumps(docs, indent=4))
     for message in reversed(errors[1:]):

@@ -47,6 +47,34 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
+    #: Options whose value may begin with a dash (``kill -s -INT``), as podman's flag
+    #: parser takes them; argparse would read ``-INT`` as an option of its own.
+    dash_values: frozenset[str] = frozenset()
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """argparse's, with each ``OPTION VALUE`` of :attr:`dash_values` joined into
+        ``OPTION=VALUE`` first (a value of a dash, as ``-INT``, stays that option's)."""
+        if self.dash_values and args is not None:
+            args = _join_dash_values(list(args), self.dash_values)
+        return super().parse_known_args(args, namespace)
+
+
+def _join_dash_values(args: list[str], options: frozenset[str]) -> list[str]:
+    """``[-s, -INT, x]`` -> ``[-s=-INT, x]`` for the ``options``, up to ``--``."""
+    joined: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return joined + args[i:]
+        if arg in options and i + 1 < len(args) and args[i + 1].startswith("-"):
+            joined.append(f"{arg}={args[i + 1]}")
+            i += 2
+            continue
+        joined.append(arg)
+        i += 1
+    return joined
+
 
 class CLIContext:
     """What a command handler gets besides its arguments: the runtime, built lazily."""

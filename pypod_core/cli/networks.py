@@ -28,10 +28,10 @@ def _network(ctx: CLIContext) -> Any:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod network ls``: NAME, VERSION, PLUGINS (podman's columns), JSON, or a Go
-    template for each network (see _template_view)."""
+    """``pypod network ls``: NETWORK ID, NAME, DRIVER (podman's columns), JSON, or a Go
+    template for each network (see _template_view); sorted by name, as podman's."""
     template = parse_format(args.format, "json")
-    infos = _network(ctx).networks()
+    infos = sorted(_network(ctx).networks(), key=lambda i: i.name)
     if args.format.strip() == "json":
         ctx.out(json.dumps([_summary(i) for i in infos], indent=2))
     elif args.quiet:
@@ -41,19 +41,29 @@ def cmd_ls(args: argparse.Namespace, ctx: CLIContext) -> int:
         for info in infos:
             ctx.out(template.render(_template_view(info)))
     else:
-        rows = [("NAME", "VERSION", "PLUGINS")]
-        rows += [(i.name, str(i.config.get("cniVersion", "")),
-                  ",".join(p["type"] for p in i.config.get("plugins", []))) for i in infos]
-        width = [max(len(r[c]) for r in rows) for c in range(2)]
+        rows = [] if args.noheading else [("NETWORK ID", "NAME", "DRIVER")]
+        rows += [(network_id(i.name)[:None if args.no_trunc else 12], i.name, i.driver)
+                 for i in infos]
+        width = [max((len(r[c]) for r in rows), default=0) for c in range(2)]
         for row in rows:
             ctx.out(f"{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]}".rstrip())
     return 0
+
+
+def network_id(name: str) -> str:
+    """A network's id: the sha256 of its name, as podman's CNI backend derives it (a CNI
+    config list has no id of its own)."""
+    import hashlib  # lazy: only network ls (hashlib is off the other commands' path)
+
+    return hashlib.sha256(name.encode()).hexdigest()
 
 
 def _add_ls(group: Any, verb: str = "ls") -> None:
     p = group.add_parser(verb, help=summary(verb, "network"))
     p.add_argument("--format", "-f", default="", help="json, or a Go template")
     p.add_argument("-q", "--quiet", action="store_true", help="names only")
+    p.add_argument("-n", "--noheading", action="store_true", help="no header line")
+    p.add_argument("--no-trunc", action="store_true", help="whole network ids")
     p.set_defaults(func=cmd_ls)
 
 
@@ -62,11 +72,12 @@ def _add_list(group: Any) -> None:
 
 
 def _template_view(info: Any) -> dict[str, Any]:
-    """podman's ``network ls`` template fields that a CNI network has: ``.Name``,
+    """podman's ``network ls`` template fields that a CNI network has: ``.ID``, ``.Name``,
     ``.Driver``, ``.NetworkInterface``, ``.Subnets``; plus ``.Default``, ``.Path``,
     ``.CNIVersion`` and ``.Plugins``."""
     summary = _summary(info)
-    return {"Name": info.name, "Driver": info.driver, "NetworkInterface": info.interface,
+    return {"ID": network_id(info.name), "Name": info.name, "Driver": info.driver,
+            "NetworkInterface": info.interface,
             "Subnets": list(info.subnets), "Default": info.default, "Path": info.path,
             "CNIVersion": summary["cniVersion"], "Plugins": summary["plugins"]}
 
@@ -92,9 +103,10 @@ def _add_inspect(group: Any) -> None:
 
 
 def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod network create [--subnet CIDR] NAME``: print the new config file's path."""
+    """``pypod network create [--subnet CIDR] NAME``: print its name, as podman does
+    (``network ls --format {{.Path}}`` shows its config file)."""
     info = _network(ctx).create(args.name, subnet=args.subnet)
-    ctx.out(info.path or info.name)
+    ctx.out(info.name)
     return 0
 
 

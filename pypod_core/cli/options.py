@@ -70,18 +70,23 @@ def parse_ulimit(spec: str) -> Rlimit:
 
 
 def parse_signal(text: str) -> int:
-    """A signal by number, ``SIGTERM`` or ``TERM`` (any case)."""
-    if text.isdigit():
-        number = int(text)
-        if 0 < number < signal.NSIG:
-            return number
-    else:
-        name = text.upper()
-        name = name if name.startswith("SIG") else f"SIG{name}"
-        member = getattr(signal.Signals, name, None)
-        if member is not None:
-            return int(member)
-    raise InvalidArgError(f"invalid signal: {text}")  # podman's words
+    """A signal by number, ``SIGTERM`` or ``TERM`` (any case), one leading dash allowed
+    (``-9``, ``-INT``); podman's errors: ``invalid signal: X`` for what is no signal,
+    ``valid signals are 1 through 64`` for a number out of range."""
+    bare = text[1:] if text.startswith("-") else text
+    if bare.isdigit():
+        number = int(bare)
+        if number == 0:
+            raise InvalidArgError(f"invalid signal: {bare}")
+        if not 0 < number < signal.NSIG:
+            raise InvalidArgError(f"valid signals are 1 through {signal.NSIG - 1}")
+        return number
+    name = bare.upper()
+    name = name if name.startswith("SIG") else f"SIG{name}"
+    member = getattr(signal.Signals, name, None) if name != "SIG" else None
+    if member is None:
+        raise InvalidArgError(f"invalid signal: {bare}")
+    return int(member)
 
 
 def parse_entrypoint(text: str) -> tuple[str, ...]:

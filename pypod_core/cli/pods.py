@@ -188,6 +188,7 @@ def cmd_kill(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def _add_kill(pod: Any) -> None:
     p = pod.add_parser("kill", help=summary("kill", "pod"))
+    p.dash_values = frozenset({"-s", "--signal"})  # pod kill -s -INT, as podman's
     p.add_argument("-s", "--signal", default="SIGKILL")
     _multi(p, cmd_kill, "kill")
 

@@ -27,7 +27,9 @@ def _yaml_like(data: Any, indent: int = 0) -> list[str]:
     pad = "  " * indent
     lines: list[str] = []
     for key, value in data.items():
-        if isinstance(value, dict):
+        if value in ({}, []) or value is None:  # as YAML shows them: {}, [], null
+            lines.append(f"{pad}{key}: {'null' if value is None else value}")
+        elif isinstance(value, dict):
             lines.append(f"{pad}{key}:")
             lines += _yaml_like(value, indent + 1)
         elif isinstance(value, list):
@@ -38,14 +40,20 @@ def _yaml_like(data: Any, indent: int = 0) -> list[str]:
                 else:
                     lines.append(f"{pad}- {item}")
         else:
-            lines.append(f"{pad}{key}: {value}")
+            lines.append(f"{pad}{key}: {_yaml_scalar(value)}")
     return lines
+
+
+def _yaml_scalar(value: Any) -> str:
+    """A scalar as YAML (and podman) writes it: booleans in lower case."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 #: Go's field names of podman's info where they are not the JSON key capitalised.
 _GO_NAMES = {"cpus": "CPUs", "os": "OS", "ociRuntime": "OCIRuntime",
              "cgroupVersion": "CgroupsVersion", "idMappings": "IDMappings",
-             "seccompEnabled": "SECCOMPEnabled", "selinuxEnabled": "SELinuxEnabled",
+             "seccompEnabled": "SECCOMPEnabled",
+             "seccompProfilePath": "SECCOMPProfilePath", "selinuxEnabled": "SELinuxEnabled",
              "apparmorEnabled": "AppArmorEnabled"}
 
 

@@ -403,16 +403,19 @@ def build_spec(
 
 
 def write_etc_files(config: ContainerConfig, run_dir: str) -> list[tuple[str, str]]:
-    """Write the container's ``/etc/hostname``, ``/etc/hosts`` and ``/etc/resolv.conf``
-    in its run dir; return (host file, container path) pairs to bind-mount.  Every
-    container has files of its own (or those of the container whose network namespace
-    it joins): never the host's (:mod:`pypod_core.engine.etc_files`)."""
-    from pypod_core.engine.etc_files import write_files  # lazy: exec needs no etc_files (~4 ms)
+    """Write the container's ``/etc/hostname``, ``/etc/hosts``, ``/etc/resolv.conf``
+    and ``/run/.containerenv`` in its run dir; return (host file, container path) pairs
+    to bind-mount.  Every container has files of its own (or those of the container
+    whose network namespace it joins): never the host's
+    (:mod:`pypod_core.engine.etc_files`, :mod:`pypod_core.engine.containerenv`)."""
+    from pypod_core.engine import containerenv  # lazy: exec needs neither
+    from pypod_core.engine.etc_files import write_files
 
     hostname_file = os.path.join(run_dir, "hostname")
     with open(hostname_file, "w") as f:
         f.write(hostname_of(config) + "\n")
-    return [(hostname_file, "/etc/hostname"), *write_files(config, run_dir)]
+    return [(hostname_file, "/etc/hostname"), *write_files(config, run_dir),
+            containerenv.write(config, run_dir)]
 
 
 def write_bundle(ctr: Container, netns_path: str = "",

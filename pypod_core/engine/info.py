@@ -38,23 +38,70 @@ def _uptime() -> str:
 
 
 def host_info(runtime: Runtime) -> dict[str, Any]:
-    """os, arch, kernel, cpus, memory, hostname, uptime, rootless, and the binaries."""
+    """podman's ``host`` section (its keys, in its order) from what pypod runs with."""
+    from pypod_core.engine.bundle import DEFAULT_CAPABILITIES
+    from pypod_core.host import hostinfo
+
     mem = _meminfo()
-    oci = runtime.oci_runtime
+    config = runtime.config
+    swap_total, swap_free = hostinfo.swap()
+    seccomp = _seccomp_profile(config.seccomp_profile)
     return {
-        "os": platform.system().lower(),
-        "arch": platform.machine(),
-        "kernel": platform.release(),
+        "arch": hostinfo.go_arch(),
+        "cgroupManager": config.cgroup_manager,
+        "cgroupVersion": hostinfo.cgroup_version(),
+        "cgroupControllers": hostinfo.cgroup_controllers(),
+        "conmon": _binary(runtime.conmon_binary, _conmon_version(runtime.conmon_binary)),
         "cpus": os.cpu_count(),
-        "memTotal": mem.get("MemTotal", 0),
-        "memFree": mem.get("MemAvailable", mem.get("MemFree", 0)),
+        "distribution": hostinfo.distribution(),
+        # pypod keeps no events log (its events are plugin hooks).
+        "eventLogger": "none",
         "hostname": socket.gethostname(),
+        "idMappings": {"gidmap": None, "uidmap": None},
+        "kernel": platform.release(),
+        "logDriver": "k8s-file",
+        "memFree": mem.get("MemAvailable", mem.get("MemFree", 0)),
+        "memTotal": mem.get("MemTotal", 0),
+        "networkBackend": config.network_backend,
+        "ociRuntime": {"name": config.runtime,
+                       **_binary(runtime.runtime_binary, _safe_version(runtime.oci_runtime))},
+        "os": platform.system().lower(),
+        "security": {"apparmorEnabled": False,
+                     "capabilities": ",".join(DEFAULT_CAPABILITIES),
+                     "rootless": runtime.rootless,
+                     "seccompEnabled": bool(seccomp),
+                     "seccompProfilePath": seccomp,
+                     "selinuxEnabled": config.label},
+        "swapFree": swap_free,
+        "swapTotal": swap_total,
         "uptime": _uptime(),
-        "rootless": runtime.rootless,
-        "ociRuntime": {"name": runtime.config.runtime, "path": runtime.runtime_binary,
-                       "version": _safe_version(oci)},
-        "conmon": {"path": runtime.conmon_binary},
     }
+
+
+def _binary(path: str, version: str) -> dict[str, str]:
+    """``package``, ``path`` and ``version`` of a helper binary, as podman shows them."""
+    from pypod_core.host.hostinfo import package_of
+
+    return {"package": package_of(path), "path": path, "version": version}
+
+
+def _conmon_version(path: str) -> str:
+    import subprocess  # lazy: only info
+
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.splitlines()[0] if out.stdout else "unknown"
+
+
+def _seccomp_profile(configured: str) -> str:
+    from pypod_core.engine.seccomp import default_profile
+
+    try:
+        return default_profile(configured)
+    except PypodError:
+        return ""
 
 
 def _safe_version(oci: Any) -> str:
@@ -65,26 +112,35 @@ def _safe_version(oci: Any) -> str:
 
 
 def store_info(runtime: Runtime) -> dict[str, Any]:
-    """Paths of the store, its graph driver (and what the driver says of itself,
-    podman's ``graphStatus``), and how many containers, pods, images and layers it
-    holds."""
+    """podman's ``store`` section: paths of the store, its graph driver (and what the
+    driver says of itself, ``graphStatus``), the filesystem's size, and how many
+    containers (by state), images and layers it holds; then pypod's own keys (state
+    backend, static and tmp directories, pods)."""
+    from pypod_core.host.hostinfo import filesystem_usage
+
     c = runtime.config
-    number, running = runtime.state.container_counts()  # not every record read
+    number, running, paused = runtime.state.container_counts()  # not every record read
     images = _image_info(runtime)
+    allocated, used = filesystem_usage(c.graph_root)
     return {
         "configFile": c.source,
-        "graphRoot": c.graph_root,
-        "runRoot": c.run_root,
+        "containerStore": {"number": number, "paused": paused, "running": running,
+                           "stopped": number - paused - running},
         "graphDriverName": images["driver"] or c.graph_driver,
+        "graphOptions": {},
+        "graphRoot": c.graph_root,
+        "graphRootAllocated": allocated,
+        "graphRootUsed": used,
         "graphStatus": images["status"],
-        "staticDir": c.static_dir,
-        "tmpDir": c.tmp_dir,
-        "volumePath": c.volume_path,
-        "stateType": c.state_type,
-        "containerStore": {"number": number, "running": running},
-        "podStore": {"number": len(runtime.state.all_pods())},
+        "imageCopyTmpDir": c.tmp_dir,
         "imageStore": {"number": images["images"]},
+        "runRoot": c.run_root,
+        "volumePath": c.volume_path,
         "layerStore": {"number": images["layers"]},
+        "podStore": {"number": len(runtime.state.all_pods())},
+        "staticDir": c.static_dir,
+        "stateType": c.state_type,
+        "tmpDir": c.tmp_dir,
     }
 
 
@@ -126,7 +182,20 @@ def plugins_info(runtime: Runtime) -> dict[str, Any]:
             "plugin": decl.plugin if decl else "",
             "distribution": decl.distribution if decl else "",
         }
-    return {"selected": selected, "installed": runtime.plugins.rows()}
+    # podman's three lists first (what a script reads), then pypod's plugin view.
+    return {"volume": [runtime.config.volume_driver], "network": ["bridge"],
+            "log": ["k8s-file"], "authorization": None,
+            "selected": selected, "installed": runtime.plugins.rows()}
+
+
+def version_info() -> dict[str, str]:
+    """podman's ``version`` section, for pypod: its version and the platform."""
+    from pypod_core.host.hostinfo import go_arch
+    from pypod_core.plugin.entrypoints import version
+
+    system = platform.system().lower()
+    return {"Version": version("pypod") or "", "PythonVersion": platform.python_version(),
+            "OsArch": f"{system}/{go_arch()}", "Os": system}
 
 
 def runtime_info(runtime: Runtime) -> dict[str, Any]:
@@ -138,5 +207,6 @@ def runtime_info(runtime: Runtime) -> dict[str, Any]:
         "registries": {"search": registries["search"]},
         "insecure registries": {"registries": registries["insecure"]},
         "plugins": plugins_info(runtime),
+        "version": version_info(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -212,6 +212,7 @@ def inspect_container(ctr: Container) -> dict[str, Any]:
         "Args": list(c.command[1:]),
         "State": _state(ctr),
         "Image": c.image_id,
+        "ImageDigest": _image_digest(ctr),
         "ImageName": c.image_name,
         "Rootfs": c.rootfs,
         "Pod": c.pod,
@@ -265,15 +266,25 @@ def ago(seconds: float) -> str:
 
 
 def status_text(ctr: Container, now: float) -> str:
-    """The STATUS column of ``ps``: ``Up 5 seconds``, ``Exited (3) 2 minutes ago``."""
+    """The STATUS column of ``ps``, as podman 4.3 words it: ``Up 5 seconds ago``,
+    ``Exited (3) 2 minutes ago``, else the state capitalised (``Paused``, ``Created``)."""
     st = ctr.state
     if st.state is S.RUNNING:
-        return f"Up {ago(now - st.started_at)}"
-    if st.state is S.PAUSED:
-        return f"Up {ago(now - st.started_at)} (Paused)"
+        return f"Up {ago(now - st.started_at)} ago"
     if st.state in (S.EXITED, S.STOPPED):
         return f"Exited ({st.exit_code}) {ago(now - st.finished_at)} ago"
     return st.state.value.capitalize() if st.state is not S.CONFIGURED else "Created"
+
+
+def _image_digest(ctr: Container) -> str:
+    """podman's ``ImageDigest``: the manifest digest of the container's image, while the
+    store has it ("" for a ``--rootfs`` container, or once the image is gone)."""
+    if not ctr.config.image_id:
+        return ""
+    try:
+        return ctr.runtime.get_image(ctr.config.image_id).digest
+    except PypodError:
+        return ""
 
 
 def _network_mode(c: ContainerConfig) -> str:

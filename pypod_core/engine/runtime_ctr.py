@@ -364,8 +364,9 @@ class ContainerOps(RuntimeHalf):
             self._runtime.check_infra_removal(ctr, removing_pod)
             if ctr.state.state in _NEEDS_FORCE and not force:
                 raise CtrStateInvalidError(
-                    f"cannot remove container {ctr.name} as it is {ctr.state.state.value} - "
-                    "running or paused containers cannot be removed without force")
+                    f"cannot remove container {ctr.id} as it is {ctr.state.state.value} - "
+                    "running or paused containers cannot be removed without force: "
+                    "container state improper")  # podman's words: scripts match them
             users = self.state.container_in_use(ctr.id)
             if users:
                 # podman's words (scripts match them), naming it by id as podman does

@@ -23,7 +23,6 @@ from pypod_core.errors import (
     NameInUseError,
     NoSuchCtrError,
     NoSuchPodError,
-    PodNotEmptyError,
     PypodError,
 )
 from pypod_core.host.locks import FileLock
@@ -290,24 +289,23 @@ class PodOps(RuntimeHalf):
     def remove_pod(self, pod: Pod, force: bool = False, timeout: int | None = None) -> None:
         """Remove a pod: its containers (the infra container last) and its record.
 
-        Without ``force`` a pod with containers besides its infra container, or with a
-        container running, is refused; with ``force`` its containers are stopped (after
-        ``timeout`` seconds, default each one's stop timeout) and removed."""
+        As podman's: without ``force`` a pod with a container running or paused (its
+        infra container aside, which is stopped) is refused, and stopped containers go
+        with their pod; with ``force`` its containers are stopped (after ``timeout``
+        seconds, default each one's stop timeout) and removed."""
         from pypod_core.engine.pod import start_order
 
         self.check_valid()
         with pod.locked():
             ctrs = pod.containers()
-            members = [c for c in ctrs if not c.config.is_infra]
-            if members and not force:
-                raise PodNotEmptyError(
-                    f"pod {pod.name} has {len(members)} container(s) besides its infra "
-                    "container: remove them first or use force")
-            live = [c for c in ctrs if c.state.state in (ContainerStatus.RUNNING,
-                                                         ContainerStatus.PAUSED)]
+            live = [c for c in ctrs if not c.config.is_infra and c.state.state in (
+                ContainerStatus.RUNNING, ContainerStatus.PAUSED)]
             if live and not force:
-                raise CtrStateInvalidError(f"pod {pod.name} is running: stop it first or "
-                                           "use force")
+                ctr = live[0]
+                raise CtrStateInvalidError(  # podman's words, which scripts match
+                    f"removing container {ctr.id} from pod {pod.id}: cannot remove container "
+                    f"{ctr.id} as it is {ctr.state.state.value} - running or paused "
+                    "containers cannot be removed without force: container state improper")
             for ctr in reversed(start_order(ctrs)):
                 try:
                     self._runtime.remove_container(ctr, force=True, timeout=timeout,

@@ -311,7 +311,8 @@ def check_networks_exist(runtime: Any, networks: Sequence[str], static_ip: str =
     infos = {info.name: info for info in runtime.network.networks()}
     for name in networks:
         if name not in infos:
-            raise NoSuchNetworkError(f"network {name!r} not found")
+            raise NoSuchNetworkError(  # podman's words
+                f"unable to find network with name or ID {name}: network not found")
     if static_ip:
         first = networks[0] if networks else runtime.network.default_network()
         _check_in_subnets(static_ip, first, infos[first].subnets)

@@ -245,12 +245,20 @@ class _Applier:
         self.written: set[bytes] = set()
         #: Directories' mtimes, set at the end: writing inside a directory changes it.
         self.dir_times: dict[bytes, int] = {}
+        #: The mode of the layer's root, if the layer has a member for it.
+        self.root_mode: int | None = None
 
     def apply(self, member: Member, reader: TarReader) -> None:
         """Write ``member`` (its data read from ``reader``)."""
         path = _member_path(member.name)
         if not path:
-            return  # the layer's root itself: its attributes are the parent's
+            if member.type == tarstream.DIRECTORY:
+                # The layer's root: its owner and mode are the image's "/" (as
+                # containers/storage applies them; the mode at the end, for a
+                # read-only root not to refuse the members); its mtime is left alone.
+                os.chown(".", member.uid, member.gid)
+                self.root_mode = member.mode & 0o7777
+            return
         head, _, base = path.rpartition(b"/")
         try:
             if base.startswith(_WHITEOUT):
@@ -280,7 +288,10 @@ class _Applier:
         self.written.add(path)
 
     def finish(self) -> None:
-        """Set the directories' mtimes, now that nothing is written inside them."""
+        """Set the directories' mtimes, now that nothing is written inside them, and
+        the root's mode."""
+        if self.root_mode is not None:
+            os.chmod(".", self.root_mode)
         for path, ns in self.dir_times.items():
             try:
                 os.utime(path, ns=(ns, ns), follow_symlinks=False)

@@ -177,12 +177,12 @@ class State(ABC):
     def all_containers(self) -> list[ContainerRecord]:
         """Every container (in the namespace), oldest first."""
 
-    def container_counts(self) -> tuple[int, int]:
-        """How many containers (in the namespace) there are, and how many run, for
-        ``info``.  This default reads every record; a backend that can count without
-        doing so (the SQLite one) should."""
-        records = self.all_containers()
-        return len(records), sum(1 for r in records if r.state.state.value == "running")
+    def container_counts(self) -> tuple[int, int, int]:
+        """How many containers (in the namespace) there are, how many run and how many
+        are paused, for ``info``.  This default reads every record; a backend that can
+        count without doing so (the SQLite one) should."""
+        states = [r.state.state.value for r in self.all_containers()]
+        return len(states), states.count("running"), states.count("paused")
 
     # -- pods --------------------------------------------------------------------------
 

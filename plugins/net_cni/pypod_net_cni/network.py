@@ -144,8 +144,10 @@ class CNINetwork(Network):
         for conf in lists:
             if conf.name == name:
                 return conf
-        hint = "".join(f"; unusable config file {exc}" for exc in broken)
-        raise NoSuchNetworkError(f"network {name!r} not found in {self.config_dir}{hint}")
+        hint = "".join(f" (unusable config file {exc})" for exc in broken)
+        # podman's words, which scripts match; then the broken files that may be it
+        raise NoSuchNetworkError(
+            f"unable to find network with name or ID {name}: network not found{hint}")
 
     def _default(self, lists: list[ConfList], broken: list[ConfigError]) -> ConfList:
         for conf in lists:
@@ -185,7 +187,8 @@ class CNINetwork(Network):
         validate_name(name)
         lists, _ = self._load()
         if any(conf.name == name for conf in lists):
-            raise NetworkExistsError(f"network {name!r} exists already")
+            # podman's words, which scripts match
+            raise NetworkExistsError(f"network name {name} already used: network already exists")
         net = self._check_subnet(subnet, lists) if subnet else self._free_subnet(lists)
         data = conflist.bridge_conflist(name, self._free_bridge(lists), str(net), self.ipam_dir)
         path = os.path.join(self.config_dir, f"{name}.conflist")

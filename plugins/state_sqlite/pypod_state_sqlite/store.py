@@ -383,14 +383,15 @@ class SQLiteState(State):
         return [self._ctr(row) for row in self._db.query(_CTR_SELECT + where + _ORDER,
                                                          ns_params)]
 
-    def container_counts(self) -> tuple[int, int]:
+    def container_counts(self) -> tuple[int, int, int]:
         """Counted by SQLite from the State column: no record is read or decoded."""
         self._db.check_open()
         ns_sql, ns_params = self._ns_filter()
-        [(total, running)] = self._db.query(
-            "SELECT COUNT(*), COALESCE(SUM(s.State = 'running'), 0) FROM ContainerConfig c "
+        [(total, running, paused)] = self._db.query(
+            "SELECT COUNT(*), COALESCE(SUM(s.State = 'running'), 0), "
+            "COALESCE(SUM(s.State = 'paused'), 0) FROM ContainerConfig c "
             f"JOIN ContainerState s ON s.ID = c.ID WHERE 1{ns_sql}", ns_params)
-        return int(total), int(running)
+        return int(total), int(running), int(paused)
 
     # -- pods --------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from pypod_core.errors import (
     NoSuchLayerError,
     NoSuchRootfsError,
 )
-from pypod_storage_overlay.store import LayerStore, backing_fs, read_json
+from pypod_storage_overlay.store import LayerStore, backing_fs, copy_root_attributes, read_json
 
 #: string.ascii_uppercase + string.digits (the string module compiles a regex on import).
 _LINK_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -108,6 +108,9 @@ class OverlayDriver(LayerStore):
     def _make_rootfs(self, directory: str, stack: list[str]) -> dict[str, Any]:
         for part in ("diff", "work", "merged"):
             os.mkdir(os.path.join(directory, part), 0o755)
+        if stack:  # the upper dir's root is the merged "/": the image's owner and mode
+            copy_root_attributes(os.path.join(self.layers_dir, stack[0], "diff"),
+                                 os.path.join(directory, "diff"))
         return {}
 
     def _lowers(self, record: dict[str, Any]) -> tuple[list[str], list[str]]:

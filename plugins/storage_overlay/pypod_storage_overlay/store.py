@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -55,6 +56,13 @@ def write_json(path: str, data: dict[str, Any]) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
     os.replace(tmp, path)
+
+
+def copy_root_attributes(source: str, target: str) -> None:
+    """Give the directory ``target`` the owner and mode of ``source``."""
+    st = os.stat(source)
+    os.chown(target, st.st_uid, st.st_gid)
+    os.chmod(target, stat.S_IMODE(st.st_mode))
 
 
 def fresh_dir(parent: str, prefix: str) -> str:
@@ -190,8 +198,12 @@ class LayerStore(GraphDriver):
         return record
 
     def _start_layer(self, diff: str, parent: str | None) -> None:
-        """Make the new layer's ``diff`` directory (empty; vfs copies the parent)."""
+        """Make the new layer's ``diff`` directory (empty; vfs copies the parent), with
+        its parent's root owner and mode (containers/storage's rule: "/" stays the
+        image's unless a layer changes it)."""
         os.mkdir(diff, 0o755)
+        if parent is not None:
+            copy_root_attributes(os.path.join(self.layer_dir(parent), "diff"), diff)
 
     def _layer_extra(self, tmp: str) -> dict[str, Any]:
         """More fields for the new layer's info.json (overlay: its short link)."""

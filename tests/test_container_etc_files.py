@@ -306,7 +306,7 @@ def test_loopback_nameservers_are_dropped_for_bridged_containers(
                            "options edns0 rotate\n")
     # Only loopback servers: podman's stand-ins (Google's public servers).
     only = _run_with_host_resolv(flags, "nameserver 127.0.0.11\n", tmp_path, rootfs,
-                                 "--network", "bridge", "--dns-option", "ndots:1")
+                                 "--network", "bridge", "--dns-opt", "ndots:1")  # podman's alias
     assert only.stdout == "nameserver 8.8.8.8\nnameserver 8.8.4.4\noptions ndots:1\n"
     # --dns replaces them; the host's search domains and options stay.
     dns = _run_with_host_resolv(flags, text, tmp_path, rootfs, "--network", "bridge",

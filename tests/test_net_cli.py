@@ -122,3 +122,18 @@ def test_reboot_refresh_tears_down_networks_of_containers_that_died_with_the_hos
     leases = Path(after.network.ipam_dir)
     assert not [p for p in leases.rglob("*") if p.name == address]
     after.remove_container(after.lookup_container(ctr.id), force=True)
+
+
+def test_network_rm_force_removes_its_containers_and_ignores_a_missing_one(
+        pypod, rootfs) -> None:
+    """As podman's ``network rm -f``: the containers configured to join it are removed
+    first (a running one stopped), and a network that does not exist is no error; without
+    ``-f`` a missing one exits 1."""
+    pypod("network", "create", "doomed")
+    pypod("create", "--name", "idle", "--network", "doomed", "--rootfs", rootfs, "true")
+    pypod("network", "rm", "doomed", code=125)
+    assert pypod("network", "rm", "-f", "-t", "0", "doomed").stdout == "doomed\n"
+    assert pypod("ps", "-a", "-q").stdout == ""
+    assert "doomed" not in pypod("network", "ls", "-q").stdout.split()
+    assert pypod("network", "rm", "--force", "bogus").stdout == ""
+    pypod("network", "rm", "bogus", code=1)

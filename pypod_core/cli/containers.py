@@ -165,8 +165,8 @@ def add_etc_flags(p: argparse.ArgumentParser, what: str) -> None:
                    help="DNS servers (replace the host's); none: no resolv.conf")
     p.add_argument("--dns-search", action="append", default=[], metavar="DOMAIN",
                    help="DNS search domains ('.' for none)")
-    p.add_argument("--dns-option", action="append", default=[], metavar="OPTION",
-                   help="resolv.conf options")
+    p.add_argument("--dns-option", "--dns-opt", action="append", default=[], metavar="OPTION",
+                   help="resolv.conf options (--dns-opt: podman's alias)")
     p.add_argument("--add-host", action="append", default=[], metavar="HOST:IP",
                    help="add a line to /etc/hosts")
     p.add_argument("--no-hosts", action="store_true",

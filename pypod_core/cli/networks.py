@@ -118,15 +118,19 @@ def _add_create(group: Any) -> None:
 
 
 def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod network rm NAME...``: refuse while containers are configured to join it."""
+    """``pypod network rm [-f] [-t T] NAME...``: refuse while containers are configured
+    to join it; ``-f`` removes them first, and a missing network is then no error
+    (podman's)."""
     from pypod_core.engine.networking import remove_network  # lazy: only network rm (~4 ms)
 
     code = 0
     for name in args.names:
         try:
-            remove_network(ctx.runtime, name)
+            remove_network(ctx.runtime, name, force=args.force, timeout=args.time)
             ctx.out(name)
         except PypodError as exc:
+            if args.force and isinstance(exc, NoSuchNetworkError):
+                continue
             print(f"Error: {exc}", file=sys.stderr)
             # podman's exit codes: 1 for a network that does not exist, else 125
             failed = 1 if isinstance(exc, NoSuchNetworkError) else 125
@@ -136,6 +140,10 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def _add_rm(group: Any) -> None:
     p = group.add_parser("rm", help=summary("rm", "network"))
+    p.add_argument("-f", "--force", action="store_true",
+                   help="remove the containers that use it first; no error if missing")
+    p.add_argument("-t", "--time", type=int, default=None, metavar="SECONDS",
+                   help="seconds before a running container is killed (with -f)")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.set_defaults(func=cmd_rm)
 

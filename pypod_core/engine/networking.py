@@ -196,13 +196,21 @@ def no_network_reason(runtime: Runtime) -> str:
     return f"this runtime has no network backend ({why}): use --network none or host"
 
 
-def remove_network(runtime: Runtime, name: str) -> None:
+def remove_network(runtime: Runtime, name: str, *, force: bool = False,
+                   timeout: int | None = None) -> None:
     """Remove a network no container is configured to join, and the firewall's
-    masquerade of its subnets.  CtrInUseError naming the containers otherwise."""
+    masquerade of its subnets.  CtrInUseError naming the containers otherwise; with
+    ``force``, as podman's ``network rm -f``, those containers are removed first (a
+    running one stopped, after ``timeout`` seconds)."""
     if not runtime.network:
         raise NetworkError(no_network_reason(runtime))
     users = containers_using(runtime, name)
-    if users:
+    if users and force:
+        network_of(runtime).inspect(name)  # a missing network: NoSuchNetworkError first
+        for user in users:
+            runtime.remove_container(runtime.lookup_container(user), force=True,
+                                     timeout=timeout)
+    elif users:
         raise CtrInUseError(f"network {name!r} is used by containers: {', '.join(sorted(users))}")
     info = network_of(runtime).inspect(name)
     network_of(runtime).remove(name)

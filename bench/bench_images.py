@@ -276,13 +276,15 @@ def bench_pull(tmp: str, rootfs: str, args: argparse.Namespace
         counter = iter(range(10**6))
 
         def fresh(side: str, i: int) -> None:
+            # in place: compare() holds the Tool while it calls this (a new Tool here
+            # would leave podman pulling into its first store, finding the image there)
             k = next(counter)
             if side == "pypod":
                 root = os.path.join(tmp, f"pull-pypod-{k}")
                 sides[side].argv = [PYPOD, "--root", f"{root}/root", "--runroot",
                                     f"{root}/run"]
             else:
-                sides[side] = podman_store(tmp, f"pp{k}")
+                sides[side].argv = podman_store(tmp, f"pp{k}").argv
 
         sides["pypod"] = Tool("pypod", [], pypod_env())
         if not args.pypod_only:

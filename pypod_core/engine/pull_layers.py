@@ -1,14 +1,17 @@
 """Storing the layers of an image being pulled, bottom up, by chain id.
 
 The layers the graph driver has already are reported as skipped and not fetched.  The
-others' blobs are downloaded on a few threads, bottom layer first; each download is
-verified against the blob's digest and, decompressed as it arrives, against the
-config's diff id, writing the blob into the store (renamed into place once verified)
-and the uncompressed tar beside it.  Meanwhile the calling thread applies each layer as
-soon as its tar and the layer below are there, and deletes the tar.  So decompression
-and hashing (zlib and hashlib let go of the GIL) run beside the extraction, and the
-driver only ever sees a verified tar: a digest or diff id mismatch raises
-BlobDigestError naming the blob and leaves neither blob nor layer.
+others' blobs are downloaded on a few threads, bottom layer first, each verified
+against its digest while it is written into the store (renamed into place once
+verified).  Meanwhile the calling thread applies each layer as soon as its blob and the
+layer below are there: the blob is read back, decompressed and checked against the
+config's diff id as the driver extracts it.  So the download of the next layers runs
+beside the decompression and extraction of this one (zlib, hashlib and the file writes
+let go of the GIL; the extraction is a process of its own), and each layer is
+decompressed once, into the driver: no uncompressed copy is written anywhere else.  A
+diff id mismatch, found at the stream's end, fails the apply, so the driver keeps
+nothing of the layer; the blob just fetched is deleted too: BlobDigestError naming the
+blob, and neither blob nor layer stored.
 
 A killed pull leaves at most ``<blob>.partial-<pid>-...`` files, which the next pull
 removes (:func:`remove_stale_partials`), whole blobs, which it reuses (checked again
@@ -25,7 +28,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
-from pypod_core.errors import BlobDigestError, ImageFormatError, ImageStoreError
+from pypod_core.errors import (
+    BlobDigestError,
+    ImageFormatError,
+    ImageStoreError,
+    NoSuchLayerError,
+)
 from pypod_core.host.processes import pid_alive
 from pypod_core.model import ImageLayer, PullStep
 
@@ -93,7 +101,8 @@ def store_layers(source: ImageSource, plan: LayerPlan, store: ImageStore,
                 report(PullStep.BLOB, digest=desc.digest, total=desc.size)
                 size = _apply_stored(source, plan, i, store, driver, retries)
             else:
-                size = _apply_tar(plan, i, driver, fetcher.wait(i))
+                fetcher.wait(i)
+                size = _apply_fetched(plan, i, store, driver)
             result.append(_layer(plan, i, size))
             report(PullStep.BLOB_DONE, digest=desc.digest, total=desc.size)
     return result
@@ -128,25 +137,45 @@ def _diff_what(desc: BlobDescriptor) -> str:
 # -- applying ------------------------------------------------------------------------
 
 
-@attrs.frozen
-class _Tar:
-    """A downloaded layer, verified: the file holding its uncompressed tar, and
-    whether that file is a temporary one to delete once applied."""
-
-    path: str
-    temporary: bool
-
-
-def _apply_tar(plan: LayerPlan, i: int, driver: GraphDriver, tar: _Tar) -> int:
-    """Apply layer ``i`` from its verified tar; the layer's uncompressed size."""
-    parent = plan.chain_ids[i - 1] if i else None
+def _open_blob(path: str) -> BinaryIO:
+    """The stored blob at ``path``; NoSuchLayerError if a concurrent removal took it
+    (the pull then plans its layers again, and fetches it again)."""
     try:
-        with open(tar.path, "rb") as stream:
-            return driver.apply_layer(plan.chain_ids[i], parent, stream).diff_size
-    finally:
-        if tar.temporary:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tar.path)
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise NoSuchLayerError(f"blob {os.path.basename(path)}: removed while it was "
+                               f"being applied") from None
+
+
+def _apply_blob(plan: LayerPlan, i: int, driver: GraphDriver, raw: Any) -> int:
+    """Apply layer ``i`` from its blob's reader ``raw``, decompressed and checked
+    against the layer's diff id as the driver reads it; the layer's uncompressed
+    size."""
+    from pypod_core.plugin.image_transport import VerifiedReader, decompress
+
+    desc = plan.descriptors[i]
+    parent = plan.chain_ids[i - 1] if i else None
+    with raw:
+        tar = VerifiedReader(decompress(raw, desc.compression, what=f"layer {desc.digest}"),
+                             plan.diff_ids[i], what=_diff_what(desc))
+        with tar:
+            return driver.apply_layer(plan.chain_ids[i], parent,
+                                      tar).diff_size  # type: ignore[arg-type]
+
+
+def _apply_fetched(plan: LayerPlan, i: int, store: ImageStore, driver: GraphDriver) -> int:
+    """Apply layer ``i`` from the blob this pull has just downloaded and verified; if
+    the layer is not what the config says (its diff id) or not valid compressed data,
+    the blob goes too: an image that lies about a layer leaves nothing."""
+    desc = plan.descriptors[i]
+    # Not checked against its digest again: it was, as it was written (~1 ms a MB).
+    path = store.blob_path(desc.digest)
+    try:
+        return _apply_blob(plan, i, driver, _open_blob(path))
+    except (BlobDigestError, ImageFormatError):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        raise
 
 
 def _apply_stored(source: ImageSource, plan: LayerPlan, i: int, store: ImageStore,
@@ -154,26 +183,20 @@ def _apply_stored(source: ImageSource, plan: LayerPlan, i: int, store: ImageStor
     """Apply layer ``i`` from a blob the store has already (a killed pull's, or
     another image's), checked again while it is read: a damaged one is fetched
     afresh."""
-    from pypod_core.plugin.image_transport import VerifiedReader, decompress
+    from pypod_core.plugin.image_transport import VerifiedReader
 
     desc = plan.descriptors[i]
     path = store.blob_path(desc.digest)
-    parent = plan.chain_ids[i - 1] if i else None
-    raw = VerifiedReader(open(path, "rb"), desc.digest, desc.size, what="stored blob")
+    raw = VerifiedReader(_open_blob(path), desc.digest, desc.size, what="stored blob")
     try:
-        tar = VerifiedReader(decompress(raw, desc.compression,  # type: ignore[arg-type]
-                                        what=f"layer {desc.digest}"),
-                             plan.diff_ids[i], what=_diff_what(desc))
-        with tar:
-            return driver.apply_layer(plan.chain_ids[i], parent,
-                                      tar).diff_size  # type: ignore[arg-type]
+        return _apply_blob(plan, i, driver, raw)
     except (BlobDigestError, ImageFormatError):
         if raw.verified:
             raise  # the blob is what its digest says: the image itself is wrong
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    return _apply_tar(plan, i, driver, _download(source, desc, plan.diff_ids[i], path,
-                                                 retries, None))
+    _download(source, desc, path, retries, None)
+    return _apply_fetched(plan, i, store, driver)
 
 
 # -- downloading ---------------------------------------------------------------------
@@ -184,11 +207,11 @@ class _Cancelled(Exception):
 
 
 class _Fetcher:
-    """Downloads the layers ``indexes`` of ``plan`` on background threads, in order,
-    while the caller applies those that arrived.  :meth:`wait` returns a layer's tar
-    when it is there, or raises the first download error; leaving the ``with`` block
-    stops the downloads still running, waits for their threads and deletes the tars
-    not applied."""
+    """Downloads the blobs of the layers ``indexes`` of ``plan`` on background
+    threads, in order, while the caller applies those that arrived.  :meth:`wait`
+    returns once a layer's blob is stored, or raises the first download error; leaving
+    the ``with`` block stops the downloads still running and waits for their threads
+    (the blobs they stored stay: whole and verified, the next pull reuses them)."""
 
     def __init__(self, source: ImageSource, plan: LayerPlan, indexes: Sequence[int],
                  store: ImageStore, report: Report, retries: int, parallel: int):
@@ -198,7 +221,7 @@ class _Fetcher:
         self._report = report
         self._retries = retries
         self._todo = iter(list(indexes))
-        self._done: dict[int, _Tar] = {}
+        self._done: set[int] = set()
         self._error: BaseException | None = None
         self._cancelled = False
         self._cond = threading.Condition()
@@ -222,20 +245,15 @@ class _Fetcher:
             self._cancelled = True
         for thread in self._threads:
             thread.join()
-        for tar in self._done.values():  # fetched, never applied (an error came first)
-            if tar.temporary:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tar.path)
 
-    def wait(self, i: int) -> _Tar:
-        """Layer ``i``'s verified tar (the caller now owns it); the first download
-        error if any came."""
+    def wait(self, i: int) -> None:
+        """Return once layer ``i``'s blob is stored; the first download error if any
+        came."""
         with self._cond:
             while i not in self._done and self._error is None:
                 self._cond.wait()
             if self._error is not None:
                 raise self._error
-            return self._done.pop(i)
 
     def _work(self) -> None:
         while True:
@@ -244,7 +262,7 @@ class _Fetcher:
             if i is None:
                 return
             try:
-                tar = self._fetch(i)
+                self._fetch(i)
             except BaseException as exc:  # handed to the waiting caller
                 with self._cond:
                     if self._error is None and not isinstance(exc, _Cancelled):
@@ -253,10 +271,10 @@ class _Fetcher:
                     self._cond.notify_all()
                 return
             with self._cond:
-                self._done[i] = tar
+                self._done.add(i)
                 self._cond.notify_all()
 
-    def _fetch(self, i: int) -> _Tar:
+    def _fetch(self, i: int) -> None:
         desc = self._plan.descriptors[i]
         self._report(PullStep.BLOB, digest=desc.digest, total=desc.size)
 
@@ -266,38 +284,30 @@ class _Fetcher:
             self._report(PullStep.BLOB_PROGRESS, digest=desc.digest, total=desc.size,
                          done=done)
 
-        return _download(self._source, desc, self._plan.diff_ids[i],
-                         self._store.blob_path(desc.digest), self._retries, progress)
+        _download(self._source, desc, self._store.blob_path(desc.digest), self._retries,
+                  progress)
 
 
-def _download(source: ImageSource, desc: BlobDescriptor, diff_id: str, path: str,
-              retries: int, progress: Callable[[int], None] | None) -> _Tar:
-    """Download the layer blob ``desc`` to ``path`` (renamed into place once
-    verified) and, unless it is uncompressed, its tar beside it; check the tar against
-    ``diff_id``.  A transient failure is tried again ``retries`` times."""
-    from pypod_core.plugin.image_transport import VerifiedReader, decompress
-
+def _download(source: ImageSource, desc: BlobDescriptor, path: str, retries: int,
+              progress: Callable[[int], None] | None) -> None:
+    """Download the blob ``desc`` to ``path``, checked against its digest as it is
+    written and renamed into place once verified; ``progress(bytes so far)`` after
+    each piece.  A transient failure is tried again ``retries`` times."""
     partial = f"{path}.partial-{os.getpid()}-{threading.get_ident()}"
-    plain = desc.compression == "none"
-    tar_path = path if plain else f"{partial}-tar"
     for attempt in range(retries + 1):
         try:
-            with _Out(f"{partial}-blob") as blob_out, \
-                    (contextlib.nullcontext() if plain else _Out(tar_path)) as tar_out:
-                tee = _Tee(source.open_blob(desc), blob_out, progress)
-                tar = VerifiedReader(decompress(tee, desc.compression,  # type: ignore[arg-type]
-                                                what=f"layer {desc.digest}"),
-                                     diff_id, what=_diff_what(desc))
-                with tar:
-                    while chunk := tar.read(CHUNK):
-                        if tar_out is not None:
-                            tar_out.write(chunk)
-            _Out.rename(f"{partial}-blob", path)
-            return _Tar(tar_path, temporary=not plain)
+            with _Out(partial) as out, source.open_blob(desc) as blob:
+                done = 0
+                while chunk := blob.read(CHUNK):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done)
+            _Out.rename(partial, path)
+            return
         except BaseException as exc:
-            for leftover in (f"{partial}-blob", f"{partial}-tar"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(leftover)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
             if attempt == retries or not source.is_transient(exc):
                 raise
     raise AssertionError("unreachable")
@@ -339,39 +349,3 @@ class _Out:
 
 def _store_error(path: str, exc: OSError) -> ImageStoreError:
     return ImageStoreError(f"image store: writing {path}: {exc.strerror or exc}")
-
-
-class _Tee:
-    """Reads a blob's (verifying) stream, at most CHUNK bytes a call, writing what it
-    reads to ``out`` and telling ``progress`` how many bytes came so far."""
-
-    def __init__(self, stream: BinaryIO, out: _Out,
-                 progress: Callable[[int], None] | None):
-        self._stream = stream
-        self._out = out
-        self._progress = progress
-        self._count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size if 0 < size <= CHUNK else CHUNK)
-        if data:
-            self._out.write(data)
-            self._count += len(data)
-            if self._progress is not None:
-                self._progress(self._count)
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._stream.close()
-
-    @property
-    def closed(self) -> bool:
-        return bool(getattr(self._stream, "closed", False))

@@ -389,9 +389,9 @@ def decompress(stream: BinaryIO, compression: str, what: str = "layer") -> Binar
     if compression == "none":
         return stream
     if compression == "gzip":
-        import gzip
+        from pypod_core.host.inflate import GzipReader  # lazy: only layers (~0.3 ms, zlib)
 
-        inner: Any = gzip.GzipFile(fileobj=stream, mode="rb")
+        inner: Any = GzipReader(stream)
     elif compression == "zstd":
         try:
             from compression import zstd  # type: ignore[import-not-found]

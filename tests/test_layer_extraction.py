@@ -248,6 +248,41 @@ def test_the_docker_empty_layer_and_trailing_data(tmp_path):
     assert (tmp_path / "trailing/a").read_bytes() == b"a"
 
 
+#: ``security.capability`` (vfs_cap_data revision 2) granting cap_net_raw, effective:
+#: what ``setcap cap_net_raw=ep`` writes.
+NET_RAW_EP = bytes.fromhex("0100000200200000000000000000000000000000")
+
+
+def test_extended_attributes_and_file_capabilities_are_kept(tmp_path):
+    src = tmp_path / "src"
+    (src / "bin").mkdir(parents=True)
+    ping = src / "bin" / "ping"
+    ping.write_bytes(b"#!/bin/sh\n")
+    os.chown(ping, 0, 0)
+    os.setxattr(ping, "security.capability", NET_RAW_EP)
+    os.setxattr(ping, "user.note", b"a=b\nc")
+    os.setxattr(src / "bin", "user.dir", b"\x00\xff")
+    archive = tmp_path / "caps.tar"
+    gnu_tar("--xattrs", "--xattrs-include=*", "--format=posix", "-cf", archive,
+            "-C", src, "bin")
+    apply(archive, tmp_path / "layer")
+    got = tmp_path / "layer" / "bin" / "ping"
+    # Set after the owner: a chown would have cleared the capability.
+    assert os.getxattr(got, "security.capability") == NET_RAW_EP
+    assert os.getxattr(got, "user.note") == b"a=b\nc"
+    assert os.getxattr(got.parent, "user.dir") == b"\x00\xff"
+
+
+def test_a_layer_cannot_set_overlayfs_own_attributes(tmp_path):
+    archive = (_pax(**{"SCHILY.xattr.trusted.overlay.redirect": "/etc",
+                       "SCHILY.xattr.user.kept": "yes"})
+               + _header(b"d/", b"5") + _end())
+    apply(archive, tmp_path / "layer")
+    directory = tmp_path / "layer" / "d"
+    assert "trusted.overlay.redirect" not in os.listxattr(directory)
+    assert os.getxattr(directory, "user.kept") == b"yes"
+
+
 # -- broken and hostile archives ------------------------------------------------------
 
 

@@ -5,7 +5,8 @@ the tar says, every path, symlink and hardlink resolves inside the target, the w
 containers/storage's ``chrootarchive`` does it.  On top, member names are made safe (a
 leading ``/`` stripped, ``..`` refused) and what a member replaces is removed first, so
 nothing already there (a hardlink into a copied parent) is written through.  Mode,
-numeric owner, mtime, devices and the setuid, setgid and sticky bits are kept.
+numeric owner, mtime, devices, the setuid, setgid and sticky bits and extended
+attributes (file capabilities among them) are kept.
 (Python's tarfile filters do not fit image layers: ``data`` refuses device nodes and
 absolute symlinks, ``tar`` strips setuid, ``fully_trusted`` writes outside the target;
 and tarfile's per-member cost made extraction 5-8x slower than GNU tar, so the archive
@@ -30,6 +31,7 @@ on another pipe.  Needs root (chroot, mknod, chown).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import io
 import json
@@ -57,6 +59,8 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 #: Permission bits a created inode may lack: chown clears setuid and setgid, mkdir
 #: ignores them; those members get a chmod afterwards.
 _SET_ID = stat.S_ISUID | stat.S_ISGID
+#: Extended attributes overlayfs reads as its own metadata (root's and rootless').
+_OVERLAY_XATTRS = (b"trusted.overlay.", b"user.overlay.")
 
 Whiteouts = Literal["overlay", "vfs"]
 _T = TypeVar("_T")
@@ -279,6 +283,8 @@ class _Applier:
                 _link(path, member)
             else:
                 _make_node(path, member)
+            if member.xattrs and kind != tarstream.HARDLINK:
+                _set_xattrs(path, member.xattrs)
         except NotADirectoryError:
             raise LayerError(f"layer member {_shown(member.name)}: a parent is not a "
                              f"directory") from None
@@ -401,6 +407,21 @@ def _set_owner_and_time(path: bytes, member: Member) -> None:
     if member.mode & _SET_ID and member.type != tarstream.SYMLINK:
         os.chmod(path, member.mode)
     os.utime(path, ns=(member.mtime_ns, member.mtime_ns), follow_symlinks=False)
+
+
+def _set_xattrs(path: bytes, xattrs: dict[bytes, bytes]) -> None:
+    """Set a member's extended attributes, after its owner (a chown clears
+    ``security.capability``).  overlayfs' own attributes are not taken from a layer: a
+    forged redirect or origin would steer the kernel's lookups.  A file system without
+    xattrs (ENOTSUP) loses them, as containers/storage lets it."""
+    for name, value in xattrs.items():
+        if name.startswith(_OVERLAY_XATTRS):
+            continue
+        try:
+            os.setxattr(path, name, value, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
 
 
 def _make_dirs(directory: bytes) -> None:

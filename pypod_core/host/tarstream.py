@@ -1,7 +1,9 @@
 """A streaming reader of tar archives from a file descriptor (a pipe), for applying
 image layers: the member headers of the ustar, pax and GNU formats (long names, pax
 records and global headers, base-256 numbers, sparse files in the old GNU form and the
-pax forms 0.0, 0.1 and 1.0), and each member's data copied straight to a file.
+pax forms 0.0, 0.1 and 1.0), extended attributes (pax ``SCHILY.xattr.NAME`` records,
+as GNU tar and containers/storage write them), and each member's data copied straight
+to a file.
 
 It replaces :mod:`tarfile` on that path because tarfile's per-member cost (a TarInfo
 with every field decoded, copied by the extraction filter, data moved in 16 KiB
@@ -41,6 +43,8 @@ FIFO: Final = b"6"
 _HEADER = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s8s8s155s12x")
 _SIGNED = struct.Struct("148b8x356b")
 _ZEROS = bytes(BLOCK)
+#: The pax record prefix of an extended attribute; the value is the attribute's raw bytes.
+_XATTR = b"SCHILY.xattr."
 #: Types whose size field is not followed by data (Go's archive/tar, tarfile alike).
 _NO_DATA = frozenset((HARDLINK, SYMLINK, CHARDEV, BLOCKDEV, DIRECTORY, FIFO))
 _META_TYPES = frozenset((b"x", b"g", b"L", b"K"))
@@ -55,10 +59,11 @@ class Member:
     (regular for contiguous, unknown and sparse files, as POSIX says); ``name`` and
     ``linkname`` are the raw bytes of the archive; ``mode`` is the permission bits with
     setuid, setgid and sticky; ``mtime_ns`` nanoseconds since the epoch; ``sparse`` the
-    (offset, length) pieces of a sparse file, else None."""
+    (offset, length) pieces of a sparse file, else None; ``xattrs`` the extended
+    attributes (name -> value, both bytes) the archive gives the member, else None."""
 
     __slots__ = ("type", "name", "linkname", "mode", "uid", "gid", "size", "mtime_ns",
-                 "devmajor", "devminor", "sparse")
+                 "devmajor", "devminor", "sparse", "xattrs")
 
     def __init__(self, type_: bytes, name: bytes, linkname: bytes, mode: int, uid: int,
                  gid: int, size: int, mtime_ns: int, devmajor: int = 0, devminor: int = 0,
@@ -67,6 +72,7 @@ class Member:
         self.mode, self.uid, self.gid, self.size = mode, uid, gid, size
         self.mtime_ns, self.devmajor, self.devminor = mtime_ns, devmajor, devminor
         self.sparse = sparse
+        self.xattrs: dict[bytes, bytes] | None = None
 
     def __repr__(self) -> str:
         return f"Member({self.type!r}, {self.name!r}, size={self.size})"
@@ -237,6 +243,10 @@ class TarReader:
             self._old_gnu_sparse(member, block, start)
         elif b"GNU.sparse.major" in meta or b"GNU.sparse.map" in meta:
             self._pax_sparse(member, meta, start)
+        if meta:
+            xattrs = {key[len(_XATTR):]: value for key, value in meta.items()
+                      if key.startswith(_XATTR) and len(key) > len(_XATTR)}
+            member.xattrs = xattrs or None
         return member
 
     # -- sparse files ----------------------------------------------------------------

@@ -13,6 +13,7 @@ import io
 import os
 import shutil
 import stat
+import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -170,6 +171,52 @@ def test_containers_copy_to_each_other(rt: Any, own_rootfs: str, tmp_path: Path)
 
     copy_between(first, "/tmp/t", second, "/root/from-first")
     assert snapshot(other_rootfs / "root" / "from-first") == snapshot(tree)
+
+
+#: ``security.capability`` granting cap_net_raw, effective (``setcap cap_net_raw=ep``).
+NET_RAW_EP = bytes.fromhex("0100000200200000000000000000000000000000")
+
+
+def xattr_tree(top: Path) -> Path:
+    """A file with a capability and a binary ``user.`` attribute, a directory with one."""
+    (top / "bin").mkdir(parents=True)
+    ping = top / "bin" / "ping"
+    ping.write_bytes(b"ping")
+    os.setxattr(ping, "security.capability", NET_RAW_EP)
+    os.setxattr(ping, "user.note", b"\x00\xffbinary")
+    os.setxattr(top / "bin", "user.dir", b"d")
+    return top
+
+
+def assert_xattrs_kept(top: Path) -> None:
+    assert os.getxattr(top / "bin" / "ping", "security.capability") == NET_RAW_EP
+    assert os.getxattr(top / "bin" / "ping", "user.note") == b"\x00\xffbinary"
+    assert os.getxattr(top / "bin", "user.dir") == b"d"
+
+
+def test_file_capabilities_and_user_xattrs_survive_a_copy(ctr: Any, tmp_path: Path) -> None:
+    """podman 4.3.1's cp carries security.capability, security.ima and user.* (set after
+    the owner, which would clear a capability)."""
+    tree = xattr_tree(tmp_path / "tree")
+    ctr.copy_in(str(tree), "/tmp/x")
+    assert_xattrs_kept(in_rootfs(ctr, "/tmp/x"))
+    ctr.copy_out("/tmp/x", str(tmp_path / "out"))
+    assert_xattrs_kept(tmp_path / "out")
+
+
+def test_xattrs_travel_in_tar_streams_as_gnu_tar_reads_them(ctr: Any, tmp_path: Path) -> None:
+    ctr.copy_in(str(xattr_tree(tmp_path / "tree")), "/tmp/x")
+    stream = tmp_path / "x.tar"
+    with open(stream, "wb") as out:
+        ctr.copy_out("/tmp/x", out)
+    (tmp_path / "by-tar").mkdir()
+    subprocess.run(["tar", "--xattrs", "--xattrs-include=*", "-xf", str(stream), "-C",
+                    str(tmp_path / "by-tar")], check=True)
+    assert_xattrs_kept(tmp_path / "by-tar" / "x")
+    os.makedirs(in_rootfs(ctr, "/var/back"))
+    with open(stream, "rb") as data:
+        ctr.copy_in(data, "/var/back")
+    assert_xattrs_kept(in_rootfs(ctr, "/var/back/x"))
 
 
 # -- podman's rules for paths --------------------------------------------------------------

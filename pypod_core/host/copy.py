@@ -12,6 +12,9 @@ never written through.  Where the copy starts is found by
 An :class:`Entry` is the unit both sides agree on; :mod:`pypod_core.host.copy_tar` turns
 tar streams into entries and entries into tar streams, with the same guarantees.
 File data moves with ``copy_file_range`` where both ends are files (in the kernel).
+Files and directories keep the extended attributes podman's cp keeps
+(``security.capability``, ``security.ima`` and ``user.*``); others (SELinux labels,
+overlayfs' own) belong to where the file is and are not carried.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ _READ_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a name swapped for a fifo meanwhile must not hang the copy on open.
 _READ_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CHUNK = 1 << 20
+#: The extended attributes a copy carries (podman's cp carries these, and drops others).
+_KEPT_XATTRS = ("security.capability", "security.ima")
+_KEPT_XATTR_PREFIX = "user."
+#: ``user.`` attributes that are overlayfs' own metadata (rootless overlay), not the file's.
+_OVERLAY_XATTR_PREFIX = "user.overlay."
 
 
 class Entry(NamedTuple):
@@ -42,7 +50,8 @@ class Entry(NamedTuple):
     ``kind``: one of the kinds above; ``target``: a symlink's text, or a hardlink's path
     (names joined by ``/``, from the target directory) to the entry it shares data with;
     ``data``: a file's contents, a descriptor (a tree walk) or a readable file object (a
-    tar stream); times in nanoseconds."""
+    tar stream); times in nanoseconds; ``xattrs``: the (name, value) extended
+    attributes a file or directory carries."""
 
     path: tuple[str, ...]
     kind: str
@@ -54,6 +63,38 @@ class Entry(NamedTuple):
     target: str = ""
     rdev: int = 0
     data: Any = None
+    xattrs: tuple[tuple[str, bytes], ...] = ()
+
+
+def carried_xattr(name: str) -> bool:
+    """Whether a copy carries the extended attribute ``name``."""
+    if name.startswith(_KEPT_XATTR_PREFIX):
+        return not name.startswith(_OVERLAY_XATTR_PREFIX)
+    return name in _KEPT_XATTRS
+
+
+def read_xattrs(fd: int) -> tuple[tuple[str, bytes], ...]:
+    """The carried extended attributes of the open file or directory ``fd``; none
+    where the file system has no xattrs."""
+    try:
+        names = [name for name in os.listxattr(fd) if carried_xattr(name)]
+        return tuple((name, os.getxattr(fd, name)) for name in sorted(names))
+    except OSError as exc:
+        if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return ()
+        raise
+
+
+def _write_xattrs(fd: int, entry: Entry) -> None:
+    """Set ``entry``'s extended attributes on ``fd`` (after its owner: a chown clears
+    ``security.capability``); a file system without xattrs loses them, as podman's
+    cp lets it."""
+    for name, value in entry.xattrs:
+        try:
+            os.setxattr(fd, name, value)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
 
 
 def kind_of(mode: int) -> str | None:
@@ -84,7 +125,7 @@ def walk(place: Place, top: str | None, *, skip: Iterable[str] = (),
             prefix: tuple[str, ...] = ()
             if top is not None:
                 prefix = (top,)
-                yield _entry(prefix, st, DIR)
+                yield _entry(prefix, st, DIR, xattrs=_xattrs(fd, where, place.path))
             yield from _walk_dir(fd, prefix, place.path, frozenset(skip), seen, where)
         finally:
             os.close(fd)
@@ -123,7 +164,7 @@ def _walk_dir(fd: int, prefix: tuple[str, ...], shown: str, skip: frozenset[str]
             child_fd = _open(dir_fd, name, _READ_DIR, where, shown)
             stack.append((child_fd, child, shown, iter(())))  # closed below if unlisted
             stack[-1] = (child_fd, child, shown, _listing(child_fd, where, shown))
-            yield _entry(child, st, DIR)
+            yield _entry(child, st, DIR, xattrs=_xattrs(child_fd, where, shown))
     finally:
         for dir_fd, *_ in stack:
             if dir_fd != fd:
@@ -167,9 +208,17 @@ def _one(dir_fd: int, name: str, st: os.stat_result, path: tuple[str, ...], show
         now = os.stat(fd)
         if not stat.S_ISREG(now.st_mode):  # swapped for something else since the stat
             raise CopyError(f"{where}: {shown} changed while it was copied")
-        yield _entry(path, now, FILE, size=now.st_size, data=fd)
+        yield _entry(path, now, FILE, size=now.st_size, data=fd,
+                     xattrs=_xattrs(fd, where, shown))
     finally:
         os.close(fd)
+
+
+def _xattrs(fd: int, where: str, shown: str) -> tuple[tuple[str, bytes], ...]:
+    try:
+        return read_xattrs(fd)
+    except OSError as exc:
+        raise _error(exc, where, shown) from None
 
 
 def _open(dir_fd: int, name: str, flags: int, where: str, shown: str) -> int:
@@ -309,6 +358,7 @@ class TreeWriter:
         self._parent(entry.path)
         fd = self._dirs[-1][1]
         self._set_owner(fd, entry)
+        _write_xattrs(fd, entry)
         self._dirs[-1] = (entry.path, fd, entry)
 
     def _make_room(self, parent: int, name: str, existing: os.stat_result, entry: Entry,
@@ -354,6 +404,7 @@ class TreeWriter:
             elif entry.data is not None:
                 _copy_stream(entry.data, fd)
             self._set_owner(fd, entry)
+            _write_xattrs(fd, entry)
             os.chmod(fd, entry.mode)  # after chown, which clears setuid bits
             os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
         finally:

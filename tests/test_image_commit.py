@@ -113,6 +113,31 @@ def test_commit_of_a_running_container_with_pause_and_docker_format(make_runtime
     assert out == "hi\n"
 
 
+#: ``security.capability`` granting cap_net_raw, effective (``setcap cap_net_raw=ep``).
+NET_RAW_EP = bytes.fromhex("0100000200200000000000000000000000000000")
+
+
+@pytest.mark.parametrize("driver", ["overlay", "vfs"])
+def test_commit_keeps_file_capabilities_and_user_xattrs(make_runtime, base, tmp_path,
+                                                        driver):
+    """A file capability set in a container survives commit (pax SCHILY.xattr records,
+    as containers/storage writes them) and the new image's extraction."""
+    rt = make_runtime(graph_driver=driver)
+    rt.import_image([base], {"config": {"Cmd": ["sh"]}}, names=["base"])
+    tool = tmp_path / "tool"
+    tool.write_bytes(b"#!/bin/sh\n")
+    os.setxattr(tool, "security.capability", NET_RAW_EP)
+    os.setxattr(tool, "user.origin", b"host")
+    ctr = rt.create_container(image="base", command=["true"])
+    ctr.copy_in(str(tool), "/bin/tool")
+    image = rt.commit_container(ctr, "with-caps")
+    again = rt.create_container(image=image.id, command=["true"])
+    out = tmp_path / "out"
+    again.copy_out("/bin/tool", str(out))
+    assert os.getxattr(out, "security.capability") == NET_RAW_EP
+    assert os.getxattr(out, "user.origin") == b"host"
+
+
 def test_commit_failures_store_nothing(make_runtime, base, rootfs):
     """podman: a bad change is ``invalid change "FOO x" - invalid instruction FOO``;
     a ``--rootfs`` container ``cannot commit a container that uses an exploded

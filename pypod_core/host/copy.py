@@ -13,8 +13,7 @@ An :class:`Entry` is the unit both sides agree on; :mod:`pypod_core.host.copy_ta
 tar streams into entries and entries into tar streams, with the same guarantees.
 File data moves with ``copy_file_range`` where both ends are files (in the kernel).
 Files and directories keep the extended attributes podman's cp keeps
-(``security.capability``, ``security.ima`` and ``user.*``); others (SELinux labels,
-overlayfs' own) belong to where the file is and are not carried.
+(:mod:`pypod_core.host.xattrs`).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from pypod_core.errors import CopyConflictError, CopyError
+from pypod_core.host import xattrs as xattr_policy
 from pypod_core.host.inroot import Place
 
 DIR, FILE, SYMLINK, HARDLINK, FIFO, CHAR, BLOCK = (
@@ -38,11 +38,6 @@ _READ_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a name swapped for a fifo meanwhile must not hang the copy on open.
 _READ_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CHUNK = 1 << 20
-#: The extended attributes a copy carries (podman's cp carries these, and drops others).
-_KEPT_XATTRS = ("security.capability", "security.ima")
-_KEPT_XATTR_PREFIX = "user."
-#: ``user.`` attributes that are overlayfs' own metadata (rootless overlay), not the file's.
-_OVERLAY_XATTR_PREFIX = "user.overlay."
 
 
 class Entry(NamedTuple):
@@ -64,37 +59,6 @@ class Entry(NamedTuple):
     rdev: int = 0
     data: Any = None
     xattrs: tuple[tuple[str, bytes], ...] = ()
-
-
-def carried_xattr(name: str) -> bool:
-    """Whether a copy carries the extended attribute ``name``."""
-    if name.startswith(_KEPT_XATTR_PREFIX):
-        return not name.startswith(_OVERLAY_XATTR_PREFIX)
-    return name in _KEPT_XATTRS
-
-
-def read_xattrs(fd: int) -> tuple[tuple[str, bytes], ...]:
-    """The carried extended attributes of the open file or directory ``fd``; none
-    where the file system has no xattrs."""
-    try:
-        names = [name for name in os.listxattr(fd) if carried_xattr(name)]
-        return tuple((name, os.getxattr(fd, name)) for name in sorted(names))
-    except OSError as exc:
-        if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
-            return ()
-        raise
-
-
-def _write_xattrs(fd: int, entry: Entry) -> None:
-    """Set ``entry``'s extended attributes on ``fd`` (after its owner: a chown clears
-    ``security.capability``); a file system without xattrs loses them, as podman's
-    cp lets it."""
-    for name, value in entry.xattrs:
-        try:
-            os.setxattr(fd, name, value)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
 
 
 def kind_of(mode: int) -> str | None:
@@ -216,7 +180,7 @@ def _one(dir_fd: int, name: str, st: os.stat_result, path: tuple[str, ...], show
 
 def _xattrs(fd: int, where: str, shown: str) -> tuple[tuple[str, bytes], ...]:
     try:
-        return read_xattrs(fd)
+        return xattr_policy.read_carried(fd)
     except OSError as exc:
         raise _error(exc, where, shown) from None
 
@@ -358,7 +322,7 @@ class TreeWriter:
         self._parent(entry.path)
         fd = self._dirs[-1][1]
         self._set_owner(fd, entry)
-        _write_xattrs(fd, entry)
+        xattr_policy.write(fd, entry.xattrs)
         self._dirs[-1] = (entry.path, fd, entry)
 
     def _make_room(self, parent: int, name: str, existing: os.stat_result, entry: Entry,
@@ -404,7 +368,7 @@ class TreeWriter:
             elif entry.data is not None:
                 _copy_stream(entry.data, fd)
             self._set_owner(fd, entry)
-            _write_xattrs(fd, entry)
+            xattr_policy.write(fd, entry.xattrs)
             os.chmod(fd, entry.mode)  # after chown, which clears setuid bits
             os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
         finally:

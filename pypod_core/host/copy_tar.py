@@ -20,24 +20,14 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from pypod_core.errors import CopyError, PathEscapeError
-from pypod_core.host.copy import (
-    BLOCK,
-    CHAR,
-    DIR,
-    FIFO,
-    FILE,
-    HARDLINK,
-    SYMLINK,
-    Entry,
-    carried_xattr,
-)
+from pypod_core.host import xattrs
+from pypod_core.host.copy import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
 from pypod_core.host.inroot import split
 
 _CHUNK = 1 << 20
 _TYPES = {DIR: tarfile.DIRTYPE, FILE: tarfile.REGTYPE, SYMLINK: tarfile.SYMTYPE,
           HARDLINK: tarfile.LNKTYPE, FIFO: tarfile.FIFOTYPE, CHAR: tarfile.CHRTYPE,
           BLOCK: tarfile.BLKTYPE}
-_XATTR = "SCHILY.xattr."
 
 
 def member_path(name: str, where: str) -> tuple[str, ...]:
@@ -70,7 +60,7 @@ def _entry(tar: tarfile.TarFile, member: tarfile.TarInfo, where: str) -> Entry |
         return None  # the archive's "." entry: the target directory itself
     fields: dict[str, Any] = {}
     if member.isdir() or member.isreg():
-        fields["xattrs"] = _member_xattrs(member)
+        fields["xattrs"] = xattrs.from_pax(member.pax_headers)
     if member.isdir():
         kind = DIR
     elif member.isreg():
@@ -91,17 +81,6 @@ def _entry(tar: tarfile.TarFile, member: tarfile.TarInfo, where: str) -> Entry |
         return None  # a type with nothing to make (GNU volume headers and the like)
     return Entry(path, kind, member.mode & 0o7777, member.uid, member.gid,
                  int(member.mtime * 1_000_000_000), **fields)
-
-
-def _member_xattrs(member: tarfile.TarInfo) -> tuple[tuple[str, bytes], ...]:
-    """The carried extended attributes a member's pax records give.  tarfile decodes
-    pax values as UTF-8 with surrogate escapes, so encoding back gives the bytes."""
-    found = []
-    for key, value in member.pax_headers.items():
-        name = key[len(_XATTR):]
-        if key.startswith(_XATTR) and carried_xattr(name):
-            found.append((name, value.encode("utf-8", "surrogateescape")))
-    return tuple(sorted(found))
 
 
 class _Sink:
@@ -149,8 +128,7 @@ class TarWriter:
         info.mode, info.uid, info.gid = entry.mode, entry.uid, entry.gid
         info.mtime = entry.mtime_ns // 1_000_000_000
         info.uname = info.gname = ""
-        info.pax_headers = {_XATTR + name: value.decode("utf-8", "surrogateescape")
-                            for name, value in entry.xattrs}
+        info.pax_headers = xattrs.pax_records(entry.xattrs)
         data = None
         if entry.kind == FILE:
             info.size = entry.size

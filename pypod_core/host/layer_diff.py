@@ -13,8 +13,9 @@ Three shapes, one writer:
 
 Members carry numeric owners only (an image's names mean nothing on another host),
 hardlinks within the tar stay hardlinks, nothing is followed out of the tree (symlinks
-are stored as links).  Extended attributes other than the opaque marker are not kept,
-as pypod's layer extraction does not apply them either.
+are stored as links).  Files and directories keep the extended attributes
+:mod:`pypod_core.host.xattrs` carries (file capabilities, ``user.*``) as pax
+``SCHILY.xattr.`` records; overlayfs' own (the opaque marker) become ``.wh.`` entries.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import os
 import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pypod_core.host import xattrs
 
 if TYPE_CHECKING:
     import tarfile
@@ -57,6 +60,8 @@ def _add(tar: tarfile.TarFile, path: str, name: str) -> None:
     """Add ``path`` as the member ``name`` (a directory without its children)."""
     info = tar.gettarinfo(path, name)
     info.uname = info.gname = ""
+    if info.isreg() or info.isdir():
+        info.pax_headers = xattrs.pax_records(xattrs.read_carried(path))
     if not info.isreg():
         tar.addfile(info)
         return

@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,16 @@ def test_pod_verbs_and_errors(pypod: Pypod, rootfs: str) -> None:
     missing = pypod("pod", "stop", "nosuchpod")
     assert missing.returncode == 125 and "nosuchpod" in missing.stderr
     assert ok(pypod("pod", "rm", "-a", "-f")).count("\n") == 1
+
+
+def test_pod_ps_leaves_out_a_pod_removed_while_it_lists(make_runtime: Callable[..., Any]
+                                                        ) -> None:
+    """Another process may remove a pod between ``pod ps`` listing the pods and reading
+    one: podman leaves it out; pypod used to fail with "no pod with id"."""
+    from pypod_core.cli.pods import _ps_pairs
+
+    rt = make_runtime()
+    kept, gone = rt.create_pod(name="kept"), rt.create_pod(name="gone")
+    listed = rt.pods()
+    rt.remove_pod(gone)
+    assert [entry["Name"] for entry, _ in _ps_pairs(listed)] == [kept.name]

@@ -249,7 +249,7 @@ def _add_rm(pod: Any) -> None:
 def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod pod ps [-q] [--no-trunc] [-f F] [--sort K] [--noheading] [--format F]``."""
     template = parse_format(args.format, "json")  # before any work, as Go's
-    pairs = [(pod.ps_entry(), pod.config.created) for pod in ctx.runtime.pods()]
+    pairs = _ps_pairs(ctx.runtime.pods())
     if args.filter or args.sort:
         from pypod_core.cli import pod_filters  # lazy: only --filter, --sort
 
@@ -270,6 +270,18 @@ def cmd_ps(args: argparse.Namespace, ctx: CLIContext) -> int:
     else:
         _table(ctx, pairs, args.no_trunc, heading=not args.noheading)
     return 0
+
+
+def _ps_pairs(pods: list[Pod]) -> list[tuple[dict[str, Any], float]]:
+    """Each pod's ps entry with its creation time; a pod removed by another process
+    since it was listed is left out (as podman leaves it out), not an error."""
+    pairs = []
+    for pod in pods:
+        try:
+            pairs.append((pod.ps_entry(), pod.config.created))
+        except NoSuchPodError:
+            continue
+    return pairs
 
 
 def pod_filter_or_all(specs: list[str]) -> Callable[[dict[str, Any]], bool]:

@@ -300,3 +300,13 @@ class PolicyError(ImageError):
 class UnsupportedTransportError(ImageError, InvalidArgError):
     """The transport cannot do what was asked: writing to one that only reads, or an
     unknown transport prefix."""
+
+
+class KubeYAMLError(InvalidArgError):
+    """Kubernetes YAML that ``play kube`` cannot play: malformed, of a kind or with a
+    field pypod does not support (the message names the field), or a value it refuses."""
+
+
+class InitContainerError(PypodError):
+    """A pod's init container (``play kube``'s ``initContainers``) did not exit 0: the
+    pod's other containers are not started."""

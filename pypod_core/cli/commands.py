@@ -28,6 +28,7 @@ _COPY, _IMAGES, _MOVING = ("copy",), ("images",), ("image_transfer",)
 _LOGIN = ("login",)
 _TOOLS, _EVENTS = ("container_tools",), ("events",)
 _IMAGE_LIFE, _DISK_USAGE = ("image_life",), ("disk_usage",)
+_KUBE = ("kube",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
@@ -78,6 +79,8 @@ COMMANDS: dict[str, Command] = {
     "network": Command(_NETWORKS, "manage networks", group=True),
     "pod": Command(_PODS, "manage pods", group=True),
     "volume": Command(_VOLUMES, "manage volumes", group=True),
+    "play": Command(_KUBE, "play Kubernetes YAML (play kube)", group=True),
+    "kube": Command(_KUBE, "play and take down Kubernetes YAML", group=True),
 }
 
 #: What ``pypod container`` has besides every top-level container command.
@@ -151,6 +154,13 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "prune": Command(_VOLUMES, "remove every volume no container uses"),
         "export": Command(_VOLUMES, "write a volume's files as a tar"),
         "import": Command(_VOLUMES, "extract a tar into a volume"),
+    },
+    "play": {
+        "kube": Command(_KUBE, "make and start the pods and volumes of Kubernetes YAML"),
+    },
+    "kube": {
+        "play": Command(_KUBE, "make and start the pods and volumes of Kubernetes YAML"),
+        "down": Command(_KUBE, "stop and remove the pods of Kubernetes YAML"),
     },
     "image": {
         "ls": _LIST_IMAGES,

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 S = ContainerStatus
 #: How long ``kill`` with SIGKILL waits for the container to exit.
 KILL_WAIT = 30.0
+#: The annotation of a pod's init container (podman's name; its value ``once`` or
+#: ``always``): its exit does not stop the pod (exit policy ``stop``).
+INIT_TYPE_ANNOTATION = "io.podman.annotations.init.container.type"
 
 #: The legal state transitions (libpod's, with stop ending in ``exited``).
 TRANSITIONS: dict[ContainerStatus, frozenset[ContainerStatus]] = {
@@ -534,12 +537,14 @@ class Container:
                     self._cleanup(keep_exit_file=True)
                 finally:
                     self._save_exit()
-        if self.config.pod and not self.config.is_infra:
+        if (self.config.pod and not self.config.is_infra
+                and INIT_TYPE_ANNOTATION not in self.config.annotations):
             self._apply_exit_policy()
 
     def _apply_exit_policy(self) -> None:
         """A pod with exit policy "stop" (podman's): once its last container but the
-        infra one has exited, the infra container is stopped too.  Outside this
+        infra one has exited, the infra container is stopped too (an init container's
+        exit never does: the pod's other containers start after it).  Outside this
         container's lock: stopping the infra container takes its own."""
         try:
             pod = self.runtime.get_pod(self.config.pod)

@@ -35,7 +35,10 @@ from pypod_core.plugin.state import State
 from pypod_core.plugin.storage import Storage
 
 if TYPE_CHECKING:
+    import os
+
     from pypod_core.engine.events import Event
+    from pypod_core.engine.kube import KubeDownReport, PlayKubeReport
 
 
 class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps):
@@ -155,6 +158,27 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps):
         matches = parse_filters(list(filters))
         return read_events(self.config, since=since, until=until, stream=stream,
                            matches=matches)
+
+    def play_kube(self, source: str | os.PathLike[str], **options: Any) -> PlayKubeReport:
+        """Make the pods, containers and volumes of Kubernetes YAML, as ``podman kube
+        play``: ``source`` is a file's path, or the YAML itself (a str with a newline).
+        ``options`` are :class:`~pypod_core.engine.kube.PlayOptions`' (``start``,
+        ``replace``, ``network_mode``, ``networks``, ``no_hosts``, ``log_driver``,
+        ``log_fields``, ``annotations``, ``authfile``, ``creds``, ``tls_verify``,
+        ``progress``).  KubeYAMLError for YAML pypod does not play (naming the field);
+        the pod a later error stops is removed again."""
+        from pypod_core.engine import kube  # lazy: only play kube (~3 ms, YAML later)
+
+        self.check_valid()
+        return kube.play_kube(self, source, kube.PlayOptions(**options))
+
+    def kube_down(self, source: str | os.PathLike[str]) -> KubeDownReport:
+        """Stop and remove the pods of Kubernetes YAML (``podman kube down``), and the
+        volumes made for their emptyDir volumes.  NoSuchPodError if one is missing."""
+        from pypod_core.engine import kube  # lazy: only kube down
+
+        self.check_valid()
+        return kube.kube_down(self, source)
 
 
 def _plugin_manager(config: RuntimeConfig, no_plugins: Iterable[str]) -> PluginManager:

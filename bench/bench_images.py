@@ -10,6 +10,7 @@ hooks say why they are skipped otherwise).  Prints medians (wall and CPU) and
 pypod/podman; asserts nothing.
 
     .venv/bin/python bench/bench_images.py [--runs 15] [--images 50] [--pypod-only]
+        [--only pull|run|save-load|commit]
 
 The two tools take turns within each round, so a machine busy with something else
 slows them alike.  pypod runs with bytecode caching allowed, as bench_run's.
@@ -166,6 +167,8 @@ def main() -> None:
                         help="rounds of the save and load rows (each moves ~85 MB)")
     parser.add_argument("--pypod-only", action="store_true",
                         help="no podman (its rows are left out)")
+    parser.add_argument("--only", choices=sorted(HOOKS),
+                        help="only this hook's row (on the 1-image stores)")
     args = parser.parse_args()
     if not args.pypod_only and not shutil.which("podman"):
         raise SystemExit("podman is not installed (or use --pypod-only)")
@@ -176,13 +179,24 @@ def main() -> None:
     try:
         rootfs = make_busybox_rootfs(os.path.join(tmp, "rootfs"))
         tar = layer_tar(rootfs, os.path.join(tmp, "busybox.tar"))
-        rows = run_rows(tmp, tar, rootfs, args)
-        print(f"{args.runs} rounds; busybox layer {os.path.getsize(tar) / 1e6:.1f} MB")
-        report(rows)
+        if args.only:
+            only_stores(tmp, tar, args)
+        else:
+            rows = run_rows(tmp, tar, rootfs, args)
+            print(f"{args.runs} rounds; busybox layer {os.path.getsize(tar) / 1e6:.1f} MB")
+            report(rows)
         for line in hooks(tmp, rootfs, args):
             print(line)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def only_stores(tmp: str, tar: str, args: argparse.Namespace) -> None:
+    """The 1-image stores the hooks use, without the rows on them (``--only``)."""
+    sides = {"pypod": pypod_store(tmp, "pypod-one")}
+    if not args.pypod_only:
+        sides["podman"] = podman_store(tmp, "podman-one")
+    fill(sides, [tar])
 
 
 def run_rows(tmp: str, tar: str, rootfs: str, args: argparse.Namespace
@@ -235,10 +249,9 @@ def run_rows(tmp: str, tar: str, rootfs: str, args: argparse.Namespace
 def hooks(tmp: str, rootfs: str, args: argparse.Namespace) -> list[str]:
     """The pull and ``run --rm IMAGE`` rows, or why each is skipped."""
     lines = []
-    for label, hook in (("pull busybox (fresh store)", bench_pull),
-                        ("run --rm --network none IMAGE true", bench_run_image),
-                        ("save/load of the ~85 MB image", bench_save_load),
-                        ("commit (a 10 MB change)", bench_commit)):
+    for key, (label, hook) in HOOKS.items():
+        if args.only and key != args.only:
+            continue
         try:
             rows = hook(tmp, rootfs, args)
         except Skipped as why:
@@ -425,6 +438,16 @@ def bench_commit(tmp: str, rootfs: str, args: argparse.Namespace
     return compare("commit (a 10 MB change)", sides,
                    lambda i: ["commit", "-q", f"commit{i + 1}", f"bench/commit{i + 1}"],
                    args.runs, before=fresh)
+
+
+#: The hooks by the name ``--only`` takes: their label and function.
+HOOKS: dict[str, tuple[str, Callable[[str, str, argparse.Namespace],
+                                     list[tuple[str, str, float, float]]]]] = {
+    "pull": ("pull busybox (fresh store)", bench_pull),
+    "run": ("run --rm --network none IMAGE true", bench_run_image),
+    "save-load": ("save/load of the ~85 MB image", bench_save_load),
+    "commit": ("commit (a 10 MB change)", bench_commit),
+}
 
 
 if __name__ == "__main__":

@@ -505,7 +505,6 @@ def test_pull_refuses_what_it_does_not_do_by_name(pypod: Pypod) -> None:
     """Checked before anything is fetched; exit 125."""
     for flags, message in [
         (["--all-tags"], "--all-tags is not supported"),
-        (["--cert-dir", "/tmp"], "--cert-dir is not supported"),
         (["--platform", "linux/arm64", "--arch", "arm64"], "--platform conflicts"),
         (["--platform", "linux"], "invalid platform 'linux'"),
         (["--tls-verify=maybe"], "invalid boolean 'maybe'"),

@@ -60,6 +60,7 @@ COMMANDS: dict[str, Command] = {
     "cp": Command(_COPY, "copy files between containers and the host"),
     "commit": Command(_IMAGE_LIFE, "create a new image from a container's changes"),
     "export": Command(_IMAGE_LIFE, "write a container's file system as a tar"),
+    "diff": Command(_IMAGE_LIFE, "show the changes to a container's or image's files"),
     "container": Command((*_CONTAINERS, *_COPY, *_TOOLS, *_IMAGE_LIFE), "manage containers",
                          group=True),
     "images": Command(_IMAGES, "list images"),
@@ -95,6 +96,7 @@ CONTAINER_ONLY: dict[str, Command] = {
     "rename": Command(_TOOLS, COMMANDS["rename"].summary),
     "commit": Command(_IMAGE_LIFE, COMMANDS["commit"].summary),
     "export": Command(_IMAGE_LIFE, COMMANDS["export"].summary),
+    "diff": Command(_IMAGE_LIFE, "show the changes to a container's files"),
 }
 
 _LIST_PODS = Command(_PODS, "list pods")
@@ -177,6 +179,8 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "import": Command(_IMAGE_LIFE, COMMANDS["import"].summary),
         "history": Command(_IMAGE_LIFE, COMMANDS["history"].summary),
         "prune": Command(_IMAGE_LIFE, "remove dangling images (-a: every unused one)"),
+        "diff": Command(_IMAGE_LIFE, "show the changes to an image's files"),
+        "tree": Command(_IMAGE_LIFE, "show an image's layers as a tree"),
     },
 }
 

@@ -1,6 +1,6 @@
 """Images made and unmade locally, as podman 4.3.1's commands: ``commit`` (and
 ``container commit``), ``import`` and ``history`` (and under ``image``), ``export`` (and
-``container export``), ``image prune``.
+``container export``), ``image prune``, ``diff`` (and ``container diff``, ``image diff``).
 
 Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
 the words and summaries are the table in :mod:`pypod_core.cli.commands`.  Nothing heavy
@@ -302,13 +302,82 @@ def _add_image_prune(sub: Any, word: str = "prune", group: str | None = "image")
     p.set_defaults(func=cmd_image_prune)
 
 
+# -- diff --------------------------------------------------------------------------------
+
+
+def cmd_diff(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod diff [--format json] [-l] OBJECT [BASE]`` (and ``container diff``,
+    ``image diff``): ``A``/``C``/``D`` and a path a line, or podman's JSON object."""
+    kinds = {"image": ("image",), "container": ("container",)}.get(
+        args.diff_group or "", ("image", "container"))
+    names = list(args.objects)
+    if getattr(args, "latest", False):
+        if names:
+            raise InvalidArgError("--latest and containers cannot be used together")
+        ctrs = ctx.runtime.containers(all=True)
+        if not ctrs:
+            from pypod_core.errors import NoSuchCtrError  # lazy: only a failure
+
+            raise NoSuchCtrError("no containers to act on: no latest container")
+        names = [max(ctrs, key=lambda c: c.config.created).id]
+    if not names or len(names) > 2:
+        what = "a name, id, or the \"--latest\" flag" if "container" in kinds else \
+            "1 or 2 arguments"
+        raise InvalidArgError(f'"pypod {args.diff_verb}" requires {what}')
+    if args.format and args.format.strip() not in ("json", "{{json .}}"):
+        raise InvalidArgError("only supported value for '--format' is 'json'")
+    changes = ctx.runtime.diff(names[0], names[1] if len(names) > 1 else "", kinds)
+    if args.format:
+        body: dict[str, list[str]] = {}
+        for key, kind in (("changed", "C"), ("added", "A"), ("deleted", "D")):
+            paths = [c.path for c in changes if c.kind == kind]
+            if paths:
+                body[key] = paths
+        ctx.out(json.dumps(body, indent=5))
+        return 0
+    for change in changes:
+        ctx.out(str(change))
+    return 0
+
+
+def _add_diff(sub: Any, word: str = "diff", group: str | None = None) -> None:
+    p = _parser(sub, word, group)
+    p.add_argument("--format", default="", help="json")
+    if group != "image":
+        p.add_argument("-l", "--latest", action="store_true",
+                       help="the container created last")
+    p.add_argument("objects", nargs="*", metavar="OBJECT")
+    p.set_defaults(func=cmd_diff, diff_group=group,
+                   diff_verb=f"{group} diff" if group else "diff")
+
+
+# -- tree --------------------------------------------------------------------------------
+
+
+def cmd_image_tree(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod image tree [--whatrequires] IMAGE``: podman's drawing of its layers."""
+    if len(args.images) != 1:
+        raise InvalidArgError(f"accepts 1 arg(s), received {len(args.images)}")
+    ctx.out(ctx.runtime.image_tree(args.images[0], whatrequires=args.whatrequires))
+    return 0
+
+
+def _add_image_tree(sub: Any, word: str = "tree", group: str | None = "image") -> None:
+    p = _parser(sub, word, group)
+    p.add_argument("--whatrequires", action="store_true",
+                   help="the layers stored over the image's, and the images they top")
+    p.add_argument("images", nargs="*", metavar="IMAGE")
+    p.set_defaults(func=cmd_image_tree)
+
+
 # -- registration ------------------------------------------------------------------------
 
 _TOP = {"commit": _add_commit, "import": _add_import, "export": _add_export,
-        "history": _add_history}
+        "history": _add_history, "diff": _add_diff}
 _GROUPS = {"image": {"import": _add_import, "history": _add_history,
-                     "prune": _add_image_prune},
-           "container": {"commit": _add_commit, "export": _add_export}}
+                     "prune": _add_image_prune, "diff": _add_diff,
+                     "tree": _add_image_tree},
+           "container": {"commit": _add_commit, "export": _add_export, "diff": _add_diff}}
 
 
 def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:

@@ -38,14 +38,11 @@ def _progress(quiet: bool) -> Any:
 
 def cmd_push(args: argparse.Namespace, ctx: CLIContext) -> int:
     """``pypod push [flags] IMAGE [DEST]``."""
-    if args.cert_dir:
-        raise InvalidArgError("push --cert-dir is not supported by pypod (registries' "
-                              "certificates come from the system trust store)")
     result = ctx.runtime.push_image(
         args.image, args.destination or None, tls_verify=args.tls_verify,
         authfile=args.authfile, creds=args.creds, format=args.format,
         compression=args.compression_format, remove_signatures=args.remove_signatures,
-        progress=_progress(args.quiet))
+        progress=_progress(args.quiet), cert_dir=args.cert_dir)
     if args.digestfile:
         try:
             with open(args.digestfile, "w", encoding="utf-8") as f:
@@ -62,7 +59,8 @@ def _add_push(sub: Any, word: str = "push", group: str | None = None) -> None:
     p = sub.add_parser(word, help=summary(word, group))
     p.add_argument("--authfile", default="",
                    help="the auth file (default: REGISTRY_AUTH_FILE, then containers')")
-    p.add_argument("--cert-dir", default="", help=argparse.SUPPRESS)
+    p.add_argument("--cert-dir", default="", metavar="DIR",
+                   help="a certs.d directory (*.crt CAs, *.cert/*.key client certificates)")
     p.add_argument("--compression-format", default="", choices=("gzip", "zstd"),
                    help="how layers stored uncompressed are compressed (default gzip)")
     p.add_argument("--creds", default="", metavar="USER[:PASSWORD]",
@@ -85,12 +83,16 @@ def _add_push(sub: Any, word: str = "push", group: str | None = None) -> None:
 
 
 def cmd_save(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod save [-o FILE] [--format F] [-m] [-q] IMAGE...``."""
+    """``pypod save [-o FILE] [--format F] [--compress] [--uncompressed] [-m] [-q]
+    IMAGE...``."""
     refs, tags = (args.images, []) if args.multi_image_archive else \
         (args.images[:1], args.images[1:])
+    layers = {"compress": args.compress, "uncompressed": args.uncompressed}
+    if args.compress and args.format != "docker-dir":  # before a terminal is refused
+        raise InvalidArgError("--compress can only be set when --format is 'docker-dir'")
     if args.output:
         ctx.runtime.save_images(refs, args.output, format=args.format, tags=tags,
-                                progress=_progress(args.quiet))
+                                progress=_progress(args.quiet), **layers)
         return 0
     if sys.stdout.isatty():
         raise InvalidArgError("refusing to save to terminal. Use -o flag or redirect")
@@ -100,7 +102,8 @@ def cmd_save(args: argparse.Namespace, ctx: CLIContext) -> int:
 
     with tempfile.TemporaryDirectory(prefix="pypod-save-") as tmp:
         path = os.path.join(tmp, "archive.tar")
-        ctx.runtime.save_images(refs, path, format=args.format, tags=tags, progress=None)
+        ctx.runtime.save_images(refs, path, format=args.format, tags=tags, progress=None,
+                                **layers)
         sys.stdout.flush()
         with open(path, "rb") as f:
             shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
@@ -110,6 +113,10 @@ def cmd_save(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def _add_save(sub: Any, word: str = "save", group: str | None = None) -> None:
     p = sub.add_parser(word, help=summary(word, group))
+    p.add_argument("--compress", action="store_true",
+                   help="gzip layers stored uncompressed (--format docker-dir only)")
+    p.add_argument("--uncompressed", action="store_true",
+                   help="the OCI formats take layers stored uncompressed as they are")
     p.add_argument("--format", default="docker-archive", choices=SAVE_FORMATS,
                    help="the format to write (default docker-archive)")
     p.add_argument("-m", "--multi-image-archive", action="store_true",

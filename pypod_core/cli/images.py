@@ -396,9 +396,6 @@ def cmd_pull(args: argparse.Namespace, ctx: CLIContext) -> int:
     stdout; the first failure ends it (exit 125)."""
     if args.all_tags:
         raise InvalidArgError("pull --all-tags is not supported by pypod")
-    if args.cert_dir:
-        raise InvalidArgError("pull --cert-dir is not supported by pypod (registries' "
-                              "certificates come from the system's trust store)")
     if not args.images:
         raise InvalidArgError("requires at least 1 arg(s), only received 0")
     from pypod_core.cli.pull_options import pull_arguments  # lazy: only pull (~0.2 ms)
@@ -412,7 +409,7 @@ def cmd_pull(args: argparse.Namespace, ctx: CLIContext) -> int:
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     for ref in args.images:
         image = ctx.runtime.pull_image(ref, progress=progress, tty=tty, choose=choose_image,
-                                       **pulling)
+                                       cert_dir=args.cert_dir, **pulling)
         ctx.out(image.id)
     return 0
 
@@ -439,7 +436,8 @@ def _add_pull(sub: Any, word: str = "pull", group: str | None = None) -> None:
     from pypod_core.cli.pull_options import add_pull_flags  # lazy: only pull (~0.2 ms)
 
     add_pull_flags(p)
-    p.add_argument("--cert-dir", default="", help=argparse.SUPPRESS)
+    p.add_argument("--cert-dir", default="", metavar="DIR",
+                   help="a certs.d directory (*.crt CAs, *.cert/*.key client certificates)")
     p.add_argument("--disable-content-trust", action="store_true",
                    help="Docker's option; does nothing (as podman's)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

@@ -116,9 +116,13 @@ def cmd_logout(args: argparse.Namespace, ctx: CLIContext) -> int:
     if len(args.registry) > 1:
         raise InvalidArgError("logout accepts only one registry to logout from")
     registry = args.registry[0] if args.registry else ""
-    key = ctx.runtime.logout(registry, authfile=args.authfile, all=args.all)
-    print(f"Removed login credentials for {key}" if key else
-          "Removed login credentials for all registries")
+    result = ctx.runtime.logout(registry, authfile=args.authfile, all=args.all)
+    if not result.removed:  # podman's words (exit 0): only docker's file has them
+        print(f"Not logged into {result.key} with current tool. Existing credentials were "
+              "established via docker login. Please use docker logout instead.")
+    else:
+        print(f"Removed login credentials for {result.key}" if result.key else
+              "Removed login credentials for all registries")
     return 0
 
 

@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pypod_core.errors import CtrStateInvalidError, ImageFormatError, InvalidArgError
@@ -59,30 +59,56 @@ def now_rfc3339() -> str:
 
 
 def store_stream(store: ImageStore, stream: BinaryIO) -> tuple[str, int]:
-    """Store the uncompressed tar ``stream`` as a blob; its digest and size.  Written
-    to a temporary file beside the blobs while hashed, then renamed into place."""
+    """Store the uncompressed tar ``stream`` as a blob; its digest and size (hashed
+    while written)."""
+    def fill(out: BinaryIO) -> Any:
+        sha = hashlib.sha256()
+        while chunk := stream.read(1 << 20):
+            sha.update(chunk)
+            out.write(chunk)
+        return sha
+
+    return _store_file(store, fill)
+
+
+def store_diff(store: ImageStore, driver: GraphDriver, ctr_id: str) -> tuple[str, int]:
+    """Store the container's changes (the driver's layer tar) as a blob, written once:
+    straight into the blob's file, then hashed from the page cache (the driver sends
+    file contents by sendfile(2), so they never pass through Python on the way in).
+    Its digest and size."""
+    def fill(out: BinaryIO) -> Any:
+        driver.write_diff(ctr_id, out)
+        out.flush()
+        out.seek(0)
+        return hashlib.file_digest(out, "sha256")  # type: ignore[arg-type]  # a real file
+
+    return _store_file(store, fill)
+
+
+def _store_file(store: ImageStore, fill: Callable[[BinaryIO], Any]) -> tuple[str, int]:
+    """A blob written by ``fill(file)`` (which returns the hash of what it wrote) into a
+    temporary file beside the blobs, made durable, renamed to its digest."""
     from pypod_core.errors import ImageStoreError
     from pypod_core.host.private import private_dir
 
     directory = os.path.join(store.blob_dir, "sha256")
-    sha, size = hashlib.sha256(), 0
     tmp = os.path.join(directory, f".layer-{os.getpid()}-{os.urandom(4).hex()}.tmp")
     try:
         private_dir(directory)
-        with open(tmp, "wb") as out:
-            while chunk := stream.read(1 << 20):
-                sha.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
+        with open(tmp, "w+b") as out:
+            sha = fill(out)
             out.flush()
+            size = out.seek(0, os.SEEK_END)
             os.fsync(out.fileno())
         digest = "sha256:" + sha.hexdigest()
         os.replace(tmp, store.blob_path(digest))
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise ImageStoreError(f"image store {store.blob_dir}: writing a layer: "
-                              f"{exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise ImageStoreError(f"image store {store.blob_dir}: writing a layer: "
+                                  f"{exc.strerror or exc}") from None
+        raise
     return digest, size
 
 
@@ -254,8 +280,7 @@ def commit(runtime: Runtime, ctr: Container, name: str, changes: Sequence[str],
         from pypod_core.engine.rootfs import driver_named
 
         driver = driver_named(runtime, ctr.config.graph_driver)
-        with driver.diff(ctr.id) as stream:
-            digest, size = store_stream(runtime.image_store, stream)
+        digest, size = store_diff(runtime.image_store, driver, ctr.id)
     try:
         layer = apply_blob(runtime.image_store, runtime.graph_driver, digest, size,
                            base.top_layer, MEDIA[fmt]["tar"])

@@ -80,6 +80,9 @@ def copy_image(store: ImageStore, image: Image, dest: ImageDestination,
     if compression not in COMPRESSIONS:
         raise InvalidArgError(f"unsupported compression format {compression!r} (one of "
                               f"{', '.join(COMPRESSIONS)})")
+    # podman's --compress / --uncompressed: the caller's say over the destination's.
+    compress = compression if (dest.compress_layers if options.compress_layers is None
+                               else options.compress_layers) else ""
     for layer in image.layers:  # all there, before anything is written
         if not os.path.exists(store.blob_path(layer.digest)):
             raise ImageStoreError(f"image {image.short_id}: layer blob {layer.digest} is "
@@ -89,7 +92,7 @@ def copy_image(store: ImageStore, image: Image, dest: ImageDestination,
     written: list[BlobDescriptor] = []
     changed = False
     for layer in image.layers:
-        desc, was_changed = _copy_layer(store, layer, dest, compression, report)
+        desc, was_changed = _copy_layer(store, layer, dest, compress, report)
         written.append(desc)
         changed = changed or was_changed
     config = store.read_blob("sha256:" + image.id)
@@ -139,14 +142,15 @@ def _wanted_type(stored: str, dest: ImageDestination, fmt: str) -> str:
 def _copy_layer(store: ImageStore, layer: ImageLayer, dest: ImageDestination,
                 compression: str,
                 report: _Reporter) -> tuple[BlobDescriptor, bool]:
-    """Send one layer blob (compressed first if it must be); its descriptor as sent
-    and whether it differs from the stored one."""
+    """Send one layer blob (compressed with ``compression`` first if it is stored
+    uncompressed; "": as stored); its descriptor as sent and whether it differs from
+    the stored one."""
     path = store.blob_path(layer.digest)
     kind = LAYER_TYPES.get(layer.media_type, "none")
     desc = BlobDescriptor(layer.digest, layer.size, layer.media_type, kind)
     tmp = None
     try:
-        if kind == "none" and dest.compress_layers:
+        if kind == "none" and compression:
             tmp, desc = _compressed(store, path, compression)
         if dest.has_blob(desc):
             report(PullStep.BLOB, digest=desc.digest, total=desc.size, skipped=True)

@@ -87,9 +87,11 @@ def push_image(runtime: Runtime, ref: str, dest: str | None = None, *,
 
 def save_images(runtime: Runtime, refs: Sequence[str], path: str, *,
                 format: str = "docker-archive", tags: Sequence[str] = (),
-                progress: Progress | None = None) -> SaveResult:
+                progress: Progress | None = None, compress: bool = False,
+                uncompressed: bool = False) -> SaveResult:
     """Write the stored images ``refs`` to ``path`` in ``format``; ``tags`` are more
-    names for a single image of a docker archive (``save IMAGE TAG...``)."""
+    names for a single image of a docker archive (``save IMAGE TAG...``); ``compress``
+    (docker-dir only) and ``uncompressed`` (the OCI formats) as podman's flags."""
     from pypod_core.engine.image_copy import copy_image
     from pypod_core.engine.image_store import normalize_name
     from pypod_core.plugin.image_transport import PushOptions
@@ -106,12 +108,19 @@ def save_images(runtime: Runtime, refs: Sequence[str], path: str, *,
         raise InvalidArgError("additional tags need --format docker-archive and one image")
     if not path:
         raise InvalidArgError("save: an output path is required")
+    if compress and format != "docker-dir":
+        raise InvalidArgError("--compress can only be set when --format is 'docker-dir'")
     images = [runtime.image_store.get(ref) for ref in refs]
     names = [matched_name(image, ref) if not _by_id(image, ref) else ""
              for image, ref in zip(images, refs, strict=True)]
     extra = [normalize_name(tag) for tag in tags]
     transport = runtime.plugins.build("image_transport", SAVE_FORMATS[format], runtime)
-    options = PushOptions()
+    # --compress: gzip what is stored uncompressed (dir: keeps layers as given);
+    # --uncompressed: an OCI layout takes them as stored (it compresses otherwise).
+    # docker-dir is a dir: with a v2s2 manifest, whatever the stored one (podman's).
+    options = PushOptions(compress_layers=True if compress else
+                          False if uncompressed and format.startswith("oci") else None,
+                          format="v2s2" if format == "docker-dir" else "")
     if format in ("oci-archive", "oci-dir"):
         reference = f"{path}:{names[0]}" if names[0] else path
     else:
@@ -139,25 +148,32 @@ def load_images(runtime: Runtime, path: str, *, progress: Progress | None = None
         transport: ImageTransport = runtime.plugins.build("image_transport", name, runtime)
         if not transport.recognizes(path):
             continue
+        refs = transport.image_references(path)
+        # Every image's blobs are there before any is stored: a broken archive leaves
+        # neither a record nor layers of the images before the broken one.
+        names = [_checked(transport, ref) for ref in refs]
         images: list[Image] = []
         printed: list[str] = []
-        for ref in transport.image_references(path):
+        for ref, found in zip(refs, names, strict=True):
             image = pull_image(runtime, f"{name}:{ref}", progress=_without_trying(progress),
                                signature_policy=signature_policy)
             images.append(image)
-            printed += _names_in(transport, ref) or ["sha256:" + image.id]
+            printed += found or ["sha256:" + image.id]
         return LoadResult(tuple(images), tuple(printed))
     raise ImageFormatError(f"payload does not match any of the supported image formats "
                            f"({', '.join(LOAD_ORDER)}): {path}")
 
 
-def _names_in(transport: ImageTransport, ref: str) -> list[str]:
-    """The names the image ``ref`` of ``transport`` gave (what ``load`` prints; the
-    record may have more, from before)."""
+def _checked(transport: ImageTransport, ref: str) -> list[str]:
+    """The names the image ``ref`` of ``transport`` gives (what ``load`` prints; the
+    record may have more, from before), once its config and every layer blob were
+    found there (opened, not read: the source's one-line error names a missing one)."""
     from pypod_core.engine.image_store import normalize_name
     from pypod_core.plugin.image_transport import PullOptions
 
     with transport.open_source(ref, PullOptions()) as source:
+        for descriptor in (source.config_descriptor(), *source.layers()):
+            source.open_blob(descriptor).close()
         return list(dict.fromkeys(normalize_name(n) for n in source.names()))
 
 

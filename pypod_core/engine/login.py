@@ -15,6 +15,7 @@ podman 4.3's (containers/common's pkg/auth).
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from typing import TYPE_CHECKING
 
@@ -121,14 +122,23 @@ def get_login(runtime: Runtime, registry: str = "", authfile: str = "") -> str:
     return creds.username
 
 
-def logout(runtime: Runtime, registry: str = "", *, authfile: str = "",
-           all: bool = False) -> str:
-    """Remove the credentials for the registry (every registry's with ``all``) from
-    the auth file; the key removed (``""`` for all).  RegistryAuthError (``not logged
-    into KEY``) when the file has none; InvalidArgError for an ``authfile`` that does
-    not exist (podman's ``checking authfile`` error)."""
-    import os
+@attrs.frozen
+class LogoutResult:
+    """What :func:`logout` did: the key (``""`` for all registries) and whether its
+    credentials were removed; not ``removed``: the auth file had none, but valid ones
+    were found in another file of the lookup (Docker's ``~/.docker/config.json``),
+    which are kept (podman's ``Please use docker logout instead``)."""
 
+    key: str
+    removed: bool = True
+
+
+def logout(runtime: Runtime, registry: str = "", *, authfile: str = "",
+           all: bool = False) -> LogoutResult:
+    """Remove the credentials for the registry (every registry's with ``all``) from
+    the auth file.  RegistryAuthError (``not logged into KEY``) when no file has valid
+    ones; InvalidArgError for an ``authfile`` that does not exist (podman's
+    ``checking authfile`` error)."""
     if authfile and not os.path.exists(authfile):
         raise InvalidArgError(f"checking authfile: stat {authfile}: no such file or "
                               "directory")
@@ -136,8 +146,26 @@ def logout(runtime: Runtime, registry: str = "", *, authfile: str = "",
         if registry:
             raise InvalidArgError("--all takes no arguments")
         auth.remove_all(authfile)
-        return ""
-    key, _ = credentials_key(runtime, registry)
+        return LogoutResult("")
+    key, host = credentials_key(runtime, registry)
     if auth.remove(key, authfile):
-        return key
+        return LogoutResult(key)
+    if _valid_elsewhere(runtime, key, host, authfile):
+        return LogoutResult(key, removed=False)
     raise RegistryAuthError(f"not logged into {key}")
+
+
+def _valid_elsewhere(runtime: Runtime, key: str, host: str, authfile: str) -> bool:
+    """Whether the lookup finds a user name and password for ``key`` that the
+    registry accepts (podman asks it too: stale ones are "not logged into")."""
+    try:
+        creds = auth.lookup(key, authfile)
+    except RegistryAuthError as exc:  # a credential helper's: pypod cannot ask it
+        raise RegistryAuthError(f"get credentials: {exc}") from None
+    if creds is None or not creds.username or not creds.password:
+        return False
+    try:
+        check(runtime, host, creds, tls_verify=None, cert_dir="")
+    except RegistryError:
+        return False
+    return True

@@ -72,14 +72,15 @@ Chooser = Callable[[Sequence[str]], str]
 def pull_image(runtime: Runtime, ref: str, *, platform: Platform | str | None = None,
                tls_verify: bool | None = None, authfile: str = "", creds: str = "",
                policy: str = "always", progress: Progress | None = None, tty: bool = False,
-               choose: Chooser | None = None, signature_policy: str = "") -> Image:
+               choose: Chooser | None = None, signature_policy: str = "",
+               cert_dir: str = "") -> Image:
     """Pull ``ref`` into ``runtime``'s image store and return its record (see the
     module docstring; :meth:`pypod_core.engine.runtime_img.ImageOps.pull_image` says
     what each argument means)."""
     from pypod_core.plugin.image_transport import Platform, PullOptions
 
     _check_args(ref, platform, tls_verify, authfile, creds, policy, progress, choose,
-                signature_policy)
+                signature_policy, cert_dir)
     backend, rest = runtime.plugins.transport_for(ref)
     wanted = platform if isinstance(platform, Platform) else Platform.choose(platform or "")
     custom = bool(platform)
@@ -101,7 +102,7 @@ def pull_image(runtime: Runtime, ref: str, *, platform: Platform | str | None = 
     from pypod_core.engine.pull_layers import PARALLEL  # lazy: a local hit needs none
 
     options = PullOptions(platform=wanted, tls_verify=tls_verify, authfile=authfile,
-                          creds=creds, parallel=PARALLEL)
+                          creds=creds, parallel=PARALLEL, cert_dir=cert_dir)
     newer = local if policy == "newer" else None
     try:
         candidates = _candidates(transport, target, options, tty, choose)
@@ -135,7 +136,8 @@ def pull_image(runtime: Runtime, ref: str, *, platform: Platform | str | None = 
 
 
 def _check_args(ref: Any, platform: Any, tls_verify: Any, authfile: Any, creds: Any,
-                policy: Any, progress: Any, choose: Any, signature_policy: Any) -> None:
+                policy: Any, progress: Any, choose: Any, signature_policy: Any,
+                cert_dir: Any = "") -> None:
     """InvalidArgError naming the first argument of the wrong type or value."""
     from pypod_core.plugin.image_transport import Platform
 
@@ -148,7 +150,7 @@ def _check_args(ref: Any, platform: Any, tls_verify: Any, authfile: Any, creds: 
         raise InvalidArgError(f"pull: tls_verify must be True, False or None, not "
                               f"{tls_verify!r}")
     for name, value in (("authfile", authfile), ("creds", creds),
-                        ("signature_policy", signature_policy)):
+                        ("signature_policy", signature_policy), ("cert_dir", cert_dir)):
         if not isinstance(value, str):
             raise InvalidArgError(f"pull: {name} must be a string, not {value!r}")
     if policy not in PULL_POLICIES:

@@ -29,6 +29,7 @@ from pypod_core.model import Image, PullEvent
 
 if TYPE_CHECKING:
     from pypod_core.engine.container import Container
+    from pypod_core.engine.fs_changes import Change
     from pypod_core.engine.image_store import ImageStore
     from pypod_core.engine.image_transfer import LoadResult, PushResult, SaveResult
     from pypod_core.engine.image_usage import DiskUsage, HistoryRow
@@ -111,7 +112,7 @@ class ImageOps(RuntimeHalf):
                    tls_verify: bool | None = None, authfile: str = "", creds: str = "",
                    policy: str = "always", progress: Callable[[PullEvent], None] | None = None,
                    tty: bool = False, choose: Callable[[Sequence[str]], str] | None = None,
-                   signature_policy: str = "") -> Image:
+                   signature_policy: str = "", cert_dir: str = "") -> Image:
         """Pull the image ``ref`` (``[docker://]NAME[:TAG|@DIGEST]``, a short name
         resolved through registries.conf) into the image store and return its record,
         as ``podman pull``.
@@ -131,7 +132,10 @@ class ImageOps(RuntimeHalf):
         - ``tty``/``choose``: in ``enforcing`` short-name mode with several candidates,
           ``tty=True`` lets ``choose(candidates)`` pick one (the command line's prompt);
         - ``signature_policy``: a policy.json for this pull (empty: config
-          ``signature_policy``, else the default search).
+          ``signature_policy``, else the default search);
+        - ``cert_dir``: a certs.d directory for the registry (``*.crt`` CAs,
+          ``*.cert``/``*.key`` client certificates; empty: ``/etc/containers/certs.d/HOST``),
+          as ``--cert-dir``.
 
         Typed errors: NoSuchImageError, RegistryError, RegistryAuthError,
         BlobDigestError, ImageFormatError, ShortNameError, PolicyError (all
@@ -142,20 +146,22 @@ class ImageOps(RuntimeHalf):
         self.check_valid()
         return pull_image(self._runtime, ref, platform=platform, tls_verify=tls_verify,
                           authfile=authfile, creds=creds, policy=policy, progress=progress,
-                          tty=tty, choose=choose, signature_policy=signature_policy)
+                          tty=tty, choose=choose, signature_policy=signature_policy,
+                          cert_dir=cert_dir)
 
     # -- moving images: push, save, load ---------------------------------------------------
 
     def push_image(self, ref: str, dest: str | None = None, *, tls_verify: bool | None = None,
                    authfile: str = "", creds: str = "", format: str = "",
                    compression: str = "", remove_signatures: bool = False,
-                   progress: Callable[[PullEvent], None] | None = None) -> PushResult:
+                   progress: Callable[[PullEvent], None] | None = None,
+                   cert_dir: str = "") -> PushResult:
         """Copy the stored image ``ref`` to ``dest`` (``TRANSPORT:REF``: ``docker://``,
         ``oci:DIR[:REF]``, ``oci-archive:FILE[:REF]``, ``docker-archive:FILE[:REF]``,
         ``dir:DIR``; a reference without a transport is ``docker``'s; None: ``docker://``
         and the name ``ref`` asked for), as ``podman push``.
 
-        - ``tls_verify``, ``authfile``, ``creds``: as for :meth:`pull_image`;
+        - ``tls_verify``, ``authfile``, ``creds``, ``cert_dir``: as for :meth:`pull_image`;
         - ``format``: ``"oci"`` or ``"v2s2"`` converts the manifest; ``""`` keeps the
           stored one where the destination takes it (then the digests are the
           source's);
@@ -175,26 +181,32 @@ class ImageOps(RuntimeHalf):
 
         self.check_valid()
         _check_push_args(ref, dest, tls_verify, authfile, creds, format, compression,
-                         progress)
+                         progress, cert_dir)
         options = PushOptions(tls_verify=tls_verify, authfile=authfile, creds=creds,
-                              format=format, compression=compression)
+                              format=format, compression=compression, cert_dir=cert_dir)
         return push_image(self._runtime, ref, dest, options=options, progress=progress)
 
     def save_images(self, refs: Sequence[str], path: str, *, format: str = "docker-archive",
                     tags: Sequence[str] = (),
-                    progress: Callable[[PullEvent], None] | None = None) -> SaveResult:
+                    progress: Callable[[PullEvent], None] | None = None,
+                    compress: bool = False, uncompressed: bool = False) -> SaveResult:
         """Write the stored images ``refs`` to ``path``, as ``podman save``:
         ``format`` is ``docker-archive`` (the default; several images, each with its
         RepoTags, plus ``tags`` for a single one), ``oci-archive``, ``oci-dir`` or
         ``docker-dir`` (one image each).  An archive is written to a temporary file
-        renamed over ``path`` when complete."""
+        renamed over ``path`` when complete.  Layers go as stored (a pull's compressed
+        blobs; commit's and import's uncompressed ones), except that the OCI formats
+        gzip uncompressed ones unless ``uncompressed`` (``--uncompressed``) and
+        docker-dir gzips them with ``compress`` (``--compress``, docker-dir only; an
+        InvalidArgError otherwise, podman's words)."""
         from pypod_core.engine.image_transfer import save_images
 
         self.check_valid()
         if isinstance(refs, str) or not all(isinstance(r, str) for r in refs):
             raise InvalidArgError(f"save: refs must be a list of image names, not {refs!r}")
         return save_images(self._runtime, list(refs), path, format=format, tags=tags,
-                           progress=progress)
+                           progress=progress, compress=bool(compress),
+                           uncompressed=bool(uncompressed))
 
     def load_images(self, path: str, *, progress: Callable[[PullEvent], None] | None = None,
                     signature_policy: str = "") -> LoadResult:
@@ -342,6 +354,28 @@ class ImageOps(RuntimeHalf):
             ctr = self._runtime.lookup_container(ctr)
         return commit(self._runtime, ctr, name, changes, pause, message, author, format)
 
+    def diff(self, target: str, base: str = "",
+             kinds: Sequence[str] = ("image", "container")) -> list[Change]:
+        """What changed in the file system of ``target`` (an image or a container, as
+        ``kinds`` allow; images first, as podman) over ``base`` (another one; by default
+        its parent: an image's next layer down, a container's image), as ``podman
+        diff``: :class:`~pypod_core.engine.fs_changes.Change` rows (``A``, ``C``,
+        ``D`` and the path), sorted by path.  NoSuchImageError or NoSuchCtrError in
+        podman's words for an unknown one."""
+        from pypod_core.engine.fs_changes import changes  # lazy: only diff (~1 ms)
+
+        self.check_valid()
+        return changes(self._runtime, target, base, kinds)
+
+    def image_tree(self, ref: str, *, whatrequires: bool = False) -> str:
+        """The stored image's layers drawn as ``podman image tree`` draws them (with
+        ``whatrequires``: the layers over its top layer and the images they top);
+        NoSuchImageError for an unknown one."""
+        from pypod_core.engine.image_tree import image_tree  # lazy: only tree (~1 ms)
+
+        self.check_valid()
+        return image_tree(self._runtime, ref, whatrequires)
+
     def export_container(self, ctr: Container | str, out: BinaryIO) -> None:
         """Write the container's whole file system (not its volumes) as a tar on
         ``out``, as ``podman export``; a stopped container is mounted meanwhile."""
@@ -389,7 +423,7 @@ class ImageOps(RuntimeHalf):
 
 
 def _check_push_args(ref: Any, dest: Any, tls_verify: Any, authfile: Any, creds: Any,
-                     fmt: Any, compression: Any, progress: Any) -> None:
+                     fmt: Any, compression: Any, progress: Any, cert_dir: Any) -> None:
     """InvalidArgError naming the first argument of push of the wrong type or value."""
     if not isinstance(ref, str) or not ref:
         raise InvalidArgError("push: an image name or id is required")
@@ -403,7 +437,7 @@ def _check_push_args(ref: Any, dest: Any, tls_verify: Any, authfile: Any, creds:
     if compression not in ("", "gzip", "zstd"):
         raise InvalidArgError(f"push: unsupported compression format {compression!r} "
                               "(gzip or zstd)")
-    for name, value in (("authfile", authfile), ("creds", creds)):
+    for name, value in (("authfile", authfile), ("creds", creds), ("cert_dir", cert_dir)):
         if not isinstance(value, str):
             raise InvalidArgError(f"push: {name} must be a string, not {value!r}")
     if authfile and not os.path.exists(authfile):

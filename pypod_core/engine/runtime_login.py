@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pypod_core.engine.runtime_half import RuntimeHalf
 
 if TYPE_CHECKING:
-    from pypod_core.engine.login import LoginResult
+    from pypod_core.engine.login import LoginResult, LogoutResult
 
 
 class LoginOps(RuntimeHalf):
@@ -37,9 +37,12 @@ class LoginOps(RuntimeHalf):
         return login(self._runtime, registry, username, password, authfile=authfile,
                      tls_verify=tls_verify, cert_dir=cert_dir)
 
-    def logout(self, registry: str = "", *, authfile: str = "", all: bool = False) -> str:
+    def logout(self, registry: str = "", *, authfile: str = "",
+               all: bool = False) -> LogoutResult:
         """Remove the auth file's credentials for ``registry`` (every registry's with
-        ``all``), as ``podman logout``; the key removed (``""`` for all).
+        ``all``), as ``podman logout``: ``LogoutResult(key, removed)``, key ``""`` for
+        all; ``removed`` False when the auth file had none but the registry accepts
+        the ones another file holds (Docker's ``~/.docker/config.json``, kept).
         RegistryAuthError (``not logged into KEY``) when there are none."""
         from pypod_core.engine.login import logout
 

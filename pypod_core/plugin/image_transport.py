@@ -150,8 +150,11 @@ class PushOptions:
     for :class:`PullOptions`.  ``format`` is the manifest format to write: ``""`` keeps
     the stored one, ``"oci"`` or ``"v2s2"`` converts (``--format``);
     ``compression`` is the compression of layers written uncompressed in the store
-    (``gzip``, ``zstd``; ``""`` is the destination's default).  ``retries`` is how often
-    a transient failure is retried."""
+    (``gzip``, ``zstd``; ``""`` is the destination's default).  ``compress_layers``
+    overrides the destination's :attr:`ImageDestination.compress_layers` (None keeps
+    it): True compresses layers stored uncompressed (``save --compress``), False sends
+    them as stored (``save --uncompressed``).  ``retries`` is how often a transient
+    failure is retried."""
 
     tls_verify: bool | None = None
     authfile: str = ""
@@ -160,6 +163,7 @@ class PushOptions:
     cert_dir: str = ""
     format: str = ""
     compression: str = ""
+    compress_layers: bool | None = None
     retries: int = 3
 
 

@@ -411,6 +411,26 @@ class GraphDriverTests:
         assert os.listdir(os.path.join(again, "redo")) == ["new"]
         assert os.path.exists(os.path.join(again, "added"))
 
+    def test_write_diff_writes_the_diff_onto_a_file(self, driver, tmp_path):
+        """What ``commit`` stores: the same tar as diff(), written onto the file it is
+        given (the image store's new blob), a file that grew and one removed in it."""
+        self.apply(driver, "sha256:l1", None, f("keep", b"k"), f("gone", b"g"))
+        root = self.rootfs(driver, "sha256:l1", "c1")
+        with open(os.path.join(root, "big"), "wb") as fh:
+            fh.write(b"x" * 100_000)
+        os.unlink(os.path.join(root, "gone"))
+        driver.umount("c1")
+        with driver.diff("c1") as stream:
+            expected = stream.read()
+        with open(tmp_path / "blob", "w+b") as out:
+            driver.write_diff("c1", out)
+        data = (tmp_path / "blob").read_bytes()
+        assert data == expected
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = tar.extractfile("big")
+            assert member is not None and member.read() == b"x" * 100_000
+            assert ".wh.gone" in tar.getnames() and "keep" not in tar.getnames()
+
     def test_diff_without_a_rootfs_is_refused(self, driver):
         with pytest.raises(NoSuchRootfsError):
             driver.diff("nope")

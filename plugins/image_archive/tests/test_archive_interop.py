@@ -235,3 +235,40 @@ def test_save_refuses_a_terminal_and_a_missing_blob_is_one_line(rt, pypod, cli_f
         f"Error: image {busybox.short_id}: layer blob {busybox.layers[0].digest} is not "
         "in the image store (pull the image again to copy it)")
     assert not (tmp_path / "x" / "index.json").exists()
+
+
+def _layer_types(fmt: str, out: str) -> list[str]:
+    raw = json.loads(skopeo("inspect", "--raw", f"{TRANSPORT[fmt]}:{out}"))
+    return [layer["mediaType"] for layer in raw["layers"]]
+
+
+def test_save_compress_and_uncompressed_as_podmans(rt, pypod, podman, busybox, busybox_tar,
+                                                   tmp_path):
+    """An image stored with an uncompressed layer (imported): docker-dir keeps it so
+    and gzips it with --compress, an OCI layout gzips it unless --uncompressed; the
+    same layer types podman's save writes, and each reads back as the same image."""
+    podman("import", busybox_tar, "localhost/from/podman:1")
+    cases = {"plain": ("docker-dir", []), "gz": ("docker-dir", ["--compress"]),
+             "oci": ("oci-dir", []), "ocitar": ("oci-dir", ["--uncompressed"]),
+             "ociarch": ("oci-archive", ["--uncompressed"])}
+    for case, (fmt, flags) in cases.items():
+        ours, theirs = str(tmp_path / f"ours-{case}"), str(tmp_path / f"theirs-{case}")
+        done = pypod("save", "-q", "--format", fmt, *flags, "-o", ours, "pp/busybox")
+        assert done.returncode == 0, done.stderr
+        podman("save", "-q", "--format", fmt, *flags, "-o", theirs, "localhost/from/podman:1")
+        assert _layer_types(fmt, ours) == _layer_types(fmt, theirs), case
+    assert _layer_types("docker-dir", str(tmp_path / "ours-gz")) == [
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"]
+    assert _layer_types("oci-dir", str(tmp_path / "ours-ocitar")) == [
+        "application/vnd.oci.image.layer.v1.tar"]
+    # --uncompressed takes the stored manifest (OCI, uncompressed layer) as it is
+    assert json.loads(skopeo("inspect", f"oci:{tmp_path / 'ours-ocitar'}"))["Digest"] == \
+        busybox.digest
+    for case, (fmt, _) in cases.items():  # after the saves: a pull keeps its manifest
+        assert rt.pull_image(f"{TRANSPORT[fmt]}:{tmp_path / f'ours-{case}'}").id == busybox.id
+    for fmt in ("docker-archive", "oci-dir"):  # podman's words, before anything is written
+        out = tmp_path / f"refused-{fmt}"
+        done = pypod("save", "--compress", "--format", fmt, "-o", str(out), "pp/busybox")
+        assert (done.returncode, done.stderr) == (
+            125, "Error: --compress can only be set when --format is 'docker-dir'\n")
+        assert not out.exists()

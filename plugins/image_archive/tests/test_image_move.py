@@ -3,14 +3,18 @@ names podman gives, the policy, and bad input as one line."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tarfile
 from typing import Any
 
 import pytest
+from archive_helpers import digest_of, oci_files, write_files
 
 from conftest import need_binary, run_pypod
 from pypod_core.errors import ImageFormatError, InvalidArgError, PolicyError
+from pypod_core.plugin.image_transport import Platform
 
 
 @pytest.fixture
@@ -90,6 +94,9 @@ def test_bad_input_is_one_typed_error(rt, pypod, busybox, tmp_path):
                        format="oci-archive")
     with pytest.raises(InvalidArgError, match="unsupported format"):
         rt.save_images(["pp/busybox"], str(tmp_path / "x"), format="tar")
+    with pytest.raises(InvalidArgError, match="--compress can only be set when --format is "
+                                              "'docker-dir'"):
+        rt.save_images(["pp/busybox"], str(tmp_path / "x"), format="oci-dir", compress=True)
     with pytest.raises(InvalidArgError, match="cannot hold v2s2"):
         rt.push_image("pp/busybox", f"oci:{tmp_path / 'o'}", format="v2s2")
     with pytest.raises(InvalidArgError, match="compression"):
@@ -109,3 +116,57 @@ def test_bad_input_is_one_typed_error(rt, pypod, busybox, tmp_path):
         rt.push_image("pp/busybox", f"oci-archive:{tmp_path / 'f.tar'}", format="v2s2")
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".f.tar")]
     assert not (tmp_path / "f.tar").exists()
+
+
+def _layer(name: str) -> bytes:
+    """An uncompressed layer tar of one small file."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(name)
+        tar.addfile(info, io.BytesIO(name.encode()))
+    return out.getvalue()
+
+
+def _without_member(archive: Any, member: str) -> None:
+    kept = archive.with_suffix(".kept")
+    with tarfile.open(archive) as src, tarfile.open(kept, "w") as dst:
+        for info in src.getmembers():
+            if info.name != member:
+                dst.addfile(info, src.extractfile(info) if info.isfile() else None)
+    os.replace(kept, archive)
+
+
+def test_load_checks_every_blob_first_and_stores_nothing_when_one_is_missing(
+        rt, pypod, busybox, tmp_path):
+    """A blob missing from an archive: one line, exit 125, and nothing stored, neither
+    an image before the broken one (two in a docker archive, the second's layer gone)
+    nor a layer below the missing one (an OCI archive of two layers, the top one gone):
+    every blob is looked for before anything is pulled."""
+    layers = [_layer("one"), _layer("two")]
+    (tmp_path / "small.tar").write_bytes(layers[0])
+    small = rt.import_image([str(tmp_path / "small.tar")], {}, names=["pp/small"])
+    docker = tmp_path / "two.tar"
+    rt.save_images(["pp/busybox", "pp/small"], str(docker))
+    with tarfile.open(docker) as tar:
+        gone = json.loads(tar.extractfile("manifest.json").read())[1]["Layers"][0]
+    _without_member(docker, gone)
+    host = Platform.host()
+    config = json.dumps({"architecture": host.architecture, "os": host.os, "rootfs": {
+        "type": "layers", "diff_ids": [digest_of(d) for d in layers]}}).encode()
+    files = oci_files("x/two:1", [(d, "application/vnd.oci.image.layer.v1.tar")
+                                  for d in layers], config)
+    del files["blobs/sha256/" + digest_of(layers[1])[7:]]
+    oci = tmp_path / "oci.tar"
+    write_files(files, str(oci), True)
+    for image in (busybox, small):
+        rt.remove_image(image.id)
+    assert list(rt.image_store.driver.layers()) == []
+    for path, missing in ((docker, gone), (oci, digest_of(layers[1]))):
+        done = pypod("load", "-q", "-i", str(path))
+        assert done.returncode == 125, done.stderr
+        assert done.stderr.startswith("Error: ") and missing in done.stderr, done.stderr
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+        assert "Loaded image" not in done.stdout
+        assert rt.images() == []
+        assert list(rt.image_store.driver.layers()) == []

@@ -27,6 +27,7 @@ from registry_helpers import (
 )
 
 from conftest import REGISTRY_PASSWORD, REGISTRY_USER, need_binary, run_pypod
+from pypod_core.engine.login import LogoutResult
 from pypod_core.errors import InvalidArgError, RegistryAuthError, RegistryUnauthorizedError
 
 ACCEPT = {"default": [{"type": "insecureAcceptAnything"}]}
@@ -159,6 +160,44 @@ def test_logout(flags, auth_registry, authfile):
                               "or directory\n")
 
 
+def test_logout_of_credentials_only_docker_has_is_podmans_hint(flags, auth_registry,
+                                                              registries_conf, tmp_path):
+    """The auth file lacks the registry, Docker's ~/.docker/config.json has it: valid
+    credentials are podman's hint (exit 0), stale ones ``not logged into``; the file is
+    left as it was; podman 4.3.1 says the same on the same files."""
+    need_binary("podman", "podman")
+    import tempfile
+
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    docker = home / ".docker" / "config.json"
+    ours_file = tmp_path / "containers-auth.json"
+    ours_file.write_text('{"auths": {}}')
+    env = {"HOME": str(home), "REGISTRY_AUTH_FILE": str(ours_file),
+           "CONTAINERS_REGISTRIES_CONF": registries_conf}
+    run = tempfile.mkdtemp(prefix="pp-")  # podman wants a short runroot
+    podman = ["podman", "--root", str(tmp_path / "proot"), "--runroot", run,
+              "--storage-driver", "vfs", "logout", auth_registry.host]
+    host = auth_registry.host
+    hint = (f"Not logged into {host} with current tool. Existing credentials were "
+            "established via docker login. Please use docker logout instead.\n")
+    try:
+        for password, wanted in ((REGISTRY_PASSWORD, (0, hint, "")),
+                                 ("stale", (125, "", f"Error: not logged into {host}\n"))):
+            pair = base64.b64encode(f"{REGISTRY_USER}:{password}".encode()).decode()
+            docker.write_text(json.dumps({"auths": {host: {"auth": pair}}}))
+            before = docker.read_bytes()
+            ours = run_pypod(*flags, "logout", host, env=env)
+            assert (ours.returncode, ours.stdout, ours.stderr) == wanted
+            assert docker.read_bytes() == before
+            assert json.loads(ours_file.read_text()) == {"auths": {}}
+            theirs = subprocess.run(podman, capture_output=True, text=True,
+                                    env={**os.environ, **env})
+            assert (theirs.returncode, theirs.stdout, theirs.stderr) == wanted
+    finally:
+        subprocess.run(["rm", "-rf", run], check=False)
+
+
 def test_an_http_registry_without_tls_verify_false_is_one_line(flags, auth_registry,
                                                                authfile, tmp_path):
     import tomli_w
@@ -210,7 +249,8 @@ def test_runtime_login_and_logout(rt, auth_registry, authfile):
         auth_registry.host, REGISTRY_USER, authfile, False)
     assert rt.login(auth_registry.host, authfile=authfile).existing
     assert rt.get_login(auth_registry.host, authfile) == REGISTRY_USER
-    assert rt.logout(auth_registry.host, authfile=authfile) == auth_registry.host
+    assert rt.logout(auth_registry.host, authfile=authfile) == LogoutResult(
+        auth_registry.host, removed=True)
     with pytest.raises(RegistryAuthError, match="not logged into"):
         rt.get_login(auth_registry.host, authfile)
     with pytest.raises(InvalidArgError, match="a user name and a password are needed"):

@@ -55,3 +55,33 @@ def test_insecure_in_registries_conf_is_as_tls_verify_false(tls_registry, tmp_pa
     conf = tmp_path / "registries.conf"
     conf.write_text(f'[[registry]]\nlocation = "{tls_registry[0].host}"\ninsecure = true\n')
     assert _layer(tls_registry, PullOptions(registries_conf=str(conf))) == tls_registry[2]
+
+
+def test_pull_and_push_take_a_cert_dir(tls_registry, tmp_path, cli_flags):
+    """``--cert-dir DIR``: the registry's CA in a certs.d directory of the user's makes
+    pull and push verify it (without it, the TLS failure); a directory that is not one
+    is named."""
+    from conftest import run_pypod
+
+    registry, cert, tar = tls_registry
+    certs = tmp_path / "certs.d"
+    certs.mkdir()
+    (certs / "ca.crt").write_bytes(open(cert, "rb").read())
+    ref = f"{registry.host}/pypod-test/tls"
+    refused = run_pypod(*cli_flags, "pull", "-q", "--tls-verify=true", ref)
+    assert refused.returncode == 125 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    pulled = run_pypod(*cli_flags, "pull", "-q", "--tls-verify=true", "--cert-dir", str(certs),
+                       ref)
+    assert pulled.returncode == 0, pulled.stderr
+    copy = f"{registry.host}/pypod-test/tls-copy:1"
+    refused = run_pypod(*cli_flags, "push", "-q", "--tls-verify=true", ref, copy)
+    assert refused.returncode == 125 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    pushed = run_pypod(*cli_flags, "push", "-q", "--tls-verify=true", "--cert-dir", str(certs),
+                       ref, copy)
+    assert pushed.returncode == 0, pushed.stderr
+    response = registry.request("GET", "/v2/pypod-test/tls-copy/manifests/1", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json"})
+    assert response.status == 200
+    wrong = run_pypod(*cli_flags, "pull", "--cert-dir", str(tmp_path / "none"), ref)
+    assert wrong.returncode == 125
+    assert wrong.stderr.endswith(f"--cert-dir {tmp_path / 'none'}: not a directory\n")

@@ -319,17 +319,20 @@ class LayerStore(GraphDriver):
     def diff(self, ctr_id: str) -> BinaryIO:
         """The container's changes as a layer tar, spooled to an unnamed file in the
         driver's ``tmp/`` (gone when closed), read from its start."""
-        directory = self.container_dir(ctr_id)
         out = _spool(self.tmp_dir)
         try:
-            with self.lock(f"ctr-{id_to_dir(ctr_id)}"):
-                record = self._rootfs_record(ctr_id)
-                self._write_diff(directory, record, out)
+            self.write_diff(ctr_id, out)
             out.seek(0)
         except BaseException:
             out.close()
             raise
         return out
+
+    def write_diff(self, ctr_id: str, out: BinaryIO) -> None:
+        """The container's changes as a layer tar onto ``out``, under its lock."""
+        with self.lock(f"ctr-{id_to_dir(ctr_id)}"):
+            record = self._rootfs_record(ctr_id)
+            self._write_diff(self.container_dir(ctr_id), record, out)
 
     def _write_diff(self, directory: str, record: dict[str, Any], out: BinaryIO) -> None:
         """Write the changes of the container in ``directory`` as a tar on ``out``."""

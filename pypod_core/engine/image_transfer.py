@@ -21,12 +21,16 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from pypod_core.engine.image_copy import copy_image
+from pypod_core.engine.image_store import normalize_name
+from pypod_core.engine.pull import pull_image
 from pypod_core.errors import ImageFormatError, InvalidArgError
 from pypod_core.model import Image, PullEvent, PullStep
+from pypod_core.plugin.image_transport import PullOptions, PushOptions
 
 if TYPE_CHECKING:
     from pypod_core.engine.runtime import Runtime
-    from pypod_core.plugin.image_transport import ImageTransport, PushOptions
+    from pypod_core.plugin.image_transport import ImageTransport
 
 #: ``save --format``'s values: the transport each writes, and whether it takes a
 #: reference name (``PATH:NAME``) and several images.
@@ -69,8 +73,6 @@ class LoadResult:
 def push_image(runtime: Runtime, ref: str, dest: str | None = None, *,
                options: PushOptions, progress: Progress | None = None) -> PushResult:
     """Copy the stored image ``ref`` to ``dest`` and commit it there."""
-    from pypod_core.engine.image_copy import copy_image
-
     image = runtime.image_store.get(ref)
     if dest is None or dest == "":
         name = matched_name(image, ref)
@@ -92,10 +94,6 @@ def save_images(runtime: Runtime, refs: Sequence[str], path: str, *,
     """Write the stored images ``refs`` to ``path`` in ``format``; ``tags`` are more
     names for a single image of a docker archive (``save IMAGE TAG...``); ``compress``
     (docker-dir only) and ``uncompressed`` (the OCI formats) as podman's flags."""
-    from pypod_core.engine.image_copy import copy_image
-    from pypod_core.engine.image_store import normalize_name
-    from pypod_core.plugin.image_transport import PushOptions
-
     if not refs:
         raise InvalidArgError("no image specified for saving images")
     if format not in SAVE_FORMATS:
@@ -136,8 +134,6 @@ def save_images(runtime: Runtime, refs: Sequence[str], path: str, *,
 def load_images(runtime: Runtime, path: str, *, progress: Progress | None = None,
                 signature_policy: str = "") -> LoadResult:
     """Store every image of the archive or layout at ``path`` (format sniffed)."""
-    from pypod_core.engine.pull import pull_image
-
     if not isinstance(path, str) or not path:
         raise InvalidArgError("load: an input path is required")
     if not os.path.exists(path):
@@ -168,9 +164,6 @@ def _checked(transport: ImageTransport, ref: str) -> list[str]:
     """The names the image ``ref`` of ``transport`` gives (what ``load`` prints; the
     record may have more, from before), once its config and every layer blob were
     found there (opened, not read: the source's one-line error names a missing one)."""
-    from pypod_core.engine.image_store import normalize_name
-    from pypod_core.plugin.image_transport import PullOptions
-
     with transport.open_source(ref, PullOptions()) as source:
         for descriptor in (source.config_descriptor(), *source.layers()):
             source.open_blob(descriptor).close()
@@ -199,8 +192,6 @@ def _transport(runtime: Runtime, reference: str) -> tuple[ImageTransport, str]:
 def matched_name(image: Image, ref: str) -> str:
     """Which of the image's names ``ref`` asked for (a name, short or partial); its
     first name when ``ref`` is an id; "" for an image without names."""
-    from pypod_core.engine.image_store import normalize_name
-
     try:
         if normalize_name(ref) in image.names:
             return normalize_name(ref)

@@ -122,6 +122,19 @@ class PortMapping:
 
 
 @attrs.frozen(kw_only=True)
+class NetworkOptions:
+    """How a container joins one of its networks (``network connect``'s flags)."""
+
+    network: str
+    #: ``--alias``: more names of the container on that network (for DNS plugins).
+    aliases: tuple[str, ...] = ()
+    #: ``--ip``/``--ip6``: static addresses (no prefix) on that network.
+    static_ips: tuple[str, ...] = ()
+    #: ``--mac-address``: the interface's static MAC address.
+    static_mac: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class ContainerConfig:
     """A container's immutable configuration."""
 
@@ -153,6 +166,11 @@ class ContainerConfig:
     #: "none" (loopback only), "host", or "bridge" (the networks in ``networks``).
     network_mode: str = "none"
     networks: tuple[str, ...] = ()
+    #: True once ``network connect``/``disconnect`` changed ``networks``: it is then the
+    #: whole list, even when empty (no longer "the default network").
+    networks_explicit: bool = False
+    #: Per-network options of the networks joined with ``network connect``.
+    network_options: tuple[NetworkOptions, ...] = ()
     static_ip: str = ""
     port_mappings: tuple[PortMapping, ...] = ()
     #: ``--dns``: nameservers replacing the host's in the container's resolv.conf.
@@ -265,6 +283,20 @@ class ContainerConfig:
     def volume_names(self) -> list[str]:
         """The names of the volumes this container uses, each once, sorted."""
         return sorted({v.name for v in self.named_volumes})
+
+    def network_list(self, default: str) -> tuple[str, ...]:
+        """The networks a bridged container joins: ``networks``, or ``(default,)``
+        when it named none (and never left them all with ``network disconnect``)."""
+        if self.networks or self.networks_explicit or not default:
+            return self.networks
+        return (default,)
+
+    def options_for(self, network: str) -> NetworkOptions:
+        """The container's options on ``network`` (none given: the empty ones)."""
+        for options in self.network_options:
+            if options.network == network:
+                return options
+        return NetworkOptions(network=network)
 
 
 @attrs.define(kw_only=True)

@@ -13,7 +13,8 @@ from conftest import need_binary, run_pypod
 from pypod_core.cli.gotemplate import MAX_DEPTH, MAX_WIDTH, parse, render
 from pypod_core.errors import InvalidArgError
 
-DOC = {"Name": "web", "State": {"ExitCode": 3, "Running": False}, "L": ["a", "b"], "N": 0}
+DOC = {"Name": "web", "State": {"ExitCode": 3, "Running": False}, "L": ["a", "b"], "N": 0,
+       "M": {"k": {"Name": "in"}}}
 
 MALFORMED = [
     ("{{", "unclosed action"),
@@ -25,7 +26,13 @@ MALFORMED = [
     ("{{if .Name}}x", "missing {{end}}"),
     ("{{if}}x{{end}}", "missing value for if"),
     ("{{with .Name}}{{end}}", "{{with}} is not supported"),
-    ("{{$x}}", "variables and parentheses are not supported"),
+    ("{{$x}}", 'undefined variable "$x"'),
+    ("{{if .N}}{{$y := 1}}{{end}}{{$y}}", 'undefined variable "$y"'),  # ended with its block
+    ("{{$x = 1}}", 'undefined variable "$x"'),  # assigned before it is declared
+    ("{{(.Name}}", "unclosed left paren"),
+    ("{{.Name)}}", "unexpected right paren"),
+    ("{{()}}", "missing command"),
+    ("{{(.Name) .Name}}", "can't give argument to non-function"),
     ("{{.Name 3}}", "can't give argument to non-function .Name"),
     ("{{.Name | .Name}}", "non executable command"),
     ("{{.a-b}}", "bad field name"),
@@ -59,6 +66,14 @@ def test_malformed_templates_fail_at_parse(template: str, message: str) -> None:
     ("}}", "}}"),
     ("{{range .L}}<{{.}}>{{else}}none{{end}}", "<a><b>"),
     ('{{.Name | printf "%s!"}}', "web!"),
+    ('{{(index .State "ExitCode")}} {{(index .M "k").Name}}', "3 in"),
+    ('{{printf "%s=%d" (index .L 1) (len .L)}}', "b=2"),
+    ('{{len (index .M "k").Name | printf "%d!"}}', "2!"),
+    ("{{$n := .Name}}{{range .L}}{{.}}{{$n}}{{$.N}} {{end}}", "aweb0 bweb0 "),
+    ("{{range $i, $v := .L}}{{$i}}:{{$v}} {{end}}", "0:a 1:b "),
+    ("{{range $k, $v := .M}}{{$k}}={{$v.Name}}{{end}}", "k=in"),
+    ("{{$x := 1}}{{if .L}}{{$x = 2}}{{end}}{{$x}}", "2"),
+    ("{{if $s := .State}}{{$s.ExitCode}}{{end}}", "3"),
 ])
 def test_what_templates_can_say(template: str, expected: str) -> None:
     assert render(template, DOC) == expected

@@ -125,8 +125,8 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "rm": Command(_NETWORKS, "remove networks"),
         "exists": Command(_NETWORKS, "exit 0 if a network exists, 1 if not"),
         "prune": Command(_NETWORKS, "remove every network no container uses"),
-        "connect": Command(_NETWORKS, "join a network: not supported by pypod"),
-        "disconnect": Command(_NETWORKS, "leave a network: not supported by pypod"),
+        "connect": Command(_NETWORKS, "add a container to a network"),
+        "disconnect": Command(_NETWORKS, "remove a container from a network"),
     },
     "pod": {
         "create": Command(_PODS, "create a pod"),

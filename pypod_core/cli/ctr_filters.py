@@ -140,8 +140,8 @@ def _ancestors(values: list[str]) -> Predicate:
 def _networks(values: list[str]) -> Predicate:
     def match(ctr: Container) -> bool:
         on = set(ctr.config.networks)
-        if not on and ctr.config.network_mode == "bridge":
-            on = {ctr.runtime.config.cni_default_network}
+        if ctr.config.network_mode == "bridge":
+            on = set(ctr.config.network_list(ctr.runtime.config.cni_default_network))
         return bool(on.intersection(values))
 
     return match

@@ -1,7 +1,9 @@
 """A small evaluator of Go templates, for ``--format`` as podman takes it.
 
 Supported: text with ``{{ ... }}`` actions (``{{- `` and `` -}}`` trim the spaces
-around), each a pipeline of field paths (``.State.ExitCode``, ``.``), string, number and
+around), each a pipeline of field paths (``.State.ExitCode``, ``.``), variables (``$``,
+``{{$x := ...}}``, ``{{$x = ...}}``, ``{{range $k, $v := ...}}``, with fields:
+``$x.Name``), parenthesised pipelines (``(index .X "k").Name``), string, number and
 boolean literals and the functions podman's users reach for: ``json``, ``index``,
 ``len``, ``join``, ``upper``, ``lower``, ``title``, ``printf``; plus
 ``{{range .X}}...{{else}}...{{end}}``, ``{{if .X}}...{{else if .Y}}...{{else}}...{{end}}``
@@ -31,7 +33,11 @@ MAX_DEPTH: Final = 64
 MAX_WIDTH: Final = 1000
 #: Go's keywords that this evaluator does not implement (refused by name).
 _UNSUPPORTED = frozenset({"with", "define", "template", "block", "break", "continue"})
-_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|\'(?:\\.|[^\'\\])*\'|\||[^\s|]+')
+_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|\'(?:\\.|[^\'\\])*\'|\||\(|'
+                    r'\)(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[^\s|()]+')
+_VARIABLE = re.compile(r"(\$[A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+_DECLARATION = re.compile(r"(\$[A-Za-z0-9_]*)\s*(?:,\s*(\$[A-Za-z0-9_]*)\s*)?(:=|=)\s*(.*)",
+                          re.S)
 _FIELD = re.compile(r"\.|(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d*|\*))?(.|$)", re.S)
 _PY_VERBS = {"v": "s", "s": "s", "d": "d", "q": "s", "t": "s", "x": "x", "X": "X",
@@ -126,7 +132,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 @attrs.frozen
 class _Operand:
-    """A field path (``kind`` "field", ``value`` the path) or a literal ("literal")."""
+    """A field path (``kind`` "field", ``value`` the path), a literal ("literal"), or a
+    parenthesised pipeline ("pipe", ``value`` the pipeline and the field path after
+    its closing parenthesis, "" if none)."""
 
     kind: str
     value: Any
@@ -155,7 +163,7 @@ def _literal(token: str) -> Any:
     return value
 
 
-def _operand(token: str) -> _Operand:
+def _operand(token: str, known: frozenset[str]) -> _Operand:
     if token.startswith("."):
         if not _FIELD.fullmatch(token):
             _fail(f"bad field name {token!r}")
@@ -172,35 +180,80 @@ def _operand(token: str) -> _Operand:
         return _Operand("literal", token == "true")
     if token == "nil":
         return _Operand("literal", None)
-    if token[:1] in "$(":
-        _fail(f"variables and parentheses are not supported: {token!r}")
+    if token[:1] == "$":
+        match = _VARIABLE.fullmatch(token)
+        if not match:
+            _fail(f"bad variable {token!r}")
+        assert match is not None
+        if match.group(1) not in known:
+            _fail(f'undefined variable "{match.group(1)}"')
+        return _Operand("var", (match.group(1), match.group(2)))
     return _fail(f"function {token!r} not defined")
 
 
-def _pipeline(text: str) -> tuple[_Command, ...]:
-    """An action's pipeline: commands separated by ``|``, checked as Go's parser does."""
-    commands: list[_Command] = []
-    words: list[str] = []
-    for token in [*_TOKEN.findall(text), "|"]:
-        if token != "|":
-            words.append(token)
-            continue
-        if not words:
-            _fail(f"missing command in {text!r}")
-        if words[0] in FUNCTIONS:
-            commands.append(_Command(words[0], tuple(_operand(w) for w in words[1:])))
-        elif len(words) > 1:
-            _operand(words[0])  # an unknown function is reported as such
-            _fail(f"can't give argument to non-function {words[0]} in {text!r}")
-        elif commands:
-            _fail(f"non executable command in pipeline stage {len(commands) + 1}: {text!r}")
-        else:
-            commands.append(_Command("", (_operand(words[0]),)))
-        words = []
+def _pipeline(text: str, known: frozenset[str] = frozenset({"$"})) -> tuple[_Command, ...]:
+    """An action's pipeline: commands separated by ``|``, arguments that may be
+    parenthesised pipelines (``(index .X "k").Field``), checked as Go's parser does."""
+    tokens = _TOKEN.findall(text)
+    commands, pos = _parse(tokens, 0, text, 0, known)
+    if pos < len(tokens):
+        _fail(f"unexpected right paren in {text!r}")
     if commands[0].function == "printf" and commands[0].args and \
             commands[0].args[0].kind == "literal" and isinstance(commands[0].args[0].value, str):
         _printf_format(commands[0].args[0].value)  # a literal format is checked now
     return tuple(commands)
+
+
+def _parse(tokens: list[str], pos: int, text: str, depth: int,
+           known: frozenset[str]) -> tuple[tuple[_Command, ...], int]:
+    """The pipeline starting at ``tokens[pos]``, up to the end (depth 0) or up to its
+    closing parenthesis; return it and the position after it (at that parenthesis)."""
+    if depth > MAX_DEPTH:
+        _fail(f"nested too deeply: more than {MAX_DEPTH} levels of parentheses")
+    commands: list[_Command] = []
+    words: list[str | _Operand] = []
+    while True:
+        token = tokens[pos] if pos < len(tokens) else ""
+        if token == "(":
+            inner, pos = _parse(tokens, pos + 1, text, depth + 1, known)
+            if pos >= len(tokens):
+                _fail(f"unclosed left paren in {text!r}")
+            words.append(_Operand("pipe", (inner, tokens[pos][1:])))
+            pos += 1
+            continue
+        if token and token != "|" and not token.startswith(")"):
+            words.append(token)
+            pos += 1
+            continue
+        if not words:
+            _fail(f"missing command in {text!r}")
+        commands.append(_command(words, text, len(commands), known))
+        words = []
+        if token != "|":  # the end, or the closing parenthesis (for the caller)
+            return tuple(commands), pos
+        pos += 1
+
+
+def _command(words: list[str | _Operand], text: str, stage: int,
+             known: frozenset[str]) -> _Command:
+    """One command of a pipeline from its words (tokens, or parenthesised pipelines)."""
+    head = words[0]
+    if isinstance(head, str) and head in FUNCTIONS:
+        return _Command(head, tuple(_as_operand(w, known) for w in words[1:]))
+    if len(words) > 1:
+        _as_operand(head, known)  # an unknown function is reported as such
+        _fail(f"can't give argument to non-function {_word(head)} in {text!r}")
+    if stage:
+        _fail(f"non executable command in pipeline stage {stage + 1}: {text!r}")
+    return _Command("", (_as_operand(head, known),))
+
+
+def _as_operand(word: str | _Operand, known: frozenset[str]) -> _Operand:
+    return word if isinstance(word, _Operand) else _operand(word, known)
+
+
+def _word(word: str | _Operand) -> str:
+    return word if isinstance(word, str) else "(...)"
 
 
 def _action_end(template: str, start: int) -> int:
@@ -249,9 +302,14 @@ def _actions(template: str) -> list[tuple[str, str]]:
 class _Block:
     """An ``if`` or ``range``: its pipeline, its body, its else branch."""
 
-    def __init__(self, keyword: str, pipeline: tuple[_Command, ...], chained: bool = False):
+    def __init__(self, keyword: str, pipeline: tuple[_Command, ...], chained: bool = False,
+                 variables: tuple[str, ...] = ()):
         self.keyword = keyword
         self.pipeline = pipeline
+        #: Declared by the block's pipeline (``range $i, $v := ...``), seen in its body.
+        self.variables = variables
+        #: The variables the body and the else branch see (set by the parser).
+        self.known: frozenset[str] = frozenset()
         self.body: list[Any] = []
         self.orelse: list[Any] = []
         self.in_else = False
@@ -265,29 +323,68 @@ def _split(text: str) -> tuple[str, str]:
     return (words[0] if words else "", words[1].strip() if len(words) > 1 else "")
 
 
-def _condition(keyword: str, text: str) -> tuple[_Command, ...]:
+@attrs.frozen
+class _Assign:
+    """``{{$x := pipeline}}`` (``declare``) or ``{{$x = pipeline}}``: prints nothing."""
+
+    name: str
+    declare: bool
+    pipeline: tuple[_Command, ...]
+
+
+def _declaration(text: str) -> tuple[tuple[str, ...], str, str] | None:
+    """``$a, $b := rest`` as (names, operator, rest); None if ``text`` declares none."""
+    match = _DECLARATION.fullmatch(text)
+    if not match or not re.fullmatch(r"\$[A-Za-z0-9_]*", match.group(1)):
+        return None
+    names = tuple(n for n in (match.group(1), match.group(2)) if n)
+    return names, match.group(3), match.group(4).strip()
+
+
+def _condition(keyword: str, text: str,
+               known: frozenset[str]) -> tuple[tuple[_Command, ...], tuple[str, ...]]:
+    """An ``if``'s or ``range``'s pipeline and the variables it declares."""
+    declared = _declaration(text)
+    names: tuple[str, ...] = ()
+    if declared is not None:
+        names, operator, text = declared
+        if operator != ":=" or (len(names) > 1 and keyword != "range"):
+            _fail(f"bad declaration in {keyword}: {text!r}")
     if not text:
         _fail(f"missing value for {keyword}")
-    return _pipeline(text)
+    return _pipeline(text, known), names
 
 
-def _open(stack: list[_Block], target: list[Any], block: _Block) -> None:
+def _open(stack: list[_Block], target: list[Any], block: _Block,
+          known: frozenset[str]) -> None:
     """Add ``block`` where the parser is and enter it, within MAX_DEPTH."""
     if len(stack) >= MAX_DEPTH:
         _fail(f"nested too deeply: more than {MAX_DEPTH} levels of if and range")
+    block.known = known | set(block.variables)
     target.append(block)
     stack.append(block)
 
 
 def _nodes(template: str) -> list[Any]:
-    """The parse tree: strings, pipelines (tuples of commands) and _Blocks."""
+    """The parse tree: strings, pipelines (tuples of commands), _Assigns and _Blocks.
+    A variable is known from its declaration to the end of its block (Go's scoping)."""
     root: list[Any] = []
     stack: list[_Block] = []
+    #: The variables known where the parser is, one set per open block (and the root).
+    scopes: list[set[str]] = [{"$"}]
 
     def target() -> list[Any]:
         if not stack:
             return root
         return stack[-1].orelse if stack[-1].in_else else stack[-1].body
+
+    def known() -> frozenset[str]:
+        return frozenset(scopes[-1])
+
+    def enter(keyword: str, text: str, chained: bool = False) -> None:
+        pipeline, names = _condition(keyword, text, known())
+        _open(stack, target(), _Block(keyword, pipeline, chained, names), known())
+        scopes.append(set(stack[-1].known))
 
     for kind, body in _actions(template):
         if kind == "text":
@@ -302,14 +399,15 @@ def _nodes(template: str) -> list[Any]:
         if keyword in _UNSUPPORTED:
             _fail(f"{{{{{keyword}}}}} is not supported")
         if keyword in ("if", "range"):
-            _open(stack, target(), _Block(keyword, _condition(keyword, rest)))
+            enter(keyword, rest)
         elif keyword == "else":
             if not stack or stack[-1].in_else:
                 _fail("unexpected {{else}}")
             stack[-1].in_else = True
+            scopes[-1] = set(stack[-1].known)  # the body's own variables end with it
             word, condition = _split(rest)
             if word == "if":
-                _open(stack, target(), _Block("if", _condition("if", condition), chained=True))
+                enter("if", condition, chained=True)
             elif rest:
                 _fail(f"unexpected {rest!r} after else")
         elif keyword == "end":
@@ -317,10 +415,22 @@ def _nodes(template: str) -> list[Any]:
                 _fail(f"unexpected {rest!r} in end")
             if not stack:
                 _fail("unexpected {{end}}")
-            while stack.pop().chained:
-                pass
+            while True:
+                scopes.pop()
+                if not stack.pop().chained:
+                    break
+        elif (declared := _declaration(body)) is not None:
+            names, operator, text = declared
+            if len(names) > 1:
+                _fail(f"too many declarations in {body!r}")
+            if operator == "=" and names[0] not in scopes[-1]:
+                _fail(f'undefined variable "{names[0]}"')
+            if not text:
+                _fail(f"missing value for {names[0]}")
+            target().append(_Assign(names[0], operator == ":=", _pipeline(text, known())))
+            scopes[-1].add(names[0])
         else:
-            target().append(_pipeline(body))
+            target().append(_pipeline(body, known()))
     if stack:
         _fail("unexpected EOF: missing {{end}}")
     return root
@@ -340,14 +450,34 @@ def _field(value: Any, path: str) -> Any:
     return value
 
 
-def _value(operand: _Operand, dot: Any) -> Any:
+#: The variables of a render, innermost scope last.
+_Env = list[dict[str, Any]]
+
+
+def _lookup(env: _Env, name: str) -> dict[str, Any]:
+    """The scope that holds variable ``name`` (the parser made sure one does)."""
+    for scope in reversed(env):
+        if name in scope:
+            return scope
+    return _fail(f'undefined variable "{name}"')
+
+
+def _value(operand: _Operand, dot: Any, env: _Env) -> Any:
+    if operand.kind == "pipe":
+        pipeline, path = operand.value
+        value = _run(pipeline, dot, env)
+        return _field(value, path) if path else value
+    if operand.kind == "var":
+        name, path = operand.value
+        value = _lookup(env, name)[name]
+        return _field(value, path) if path else value
     return _field(dot, operand.value) if operand.kind == "field" else operand.value
 
 
-def _run(pipeline: tuple[_Command, ...], dot: Any) -> Any:
+def _run(pipeline: tuple[_Command, ...], dot: Any, env: _Env) -> Any:
     piped: list[Any] = []
     for command in pipeline:
-        args = [_value(a, dot) for a in command.args]
+        args = [_value(a, dot, env) for a in command.args]
         piped = [FUNCTIONS[command.function](*args, *piped) if command.function else args[0]]
     return piped[0]
 
@@ -356,21 +486,34 @@ def _truthy(value: Any) -> bool:
     return bool(value) and value != 0
 
 
-def _render(nodes: list[Any], dot: Any, out: list[str]) -> None:
+def _render(nodes: list[Any], dot: Any, out: list[str], env: _Env) -> None:
     for node in nodes:
         if isinstance(node, str):
             out.append(node)
         elif isinstance(node, tuple):
-            out.append(go_str(_run(node, dot)))
+            out.append(go_str(_run(node, dot, env)))
+        elif isinstance(node, _Assign):
+            value = _run(node.pipeline, dot, env)
+            (env[-1] if node.declare else _lookup(env, node.name))[node.name] = value
         elif node.keyword == "if":
-            _render(node.body if _truthy(_run(node.pipeline, dot)) else node.orelse, dot, out)
+            value = _run(node.pipeline, dot, env)
+            scope = dict(zip(node.variables, (value,), strict=False))
+            branch = node.body if _truthy(value) else node.orelse
+            _render(branch, dot, out, [*env, scope])
         else:
-            items = _run(node.pipeline, dot)
-            items = list(items.values()) if isinstance(items, dict) else list(items or ())
-            for item in items:
-                _render(node.body, item, out)
-            if not items:
-                _render(node.orelse, dot, out)
+            _range(node, dot, out, env)
+
+
+def _range(node: _Block, dot: Any, out: list[str], env: _Env) -> None:
+    """A ``range``: its body for each element (``$i, $v``: the key or index and the
+    element), or its else branch if there is none."""
+    items = _run(node.pipeline, dot, env)
+    pairs = list(items.items()) if isinstance(items, dict) else list(enumerate(items or ()))
+    for key, item in pairs:
+        values = (item,) if len(node.variables) == 1 else (key, item)
+        _render(node.body, item, out, [*env, dict(zip(node.variables, values, strict=False))])
+    if not pairs:
+        _render(node.orelse, dot, out, [*env, {}])
 
 
 class Template:
@@ -389,7 +532,7 @@ class Template:
             return json.dumps(dot, indent=4)
         out: list[str] = []
         try:
-            _render(self.nodes, dot, out)
+            _render(self.nodes, dot, out, [{"$": dot}])
         except (TypeError, ValueError, OverflowError) as exc:
             # A function given the wrong arguments, printf's verbs not matching, range
             # over a number: the user's template, not a bug of pypod.

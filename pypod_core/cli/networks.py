@@ -1,5 +1,5 @@
-"""``pypod network ls|inspect|create|rm|exists|prune`` (``connect`` and ``disconnect``
-refused): the networks of the runtime's network backend.
+"""``pypod network ls|inspect|create|rm|exists|prune|connect|disconnect``: the networks
+of the runtime's network backend, and containers joining and leaving them.
 
 Each command's parser (``_add_<command>``) sits beside its handler (``cmd_<command>``);
 the commands and their summaries are the table in :mod:`pypod_core.cli.commands`.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.output import parse_format
 from pypod_core.errors import InvalidArgError, NetworkError, NoSuchNetworkError, PypodError
+from pypod_core.model import NetworkOptions
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -188,33 +189,68 @@ def _add_prune(group: Any) -> None:
     p.set_defaults(func=cmd_prune)
 
 
-#: Why ``network connect`` and ``disconnect`` are refused.
-_FIXED_NETWORKS = ("not supported by pypod: a container's networks are fixed when it is "
-                   "created (its network backend attaches its namespace to all of them "
-                   "at once); create it with --network NAME,...")
-
-
 def cmd_connect(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod network connect``: refused (see _FIXED_NETWORKS)."""
-    raise InvalidArgError(f"network connect: {_FIXED_NETWORKS}")
+    """``pypod network connect [--alias A] [--ip IP] [--ip6 IP] [--mac-address MAC]
+    NETWORK CONTAINER``: the container joins the network (at once if it runs)."""
+    ips = tuple(_ip(value, flag) for value, flag in ((args.ip, "--ip"), (args.ip6, "--ip6"))
+                if value)
+    aliases = tuple(a for given in args.alias for a in given.split(",") if a)
+    options = NetworkOptions(network=args.network, aliases=aliases, static_ips=ips,
+                             static_mac=_mac(args.mac_address) if args.mac_address else "")
+    ctr = ctx.runtime.lookup_container(args.container)
+    ctx.runtime.connect_network(ctr, args.network, options)
+    return 0
+
+
+def _ip(value: str, flag: str) -> str:
+    """An address given to ``flag``, canonical; podman's words for a bad one."""
+    import ipaddress  # lazy: only network connect --ip (~1 ms)
+
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise InvalidArgError(f'invalid argument "{value}" for "{flag}" flag: invalid '
+                              f"string being converted to IP address: {value}") from None
+
+
+def _mac(value: str) -> str:
+    """A 6-byte MAC address (``:`` or ``-`` between the bytes) as ``aa:bb:...``; Go's
+    words for a bad one, as podman's."""
+    parts = value.replace("-", ":").split(":")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF"
+                                                      for c in p) for p in parts):
+        raise InvalidArgError(f"address {value}: invalid MAC address")
+    return ":".join(parts).lower()
 
 
 def _add_connect(group: Any) -> None:
-    p = group.add_parser("connect", help=summary("connect", "network"), prefix_chars="\0",
-                         add_help=False)  # its flags are refused as the verb is
-    p.add_argument("arguments", nargs="*", help="refused: " + _FIXED_NETWORKS)
+    p = group.add_parser("connect", help=summary("connect", "network"))
+    p.add_argument("--alias", action="append", default=[], metavar="NAME",
+                   help="a network-scoped alias of the container (for DNS plugins)")
+    p.add_argument("--ip", default="", help="a static IPv4 address on the network")
+    p.add_argument("--ip6", default="", help="a static IPv6 address on the network")
+    p.add_argument("--mac-address", default="", metavar="MAC",
+                   help="a static MAC address of the container's interface on the network")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
     p.set_defaults(func=cmd_connect)
 
 
 def cmd_disconnect(args: argparse.Namespace, ctx: CLIContext) -> int:
-    """``pypod network disconnect``: refused (see _FIXED_NETWORKS)."""
-    raise InvalidArgError(f"network disconnect: {_FIXED_NETWORKS}")
+    """``pypod network disconnect [-f] NETWORK CONTAINER``: the container leaves the
+    network (at once if it runs).  ``-f`` is podman's, which disconnects the same way
+    with or without it (a running container needs no forcing)."""
+    ctr = ctx.runtime.lookup_container(args.container)
+    ctx.runtime.disconnect_network(ctr, args.network)
+    return 0
 
 
 def _add_disconnect(group: Any) -> None:
-    p = group.add_parser("disconnect", help=summary("disconnect", "network"), prefix_chars="\0",
-                         add_help=False)  # its flags are refused as the verb is
-    p.add_argument("arguments", nargs="*", help="refused: " + _FIXED_NETWORKS)
+    p = group.add_parser("disconnect", help=summary("disconnect", "network"))
+    p.add_argument("-f", "--force", action="store_true",
+                   help="accepted as podman's: it disconnects the same without it")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
     p.set_defaults(func=cmd_disconnect)
 
 

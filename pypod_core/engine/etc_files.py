@@ -486,6 +486,57 @@ def complete_network_files(ctr: Container) -> None:
     write_files(config, ctr.run_dir, ctr.state.network_status)
 
 
+def _own_file(ctr: Container, ctr_path: str) -> str:
+    """The host file behind ``ctr_path`` if pypod writes it for this container ("" if
+    it has none, or it is another container's)."""
+    if ctr.config.shared_namespaces.get("net"):
+        return ""
+    path = managed_files(ctr.config, ctr.run_dir).get(ctr_path, "")
+    return path if path and os.path.exists(path) else ""
+
+
+def _network_entries(ctr: Container, result: Mapping[str, Any]) -> list[Entry]:
+    names = [hostname_of(ctr.config), ctr.config.name]
+    return [(ip, names) for ip in _addresses({"": result})]
+
+
+def add_network(ctr: Container, result: Mapping[str, Any]) -> None:
+    """After ``network connect``: the container's names on its addresses on the new
+    network appended to its hosts file; resolv.conf made again if that network has DNS
+    servers of its own (its addresses may add IPv6 too)."""
+    hosts = _own_file(ctr, "/etc/hosts")
+    if hosts:
+        with open(hosts, "a", encoding="utf-8") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.write(_format(_network_entries(ctr, result)))
+    _renew_resolv_conf(ctr, result)
+
+
+def remove_network(ctr: Container, result: Mapping[str, Any]) -> None:
+    """After ``network disconnect``: the lines naming the container on that network's
+    addresses removed from its hosts file (the rest as it is); resolv.conf made again
+    if that network had DNS servers of its own."""
+    hosts = _own_file(ctr, "/etc/hosts")
+    if hosts:
+        gone = {ip for ip, _ in _network_entries(ctr, result)}
+        names = {hostname_of(ctr.config), ctr.config.name}
+        with open(hosts, "r+", encoding="utf-8") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            entries = parse_hosts(f.read())
+            kept = [(ip, n) for ip, n in entries if not (ip in gone and names & set(n))]
+            if len(kept) != len(entries):
+                f.seek(0)
+                f.truncate()
+                f.write(_format(kept))
+    _renew_resolv_conf(ctr, result)
+
+
+def _renew_resolv_conf(ctr: Container, result: Mapping[str, Any]) -> None:
+    resolv = _own_file(ctr, "/etc/resolv.conf")
+    if resolv and (result.get("dns") or {}).get("nameservers"):
+        _write_in_place(resolv, _resolv_text(ctr.config, ctr.state.network_status))
+
+
 def managed_paths(ctr: Container) -> dict[str, str]:
     """Container path -> host file of the ``/etc`` files pypod manages for ``ctr``
     (for inspect's ``HostsPath`` and ``ResolvConfPath``), whether written yet or not."""

@@ -322,8 +322,8 @@ def ps_entry(ctr: Container, now: float) -> dict[str, Any]:
                    *(v.destination for v in c.named_volumes)],
         "Names": [c.name],
         "Namespaces": {},
-        "Networks": list(c.networks) or ([ctr.runtime.config.cni_default_network]
-                                         if c.network_mode == "bridge" else []),
+        "Networks": (list(c.network_list(ctr.runtime.config.cni_default_network))
+                     if c.network_mode == "bridge" else list(c.networks)),
         "Pid": st.pid,
         "Pod": c.pod,
         "PodName": "",

@@ -68,6 +68,9 @@ def _attach(runtime: Runtime, ctr: Container) -> None:
     """Attach the namespace to the container's networks and let its traffic through the
     firewall.  A failure is raised, not undone here: the OCI runtime may still be using
     the namespace, and the caller tears the setup down once it is done with it."""
+    if not network_names(runtime, ctr):  # it left every network (network disconnect)
+        ctr.state.network_status = {}
+        return
     masquerading = None
     try:
         if runtime.firewall:
@@ -90,7 +93,8 @@ def _masqueraded_subnets(runtime: Runtime, ctr: Container) -> list[str]:
     """The subnets of the container's networks (its own list, or the default network)
     that leave masquerading to the firewall; the networks are read once."""
     infos = network_of(runtime).networks()
-    joined = set(ctr.config.networks) or {info.name for info in infos if info.default}
+    default = next((info.name for info in infos if info.default), "")
+    joined = set(ctr.config.network_list(default))
     return [subnet for info in infos
             if info.name in joined and info.masquerade for subnet in info.subnets]
 
@@ -171,7 +175,7 @@ def network_names(runtime: Runtime, ctr: Container) -> list[str]:
     """The networks a container joins: its own list, or the default network."""
     if ctr.config.network_mode != "bridge":
         return []
-    if ctr.config.networks:
+    if ctr.config.networks or ctr.config.networks_explicit:
         return list(ctr.config.networks)
     return [network_of(runtime).default_network()] if runtime.network else []
 
@@ -224,7 +228,7 @@ def containers_using(runtime: Runtime, network: str) -> list[str]:
     found = []
     for record in runtime.state.all_containers():
         c = record.config
-        if c.network_mode == "bridge" and network in (c.networks or (default,)):
+        if c.network_mode == "bridge" and network in c.network_list(default):
             found.append(c.name)
     return found
 
@@ -235,8 +239,11 @@ def containers_using(runtime: Runtime, network: str) -> list[str]:
 def network_settings(ctr: Container) -> dict[str, Any]:
     """The ``NetworkSettings`` of ``pypod inspect``, with podman's keys: the first
     network's endpoint at the top level, every network under ``Networks``."""
-    networks = {name: _endpoint(name, result)
+    networks = {name: _endpoint(name, result, _aliases(ctr, name))
                 for name, result in ctr.state.network_status.items()}
+    if not ctr.state.netns_path:  # not attached: the networks it will join, no addresses
+        networks = {name: _endpoint(name, {}, _aliases(ctr, name))
+                    for name in _configured_networks(ctr)}
     settings: dict[str, Any] = {
         "Bridge": "",
         "SandboxID": "",
@@ -269,12 +276,30 @@ def _empty_endpoint() -> dict[str, Any]:
             "MacAddress": ""}
 
 
-def _endpoint(name: str, result: dict[str, Any]) -> dict[str, Any]:
+def _configured_networks(ctr: Container) -> list[str]:
+    """The networks a bridged container joins when it starts ([] if that cannot be
+    told: no network backend, or no usable default network)."""
+    if ctr.config.shared_namespaces.get("net"):
+        return []  # another container's namespace: its networks are that one's
+    try:
+        return network_names(ctr.runtime, ctr)
+    except PypodError:
+        return []
+
+
+def _aliases(ctr: Container, network: str) -> list[str]:
+    """The container's names on a network: its ``--alias``es and its short id (which
+    podman gives every container, for Docker's sake)."""
+    aliases = list(ctr.config.options_for(network).aliases)
+    return aliases + [ctr.config.id[:12]] if ctr.config.id[:12] not in aliases else aliases
+
+
+def _endpoint(name: str, result: dict[str, Any], aliases: list[str]) -> dict[str, Any]:
     """One network's entry under ``Networks``, from its CNI result."""
     import ipaddress  # lazy: only inspect (~1 ms)
 
     entry = {**_empty_endpoint(), "NetworkID": name, "DriverOpts": None,
-             "IPAMConfig": None, "Links": None, "Aliases": None}
+             "IPAMConfig": None, "Links": None, "Aliases": aliases}
     interfaces = result.get("interfaces") or []
     for ip in result.get("ips") or []:
         iface = ipaddress.ip_interface(ip["address"])

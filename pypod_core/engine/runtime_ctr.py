@@ -30,6 +30,7 @@ from pypod_core.model import (
     ContainerState,
     ContainerStatus,
     Image,
+    NetworkOptions,
     PortMapping,
     new_id,
     validate_name,
@@ -312,6 +313,22 @@ class ContainerOps(RuntimeHalf):
         write_event(self.config, Event(type="container", status="rename", time_ns=now_ns(),
                                        id=ctr.id, name=new_name, pod_id=ctr.config.pod,
                                        image=ctr.config.image_name or ctr.config.rootfs))
+
+    def connect_network(self, ctr: Container, network: str,
+                        options: NetworkOptions | None = None) -> None:
+        """Make ``ctr`` join ``network`` (podman's ``network connect``): at once if its
+        namespace is attached, else when it starts.  See :mod:`pypod_core.engine.netconnect`."""
+        from pypod_core.engine import netconnect  # lazy: only network connect (~1 ms)
+
+        self.check_valid()
+        netconnect.connect(self._runtime, ctr, network, options)
+
+    def disconnect_network(self, ctr: Container, network: str) -> None:
+        """Make ``ctr`` leave ``network`` (podman's ``network disconnect``)."""
+        from pypod_core.engine import netconnect  # lazy: only network disconnect (~1 ms)
+
+        self.check_valid()
+        netconnect.disconnect(self._runtime, ctr, network)
 
     def containers(self, all: bool = True) -> list[Container]:
         """Every container, oldest first, synced with the OCI runtime (except one that

@@ -2,9 +2,11 @@
 
 A backend manages named networks (list, inspect, create, remove) and attaches a network
 namespace to some of them (``setup``), checks the attachment (``check``) and detaches
-it (``teardown``).  It works on a :class:`NetworkRequest` (ocicni's ``PodNetwork``),
-not on a container, so that it can be used, and tested, on any namespace:
-:meth:`NetworkRequest.for_container` makes the request of a container.
+it (``teardown``); since contract 1.5 it may also attach an attached namespace to one
+more network (``connect``) and detach it from one (``disconnect``).  It works on a
+:class:`NetworkRequest` (ocicni's ``PodNetwork``), not on a container, so that it can be
+used, and tested, on any namespace: :meth:`NetworkRequest.for_container` makes the
+request of a container.
 
 The namespace itself is made by the caller (:mod:`pypod_core.host.netns`); the backend puts
 interfaces in it.  Firewall rules are the :class:`pypod_core.plugin.firewall.Firewall`'s job.
@@ -17,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pypod_core.model import PortMapping
+from pypod_core.errors import NotImplementedByBackendError
+from pypod_core.model import NetworkOptions, PortMapping
 
 if TYPE_CHECKING:
     from pypod_core.plugin.views import ContainerView as Container
@@ -37,8 +40,18 @@ class NetworkRequest:
     networks: tuple[str, ...] = ()
     #: A static address (no prefix) for the first network's interface, or "".
     static_ip: str = ""
-    #: Ports to publish on the host, through the first network.
+    #: Ports to publish on the host, through every network (as podman's CNI backend).
     port_mappings: tuple[PortMapping, ...] = ()
+    #: Per-network options (aliases, static addresses, MAC), for the networks that have
+    #: any; ``static_ip`` is the first network's address besides (``--ip``).
+    network_options: tuple[NetworkOptions, ...] = ()
+
+    def options_for(self, network: str) -> NetworkOptions:
+        """The request's options on ``network`` (none given: the empty ones)."""
+        for options in self.network_options:
+            if options.network == network:
+                return options
+        return NetworkOptions(network=network)
 
     @classmethod
     def for_container(cls, ctr: Container) -> NetworkRequest:
@@ -51,6 +64,7 @@ class NetworkRequest:
             networks=tuple(config.networks),
             static_ip=config.static_ip,
             port_mappings=tuple(config.port_mappings),
+            network_options=tuple(config.network_options),
         )
 
 
@@ -123,6 +137,27 @@ class Network(ABC):
     @abstractmethod
     def check(self, request: NetworkRequest) -> None:
         """Check that the attachment is still as set up; NetworkError if not."""
+
+    def connect(self, request: NetworkRequest, network: str) -> dict[str, Any]:
+        """Attach ``request.netns_path``, set up before (its other networks are
+        ``request.networks``), to one more ``network`` on the next free interface, with
+        ``request.options_for(network)`` and ``request.port_mappings``; return that
+        network's result (as :meth:`setup`'s).  NoSuchNetworkError for an unknown
+        network, InvalidArgError if the container is attached to it already; on failure
+        nothing of it stays attached.  :meth:`teardown` detaches it with the others.
+        A backend written before contract 1.5 raises NotImplementedByBackendError."""
+        raise NotImplementedByBackendError(
+            f"the network backend {self.name!r} cannot connect a running container to a "
+            "network (it was written before plugin contract 1.5)")
+
+    def disconnect(self, request: NetworkRequest, network: str) -> None:
+        """Detach the container from one ``network``, leaving its other attachments as
+        they are.  Works from what the backend remembers, as :meth:`teardown`; a network
+        it is not attached to is not an error.  A backend written before contract 1.5
+        raises NotImplementedByBackendError."""
+        raise NotImplementedByBackendError(
+            f"the network backend {self.name!r} cannot disconnect a running container "
+            "from a network (it was written before plugin contract 1.5)")
 
     def remembered(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
         """The results of the container's attachments that the backend remembers (what

@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pypod_core.errors import DBBadConfigError, NotImplementedByBackendError
-from pypod_core.model import ContainerRecord, ContainerState, PodRecord, PodState
+from pypod_core.model import (
+    ContainerRecord,
+    ContainerState,
+    NetworkOptions,
+    PodRecord,
+    PodState,
+)
 
 if TYPE_CHECKING:
     from pypod_core.model import Volume, VolumeState
@@ -249,6 +255,19 @@ class State(ABC):
         ``rename`` raises NotImplementedByBackendError (the default)."""
         raise NotImplementedByBackendError(
             f"the state backend {type(self).__name__} cannot rename containers")
+
+    def save_container_networks(self, ctr_id: str, networks: tuple[str, ...],
+                                options: tuple[NetworkOptions, ...],
+                                state: ContainerState) -> None:
+        """Store a container's new network list (``networks``, which becomes explicit:
+        ``networks_explicit``) and per-network ``options`` in its config, and its
+        ``state``, in one transaction (libpod's ``NetworkConnect``/``NetworkDisconnect``
+        for ``network connect``/``disconnect``): a reader sees both or neither.
+        NoSuchCtrError if it is gone.  A backend written before contract 1.5 raises
+        NotImplementedByBackendError (the default)."""
+        raise NotImplementedByBackendError(
+            f"the state backend {type(self).__name__} cannot change a container's "
+            "networks (it was written before plugin contract 1.5)")
 
     # -- volumes (contract 1.2) --------------------------------------------------------
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from pypod_core.errors import (
@@ -33,7 +34,7 @@ from pypod_core.errors import (
     NoSuchNetworkError,
 )
 from pypod_core.host import netns
-from pypod_core.model import PortMapping
+from pypod_core.model import NetworkOptions, PortMapping
 from pypod_core.plugin.network import Network, NetworkRequest, result_addresses
 
 Attach = Callable[..., tuple[NetworkRequest, dict[str, dict[str, Any]]]]
@@ -266,3 +267,66 @@ class NetworkBackendTests:
             network.setup(request)
         assert interfaces_in(request.netns_path) == ["lo"]
         network.teardown(request)
+
+    # -- one network more or less (contract 1.5) ---------------------------------------
+
+    def test_connect_adds_the_next_interface(self, network: Network, attach: Attach,
+                                             extra_network: str) -> None:
+        request, results = attach()
+        result = network.connect(request, extra_network)
+        assert interfaces_in(request.netns_path) == ["eth0", "eth1", "lo"]
+        new = first_address(result)
+        assert new != first_address(results[network.default_network()])
+        assert set(network.remembered(request)) == {network.default_network(), extra_network}
+        with pytest.raises(InvalidArgError):
+            network.connect(request, extra_network)  # once is enough
+        with pytest.raises(NoSuchNetworkError):
+            network.connect(request, "no-such-network")
+        assert interfaces_in(request.netns_path) == ["eth0", "eth1", "lo"]
+
+    def test_disconnect_leaves_the_other_networks(self, network: Network, attach: Attach,
+                                                  extra_network: str) -> None:
+        request, results = attach(networks=(network.default_network(), extra_network))
+        network.disconnect(request, network.default_network())
+        assert interfaces_in(request.netns_path) == ["eth1", "lo"]
+        assert list(network.remembered(request)) == [extra_network]
+        network.disconnect(request, network.default_network())  # not attached: fine
+        again = network.connect(request, network.default_network())  # eth0 is free again
+        assert interfaces_in(request.netns_path) == ["eth0", "eth1", "lo"]
+        assert first_address(again)
+        network.teardown(request)
+        assert network.remembered(request) == {}
+        assert interfaces_in(request.netns_path) == ["lo"]
+
+    def test_disconnect_frees_the_address(self, network: Network, attach: Attach) -> None:
+        wanted = self._spare_address(network, 1)
+        request, _ = attach(networks=(network.default_network(),))
+        network.disconnect(request, network.default_network())
+        other, _ = attach(static_ip=wanted)
+        network.teardown(other)
+        with_ip = attrs.evolve(request, network_options=(
+            NetworkOptions(network=network.default_network(), static_ips=(wanted,)),))
+        assert first_address(network.connect(with_ip, network.default_network())) == wanted
+
+    def test_published_port_follows_to_a_connected_network(
+        self, network: Network, attach: Attach, extra_network: str
+    ) -> None:
+        host_port = free_port()
+        request, _ = attach(port_mappings=(PortMapping(host_port=host_port,
+                                                       container_port=8080),))
+        network.connect(request, extra_network)
+        network.disconnect(request, network.default_network())
+        thread = serve_once(request.netns_path, 8080, b"moved")
+        with socket.create_connection(("127.0.0.1", host_port), timeout=5) as conn:
+            assert conn.recv(16) == b"moved"
+        thread.join(5)
+
+    def test_failed_connect_attaches_nothing(self, network: Network, attach: Attach,
+                                             extra_network: str) -> None:
+        request, _ = attach()
+        outside = attrs.evolve(request, network_options=(
+            NetworkOptions(network=extra_network, static_ips=("203.0.113.250",)),))
+        with pytest.raises(NetworkError):
+            network.connect(outside, extra_network)
+        assert interfaces_in(request.netns_path) == ["eth0", "lo"]
+        assert list(network.remembered(request)) == [network.default_network()]

@@ -55,6 +55,7 @@ from pypod_core.model import (
     ContainerStatus,
     Mount,
     NamedVolume,
+    NetworkOptions,
     PodConfig,
     PodRecord,
     PodState,
@@ -159,6 +160,10 @@ def full_ctr_record() -> ContainerRecord:
         rlimits=(Rlimit("RLIMIT_NOFILE", 1024, 2048),), read_only=True, privileged=True,
         auto_remove=True, network_mode="bridge", networks=("pypod", "other"),
         static_ip="10.88.0.9", port_mappings=(PortMapping(8080, 80, "udp", "127.0.0.1"),),
+        networks_explicit=True,
+        network_options=(NetworkOptions(network="other", aliases=("web",),
+                                        static_ips=("10.89.0.7",),
+                                        static_mac="02:42:ac:11:00:07"),),
         oci_runtime="crun", created=1234.5,
     )
     state = ContainerState(
@@ -360,6 +365,27 @@ class StateBackendTests:
     def test_save_state_of_missing_container(self, state: State) -> None:
         with pytest.raises(GONE):
             state.save_container_state(new_id(), ContainerState())
+
+    def test_save_container_networks(self, open_state: Callable[..., State]) -> None:
+        state = open_state()
+        record = ctr_record()
+        state.add_container(record)
+        new = ContainerState(state=ContainerStatus.RUNNING, pid=12,
+                             network_status={"other": {"ips": []}})
+        options = (NetworkOptions(network="other", aliases=("db",)),)
+        state.save_container_networks(record.config.id, ("other",), options, new)
+        stored = state.container(record.config.id)
+        assert stored.config.networks == ("other",) and stored.config.networks_explicit
+        assert stored.config.options_for("other").aliases == ("db",)
+        assert stored.config.name == record.config.name  # the rest of the config as was
+        assert stored.state == new
+        state.save_container_networks(record.config.id, (), (), ContainerState())
+        left = state.lookup_container(record.config.name).config
+        assert left.networks == () and left.network_list("pypod") == ()  # none: not the default
+        if self.persistent:
+            assert open_state().container(record.config.id).config == left
+        with pytest.raises(GONE):
+            state.save_container_networks(new_id(), (), (), ContainerState())
 
     def test_remove_container(self, state: State) -> None:
         record, other = ctr_record("gone"), ctr_record()

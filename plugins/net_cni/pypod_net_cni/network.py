@@ -17,7 +17,9 @@ addresses another store's containers hold).
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
@@ -32,7 +34,7 @@ from pypod_core.errors import (
 )
 from pypod_core.host.netns import is_netns
 from pypod_core.host.private import private_dir
-from pypod_core.model import validate_name
+from pypod_core.model import NetworkOptions, validate_name
 from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
 from pypod_net_cni import conflist
 from pypod_net_cni.cache import CacheEntry, ResultCache
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from pypod_core.plugin import RuntimeView as Runtime
 
 DEFAULT_FILE = "87-pypod-bridge.conflist"
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 SETTINGS = {"default_bridge": "pypod0", "default_subnet": "10.90.0.0/16",
             "subnet_pool": "10.91.0.0/16", "ipam_dir": "/run/pypod-ipam"}
 
@@ -254,6 +257,8 @@ class CNINetwork(Network):
             raise InvalidArgError(f"network listed twice in {','.join(names)}")
         if request.static_ip:
             _check_ip(request.static_ip)
+        for name in names:
+            _check_options(request.options_for(name))
         lists = [self._find(n, known, broken) for n in names]
         for conf in lists:
             self._binaries(conf)  # fail before anything is attached
@@ -263,8 +268,9 @@ class CNINetwork(Network):
             for i, conf in enumerate(lists):
                 entry = CacheEntry(container_id=request.container_id, network=conf.name,
                                    ifname=f"eth{i}", netns=request.netns_path,
-                                   config=conf.to_dict(), cni_args=_cni_args(request, i),
-                                   capability_args=_capability_args(request, i))
+                                   config=conf.to_dict(),
+                                   cni_args=_cni_args(request, conf.name, i == 0),
+                                   capability_args=_capability_args(request, conf.name, i == 0))
                 self.cache.save(entry)
                 entry.result = self._add_retrying(conf, entry)
                 self.cache.save(entry)
@@ -276,6 +282,44 @@ class CNINetwork(Network):
                 pass  # the ADD error is the one worth reporting
             raise
         return results
+
+    def connect(self, request: NetworkRequest, network: str) -> dict[str, Any]:
+        """ADD the namespace to one more network, on the first ``ethN`` the container's
+        attachments leave free; on failure DEL it again and raise."""
+        conf = self._lookup(network)
+        entries = self.cache.entries(request.container_id)
+        if any(e.network == conf.name for e in entries):
+            raise InvalidArgError(f"container {request.container_id[:12]} is already "
+                                  f"connected to network {conf.name!r}")
+        _check_options(request.options_for(conf.name))
+        self._binaries(conf)  # fail before anything is attached
+        _prepare_data_dirs(conf)
+        used = {e.ifname for e in entries}
+        ifname = next(f"eth{i}" for i in itertools.count() if f"eth{i}" not in used)
+        entry = CacheEntry(container_id=request.container_id, network=conf.name,
+                           ifname=ifname, netns=request.netns_path, config=conf.to_dict(),
+                           cni_args=_cni_args(request, conf.name, False),
+                           capability_args=_capability_args(request, conf.name, False))
+        self.cache.save(entry)
+        try:
+            entry.result = self._add_retrying(conf, entry)
+        except BaseException:
+            try:
+                self._del(entry)
+                self.cache.remove(entry)
+            except PypodError:
+                pass  # the ADD error is the one worth reporting; the entry stays for DEL
+            raise
+        self.cache.save(entry)
+        return entry.result
+
+    def disconnect(self, request: NetworkRequest, network: str) -> None:
+        """DEL the container's attachment to one network (from the cache, as teardown);
+        the entry of a DEL that fails stays cached."""
+        for entry in self.cache.entries(request.container_id):
+            if entry.network == network:
+                self._del(entry)
+                self.cache.remove(entry)
 
     def _binaries(self, conf: ConfList) -> list[str]:
         """Each plugin's binary; NetworkError naming the first missing one."""
@@ -406,13 +450,17 @@ def _prepare_data_dirs(conf: ConfList) -> None:
 def _plugin_config(conf: ConfList, plugin: dict[str, Any], prev: dict[str, Any] | None,
                    capability_args: dict[str, Any]) -> dict[str, Any]:
     """One plugin's stdin (libcni's ``buildOneConfig``): its config, the list's name and
-    version, the previous result, and the capability arguments it declared."""
+    version, the previous result, and the capability arguments it declared.  Several
+    static addresses go to the first plugin (the one with the IPAM) as ``ips`` whether
+    it declares that capability or not: ``CNI_ARGS`` carries one address only."""
     config = dict(plugin)
     config["name"] = conf.name
     config["cniVersion"] = conf.cni_version
     if prev is not None:
         config["prevResult"] = prev
-    caps = plugin.get("capabilities") or {}
+    caps = dict(plugin.get("capabilities") or {})
+    if plugin is conf.plugins[0] and len(capability_args.get("ips", ())) > 1:
+        caps["ips"] = True
     runtime_config = {k: v for k, v in capability_args.items() if caps.get(k)}
     if runtime_config:
         config["runtimeConfig"] = {**config.get("runtimeConfig", {}), **runtime_config}
@@ -427,17 +475,30 @@ def _known_false_alarm(plugin: dict[str, Any], entry: CacheEntry, exc: NetworkEr
     return not any(":" in a for a in result_addresses(entry.result or {}))
 
 
-def _cni_args(request: NetworkRequest, index: int) -> str:
+def _static_ips(request: NetworkRequest, network: str, first: bool) -> list[str]:
+    """The static addresses on ``network``: ``--ip`` on the first network, then the
+    network's own (``network connect --ip/--ip6``)."""
+    given = [request.static_ip] if first and request.static_ip else []
+    return given + [ip for ip in request.options_for(network).static_ips if ip not in given]
+
+
+def _cni_args(request: NetworkRequest, network: str, first: bool) -> str:
+    """``CNI_ARGS``: a lone static address as ``IP`` (what CNI plugins before 1.0 take),
+    a static MAC address as ``MAC``."""
     args = ["IgnoreUnknown=1"]
-    if index == 0 and request.static_ip:
-        args.append(f"IP={request.static_ip}")
+    ips = _static_ips(request, network, first)
+    if len(ips) == 1:
+        args.append(f"IP={ips[0]}")
+    mac = request.options_for(network).static_mac
+    if mac:
+        args.append(f"MAC={mac}")
     return ";".join(args)
 
 
-def _capability_args(request: NetworkRequest, index: int) -> dict[str, Any]:
-    """Port mappings and the static address go to the first network only."""
-    if index != 0:
-        return {}
+def _capability_args(request: NetworkRequest, network: str, first: bool) -> dict[str, Any]:
+    """Port mappings go to every network (a published port stays reachable while the
+    container is on any of them, as podman's), the static addresses and the aliases
+    (with the container's short id, as podman's) to their network."""
     caps: dict[str, Any] = {}
     if request.port_mappings:
         caps["portMappings"] = [
@@ -445,9 +506,20 @@ def _capability_args(request: NetworkRequest, index: int) -> dict[str, Any]:
              "protocol": p.protocol, "hostIP": p.host_ip}
             for p in request.port_mappings
         ]
-    if request.static_ip:
-        caps["ips"] = [request.static_ip]
+    ips = _static_ips(request, network, first)
+    if ips:
+        caps["ips"] = ips
+    aliases = list(request.options_for(network).aliases)
+    caps["aliases"] = {network: aliases + [request.container_id[:12]]}
     return caps
+
+
+def _check_options(options: NetworkOptions) -> None:
+    """InvalidArgError for a static address or MAC address that is not one."""
+    for address in options.static_ips:
+        _check_ip(address)
+    if options.static_mac and not _MAC.fullmatch(options.static_mac):
+        raise InvalidArgError(f"invalid MAC address {options.static_mac!r}")
 
 
 def _check_ip(address: str) -> None:

@@ -30,7 +30,7 @@ from pypod_core.errors import (
     VolumeExistsError,
     VolumeInUseError,
 )
-from pypod_core.model import ContainerRecord, ContainerState, PodRecord, PodState
+from pypod_core.model import ContainerRecord, ContainerState, NetworkOptions, PodRecord, PodState
 from pypod_core.plugin.state import DBConfig, State, check_db_config
 from pypod_core.serialize import from_dict, to_dict
 
@@ -256,6 +256,14 @@ class MemoryState(State):
         self._ctrs[ctr_id] = ContainerRecord(config, record.state)
         self._names.pop(record.config.name, None)
         self._names[new_name] = ctr_id
+
+    def save_container_networks(self, ctr_id: str, networks: tuple[str, ...],
+                                options: tuple[NetworkOptions, ...],
+                                state: ContainerState) -> None:
+        record = self._get(self._ctrs, ctr_id, NoSuchCtrError, "container")
+        config = attrs.evolve(record.config, networks=tuple(networks),
+                              networks_explicit=True, network_options=tuple(options))
+        self._ctrs[ctr_id] = ContainerRecord(config, _copy(state))
 
     def container_state(self, ctr_id: str) -> ContainerState:
         return self._get(self._ctrs, ctr_id, NoSuchCtrError, "container").state

@@ -35,6 +35,7 @@ from pypod_core.model import (
     ContainerConfig,
     ContainerRecord,
     ContainerState,
+    NetworkOptions,
     PodConfig,
     PodRecord,
     PodState,
@@ -359,6 +360,20 @@ class SQLiteState(State):
             config = attrs.evolve(record.config, name=new_name)
             self._db.execute("UPDATE ContainerConfig SET Name = ?, JSON = ? WHERE ID = ?",
                              (new_name, to_json(config), ctr_id))
+
+    def save_container_networks(self, ctr_id: str, networks: tuple[str, ...],
+                                options: tuple[NetworkOptions, ...],
+                                state: ContainerState) -> None:
+        self._db.check_open()
+        with self._db.transaction():
+            record = self._ctr(self._ctr_row(ctr_id))
+            config = attrs.evolve(record.config, networks=tuple(networks),
+                                  networks_explicit=True, network_options=tuple(options))
+            self._db.execute("UPDATE ContainerConfig SET JSON = ? WHERE ID = ?",
+                             (to_json(config), ctr_id))
+            self._db.execute(
+                "UPDATE ContainerState SET State = ?, ExitCode = ?, JSON = ? WHERE ID = ?",
+                (state.state.value, state.exit_code, to_json(state), ctr_id))
 
     def container_state(self, ctr_id: str) -> ContainerState:
         return self._ctr(self._ctr_row(ctr_id)).state

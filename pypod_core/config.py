@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from pypod_core import containers_conf
 from pypod_core.config_values import check_depth, check_values
 from pypod_core.errors import ConfigError
 
@@ -116,11 +117,25 @@ class RuntimeConfig:
     cni_plugin_dir: list[str] = attrs.field(
         factory=lambda: ["/usr/lib/cni", "/usr/libexec/cni", "/usr/local/lib/cni", "/opt/cni/bin"]
     )
-    cni_default_network: str = "pypod"
+    #: podman's name for its default network (scripts name it); its bridge and subnet
+    #: stay pypod's own (``[plugins.net_cni]``), apart from a podman's on the same host.
+    cni_default_network: str = "podman"
     #: A container's network when none is asked for (containers.conf's ``netns``):
     #: "bridge" (the default network, podman's rootful default), "none" or "host".
     netns: str = "bridge"
     enable_port_reservation: bool = True
+    #: containers.conf's DNS defaults of every container: nameservers replacing the
+    #: host's (``--dns`` comes after them), search domains and resolver options (each
+    #: before the container's own ``--dns-search``/``--dns-option``).
+    dns_servers: list[str] = attrs.field(factory=list)
+    dns_searches: list[str] = attrs.field(factory=list)
+    dns_options: list[str] = attrs.field(factory=list)
+    #: The hosts file whose entries a container's /etc/hosts starts from: "" the host's
+    #: /etc/hosts, "none" no file.
+    base_hosts_file: str = ""
+    #: The address of ``host.containers.internal`` in containers' /etc/hosts; "" the
+    #: bridge's gateway (else the host's first address).
+    host_containers_internal_ip: str = ""
     # Pods: the infra container's root filesystem (a name: pypod builds it under
     # graph_root/infra; an absolute path: a directory of your own) and its process.
     infra_image: str = "pypod-infra"
@@ -361,6 +376,9 @@ def load_config(
     """
     rootless = is_rootless() if rootless is None else rootless
     merged = _public_dict(default_config(rootless))
+    # podman's containers.conf, beneath pypod's own file (types checked as it is read).
+    podman_keys, podman_origins = containers_conf.load(rootless)
+    merged.update(podman_keys)
     explicit: set[str] = set()
     source = path or os.environ.get("PYPOD_CONF") or config_file_for(rootless)
     data: dict[str, Any] = {}
@@ -393,7 +411,8 @@ def load_config(
     _derive_paths(config)
     given = options or {}
     check_values(config, lambda key: "options" if key in given
-                 else source if source and key in explicit else "defaults")
+                 else source if source and key in explicit
+                 else podman_origins.get(key, "defaults"))
     return config
 
 

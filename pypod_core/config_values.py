@@ -70,6 +70,31 @@ def _each(check: Callable[[Any], str | None]) -> Callable[[list[Any]], str | Non
     return check_all
 
 
+def _ip(value: str) -> str | None:
+    """A problem unless ``value`` is an IPv4 or IPv6 address."""
+    import ipaddress  # lazy: only DNS or hosts addresses in a config (~1 ms)
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return f"{value!r} is not an IP address"
+    return None
+
+
+def _optional_ip(value: str) -> str | None:
+    return _ip(value) if value else None
+
+
+def _word(value: str) -> str | None:
+    if not value or any(c.isspace() for c in value):
+        return f"{value!r} is not one word"
+    return None
+
+
+def _hosts_file(value: str) -> str | None:
+    return None if value in ("", "none") else _absolute(value)
+
+
 def _one_of(*choices: str) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         if value not in choices:
@@ -150,6 +175,11 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "cni_plugin_dir": _each(_absolute),
     "cni_default_network": _name,
     "netns": _one_of(*NETNS_MODES),
+    "dns_servers": _each(_ip),
+    "dns_searches": _each(_word),
+    "dns_options": _each(_word),
+    "base_hosts_file": _hosts_file,
+    "host_containers_internal_ip": _optional_ip,
     "infra_image": _infra_image,
     "infra_command": _command,
     "registries_conf": _absolute,

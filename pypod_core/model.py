@@ -163,7 +163,8 @@ class ContainerConfig:
     terminal: bool = False
     #: ``-i``: the container's stdin stays open for attached clients to write to.
     stdin: bool = False
-    #: "none" (loopback only), "host", or "bridge" (the networks in ``networks``).
+    #: "none" (loopback only), "host", "bridge" (the networks in ``networks``) or
+    #: "slirp4netns" (user-mode networking, its options in ``slirp_options``).
     network_mode: str = "none"
     networks: tuple[str, ...] = ()
     #: True once ``network connect``/``disconnect`` changed ``networks``: it is then the
@@ -173,6 +174,8 @@ class ContainerConfig:
     network_options: tuple[NetworkOptions, ...] = ()
     static_ip: str = ""
     port_mappings: tuple[PortMapping, ...] = ()
+    #: ``--network slirp4netns:KEY=VALUE,...``: the options, as given.
+    slirp_options: tuple[str, ...] = ()
     #: ``--dns``: nameservers replacing the host's in the container's resolv.conf.
     dns_servers: tuple[str, ...] = ()
     #: ``--dns-search``: search domains (``.`` for none); ``--dns-option``: options.

@@ -38,8 +38,8 @@ def test_connect_and_disconnect_a_running_container(pypod, rootfs, tmp_path) -> 
     cid = pypod("run", "-d", "-p", f"{port}:80", "-v", f"{www}:/www:ro", "--rootfs", rootfs,
                 "httpd", "-f", "-p", "80", "-h", "/www").stdout.strip()
     try:
-        first = pypod("inspect", cid, "--format", IP % "pypod").stdout.strip()
-        aliases = '{{(index .NetworkSettings.Networks "pypod").Aliases}}'
+        first = pypod("inspect", cid, "--format", IP % "podman").stdout.strip()
+        aliases = '{{(index .NetworkSettings.Networks "podman").Aliases}}'
         assert pypod("inspect", cid, "--format", aliases).stdout == f"[{cid[:12]}]\n"
 
         connected = pypod("network", "connect", "--alias", "web,www", "second", cid)
@@ -51,7 +51,7 @@ def test_connect_and_disconnect_a_running_container(pypod, rootfs, tmp_path) -> 
         hosts = pypod("exec", cid, "cat", "/etc/hosts").stdout
         assert first in hosts and second in hosts
 
-        assert pypod("network", "disconnect", "-f", "pypod", cid).stdout == ""
+        assert pypod("network", "disconnect", "-f", "podman", cid).stdout == ""
         assert fetch(f"http://127.0.0.1:{port}/") == "still here\n"
         assert first not in pypod("exec", cid, "cat", "/etc/hosts").stdout
         networks = "{{range .NetworkSettings.Networks}}{{.NetworkID}} {{end}}"
@@ -64,22 +64,22 @@ def test_connect_and_disconnect_a_running_container(pypod, rootfs, tmp_path) -> 
 def test_bad_connect_requests_are_one_line_errors(pypod, rootfs) -> None:
     cid = pypod("create", "--network", "bridge", "--rootfs", rootfs, "true").stdout.strip()
     for args, message in [
-        (("connect", "--ip", "10.1.2", "pypod", cid),
+        (("connect", "--ip", "10.1.2", "podman", cid),
          'Error: invalid argument "10.1.2" for "--ip" flag: invalid string being converted '
          "to IP address: 10.1.2\n"),
-        (("connect", "--mac-address", "zz", "pypod", cid),
+        (("connect", "--mac-address", "zz", "podman", cid),
          "Error: address zz: invalid MAC address\n"),
         (("connect", "nope", cid),
          "Error: unable to find network with name or ID nope: network not found\n"),
-        (("connect", "pypod", "no-such-ctr"), None),
-        (("disconnect", "pypod"), None),
+        (("connect", "podman", "no-such-ctr"), None),
+        (("disconnect", "podman"), None),
     ]:
         result = pypod("network", *args, code=125)
         assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
         if message:
             assert result.stderr == message
     loner = pypod("create", "--network", "none", "--rootfs", rootfs, "true").stdout.strip()
-    result = pypod("network", "connect", "pypod", loner, code=125)
+    result = pypod("network", "connect", "podman", loner, code=125)
     assert result.stderr == 'Error: "none" is not supported: invalid network mode\n'
-    result = pypod("network", "disconnect", "pypod", cid)  # a created one: its record only
+    result = pypod("network", "disconnect", "podman", cid)  # a created one: its record only
     assert pypod("inspect", cid, "--format", "{{.NetworkSettings.Networks}}").stdout == "map[]\n"

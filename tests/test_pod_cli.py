@@ -121,3 +121,25 @@ def test_pod_ps_leaves_out_a_pod_removed_while_it_lists(make_runtime: Callable[.
     listed = rt.pods()
     rt.remove_pod(gone)
     assert [entry["Name"] for entry, _ in _ps_pairs(listed)] == [kept.name]
+
+
+def test_rmi_of_podmans_pause_image_name_removes_the_infra_rootfs(
+        pypod: Pypod, cli_config: str, tmp_path: Path) -> None:
+    # Scripts remove podman's locally built pause image by the name `version` gives.
+    name = "localhost/podman-pause:" + ok(pypod(
+        "version", "--format", "{{.Server.Version}}-{{.Server.Built}}")).strip()
+    assert name.split(":")[1][0].isdigit() and "-" in name
+    assert pypod("rmi", name).returncode == 1  # nothing built yet: not known
+    pod = ok(pypod("pod", "create", "--network", "none", "--name", "p")).strip()
+    ok(pypod("pod", "start", "p"))
+    infra_dir = tmp_path / "root" / "infra" / "pypod-infra"
+    assert infra_dir.is_dir()
+    busy = pypod("rmi", name)
+    assert busy.returncode == 2 and "image is in use by a container" in busy.stderr
+    assert infra_dir.is_dir()
+    assert ok(pypod("pod", "rm", "-f", "-t", "0", "p")).strip() == pod
+    assert ok(pypod("rmi", name)) == f"Untagged: {name}\n"
+    assert not infra_dir.exists()
+    ok(pypod("pod", "create", "--network", "none", "--name", "again"))  # built anew
+    ok(pypod("pod", "start", "again"))
+    assert infra_dir.is_dir()

@@ -40,7 +40,7 @@ def test_exists(cli_flags: list[str], rootfs: str) -> None:
 
 def test_network_exists(net_config: str) -> None:
     codes = [run_pypod("--config", net_config, "network", "exists", name).returncode
-             for name in ("pypod", "nowhere")]
+             for name in ("podman", "nowhere")]
     assert codes == [0, 1]
 
 

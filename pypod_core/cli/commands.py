@@ -127,6 +127,7 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "prune": Command(_NETWORKS, "remove every network no container uses"),
         "connect": Command(_NETWORKS, "add a container to a network"),
         "disconnect": Command(_NETWORKS, "remove a container from a network"),
+        "reload": Command(_NETWORKS, "make containers' firewall and port rules again"),
     },
     "pod": {
         "create": Command(_PODS, "create a pod"),

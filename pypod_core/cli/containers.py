@@ -207,6 +207,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         "read_only": args.read_only, "privileged": args.privileged,
         "auto_remove": args.rm or getattr(args, "rmi", False),
         "network_mode": mode, "networks": networks,
+        "slirp_options": opt.slirp_options(args.network),
         "static_ip": args.ip, "port_mappings": ports,
         "terminal": args.tty, "stdin": args.interactive,
         **opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,

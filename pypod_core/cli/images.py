@@ -291,16 +291,21 @@ def cmd_rmi(args: argparse.Namespace, ctx: CLIContext) -> int:
     runtime = ctx.runtime
     errors: list[PypodError] = []
     refs = [image.id for image in runtime.images()] if args.all else []
+    untagged: list[str] = []
     for ref in args.images:
         try:
             runtime.get_image(ref)
             refs.append(ref)
         except NoSuchImageError as exc:
-            if not (args.ignore or args.force):
+            handled = _remove_pause_image(ctx, ref)
+            if isinstance(handled, PypodError):
+                errors.append(handled)
+            elif handled:
+                untagged.append(ref)
+            elif not (args.ignore or args.force):
                 errors.append(exc)
         except PypodError as exc:
             errors.append(exc)
-    untagged: list[str] = []
     deleted: list[str] = []
     for ref in refs:
         try:
@@ -319,6 +324,20 @@ def cmd_rmi(args: argparse.Namespace, ctx: CLIContext) -> int:
         ctx.out(f"Deleted: {image_id}")
     _report_errors([str(exc) for exc in errors])
     return _rmi_exit_code(errors)
+
+
+def _remove_pause_image(ctx: CLIContext, ref: str) -> bool | PypodError:
+    """If ``ref`` is podman's name of the pause image and pypod's infra root filesystem
+    (built in its place) is there: True once it is removed, or the error why it is not
+    (in use); False otherwise (not that name, or nothing built)."""
+    from pypod_core.engine import infra  # lazy: only rmi of a name not in the store
+
+    if ref != infra.pause_image_name():
+        return False
+    try:
+        return infra.remove_pause_rootfs(ctx.runtime)
+    except PypodError as exc:
+        return exc
 
 
 def _add_rmi(sub: Any, word: str = "rmi", group: str | None = None) -> None:

@@ -254,6 +254,46 @@ def _add_disconnect(group: Any) -> None:
     p.set_defaults(func=cmd_disconnect)
 
 
+def cmd_reload(args: argparse.Namespace, ctx: CLIContext) -> int:
+    """``pypod network reload [--all] CONTAINER...``: each running bridged container's
+    firewall and port rules made again (after a firewall reload or an iptables flush);
+    prints each container's id, as podman.  ``--all``: every running container on a
+    bridge network.  Errors are reported per container (exit 125)."""
+    from pypod_core.engine.networking import reload_network  # lazy: only network reload
+    from pypod_core.model import ContainerStatus  # lazy: only network reload
+
+    if args.all and args.containers:
+        raise InvalidArgError("--all and container names cannot be given together")
+    if not args.all and not args.containers:
+        raise InvalidArgError("network reload: name at least one container, or --all")
+    runtime = ctx.runtime
+    if args.all:
+        ctrs = [c for c in runtime.containers() if c.config.network_mode == "bridge"
+                and c.state.state == ContainerStatus.RUNNING]
+    else:
+        ctrs = [runtime.lookup_container(name) for name in args.containers]
+    errors = []
+    for ctr in ctrs:
+        try:
+            with ctr.locked():  # synced: a container that exited meanwhile is refused
+                reload_network(runtime, ctr)
+        except PypodError as exc:
+            errors.append(f"{ctr.config.name}: {exc}")
+            continue
+        ctx.out(ctr.config.id)
+    for message in errors:
+        print(f"Error: {message}", file=sys.stderr)
+    return 125 if errors else 0
+
+
+def _add_reload(group: Any) -> None:
+    p = group.add_parser("reload", help=summary("reload", "network"))
+    p.add_argument("-a", "--all", action="store_true",
+                   help="every running container on a bridge network")
+    p.add_argument("containers", nargs="*", metavar="CONTAINER")
+    p.set_defaults(func=cmd_reload)
+
+
 def register(sub: Any, groups: dict[str, Any], want: Wanted) -> None:
     """Add the ``pypod network`` commands the command line needs (the table in
     :mod:`pypod_core.cli.commands`); each command's parser is made by the

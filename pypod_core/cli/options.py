@@ -161,17 +161,29 @@ def parse_publish(spec: str) -> list[PortMapping]:
 
 def parse_network(value: str | None) -> tuple[str, tuple[str, ...]]:
     """``--network``: (network mode, networks). ``none``, ``host``, ``bridge`` (the
-    default network), or a comma-separated list of network names."""
+    default network), ``slirp4netns[:OPTIONS]``, or a comma-separated list of network
+    names."""
     if value in (None, "", "none"):
         return "none", ()
     if value == "host":
         return "host", ()
     if value in ("bridge", "default"):
         return "bridge", ()
+    if value == "slirp4netns" or value.startswith("slirp4netns:"):
+        return "slirp4netns", ()  # its options: slirp_options()
     names = tuple(n for n in value.split(",") if n)
     if not names or any(n in ("none", "host") for n in names):
         raise InvalidArgError(f"invalid --network {value!r}: none and host cannot be combined")
     return "bridge", names
+
+
+def slirp_options(value: str | None) -> tuple[str, ...]:
+    """The options of ``--network slirp4netns:KEY=VALUE,...`` (checked), else ()."""
+    if not value or not value.startswith("slirp4netns:"):
+        return ()
+    from pypod_core.engine import slirp  # lazy: only slirp4netns (~1 ms)
+
+    return slirp.parse_options(value.partition(":")[2])
 
 
 def _comma_list(values: Iterable[str]) -> list[str]:

@@ -48,6 +48,9 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
         DEFAULT_SHARE if infra else ())
     ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
     mode, networks = (None, ()) if args.network is None else opt.parse_network(args.network)
+    if opt.slirp_options(args.network):
+        raise InvalidArgError("pod create --network slirp4netns:OPTIONS: options are not "
+                              "supported for pods by pypod (use --network slirp4netns)")
     etc = opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,
                          args.no_hosts)
     if args.name is not None and args.pod_name is not None:

@@ -138,14 +138,13 @@ def version_info() -> dict[str, Any]:
     """``podman version``'s Client fields, for pypod: its version, the podman API it
     follows, the Python it runs on (in podman's ``GoVersion`` key, which scripts read)
     and when it was installed (``Built``: its package's time)."""
-    import os
     import platform
     import time
 
-    import pypod_core
+    from pypod_core.engine.infra import build_time
     from pypod_core.plugin.entrypoints import version
 
-    built = int(os.stat(pypod_core.__file__).st_mtime)
+    built = build_time()
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     return {"APIVersion": PODMAN_API_VERSION, "Version": version("pypod"),
             "GoVersion": f"python{platform.python_version()}", "GitCommit": "",
@@ -161,7 +160,9 @@ def cmd_version(args: argparse.Namespace, ctx: CLIContext) -> int:
     if args.format.strip() == "json":
         ctx.out(json.dumps({"Client": client}, indent=2))
     elif template is not None:
-        ctx.out(template.render({"Client": client}))
+        # A local podman's template sees the one engine as both Client and Server
+        # (scripts read {{.Server.Version}}); its JSON has the Client alone.
+        ctx.out(template.render({"Client": client, "Server": client}))
     else:
         ctx.out("Client:       pypod")
         for label, key in (("Version", "Version"), ("API Version", "APIVersion"),

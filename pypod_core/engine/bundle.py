@@ -23,6 +23,7 @@ from pypod_core.errors import InvalidArgError
 from pypod_core.plugin.oci import ExecSpec
 
 if TYPE_CHECKING:
+    from pypod_core.config import RuntimeConfig
     from pypod_core.engine.container import Container
     from pypod_core.model import ContainerConfig
 
@@ -402,19 +403,21 @@ def build_spec(
     return spec
 
 
-def write_etc_files(config: ContainerConfig, run_dir: str) -> list[tuple[str, str]]:
+def write_etc_files(config: ContainerConfig, run_dir: str,
+                    defaults: RuntimeConfig | None = None) -> list[tuple[str, str]]:
     """Write the container's ``/etc/hostname``, ``/etc/hosts``, ``/etc/resolv.conf``
     and ``/run/.containerenv`` in its run dir; return (host file, container path) pairs
     to bind-mount.  Every container has files of its own (or those of the container
     whose network namespace it joins): never the host's
-    (:mod:`pypod_core.engine.etc_files`, :mod:`pypod_core.engine.containerenv`)."""
+    (:mod:`pypod_core.engine.etc_files`, :mod:`pypod_core.engine.containerenv`).
+    ``defaults``: the runtime's config (containers.conf's DNS and hosts keys)."""
     from pypod_core.engine import containerenv  # lazy: exec needs neither
     from pypod_core.engine.etc_files import write_files
 
     hostname_file = os.path.join(run_dir, "hostname")
     with open(hostname_file, "w") as f:
         f.write(hostname_of(config) + "\n")
-    return [(hostname_file, "/etc/hostname"), *write_files(config, run_dir),
+    return [(hostname_file, "/etc/hostname"), *write_files(config, run_dir, defaults=defaults),
             containerenv.write(config, run_dir)]
 
 
@@ -435,7 +438,7 @@ def write_bundle(ctr: Container, netns_path: str = "",
     systemd = ctr.runtime.config.cgroup_manager == "systemd"
     spec = build_spec(config, user=user, netns_path=netns_path,
                       shared_namespaces=shared_namespaces,
-                      etc_files=write_etc_files(config, ctr.run_dir),
+                      etc_files=write_etc_files(config, ctr.run_dir, ctr.runtime.config),
                       cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "",
                       volume_mounts=volume_mounts, root=root,
                       console_size=getattr(ctr, "console_size", None))

@@ -38,6 +38,7 @@ from pypod_core.engine.names import hostname_of
 from pypod_core.errors import InvalidArgError
 
 if TYPE_CHECKING:
+    from pypod_core.config import RuntimeConfig
     from pypod_core.engine.container import Container
     from pypod_core.model import ContainerConfig
 
@@ -55,6 +56,8 @@ HOST_CONTAINERS_INTERNAL = "host.containers.internal"
 LIST_FIELDS = ("dns_servers", "dns_search", "dns_options", "extra_hosts")
 BOOL_FIELDS = ("no_resolv_conf", "no_hosts")
 DNS_FIELDS = ("dns_servers", "dns_search", "dns_options")
+#: The network modes that reach a network (and so get a resolv.conf).
+WITH_NETWORK = ("host", "bridge", "slirp4netns")
 
 #: podman's rule for a search domain (cmd/podman/parse), without its ``:?`` typos.
 _DOMAIN = re.compile(r"^((?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
@@ -363,10 +366,12 @@ def _write_in_place(path: str, text: str | None) -> None:
 
 
 def write_files(config: ContainerConfig, run_dir: str,
-                network_status: Mapping[str, Mapping[str, Any]] | None = None
-                ) -> list[tuple[str, str]]:
+                network_status: Mapping[str, Mapping[str, Any]] | None = None,
+                defaults: RuntimeConfig | None = None) -> list[tuple[str, str]]:
     """Write the container's ``hosts`` and ``resolv.conf`` in ``run_dir`` (see the
     module's docstring); return the (host file, container path) pairs to bind-mount.
+    ``defaults`` is the runtime's config: its ``dns_*``, ``base_hosts_file`` and
+    ``host_containers_internal_ip`` (containers.conf's keys) apply to every container.
 
     A bridged container's files are made empty until its networks are attached: they
     are written with its ``network_status`` then (:func:`complete_network_files`), as
@@ -378,7 +383,8 @@ def write_files(config: ContainerConfig, run_dir: str,
     status = network_status or {}
     text = {"/etc/hosts": _hosts_text, "/etc/resolv.conf": _resolv_text}
     for ctr_path, host_file in files.items():
-        _write_in_place(host_file, None if pending else text[ctr_path](config, status))
+        _write_in_place(host_file,
+                        None if pending else text[ctr_path](config, status, defaults))
     return [(host_file, ctr_path) for ctr_path, host_file in files.items()]
 
 
@@ -392,33 +398,56 @@ def managed_files(config: ContainerConfig, run_dir: str) -> dict[str, str]:
     files = {}
     if not config.no_hosts:
         files["/etc/hosts"] = os.path.join(base, "hosts")
-    if not config.no_resolv_conf and (joined or config.network_mode in ("host", "bridge")):
+    if not config.no_resolv_conf and (joined or config.network_mode in WITH_NETWORK):
         files["/etc/resolv.conf"] = os.path.join(base, "resolv.conf")
     return files
 
 
-def _hosts_text(config: ContainerConfig, status: Mapping[str, Mapping[str, Any]]) -> str:
+def _hosts_text(config: ContainerConfig, status: Mapping[str, Mapping[str, Any]],
+                defaults: RuntimeConfig | None) -> str:
     names = [hostname_of(config), config.name]
     own: list[Entry] = []
     if config.network_mode == "bridge":
         own = [(ip, names) for ip in _addresses(status)]
         host_ip = _bridge_gateway(status) or host_address()
+    elif config.network_mode == "slirp4netns":
+        # slirp's gateway is the host only through user-mode NAT: podman names the
+        # host's own address instead.
+        own = [(_slirp().addresses(config).ip, names)]
+        host_ip = host_address()
     else:
         host_ip = host_address()
         if config.network_mode == "none":
             own = [("127.0.0.1", names)]
-    return hosts_file(_read(HOST_HOSTS), extra_hosts=config.extra_hosts, own=own,
-                      host_ip=host_ip)
+    base = defaults.base_hosts_file if defaults else ""
+    if defaults and defaults.host_containers_internal_ip:
+        host_ip = defaults.host_containers_internal_ip
+    base_text = "" if base == "none" else _read(base or HOST_HOSTS)
+    return hosts_file(base_text, extra_hosts=config.extra_hosts, own=own, host_ip=host_ip)
 
 
-def _resolv_text(config: ContainerConfig, status: Mapping[str, Mapping[str, Any]]) -> str:
+def _resolv_text(config: ContainerConfig, status: Mapping[str, Mapping[str, Any]],
+                 defaults: RuntimeConfig | None) -> str:
     own_netns = config.network_mode != "host"
+    # containers.conf's DNS keys come first, the container's own flags after (podman's
+    # order); together they replace what the networks and the host would give.
+    servers, search, options = (list(getattr(defaults, key, ())) for key in
+                                ("dns_servers", "dns_searches", "dns_options"))
     return resolv_conf(host_resolv_text(own_netns), own_netns=own_netns,
                        ipv6=any(":" in ip for ip in _addresses(status)),
-                       servers=config.dns_servers, search=config.dns_search,
-                       options=config.dns_options,
-                       network_servers=_network_dns(status, "nameservers"),
+                       servers=[*servers, *config.dns_servers],
+                       search=[*search, *config.dns_search],
+                       options=[*options, *config.dns_options],
+                       network_servers=_network_dns(status, "nameservers") or (
+                           [_slirp().addresses(config).dns]
+                           if config.network_mode == "slirp4netns" else []),
                        network_search=_network_dns(status, "search"))
+
+
+def _slirp() -> Any:
+    from pypod_core.engine import slirp  # lazy: only slirp4netns containers (~1 ms)
+
+    return slirp
 
 
 def _join_files(config: ContainerConfig, files: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -483,7 +512,7 @@ def complete_network_files(ctr: Container) -> None:
     config = ctr.config
     if config.network_mode != "bridge" or config.shared_namespaces.get("net"):
         return
-    write_files(config, ctr.run_dir, ctr.state.network_status)
+    write_files(config, ctr.run_dir, ctr.state.network_status, ctr.runtime.config)
 
 
 def _own_file(ctr: Container, ctr_path: str) -> str:
@@ -534,7 +563,8 @@ def remove_network(ctr: Container, result: Mapping[str, Any]) -> None:
 def _renew_resolv_conf(ctr: Container, result: Mapping[str, Any]) -> None:
     resolv = _own_file(ctr, "/etc/resolv.conf")
     if resolv and (result.get("dns") or {}).get("nameservers"):
-        _write_in_place(resolv, _resolv_text(ctr.config, ctr.state.network_status))
+        _write_in_place(resolv, _resolv_text(ctr.config, ctr.state.network_status,
+                                              ctr.runtime.config))
 
 
 def managed_paths(ctr: Container) -> dict[str, str]:

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.errors import ConfigError, InvalidArgError
+from pypod_core.errors import ConfigError, ImageInUseError, InvalidArgError
 from pypod_core.host.rootfs import make_busybox_rootfs
 
 if TYPE_CHECKING:
@@ -94,3 +94,43 @@ def infra_source(runtime: Any, image: str, command: list[str] | None) -> dict[st
                               "(pull it first) and not a directory")
     rootfs = infra_rootfs(config, image)
     return {"rootfs": rootfs, "command": command or config.infra_command}
+
+
+# -- podman's name for it ----------------------------------------------------------------
+
+#: podman names the pause image it builds locally ``localhost/podman-pause:VERSION-BUILT``
+#: (its ``version``'s Version and Built); scripts remove it by that name.
+PAUSE_IMAGE_REPO = "localhost/podman-pause"
+
+
+def build_time() -> int:
+    """When pypod was installed (its package's time): ``version``'s ``Built``."""
+    import pypod_core  # lazy: loaded already; only its file's time is read (~0 ms)
+
+    return int(os.stat(pypod_core.__file__).st_mtime)
+
+
+def pause_image_name() -> str:
+    """pypod's infra root filesystem under podman's name for its pause image."""
+    from pypod_core.plugin.entrypoints import version  # lazy: only rmi and version (~1 ms)
+
+    return f"{PAUSE_IMAGE_REPO}:{version('pypod') or 'unknown'}-{build_time()}"
+
+
+def remove_pause_rootfs(runtime: Any) -> bool:
+    """``rmi`` of :func:`pause_image_name`: delete pypod's built infra root filesystem
+    (the next pod builds it again), as podman's rmi of its pause image.  False if it was
+    not built; ImageInUseError naming an infra container that runs from it."""
+    config: RuntimeConfig = runtime.config
+    if os.path.isabs(config.infra_image):
+        return False  # a directory of the user's own: never pypod's to delete
+    target = os.path.join(config.graph_root, "infra", config.infra_image)
+    if not os.path.isdir(target):
+        return False
+    for ctr in runtime.containers():
+        if ctr.config.is_infra and ctr.config.rootfs == target:
+            raise ImageInUseError(
+                f"image used by {ctr.config.id}: image is in use by a container: remove "
+                f"pod {ctr.config.pod} first")
+    shutil.rmtree(target)
+    return True

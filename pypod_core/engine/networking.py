@@ -4,7 +4,8 @@ The container lifecycle calls :func:`setup_network` before a container is create
 the OCI runtime and :func:`teardown_network` when it stops, exits, is removed, and at the
 reboot refresh.  Network modes: ``none`` (the OCI runtime makes a namespace with loopback
 only), ``host`` (no namespace of its own), ``bridge`` (the networks of the runtime's
-network backend, in a namespace pypod makes under ``<tmp_dir>/netns``).
+network backend, in a namespace pypod makes under ``<tmp_dir>/netns``), ``slirp4netns``
+(such a namespace with slirp4netns attached: :mod:`pypod_core.engine.slirp`).
 
 Setup order: reserve the published host ports, make the namespace, then, while the OCI
 runtime creates the container, attach the namespace to the networks (the backend) and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.engine import slirp
 from pypod_core.errors import CtrInUseError, NetworkError, PortInUseError, PypodError
 from pypod_core.host import netns, portreserve
 from pypod_core.host.background import Background
@@ -48,6 +50,8 @@ def setup_network(runtime: Runtime, ctr: Container) -> Background | None:
     container starts: it records ``network_status``, or raises the attachment's error,
     after which the caller undoes the setup with :func:`teardown_network` (as after any
     failure of its own).  A failure here, before the attachment, is undone here."""
+    if ctr.config.network_mode == slirp.MODE:
+        return _setup_slirp(runtime, ctr)
     if ctr.config.network_mode != "bridge":
         return None
     if not runtime.network:
@@ -62,6 +66,20 @@ def setup_network(runtime: Runtime, ctr: Container) -> Background | None:
         teardown_network(runtime, ctr)
         raise
     return Background(_attach, runtime, ctr)
+
+
+def _setup_slirp(runtime: Runtime, ctr: Container) -> Background:
+    """A namespace of the container's own, and slirp4netns attached to it on a thread
+    of its own (the same contract as a bridged attachment).  slirp binds the published
+    ports itself, so pypod holds none of them."""
+    try:
+        path = os.path.join(netns_dir(runtime), ctr.config.id)
+        netns.remove_netns(path)  # a leftover of a crash: this container does not run
+        ctr.state.netns_path = netns.create_netns(netns_dir(runtime), ctr.config.id)
+    except BaseException:
+        teardown_network(runtime, ctr)
+        raise
+    return Background(slirp.start, runtime, ctr)
 
 
 def _attach(runtime: Runtime, ctr: Container) -> None:
@@ -136,6 +154,8 @@ def teardown_network(runtime: Runtime, ctr: Container) -> None:
         firewall = Background(_delete_rules, runtime, ctr.config.name, results)
     # The namespace goes before the backend's DEL: the kernel then deletes its interfaces
     # in the background, where deleting a veth inside a live namespace waits ~30 ms.
+    if ctr.config.network_mode == slirp.MODE:
+        _try(f"stop slirp4netns of {ctr.config.name}", slirp.stop, runtime, ctr.config.id)
     paths = {state.netns_path, os.path.join(netns_dir(runtime), ctr.config.id)}
     for path in sorted(p for p in paths if p):
         _try(f"remove network namespace {path}", netns.remove_netns, path)
@@ -148,6 +168,23 @@ def teardown_network(runtime: Runtime, ctr: Container) -> None:
     state.netns_path = ""
     state.network_status = {}
     state.reserved_ports = ()
+
+
+def reload_network(runtime: Runtime, ctr: Container) -> None:
+    """``network reload``: make the running container's firewall rules and the network
+    backend's rules outside its namespace (published ports) again, where a firewall
+    reload or an iptables flush removed them; its addresses and MAC addresses stay.
+    NetworkError for a container that is not running on bridge networks."""
+    if ctr.config.network_mode != "bridge" or not ctr.state.network_status:
+        raise NetworkError(f"container {ctr.config.name} is not running on a bridge "
+                           "network: nothing to reload")
+    network_of(runtime).reload(NetworkRequest.for_container(ctr))
+    if runtime.firewall:
+        subnets = _masqueraded_subnets(runtime, ctr)
+        if subnets:
+            firewall_of(runtime).masquerade(subnets)
+        for result in ctr.state.network_status.values():
+            firewall_of(runtime).add(result)
 
 
 def _delete_rules(runtime: Runtime, name: str, results: list[dict[str, Any]]) -> None:

@@ -154,8 +154,9 @@ class PodOps(RuntimeHalf):
                                   "--add-host and --no-hosts need the infra container")
         mode = network_mode or ("bridge" if ports or networks
                                  else self._runtime.default_network_mode() if infra else "none")
-        if mode not in ("none", "host", "bridge"):
-            raise InvalidArgError(f"invalid network mode {mode!r}: none, host or bridge")
+        if mode not in ("none", "host", "bridge", "slirp4netns"):
+            raise InvalidArgError(f"invalid network mode {mode!r}: none, host, bridge or "
+                                  "slirp4netns")
         if (ports or networks) and mode != "bridge":
             raise InvalidArgError(f"published ports and networks need a bridge network; "
                                   f"the pod's network mode is {mode}")

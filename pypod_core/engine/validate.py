@@ -36,7 +36,7 @@ MAX_SIGNAL: Final = 64
 #: The kernel's limit on a host name (sethostname(2)), less the NUL: 64 in utsname.
 MAX_HOSTNAME: Final = 64
 #: Network modes of a container or pod.
-NETWORK_MODES: Final = ("none", "host", "bridge")
+NETWORK_MODES: Final = ("none", "host", "bridge", "slirp4netns")
 #: Namespace kinds a container may join (``shared_namespaces``).
 NAMESPACE_KINDS: Final = ("pid", "ipc", "uts", "net", "mnt", "cgroup")
 #: Fields the runtime sets itself: ``create_container`` refuses them as keywords.
@@ -232,7 +232,8 @@ def check_network_names(mode: str, networks: Sequence[str]) -> None:
     """The network mode is known, and network names are names (no ``../``), each once,
     given only with mode ``bridge``."""
     if mode not in NETWORK_MODES:
-        raise InvalidArgError(f"invalid network mode {mode!r}: none, host or bridge")
+        raise InvalidArgError(f"invalid network mode {mode!r}: none, host, bridge or "
+                              "slirp4netns")
     for net in networks:
         if not NAME_PATTERN.match(net):
             raise InvalidArgError(f"invalid network name {net!r}: names must match "
@@ -292,9 +293,19 @@ def check_container(runtime: Any, c: ContainerConfig) -> None:
     if c.static_ip:
         check_ip(c.static_ip, "static IP address (--ip)")
     check_ports(c.port_mappings)
-    if (c.static_ip or c.port_mappings) and c.network_mode != "bridge":
-        raise InvalidArgError(f"a static IP address and published ports need network mode "
-                              f"bridge, not {c.network_mode}")
+    if c.static_ip and c.network_mode != "bridge":
+        raise InvalidArgError(f"a static IP address needs network mode bridge, not "
+                              f"{c.network_mode}")
+    if c.port_mappings and c.network_mode not in ("bridge", "slirp4netns"):
+        raise InvalidArgError(f"published ports need network mode bridge or slirp4netns, "
+                              f"not {c.network_mode}")
+    if c.slirp_options and c.network_mode != "slirp4netns":
+        raise InvalidArgError(f"slirp4netns options {','.join(c.slirp_options)} need network "
+                              f"mode slirp4netns, not {c.network_mode}")
+    if c.network_mode == "slirp4netns":
+        from pypod_core.engine import slirp  # lazy: only slirp4netns containers (~1 ms)
+
+        slirp.check_options(c.slirp_options)
     if c.network_mode == "bridge":
         check_networks_exist(runtime, c.networks, c.static_ip)
 

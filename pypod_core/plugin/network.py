@@ -159,6 +159,16 @@ class Network(ABC):
             f"the network backend {self.name!r} cannot disconnect a running container "
             "from a network (it was written before plugin contract 1.5)")
 
+    def reload(self, request: NetworkRequest) -> None:
+        """Make again what the attachment put outside the namespace (a flushed
+        firewall's rules, published ports' NAT rules), keeping its interfaces, addresses
+        and MAC addresses: ``network reload``.  Default: NetworkError (the backend
+        cannot)."""
+        from pypod_core.errors import NetworkError  # lazy: only a backend without reload
+
+        raise NetworkError(f"network backend {self.name!r} cannot reload a container's "
+                           "network")
+
     def remembered(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
         """The results of the container's attachments that the backend remembers (what
         :meth:`teardown` would detach), by network; the runtime deletes their firewall

@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 
 DEFAULT_FILE = "87-pypod-bridge.conflist"
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
+#: The name of the default network pypod wrote before it took podman's (``podman``):
+#: where no network has the configured default name, a store of that time still finds
+#: its default network (and its containers their network) under this one.
+LEGACY_DEFAULT = "pypod"
 SETTINGS = {"default_bridge": "pypod0", "default_subnet": "10.90.0.0/16",
             "subnet_pool": "10.91.0.0/16", "ipam_dir": "/run/pypod-ipam"}
 
@@ -94,7 +98,7 @@ class CNINetwork(Network):
     name = "cni"
 
     def __init__(self, *, config_dir: str, plugin_dirs: tuple[str, ...], cache_dir: str,
-                 default_name: str = "pypod",
+                 default_name: str = "podman",
                  default_bridge: str = SETTINGS["default_bridge"],
                  default_subnet: str = SETTINGS["default_subnet"],
                  subnet_pool: str = SETTINGS["subnet_pool"],
@@ -153,9 +157,10 @@ class CNINetwork(Network):
             f"unable to find network with name or ID {name}: network not found{hint}")
 
     def _default(self, lists: list[ConfList], broken: list[ConfigError]) -> ConfList:
-        for conf in lists:
-            if conf.name == self.default_name:
-                return conf
+        for wanted in (self.default_name, LEGACY_DEFAULT):
+            for conf in lists:
+                if conf.name == wanted:
+                    return conf
         if lists:
             return lists[0]
         if broken:
@@ -163,7 +168,8 @@ class CNINetwork(Network):
         raise NoSuchNetworkError(f"no CNI network config in {self.config_dir}")
 
     def default_network(self) -> str:
-        """``cni_default_network`` if such a network exists, else the first one."""
+        """``cni_default_network`` if such a network exists, else the one named
+        ``pypod`` (the default network of older pypod stores), else the first one."""
         return self._default(*self._load()).name
 
     def networks(self) -> list[NetworkInfo]:
@@ -237,7 +243,8 @@ class CNINetwork(Network):
         lists, broken = self._load()
         conf = self._lookup(name)
         if conf.name == self._default(lists, broken).name:
-            raise InvalidArgError(f"network {name!r} is the default network: it cannot be removed")
+            # podman's words, which scripts match
+            raise InvalidArgError(f"default network {name} cannot be removed")
         try:
             os.unlink(conf.path)
         except FileNotFoundError:
@@ -377,6 +384,29 @@ class CNINetwork(Network):
             self.cache.remove(entry)
         if first_error is not None:
             raise first_error
+
+    def reload(self, request: NetworkRequest) -> None:
+        """ADD again, with the cached result as ``prevResult``, every plugin of each
+        attachment's list after the first (``portmap``, ``firewall``, ``tuning``...,
+        whose rules live outside the namespace): they make what is missing.  The first
+        plugin (the interface and its IPAM lease) is left as it is, so the addresses and
+        MAC addresses stay."""
+        entries = self.cache.entries(request.container_id)
+        if not entries:
+            raise NetworkError(f"container {request.container_id[:12]} is attached to no network")
+        for entry in entries:
+            conf = conflist.parse(entry.config, f"cache of {entry.container_id}")
+            if entry.result is None or not is_netns(entry.netns):
+                raise NetworkError(f"network {conf.name!r}: container "
+                                   f"{entry.container_id[:12]} is not attached")
+            inv = self._invocation("ADD", entry, entry.netns)
+            chained = list(zip(conf.plugins, self._binaries(conf), strict=True))[1:]
+            for plugin, binary in chained:
+                config = _plugin_config(conf, plugin, entry.result, entry.capability_args)
+                try:
+                    exec_plugin(binary, config, inv)
+                except NetworkError as exc:
+                    raise NetworkError(f"network {conf.name!r}: {exc}") from None
 
     def remembered(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
         """The cached ADD results of the container, by network."""

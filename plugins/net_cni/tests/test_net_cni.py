@@ -37,7 +37,7 @@ def make_net(tmp_path: Path, net_settings: dict[str, str]) -> Iterator[Callable[
         options: dict[str, Any] = dict(
             config_dir=str(tmp_path / "cni"), plugin_dirs=CNI_DIRS,
             cache_dir=str(tmp_path / "cache"),
-            default_name="pypod", **net_settings)
+            default_name="podman", **net_settings)
         options.update(kwargs)
         return CNINetwork(**options)
 
@@ -107,7 +107,7 @@ def leases(data_dir: Path) -> list[str]:
 
 def test_fresh_host_gets_pypods_own_default_network(make_net, tmp_path, net_settings) -> None:
     net = make_net()
-    assert net.default_network() == "pypod"
+    assert net.default_network() == "podman"  # podman's name, pypod's bridge and subnet
     path = tmp_path / "cni" / "87-pypod-bridge.conflist"
     data = json.loads(path.read_text())
     bridge, portmap = data["plugins"]
@@ -119,7 +119,20 @@ def test_fresh_host_gets_pypods_own_default_network(make_net, tmp_path, net_sett
     assert not any(p["type"] == "firewall" for p in data["plugins"])
     # pypod's firewall masquerades the subnet, rather than the bridge plugin per container.
     assert bridge["ipMasq"] is False and data["pypod"] == {"masquerade": True}
-    assert net.inspect("pypod").masquerade
+    assert net.inspect("podman").masquerade
+
+
+def test_default_network_of_an_older_store_is_still_the_default(make_net, tmp_path) -> None:
+    # Before pypod took podman's name, the network it wrote was "pypod".
+    d = tmp_path / "cni"
+    write_conflist(d, "20-alpha.conflist", {"cniVersion": "1.0.0", "name": "alpha",
+                                           "plugins": [{"type": "bridge"}]})
+    write_conflist(d, "87-pypod-bridge.conflist", {"cniVersion": "1.0.0", "name": "pypod",
+                                                  "plugins": [{"type": "bridge"}]})
+    net = make_net()
+    assert net.default_network() == "pypod"
+    assert [n.name for n in net.networks() if n.default] == ["pypod"]
+    assert not (d / "87-podman-bridge.conflist").exists()  # nothing new written
 
 
 def test_files_sorted_first_of_a_name_wins_default_by_name_or_first(make_net, tmp_path) -> None:
@@ -135,7 +148,7 @@ def test_files_sorted_first_of_a_name_wins_default_by_name_or_first(make_net, tm
     infos = net.networks()
     assert [(n.name, os.path.basename(n.path)) for n in infos] == [
         ("alpha", "20-alpha.conflist"), ("zeta", "30-zeta.conf")]
-    assert net.default_network() == "alpha"  # no network named "pypod": the first
+    assert net.default_network() == "alpha"  # no network named "podman" (nor "pypod"): the first
     assert net.inspect("zeta").config["plugins"] == [{"type": "bridge", "bridge": "x"}]
     assert make_net(default_name="zeta").default_network() == "zeta"
     assert not (d / "87-pypod-bridge.conflist").exists()
@@ -281,7 +294,7 @@ def test_a_failed_first_attach_does_not_break_the_next(make_net, make_netns) -> 
         net.setup(request(make_netns(), static_ip="203.0.113.9"))
     req = request(make_netns())
     result = net.setup(req)
-    assert first_address(result["pypod"])
+    assert first_address(result["podman"])
     net.teardown(req)
 
 
@@ -296,7 +309,7 @@ def test_concurrent_attachments_get_distinct_addresses(make_net, make_netns, tmp
     requests = [request(make_netns()) for _ in range(4)]
 
     def attach(req: NetworkRequest) -> str:
-        result = make_net().setup(req)["pypod"]
+        result = make_net().setup(req)["podman"]
         firewall.add(result)
         return first_address(result)
 

@@ -68,6 +68,8 @@ class RuntimeConfig:
 
     # Backends, chosen by name among those the installed plugins declare.
     state_type: str = "sqlite"
+    #: The OCI runtime backend's name, or a path to a runtime binary (as podman's
+    #: ``--runtime``): see :meth:`oci_backend`.
     runtime: str = "runc"
     network_backend: str = "cni"
     firewall_backend: str = "iptables"
@@ -158,9 +160,20 @@ class RuntimeConfig:
         return dict(self.plugins.get(plugin, {}))
 
     def runtime_paths(self, binary: str = "") -> list[str]:
-        """Where to look for the OCI runtime binary, in order: ``runtime_path``, else
-        ``binary`` (default: the ``runtime`` key) in the usual directories."""
+        """Where to look for the OCI runtime binary, in order: ``runtime`` when it is a
+        path, ``runtime_path``, else ``binary`` (default: the ``runtime`` key) in the
+        usual directories."""
+        if "/" in self.runtime:
+            return [self.runtime]
         return self.runtime_path or [f"{d}/{binary or self.runtime}" for d in _BINARY_DIRS]
+
+    def oci_backend(self) -> str:
+        """The OCI runtime backend ``runtime`` selects: the name itself, or for a path
+        the backend of that binary's kind (``crun`` for a crun, else ``runc``: both
+        speak the same command line, and the state each keeps is its own)."""
+        if "/" not in self.runtime:
+            return self.runtime
+        return "crun" if "crun" in os.path.basename(self.runtime) else "runc"
 
     def to_toml(self) -> str:
         """The configuration as a TOML document that :func:`load_config` reads back."""

@@ -45,6 +45,13 @@ def _name(value: str) -> str | None:
     return None
 
 
+def _name_or_absolute(value: str) -> str | None:
+    """A backend's name, or (``runtime``, as podman's) a binary's absolute path."""
+    if "/" in value:
+        return _absolute(value)
+    return _name(value)
+
+
 def _optional_name(value: str) -> str | None:
     return _name(value) if value else None
 
@@ -149,7 +156,7 @@ def _plugin_tables(value: dict[str, Any]) -> str | None:
 #: any value of its type (booleans).
 CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "state_type": _name,
-    "runtime": _name,
+    "runtime": _name_or_absolute,
     "network_backend": _name,
     "firewall_backend": _name,
     "disabled_plugins": _each(_name),

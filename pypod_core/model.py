@@ -252,6 +252,13 @@ class ContainerConfig:
     #: ``TYPE MAJOR:MINOR ACCESS`` each.
     devices: tuple[str, ...] = ()
     device_cgroup_rules: tuple[str, ...] = ()
+    #: ``--unsetenv NAME``: default and image variables left out; ``--unsetenv-all``:
+    #: all of them (the caller's own, ``-e``, stay).
+    unset_env: tuple[str, ...] = ()
+    unset_env_all: bool = False
+    #: ``--device-{read,write}-{bps,iops}``: ``KIND:PATH:RATE`` each (``read_bps``,
+    #: ``write_bps``, ``read_iops``, ``write_iops``; bytes or operations per second).
+    device_throttle: tuple[str, ...] = ()
     # More of podman's run/create flags (pypod_core.engine.run_options checks them).
     #: ``--timeout``: seconds after which conmon kills the container (0: none).
     timeout: int = 0

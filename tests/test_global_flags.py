@@ -87,7 +87,7 @@ def test_values_pypod_cannot_honour_are_refused_by_name(pypod: Pypod, flags: lis
 
 def test_remote_without_a_command_shows_the_usage() -> None:
     result = run_pypod("--remote")
-    assert result.returncode == 125 and result.stdout.startswith("usage: pypod")
+    assert result.returncode == 125 and result.stdout.startswith("Usage: pypod")
 
 
 @pytest.mark.parametrize("args, says", [

@@ -493,7 +493,7 @@ def test_the_image_group_has_podmans_words(pypod: Pypod, rt: Any, layers) -> Non
     for word in ("ls", "list", "inspect", "exists", "rm", "tag", "untag", "pull"):
         assert re.search(rf"^    {word} ", help_text, re.M), word
     bare = pypod("image")
-    assert bare.returncode == 125 and bare.stdout.startswith("usage: pypod image")
+    assert bare.returncode == 125 and bare.stdout.startswith("Usage: pypod image")
     assert "invalid choice: 'bogus' (choose from 'ls', 'list', 'inspect'" in \
         fails(pypod("image", "bogus"))
 

@@ -257,7 +257,7 @@ def test_sizes_read_as_podman() -> None:
                                                   "2 m", "7b")] == [
         100, 10_000, 10_000, 10_000_000, 1_500_000_000, 2_000_000, 7]
     assert [k8s_log.human_size(n) for n in (0, -1, 999, 2000, 10_000_000, 1_234_567)] == [
-        "0B", "0B", "999B", "2kB", "10MB", "1.23MB"]
+        "0B", "0B", "999B", "2kB", "10MB", "1.235MB"]
 
 
 def test_the_python_api_checks_the_log_fields(rt: Any, rootfs: str) -> None:

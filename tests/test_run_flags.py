@@ -246,7 +246,7 @@ def test_log_driver(pypod: Pypod, rootfs: str) -> None:
 def test_h_is_hostname_and_help_is_help(pypod: Pypod, rootfs: str) -> None:
     assert ok(pypod("run", "--rm", "-h", "shorty", "--rootfs", rootfs,
                     "hostname")) == "shorty\n"
-    assert "usage: pypod run" in ok(pypod("run", "--help"))
+    assert "Usage: pypod run" in ok(pypod("run", "--help"))
 
 
 def test_workdir_must_exist_when_given(pypod: Pypod, rootfs: str, tmp_path: Path) -> None:

@@ -149,7 +149,7 @@ def test_publish_with_the_host_network_warns(pypod: Pypod, rootfs: str) -> None:
     result = pypod("run", "--rm", "--network", "host", "-p", "8080:80", "--rootfs", rootfs,
                    "true")
     assert result.returncode == 0
-    assert result.stderr == ("WARN: Port mappings have been discarded as one of the Host, "
+    assert result.stderr == ("Port mappings have been discarded as one of the Host, "
                              "Container, Pod, and None network modes are in use\n")
 
 

@@ -22,6 +22,7 @@ from pypod_core.errors import (
     CommandNotFoundError,
     CtrStateInvalidError,
     DetachedError,
+    NetworkError,
     OCIRuntimeError,
 )
 from pypod_core.host import tty
@@ -72,21 +73,27 @@ def _stdin(interactive: bool) -> Any:
     return sys.stdin.buffer if interactive and sys.stdin is not None else None
 
 
-def start_attached(ctr: Container, interactive: bool, detach_keys: str) -> int:
-    """``run`` and ``start -a``: start ``ctr`` attached; the container's exit code."""
+def start_attached(ctr: Container, interactive: bool, detach_keys: str,
+                   streams: frozenset[str] = frozenset({"stdout", "stderr"})) -> int:
+    """``run`` and ``start -a``: start ``ctr`` attached; the container's exit code.
+    Only the output ``streams`` named reach ours (``run --attach``)."""
+    stdout = sys.stdout.buffer if "stdout" in streams else None
+    stderr = sys.stderr.buffer if "stderr" in streams else None
+
     def session() -> int:
         with SigProxy(ctr), local_terminal(ctr.config.terminal, interactive) as window:
-            return ctr.start_attached(sys.stdout.buffer, sys.stderr.buffer,
+            sys.stdout.flush()  # what was printed before (the id) comes first
+            return ctr.start_attached(stdout, stderr,
                                       stdin=_stdin(interactive), detach_keys=detach_keys,
                                       resize=window)
 
     try:
         return _exit_code(session)
-    except OCIRuntimeError as exc:
+    except (OCIRuntimeError, NetworkError) as exc:  # could not start: podman's 126/127
         return start_failed(exc)
 
 
-def start_failed(exc: OCIRuntimeError) -> int:
+def start_failed(exc: OCIRuntimeError | NetworkError) -> int:
     """``run``'s exit code when the OCI runtime could not start the container (podman's
     define.ExitCode): 127 for a missing file, else 126; the error on one line."""
     error_line(str(exc))

@@ -26,6 +26,7 @@ from pypod_core.errors import (
     CtrRemovedError,
     CtrStateInvalidError,
     InvalidArgError,
+    NetworkError,
     NoSuchCtrError,
     OCIRuntimeError,
     PypodError,
@@ -50,6 +51,9 @@ def _add_create_flags(p: argparse.ArgumentParser, run: bool = False) -> None:
     # As podman's, -h is --hostname here: --help alone asks for help.
     p.add_argument("--help", action="help", help="show this help message and exit")
     p.add_argument("--name", help="assign a name to the container")
+    # Its own dest: the global --runtime's value must survive this parser's default.
+    p.add_argument("--runtime", dest="ctr_runtime", default=None, metavar="NAME|PATH",
+                   help="the OCI runtime: a backend (runc, crun) or a binary's path")
     p.add_argument("--rootfs", action="store_true",
                    help="the first argument is a root file system directory, not an image")
     from pypod_core.cli.pull_options import add_pull_flags  # lazy: create, run (~0.2 ms)
@@ -186,16 +190,18 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         # where -P publishes nothing: the pod's ports are the pod's).
         mode = "bridge" if ports or args.ip or (args.publish_all and not args.pod) else None
     if ports and mode in ("host", "none"):
-        # podman's warning; the container runs without the mappings
-        print("WARN: Port mappings have been discarded as one of the Host, Container, Pod, "
-              "and None network modes are in use", file=sys.stderr)
+        # podman's warning, bare as podman prints it; the container runs without them
+        print("Port mappings have been discarded as one of the Host, Container, Pod, "
+              "and None network modes are in use", file=sys.stderr, flush=True)
         ports = ()
     if args.ip and mode not in ("bridge", None):
         raise InvalidArgError(f"--ip needs a network; --network is {mode}")
     from pypod_core.cli import run_flags  # lazy: create, run
 
-    # podman's order: the host's environment, then the env files, then -e.
-    env = {**(dict(os.environ) if args.env_host else {}),
+    # podman's order: the host's proxy variables, the host's environment, then the env
+    # files, then -e.
+    env = {**run_flags.proxy_env(args.http_proxy),
+           **(dict(os.environ) if args.env_host else {}),
            **run_flags.read_env_files(args.env_file), **opt.parse_env(args.env)}
     fields: dict[str, Any] = {
         "env": env,
@@ -238,6 +244,8 @@ def _create(args: argparse.Namespace, ctx: CLIContext) -> Container:
 
     if args.pull not in PULL_POLICIES:
         raise InvalidArgError(f'unsupported pull policy "{args.pull}"')
+    if args.ctr_runtime is not None:  # podman's global flag, given after the verb
+        ctx.args.runtime = args.ctr_runtime
     run_flags.before_create(args, ctx)
     fields = config_fields(args, ctx)
     entrypoint = None if args.entrypoint is None else opt.parse_entrypoint(args.entrypoint)
@@ -304,18 +312,25 @@ def cmd_run(args: argparse.Namespace, ctx: CLIContext) -> int:
     # Before pypod opens a file of its own: fds 3.. are the caller's.
     check_preserve_fds(args.preserve_fds)
     parse_detach_keys(args.detach_keys)  # a bad value is refused before anything is made
+    _attach_streams(args.attach)
+    if args.attach and args.detach:
+        raise InvalidArgError("--attach and --detach cannot be used together")
     ctr = _create(args, ctx)
     if args.detach:
         try:
             ctr.start()
         except BaseException as exc:
             _remove_quietly(ctx, ctr, args.rm or args.rmi)
-            if isinstance(exc, OCIRuntimeError):
+            if isinstance(exc, (OCIRuntimeError, NetworkError)):  # podman's 126 (or 127)
                 return _attaching().start_failed(exc)
             raise
         ctx.out(ctr.id)
         return 0
-    code = _attached(ctr, args.interactive, args.detach_keys)  # removes an --rm one itself
+    streams = _attach_streams(args.attach)
+    if "stdout" not in streams and "stderr" not in streams:
+        ctx.out(ctr.id)  # as podman's: no output attached, so the id tells what runs
+    code = _attaching().start_attached(ctr, args.interactive and "stdin" in streams,
+                                       args.detach_keys, streams)  # removes an --rm one
     if args.rmi:
         from pypod_core.cli.run_flags import remove_image  # lazy: run --rmi
 
@@ -327,8 +342,22 @@ def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help=summary("run"), add_help=False, allow_abbrev=False)
     _add_create_flags(p, run=True)
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    p.add_argument("-a", "--attach", action="append", default=[], metavar="STREAM",
+                   help="attach only these: stdin, stdout, stderr (repeatable)")
     add_detach_keys_flag(p)
     p.set_defaults(func=cmd_run)
+
+
+def _attach_streams(names: list[str]) -> frozenset[str]:
+    """``run --attach``'s streams (all three when none is named); podman's error for
+    a name that is none of them."""
+    if not names:
+        return frozenset({"stdin", "stdout", "stderr"})
+    for name in names:
+        if name.lower() not in ("stdin", "stdout", "stderr"):
+            raise InvalidArgError(f'invalid stream "{name}" for --attach - must be one of '
+                                  "stdin, stdout, or stderr: invalid argument")
+    return frozenset(n.lower() for n in names)
 
 
 def _attaching() -> Any:
@@ -544,7 +573,9 @@ def cmd_stop(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def _add_stop(sub: Any) -> None:
     p = sub.add_parser("stop", help=summary("stop"))
-    p.add_argument("-t", "--time", type=int, default=None, help="seconds before SIGKILL")
+    # --timeout: podman's old spelling of --time, still taken
+    p.add_argument("-t", "--time", "--timeout", type=int, default=None,
+                   help="seconds before SIGKILL")
     p.add_argument("-i", "--ignore", action="store_true",
                    help="no error for a container that does not exist")
     _add_selection(p, cidfile=True, filters=True)
@@ -865,7 +896,17 @@ def cmd_inspect(args: argparse.Namespace, ctx: CLIContext) -> int:
                               f'"pod", "network", "volume", or "all"')
     docs: list[dict[str, Any]] = []
     errors: list[str] = []
-    for name in args.containers:
+    names = list(args.containers)
+    if args.latest:
+        if names:
+            raise InvalidArgError("--latest and containers cannot be used together")
+        ctrs = ctx.runtime.containers(all=True)
+        if not ctrs:
+            raise NoSuchCtrError("no containers to inspect: no latest container")
+        names = [max(ctrs, key=lambda c: c.config.created).id]
+    elif not names:
+        raise InvalidArgError("no names or ids specified")
+    for name in names:
         try:
             doc = find_any(ctx, name) if args.type == "all" else FINDERS[args.type](ctx, name)
         except PypodError as exc:
@@ -884,7 +925,9 @@ def _add_inspect(sub: Any) -> None:
     p.add_argument("-t", "--type", default="all",
                    help="container, image, volume, network, pod, or all (the first "
                         "that has the name, in that order)")
-    p.add_argument("containers", nargs="+", metavar="NAME")
+    p.add_argument("-l", "--latest", action="store_true",
+                   help="the latest container created")
+    p.add_argument("containers", nargs="*", metavar="NAME")
     p.set_defaults(func=cmd_inspect)
 
 
@@ -954,6 +997,9 @@ def cmd_exec(args: argparse.Namespace, ctx: CLIContext) -> int:
     ctr = ctx.runtime.lookup_container(args.container)
     sys.stdout.flush()
     options = {"env": parse_env(args.env), "user": args.user, "workdir": args.workdir}
+    if args.detach:
+        ctx.out(ctr.exec_detached(args.command, terminal=args.tty, **options))
+        return 0
     if args.interactive or args.tty:
         from pypod_core.cli import attaching  # lazy: only attached sessions (~2 ms)
 
@@ -967,6 +1013,8 @@ def _add_exec(sub: Any) -> None:
     p.add_argument("-i", "--interactive", action="store_true",
                    help="our stdin goes to the command's")
     p.add_argument("-t", "--tty", action="store_true", help="run it on a pseudo-terminal")
+    p.add_argument("-d", "--detach", action="store_true",
+                   help="leave it running in the background; print its session's id")
     add_detach_keys_flag(p)
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-u", "--user", default="")

@@ -54,9 +54,19 @@ def _absolute(path: str) -> str:
     return os.path.abspath(path) if path else path
 
 
-def add_global_flags(parser: argparse.ArgumentParser) -> None:
+def remote_implied(argv: list[str]) -> bool:
+    """Whether the command line or the environment already names a service
+    (``CONTAINER_HOST``, ``CONTAINER_CONNECTION``, ``--url``, ``--connection``): then
+    ``--remote`` adds nothing and, as podman's, help does not offer it."""
+    if os.environ.get("CONTAINER_HOST") or os.environ.get("CONTAINER_CONNECTION"):
+        return True
+    return any(a in ("--url", "--connection") or a.startswith(("--url=", "--connection="))
+               for a in argv)
+
+
+def add_global_flags(parser: argparse.ArgumentParser, hide_remote: bool = False) -> None:
     """Add podman's global flags of the table above, ``--noout``, the remote ones and
-    ``-v/--version``."""
+    ``-v/--version``; ``--remote`` is left out of help with ``hide_remote``."""
     parser.add_argument("--storage-driver", help="graph driver of images (graph_driver)")
     parser.add_argument("--storage-opt", action="append", default=None, metavar="OPT",
                         help="graph driver option: pypod's take none, so only ''")
@@ -74,7 +84,8 @@ def add_global_flags(parser: argparse.ArgumentParser) -> None:
                         help="slirp4netns binary: pypod runs none, so only ''")
     parser.add_argument("--noout", action="store_true", help="send pypod's output to /dev/null")
     parser.add_argument("-r", "--remote", action="store_true",
-                        help="talk to a service (pypod is daemonless: refused)")
+                        help=argparse.SUPPRESS if hide_remote else
+                        "talk to a service (pypod is daemonless: refused)")
     parser.add_argument("--url", help="the service's URL (refused, as --remote)")
     parser.add_argument("-c", "--connection", help="a named connection (refused, as --remote)")
     parser.add_argument("-v", "--version", action="store_true", help="print pypod's version")

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from pypod_core.cli import global_flags
 from pypod_core.cli.commands import COMMANDS, group_words, modules_for
+from pypod_core.cli.log_level import EXIT_BAD_LEVEL, Logger, LogLevelError, chosen_level
 from pypod_core.errors import InvalidArgError, PypodError
 
 #: Exit code for pypod's own errors (podman's).
@@ -36,16 +38,65 @@ class UsageError(InvalidArgError):
     """A malformed command line."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, with podman's ``Usage:`` heading (scripts look for it)."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = None) -> None:
+        """The usage line, headed ``Usage:``."""
+        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error is a PypodError (one line, exit 125), not exit 2, and
     a flag is spelt out: no abbreviations, as podman takes none."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
+    #: The arguments this parser was last given (to name the flag an error is about).
+    _given: tuple[str, ...] = ()
+
     def error(self, message: str) -> NoReturn:
+        """A usage error: podman's words where it has them, else argparse's."""
+        missing = _MISSING_VALUE.match(message)
+        if missing:
+            flags = missing[1].split("/")
+            used = next((a for a in self._given if a in flags), flags[-1])
+            said = f"'{used[1:]}' in {used}" if not used.startswith("--") else used
+            raise UsageError(f"flag needs an argument: {said} (see '{self.prog} --help')")
+        unknown = self._unknown_flag()
+        if unknown and message.startswith("the following arguments are required"):
+            # what is missing was taken for the unknown flag's value: name the flag
+            raise UsageError(f"unknown flag: {unknown} (see '{self.prog} --help')")
         raise UsageError(f"{self.prog}: {message}")
+
+    def _unknown_flag(self) -> str | None:
+        """The first flag given (before ``--``) that this parser does not know."""
+        for arg in self._given:
+            if arg == "--":
+                return None
+            name = arg.split("=", 1)[0]
+            if (arg[:1] == "-" and len(arg) > 1 and name not in self._option_string_actions
+                    and not self._negative_number_matcher.match(arg)):
+                return name
+        return None
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        """argparse's, but an unknown ``--x="a b"`` is an unknown flag, as podman's,
+        not an argument (argparse takes a dashed word with a space for one)."""
+        parsed = super()._parse_optional(arg_string)
+        if (parsed is None and arg_string[:1] == "-" and " " in arg_string
+                and arg_string.split("=", 1)[0].count(" ") == 0
+                and not self._negative_number_matcher.match(arg_string)):
+            # argparse's own answer for an unknown flag, in this Python's shape (a list
+            # of 4-tuples since 3.12.7, a 3-tuple before)
+            probe = super()._parse_optional(arg_string.replace(" ", "_"))
+            if isinstance(probe, list):
+                return [(None, arg_string, None, None)]
+            return None, arg_string, None
+        return parsed
 
     #: Options whose value may begin with a dash (``kill -s -INT``), as podman's flag
     #: parser takes them; argparse would read ``-INT`` as an option of its own.
@@ -56,7 +107,12 @@ class ArgumentParser(argparse.ArgumentParser):
         ``OPTION=VALUE`` first (a value of a dash, as ``-INT``, stays that option's)."""
         if self.dash_values and args is not None:
             args = _join_dash_values(list(args), self.dash_values)
+        self._given = tuple(args or ())
         return super().parse_known_args(args, namespace)
+
+
+#: argparse's message for a flag given without its value.
+_MISSING_VALUE = re.compile(r"^argument (\S+): expected one argument$")
 
 
 def _join_dash_values(args: list[str], options: frozenset[str]) -> list[str]:
@@ -79,8 +135,9 @@ def _join_dash_values(args: list[str], options: frozenset[str]) -> list[str]:
 class CLIContext:
     """What a command handler gets besides its arguments: the runtime, built lazily."""
 
-    def __init__(self, args: argparse.Namespace):
+    def __init__(self, args: argparse.Namespace, logger: Logger | None = None):
         self.args = args
+        self.logger = logger or Logger("warn")
         self._runtime: Any = None
 
     def runtime_options(self) -> dict[str, Any]:
@@ -107,6 +164,7 @@ class CLIContext:
             from pypod_core.engine.runtime import new_runtime  # lazy: ~27 ms, not for --help
 
             self._runtime = new_runtime(**self.runtime_options())
+            self.logger.runtime_built(self._runtime)
         return self._runtime
 
     def global_argv(self) -> list[str]:
@@ -186,13 +244,14 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
                         help="storage state directory (run_root)")
     parser.add_argument("--state-type", help="state backend (sqlite, memory, ...)")
     parser.add_argument("--runtime", help="OCI runtime backend (runc, crun, ...)")
-    parser.add_argument("--log-level", default="warn",
-                        choices=["debug", "info", "warn", "error", "fatal", "panic"])
+    parser.add_argument("--log-level", default=None, metavar="LEVEL",
+                        help="trace, debug, info, warn (the default), error, fatal or panic")
+    parser.add_argument("-D", "--debug", action="store_true", help="--log-level=debug")
     parser.add_argument("--no-plugin", action="append", default=[], metavar="NAME",
                         help="do not load this plugin (repeatable)")
     parser.add_argument("--trace-plugins", action="store_true",
                         help="print each runtime stage, the plugin serving it and its time")
-    global_flags.add_global_flags(parser)
+    global_flags.add_global_flags(parser, hide_remote=global_flags.remote_implied(list(argv)))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     want = Wanted(argv)
     if want.command not in COMMANDS:  # no command, or an unknown one: list them all
@@ -239,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(argv)
         args = _parse(parser, argv)
+        logger = Logger(chosen_level(args.log_level, args.debug))
         if args.version:
             print(global_flags.version_line())
             return 0
@@ -246,8 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_ERROR
         global_flags.check_remote(args)
-        ctx = CLIContext(args)
+        ctx = CLIContext(args, logger)
+        logger.started(" ".join(command_words(argv)), argv)
         return int(args.func(args, ctx) or 0)
+    except LogLevelError as exc:  # podman's flag check: the message alone, exit 1
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_LEVEL
     except PypodError as exc:
         return _fail(str(exc), debug)
     except KeyboardInterrupt:
@@ -281,7 +345,8 @@ def _parse(parser: ArgumentParser, argv: list[str]) -> argparse.Namespace:
 
 def _wants_debug(argv: list[str]) -> bool:
     for i, arg in enumerate(argv):
-        if arg == "--log-level=debug" or (arg == "--log-level" and argv[i + 1:i + 2] == ["debug"]):
+        if arg in ("--log-level=debug", "--log-level=trace", "--debug", "-D") or (
+                arg == "--log-level" and argv[i + 1:i + 2] in (["debug"], ["trace"])):
             return True
     return False
 

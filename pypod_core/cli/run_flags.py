@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.errors import InvalidArgError, NoSuchCtrError
@@ -82,6 +83,12 @@ def add_flags(p: argparse.ArgumentParser, run: bool) -> None:
     a("--env-file", action="append", default=[], metavar="FILE")
     a("--label-file", action="append", default=[], metavar="FILE")
     a("--env-host", action="store_true", help="pass on this process's environment")
+    a("--unsetenv", action="append", default=[], metavar="NAME",
+      help="leave out this default or image variable (PATH, TERM, container...)")
+    a("--unsetenv-all", action="store_true",
+      help="leave out every default and image variable (-e ones stay)")
+    a("--http-proxy", nargs="?", const="true", default="true", metavar="BOOL",
+      help="pass on this process's proxy variables (http_proxy...; default true)")
     a("--log-driver", default="k8s-file", metavar="DRIVER", help="k8s-file (json-file) or none")
     a("--conmon-pidfile", default="", metavar="FILE", help="where conmon writes its pid")
     a("--cidfile", default="", metavar="FILE", help="write the container's id to FILE")
@@ -110,6 +117,13 @@ def _add_resource_flags(p: argparse.ArgumentParser) -> None:
     a("--blkio-weight", default=None, metavar="WEIGHT", help="block I/O weight (10-1000)")
     a("--oom-score-adj", default=None, metavar="N", help="-1000 to 1000")
     a("--shm-size", default=None, metavar="SIZE", help="size of /dev/shm (default 64m)")
+    for flag, what in (("read-bps", "bytes per second read (1mb)"),
+                       ("write-bps", "bytes per second written (1mb)"),
+                       ("read-iops", "reads per second"), ("write-iops", "writes per second")):
+        a(f"--device-{flag}", action="append", default=[], metavar="PATH:RATE",
+          help=f"limit a block device's {what}")
+    a("--kernel-memory", default=None, metavar="SIZE",
+      help="a no-op, as podman's (the kernel dropped kernel memory limits): warns")
 
 
 def resource_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -144,7 +158,35 @@ def resource_fields(args: argparse.Namespace) -> dict[str, Any]:
         fields["blkio_weight"] = int(args.blkio_weight)
     if args.shm_size is not None:
         fields["shm_size"] = _memory(args.shm_size, "unable to translate --shm-size")
+    if args.kernel_memory is not None:  # podman's warning, and nothing else, as podman
+        print("WARN: The --kernel-memory flag is no longer supported. This flag is a noop.",
+              file=sys.stderr, flush=True)
+    throttle = [_throttle(kind, item) for kind in ("read_bps", "write_bps", "read_iops",
+                                                   "write_iops")
+                for item in getattr(args, f"device_{kind}")]
+    if throttle:
+        fields["device_throttle"] = tuple(throttle)
     return fields
+
+
+def _throttle(kind: str, item: str) -> str:
+    """``--device-read-bps /dev/sda:1mb`` as ``read_bps:/dev/sda:1048576`` (sizes in
+    podman's binary units; iops a whole number); podman's errors otherwise."""
+    path, colon, rate = item.rpartition(":")
+    if not colon or not path.startswith("/"):
+        raise InvalidArgError(f"bad format for device: {item}")
+    try:
+        number = parse_ram(rate) if kind.endswith("bps") else int(rate)
+    except (InvalidArgError, ValueError):
+        what = "rate" if kind.endswith("bps") else "IOps"
+        raise InvalidArgError(f"invalid {what} for device: {item}. The correct format is "
+                              "<device-path>:<number>[<unit>]. Number must be a positive "
+                              "integer. Unit is optional and can be kb, mb, or gb") from None
+    if number < 0:
+        raise InvalidArgError(f"invalid rate for device: {item}. The correct format is "
+                              "<device-path>:<number>[<unit>]. Number must be a positive "
+                              "integer. Unit is optional and can be kb, mb, or gb")
+    return f"{kind}:{path}:{number}"
 
 
 def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
@@ -160,11 +202,29 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         systemd=args.systemd.lower(), sysctls=_sysctls(args.sysctl),
         group_add=tuple(g for value in args.group_add for g in value.split(",") if g),
         annotations=_annotations(args.annotation), log_driver=args.log_driver,
+        unset_env=tuple(args.unsetenv), unset_env_all=args.unsetenv_all,
         conmon_pidfile=os.path.abspath(args.conmon_pidfile) if args.conmon_pidfile else "")
     if args.restart is not None:
         fields["restart_policy"], fields["restart_retries"] = parse_restart(args.restart)
     fields.update(_namespace_fields(args, ctx))
     return fields
+
+
+#: The proxy variables ``--http-proxy`` passes on (podman's list).
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ftp_proxy",
+              "FTP_PROXY", "no_proxy", "NO_PROXY")
+
+
+def proxy_env(http_proxy: str) -> dict[str, str]:
+    """``--http-proxy[=BOOL]``: this process's proxy variables that are set (none with
+    false); podman's error for a value that is no boolean."""
+    value = http_proxy.lower()
+    if value not in ("true", "false", "1", "0", "t", "f"):
+        raise InvalidArgError(f'invalid argument "{http_proxy}" for "--http-proxy" flag: '
+                              f'strconv.ParseBool: parsing "{http_proxy}": invalid syntax')
+    if value in ("false", "0", "f"):
+        return {}
+    return {k: os.environ[k] for k in PROXY_VARS if k in os.environ}
 
 
 def _sysctls(items: list[str]) -> dict[str, str]:

@@ -405,3 +405,20 @@ def exec_attached(ctr: Container, command: list[str], env: dict[str, str] | None
         attachment.close()
         raise DetachedError(f"detached from an exec session in container {ctr.name}")
     return attachment.wait()
+
+
+def exec_detached(ctr: Container, command: list[str], env: dict[str, str] | None = None,
+                  user: str = "", workdir: str = "", terminal: bool = False) -> str:
+    """:meth:`Container.exec_detached`: start the session, leave it running, return
+    its id."""
+    with ctr.locked():
+        ctr._require(S.RUNNING, action="exec in")
+    spec = exec_spec(ctr.config, command, env=env, user=user, workdir=workdir,
+                     rootfs=ctr.state.mount_point)
+    if terminal:
+        extra = () if any(e.startswith("TERM=") for e in spec.env) else ("TERM=xterm",)
+        spec = spec._replace(terminal=True, env=spec.env + extra)
+    attachment = ctr.oci.exec_attached(ctr, spec, stdin=False)
+    # The session's monitor keeps the process (and drops its output) once we go.
+    attachment.close()
+    return attachment.session

@@ -287,11 +287,14 @@ def namespaces(config: ContainerConfig, netns_path: str,
 
 def container_env(config: ContainerConfig, user: ExecUser,
                   extra: Mapping[str, str] | None = None) -> list[str]:
-    """The process environment: a default PATH, ``container``, ``HOSTNAME``, ``HOME``
-    (the user's) and, on a terminal, ``TERM=xterm`` (as podman); then ``-e`` variables,
-    then ``extra`` (an exec's)."""
-    env = {"PATH": DEFAULT_PATH, "container": "pypod", "HOSTNAME": hostname_of(config),
-           "HOME": user.home, **({"TERM": "xterm"} if config.terminal else {}),
+    """The process environment: the defaults (as podman's: PATH, ``TERM=xterm``,
+    ``container``; less those ``--unsetenv`` names, none with ``--unsetenv-all``),
+    ``HOSTNAME``, ``HOME`` (the user's); then the container's variables (the image's
+    and ``-e``), then ``extra`` (an exec's)."""
+    defaults = {} if config.unset_env_all else {
+        k: v for k, v in (("PATH", DEFAULT_PATH), ("TERM", "xterm"), ("container", "pypod"))
+        if k not in config.unset_env}
+    env = {**defaults, "HOSTNAME": hostname_of(config), "HOME": user.home,
            **config.env, **(extra or {})}
     return [f"{k}={v}" for k, v in env.items()]
 

@@ -610,6 +610,14 @@ class Container:
                              rootfs=self.state.mount_point)
         return self.oci.exec_container(self, spec, stdout=stdout, stderr=stderr)
 
+    def exec_detached(self, command: list[str], env: dict[str, str] | None = None,
+                      user: str = "", workdir: str = "", terminal: bool = False) -> str:
+        """Start ``command`` in the running container and leave it running (``exec
+        -d``): a session of the OCI runtime's whose output is dropped; its id."""
+        from pypod_core.engine import attach  # lazy: only exec sessions (~1 ms)
+
+        return attach.exec_detached(self, command, env, user, workdir, terminal)
+
     def logs(self, follow: bool = False, tail: int | None = None,
              since: float | None = None) -> Iterator[LogLine]:
         """The container's output from its k8s-file log, oldest first: the last

@@ -66,7 +66,7 @@ def pypod_find_runtime_path(runtime: Runtime) -> str:
     """The first existing non-directory file of ``runtime_path``."""
     # The backend is looked up first: a misspelt name lists the installed ones, and the
     # backend says which executable it runs.
-    decl = runtime.plugins.backend("oci_runtime", runtime.config.runtime)
+    decl = runtime.plugins.backend("oci_runtime", runtime.config.oci_backend())
     what = f"binary for OCI runtime {runtime.config.runtime!r}"
     return _first_file(what, runtime.config.runtime_paths(decl.binary))
 
@@ -160,7 +160,7 @@ def pypod_prepare_tmp_dir(runtime: Runtime) -> bool:
 @hookimpl(trylast=True)
 def pypod_make_oci_runtime(runtime: Runtime) -> Any:
     """The factory of the OCIRuntimeBackend that ``runtime`` names."""
-    return runtime.plugins.build("oci_runtime", runtime.config.runtime, runtime)
+    return runtime.plugins.build("oci_runtime", runtime.config.oci_backend(), runtime)
 
 
 @hookimpl(trylast=True)

@@ -92,7 +92,10 @@ def apply_config(image: Image, image_ref: str, fields: dict[str, Any]) -> dict[s
     Env, WorkingDir, User, StopSignal and Labels; the caller's own win."""
     run_config = image.run_config
     result = dict(fields)
-    result["env"] = {**_env_dict(run_config.get("Env") or ()), **fields.get("env", {})}
+    image_env = {} if fields.get("unset_env_all") else {
+        k: v for k, v in _env_dict(run_config.get("Env") or ()).items()
+        if k not in fields.get("unset_env", ())}  # --unsetenv: the image's go too
+    result["env"] = {**image_env, **fields.get("env", {})}
     result["labels"] = {**(run_config.get("Labels") or {}), **fields.get("labels", {})}
     if "workdir" not in fields:
         result["workdir"] = run_config.get("WorkingDir") or "/"

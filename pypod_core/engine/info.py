@@ -46,8 +46,11 @@ def host_info(runtime: Runtime) -> dict[str, Any]:
     config = runtime.config
     swap_total, swap_free = hostinfo.swap()
     seccomp = _seccomp_profile(config.seccomp_profile)
+    buildah = hostinfo.buildah_version()
     return {
         "arch": hostinfo.go_arch(),
+        # podman's is its build library's; pypod's build is buildah's, the binary's
+        **({"buildahVersion": buildah} if buildah else {}),
         "cgroupManager": config.cgroup_manager,
         "cgroupVersion": hostinfo.cgroup_version(),
         "cgroupControllers": hostinfo.cgroup_controllers(),
@@ -172,7 +175,7 @@ def plugins_info(runtime: Runtime) -> dict[str, Any]:
     selected = {}
     for family, key, obj in (
         ("state", runtime.config.state_type, runtime.state),
-        ("oci_runtime", runtime.config.runtime, runtime.oci_runtime),
+        ("oci_runtime", runtime.config.oci_backend(), runtime.oci_runtime),
         ("network", runtime.config.network_backend, runtime.network),
         ("firewall", runtime.config.firewall_backend, runtime.firewall),
     ):

@@ -78,7 +78,7 @@ def human_size(size: int) -> str:
     value = float(max(size, 0))
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if value < 1000 or unit == "TB":
-            return f"{value:.3g}{unit}"
+            return f"{value:.4g}{unit}"  # go-units HumanSize: 4 digits
         value /= 1000
     raise AssertionError("unreachable")
 

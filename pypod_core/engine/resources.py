@@ -25,7 +25,6 @@ DEFAULT_CPU_PERIOD = 100000
 #: The kernel's smallest memory limit podman accepts (6 MiB).
 MIN_MEMORY = 6 * 1024 * 1024
 #: ``TYPE MAJOR:MINOR ACCESS`` of ``--device-cgroup-rule``.
-_RULE = re.compile(r"^(\S+) (\S+):(\S+) (\S+)$")
 _CAP_SYS_RESOURCE = 24
 _CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 
@@ -64,6 +63,7 @@ def check(c: ContainerConfig) -> None:
         raise InvalidArgError("invalid resource limit: limits cannot be negative")
     for rule in c.device_cgroup_rules:
         parse_cgroup_rule(rule)
+    throttled_devices(c)
     for device in c.devices:
         _device_nodes(device)
 
@@ -107,9 +107,34 @@ def spec_resources(c: ContainerConfig) -> dict[str, Any]:
         resources["cpu"] = cpu
     if c.pids_limit:
         resources["pids"] = {"limit": c.pids_limit}
-    if c.blkio_weight:
-        resources["blockIO"] = {"weight": c.blkio_weight}
+    block_io: dict[str, Any] = {"weight": c.blkio_weight} if c.blkio_weight else {}
+    for kind, major, minor, rate in throttled_devices(c):
+        key = {"read_bps": "throttleReadBpsDevice", "write_bps": "throttleWriteBpsDevice",
+               "read_iops": "throttleReadIOPSDevice",
+               "write_iops": "throttleWriteIOPSDevice"}[kind]
+        block_io.setdefault(key, []).append({"major": major, "minor": minor, "rate": rate})
+    if block_io:
+        resources["blockIO"] = block_io
     return resources
+
+
+def throttled_devices(c: ContainerConfig) -> list[tuple[str, int, int, int]]:
+    """``--device-{read,write}-{bps,iops}`` as (kind, major, minor, rate): the path's
+    device numbers, read from the node (InvalidArgError if it is none)."""
+    result = []
+    for entry in c.device_throttle:
+        kind, _, rest = entry.partition(":")
+        path, _, rate = rest.rpartition(":")
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise InvalidArgError(f"--device-{kind.replace('_', '-')} {path}: "
+                                  f"{exc.strerror}") from None
+        if not (stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+            raise InvalidArgError(f"--device-{kind.replace('_', '-')} {path}: not a device "
+                                  "node")
+        result.append((kind, os.major(st.st_rdev), os.minor(st.st_rdev), int(rate)))
+    return result
 
 
 def device_rules(c: ContainerConfig) -> list[dict[str, Any]]:
@@ -195,11 +220,14 @@ def _node(path: str, st: os.stat_result, perms: str) -> dict[str, Any]:
 def parse_cgroup_rule(rule: str) -> dict[str, Any]:
     """``--device-cgroup-rule 'c 1:3 rwm'`` (``*`` for any major or minor) as a spec
     rule; podman's errors otherwise."""
-    match = _RULE.match(rule)
-    if not match:
+    words = rule.split(" ")
+    if len(words) != 3:
         raise InvalidArgError(f"invalid device cgroup rule requires type, major:Minor, "
                               f'and access rules: "{rule}"')
-    kind, major, minor, access = match.groups()
+    kind, number, access = words
+    # "7" alone is major 7, any minor (as "7:*")
+    major, _, minor = number.partition(":")
+    minor = minor or "*"
     if kind not in ("a", "b", "c"):
         raise InvalidArgError(f"invalid device type in device-access-add: {kind}")
     result: dict[str, Any] = {"allow": True, "type": kind}
@@ -235,6 +263,13 @@ def host_config(c: ContainerConfig) -> dict[str, Any]:
         "ShmSize": c.shm_size,
         "Devices": [_inspect_device(d) for d in c.devices],
         "DeviceCgroupRules": list(c.device_cgroup_rules),
+        **{key: [{"Path": path, "Rate": int(rate)} for path, rate in
+                 (e.partition(":")[2].rpartition(":")[::2] for e in c.device_throttle
+                  if e.startswith(f"{kind}:"))]
+           for key, kind in (("BlkioDeviceReadBps", "read_bps"),
+                             ("BlkioDeviceWriteBps", "write_bps"),
+                             ("BlkioDeviceReadIOps", "read_iops"),
+                             ("BlkioDeviceWriteIOps", "write_iops"))},
     }
 
 

@@ -109,7 +109,10 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps):
     def oci_runtime_name(self) -> str:
         """The OCI runtime backend's name (a new container records it), without
         building the backend when the name is known: while the default stage alone
-        serves ``make_oci_runtime``, it builds the backend ``config.runtime`` names."""
+        serves ``make_oci_runtime``, it builds the backend ``config.runtime`` names.
+        A ``runtime`` given as a path is recorded as that path, as podman's."""
+        if "/" in self.config.runtime:
+            return self.config.runtime
         hook = self.plugins.pm.hook.pypod_make_oci_runtime
         if (Runtime.__dict__["oci_runtime"].built(self)
                 or any(impl.plugin_name != defaults.__name__ for impl in hook.get_hookimpls())):

@@ -102,6 +102,15 @@ def package_of(path: str) -> str:
     return ""
 
 
+def buildah_version() -> str:
+    """The version of the ``buildah`` binary on PATH (``1.28.2``), ``""`` if there is
+    none: pypod builds no images itself and sends ``build`` to it."""
+    path = shutil.which("buildah")
+    words = _output([path, "--version"]).split() if path else []
+    # "buildah version 1.28.2 (image-spec ...)"
+    return words[2] if len(words) > 2 and words[1] == "version" else ""
+
+
 def _output(argv: list[str]) -> str:
     """A command's first line of output, ``""`` if it fails."""
     try:

@@ -97,6 +97,9 @@ class ExecAttachment(Attachment):
     """An exec session started attached (see :meth:`OCIRuntime.exec_attached`): its
     output, its input, and at the end its exit code."""
 
+    #: The session's id (64 hex digits, as podman's), shown by ``exec --detach``.
+    session: str = ""
+
     @abstractmethod
     def wait(self) -> int:
         """After the output ended: block until the process has exited; its exit code

@@ -3,7 +3,9 @@ commit's checkout with its own venv), on ``info``, ``ps -a`` with a few containe
 ``run --rm --network none true``.  The two take turns within each round, so a busy
 machine slows both alike.  Prints medians and the ratio new/old; asserts nothing.
 ``--instructions`` counts instead the instructions the ``pypod`` process itself runs
-(valgrind's callgrind, children not followed), which a busy machine does not change.
+(valgrind's callgrind, children not followed), which a busy machine does not change, on
+every command with an own-time target (``bench/bench_commands.py``) and on the floor
+``python -c "import pluggy, attrs"``.
 
     .venv/bin/python bench/bench_versions.py --baseline /path/to/old/.venv/bin/pypod \
         [--runs 15] [--instructions]
@@ -21,9 +23,11 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYPOD = os.path.join(REPO, ".venv", "bin", "pypod")
+PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 ROOTFS = os.path.join(REPO, ".cache", "rootfs")
 #: Containers in each store while ``ps -a`` is timed.
 CONTAINERS = 5
@@ -43,6 +47,41 @@ def instructions(argv: list[str], env: dict[str, str]) -> int:
     match = re.search(r"Collected : (\d+)", err)
     assert match, err
     return int(match.group(1))
+
+
+def count_instructions(flags: dict[str, list[str]], env: dict[str, str]) -> None:
+    """Print the instructions (millions) of each build's process on each command."""
+    net = ["--network", "none", "--rootfs", ROOTFS]
+    for base in flags.values():
+        run_ok([*base, "create", "--name", "probe", *net, "true"], env)
+        run_ok([*base, "run", "--name", "exited", *net, "true"], env)
+    # Each entry gives the argv to count, made afresh where the command consumes it.
+    commands: dict[str, Callable[[list[str]], list[str]]] = {
+        "floor: import pluggy, attrs": lambda base: [PYTHON, "-c", "import pluggy, attrs"],
+        f"ps -a ({CONTAINERS + 2})": lambda base: [*base, "ps", "-a"],
+        "inspect NAME": lambda base: [*base, "inspect", "probe"],
+        "info": lambda base: [*base, "info"],
+        "create --network none": lambda base: [*base, "create", *net, "true"],
+        "rm": lambda base: [*base, "rm", run_ok([*base, "create", *net, "true"], env)],
+        "stop (exited)": lambda base: [*base, "stop", "exited"],
+        "images": lambda base: [*base, "images"],
+        "run --rm --network none true": lambda base: [*base, "run", "--rm", *net, "true"],
+    }
+    print("pypod, this checkout vs baseline: instructions of the pypod process (millions)")
+    print(f"  {'command':<32} {'this':>8} {'baseline':>9} {'ratio':>7}")
+    for label, make in commands.items():
+        counts = {}
+        for name, base in flags.items():
+            run_ok(make(base), env)  # warm: bytecode caches, the store
+            counts[name] = instructions(make(base), env) / 1e6
+        print(f"  {label:<32} {counts['this']:8.1f} {counts['baseline']:9.1f} "
+              f"{counts['this'] / counts['baseline']:7.2f}")
+
+
+def run_ok(argv: list[str], env: dict[str, str]) -> str:
+    """Run ``argv`` (which must succeed); its stdout, stripped."""
+    return subprocess.run(argv, check=True, capture_output=True, env=env,
+                          text=True).stdout.strip()
 
 
 def main() -> None:
@@ -66,15 +105,7 @@ def main() -> None:
                     "run --rm --network none true": ["run", "--rm", "--network", "none",
                                                      "--rootfs", ROOTFS, "true"]}
         if args.instructions:
-            print("pypod, this checkout vs baseline: instructions of the pypod process "
-                  "(millions)")
-            for label, argv in commands.items():
-                counts = {}
-                for name, base in flags.items():
-                    timed([*base, *argv], env)  # warm: bytecode caches, the store
-                    counts[name] = instructions([*base, *argv], env) / 1e6
-                print(f"  {label:<32} {counts['this']:8.1f} {counts['baseline']:9.1f} "
-                      f"{counts['this'] / counts['baseline']:7.2f}")
+            count_instructions(flags, env)
             return
         times: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.runs):

@@ -16,9 +16,11 @@ _PROBE = """
 import sys
 import attr._make as make
 from pypod_core.host import attrs_code
-attrs_code._path = ""                      # install again, on the test's own file
-attrs_code.cache_path = lambda: sys.argv[1]
+attrs_code._dir = ""                       # install again, on the test's own directory
+attrs_code.cache_dir = lambda: sys.argv[1]
 attrs_code._cache.clear()
+attrs_code._loaded.clear()
+attrs_code._new.clear()                    # what pypod_core compiled on import
 attrs_code.install()
 import attrs
 name = sys.argv[2]
@@ -40,13 +42,16 @@ def probe(cache: Path, name: str) -> list[str]:
 
 
 def test_a_second_process_compiles_nothing_and_gets_working_classes(tmp_path: Path):
-    cache = tmp_path / "methods.marshal"
+    cache = tmp_path / "methods"
     assert probe(cache, "b") == ["Probe(a=1,", "b='x')", "True", "1"]
-    assert cache.exists()
+    assert [p.name for p in cache.iterdir()] == ["__main__.Probe.marshal"]  # one per class
     # Another process (another string hash salt): nothing compiled, the same behaviour.
     assert probe(cache, "b") == ["Probe(a=1,", "b='x')", "True", "0"]
-    # A changed class is new source: compiled, not given the old code.
+    # A changed class is new source: compiled, not given the old code; its file then
+    # keeps the new code alone.
     assert probe(cache, "c") == ["Probe(a=1,", "c='x')", "True", "1"]
+    assert probe(cache, "c") == ["Probe(a=1,", "c='x')", "True", "0"]
+    assert probe(cache, "b") == ["Probe(a=1,", "b='x')", "True", "1"]
 
 
 def test_pypod_classes_come_from_the_file_in_a_second_process(tmp_path: Path):

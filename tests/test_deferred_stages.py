@@ -114,3 +114,24 @@ def test_two_threads_build_a_deferred_backend_once(make_runtime):
         thread.join()
     assert counter.calls == ["oci"] and len({id(s) for s in seen}) == 1
     assert os.path.basename(runtime.runtime_binary) in ("runc", "crun")
+
+
+def test_rm_builds_no_oci_backend_for_a_container_with_nothing_to_undo(make_runtime,
+                                                                      rootfs):
+    """A container never initialised, or cleaned up after its exit, has nothing in the
+    OCI runtime: removing it builds no OCI backend; removing a live one does (and stops
+    it)."""
+    first = make_runtime()
+    created = first.create_container(rootfs, ["true"])
+    exited = first.create_container(rootfs, ["true"])
+    exited.start()
+    exited.wait()
+    live = first.create_container(rootfs, ["sleep", "100"])
+    live.start()
+    later = make_runtime()  # as a new pypod process
+    for ctr in (created, exited):
+        later.remove_container(later.get_container(ctr.id))
+        assert "make_oci_runtime" not in [stage for stage, _, _ in later.stage_timings]
+    later.remove_container(later.get_container(live.id), force=True, timeout=0)
+    assert "make_oci_runtime" in [stage for stage, _, _ in later.stage_timings]
+    assert later.containers(all=True) == []

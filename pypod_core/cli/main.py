@@ -98,6 +98,13 @@ class ArgumentParser(argparse.ArgumentParser):
             return None, arg_string, None
         return parsed
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse's asks shutil for the width, and importing shutil (with bz2, lzma)
+        # costs every command ~1.5 ms: add_argument makes a formatter for each flag.
+        # (typeshed's protocol names prog alone; argparse's formatters all take width)
+        return self.formatter_class(prog=self.prog,  # type: ignore[call-arg]
+                                    width=terminal_columns() - 2)
+
     #: Options whose value may begin with a dash (``kill -s -INT``), as podman's flag
     #: parser takes them; argparse would read ``-INT`` as an option of its own.
     dash_values: frozenset[str] = frozenset()
@@ -113,6 +120,21 @@ class ArgumentParser(argparse.ArgumentParser):
 
 #: argparse's message for a flag given without its value.
 _MISSING_VALUE = re.compile(r"^argument (\S+): expected one argument$")
+
+
+def terminal_columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it: ``COLUMNS``, else
+    the width of stdout's terminal, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 def _join_dash_values(args: list[str], options: frozenset[str]) -> list[str]:

@@ -25,7 +25,6 @@ the caller's settings override, rule by rule:
 from __future__ import annotations
 
 import posixpath
-import signal
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +59,8 @@ def resolve_command(run_config: Mapping[str, Any], command: Sequence[str],
 def parse_stop_signal(value: str | int, where: str) -> int:
     """A stop signal as an image gives it (``SIGINT``, ``INT``, ``2``) as a number;
     InvalidArgError naming ``where`` for an unknown one."""
+    import signal  # lazy: only an image's stop signal (~0.9 ms: its enum of signals)
+
     text = str(value).strip()
     if text.isdigit():
         return int(text)

@@ -25,7 +25,6 @@ from pypod_core.errors import (
     InvalidArgError,
     NoSuchImageError,
 )
-from pypod_core.model import Image, PullEvent
 
 if TYPE_CHECKING:
     from pypod_core.engine.container import Container
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from pypod_core.engine.image_store import ImageStore
     from pypod_core.engine.image_transfer import LoadResult, PushResult, SaveResult
     from pypod_core.engine.image_usage import DiskUsage, HistoryRow
+    from pypod_core.model import Image, PullEvent
     from pypod_core.plugin.graph_driver import GraphDriver
     from pypod_core.plugin.image_transport import Platform
 

@@ -33,7 +33,6 @@ Choices, and why:
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -173,6 +172,7 @@ class Database:
             self.mode = EXCLUSIVE  # a connection per use: see _using
             return True
         # lazy: only a store on a read-only file system (~3 ms together)
+        import shutil
         import tempfile
         import urllib.parse
 
@@ -344,6 +344,8 @@ class Database:
                 with suppress(sqlite3.Error):
                     conn.close()
             if self._copy_dir:
+                import shutil  # lazy: only a store on a read-only file system (~1.5 ms)
+
                 shutil.rmtree(self._copy_dir, ignore_errors=True)
                 self._copy_dir = ""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pypod_core.errors import (
     NoSuchCtrError,
 )
 from pypod_core.model import ContainerStatus, Mount
+from pypod_core.testing.host import power_off_tmp_dir
 
 S = ContainerStatus
 TERM_IGNORING = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
@@ -285,7 +285,7 @@ def test_a_reboot_turns_running_and_created_containers_into_configured_ones(
     for pid in pids:
         _kill(pid)
     _forget_cgroups(running.id, created.id)
-    shutil.rmtree(tmp_dir)
+    power_off_tmp_dir(tmp_dir)
     after = make_runtime(runtime=oci_name)
     assert after.refreshed_after_reboot
     states = {c.id: c.state for c in after.containers()}

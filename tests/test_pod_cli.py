@@ -143,3 +143,18 @@ def test_rmi_of_podmans_pause_image_name_removes_the_infra_rootfs(
     ok(pypod("pod", "create", "--network", "none", "--name", "again"))  # built anew
     ok(pypod("pod", "start", "again"))
     assert infra_dir.is_dir()
+
+
+def test_pod_create_replace(pypod: Pypod, rootfs: str) -> None:
+    first = ok(pypod("pod", "create", "--share", "ipc", "--name", "again")).strip()
+    ok(pypod("run", "-d", "--pod", "again", "--rootfs", rootfs, "sleep", "60"))
+    # --replace: the pod of that name goes first, its running containers with it.
+    second = ok(pypod("pod", "create", "--share", "+pid", "--replace", "--name", "again"))
+    assert second.strip() != first
+    assert ok(pypod("pod", "inspect", "--format", "{{.SharedNamespaces}}", "again")) == \
+        "[ipc net pid uts]\n"
+    assert ok(pypod("ps", "-a", "-q")).count("\n") == 1  # the new infra container only
+    nameless = pypod("pod", "create", "--replace")
+    assert nameless.returncode == 125 and nameless.stderr == \
+        "Error: cannot replace pod without --name being set\n"
+    assert ok(pypod("pod", "create", "--replace", "fresh"))  # no pod to replace: no error

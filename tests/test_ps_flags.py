@@ -144,7 +144,9 @@ def test_pod_create_name_and_infra_options(pypod: Pypod, rootfs: str) -> None:
                         'running pod create option: invalid pod exit policy: "invalid"'),
                        (["--share", "bogus"], "invalid kernel namespace to share: bogus. "
                         "Options are: cgroup, ipc, net, pid, uts or none"),
-                       (["--infra-image", "example.com/pause:3.5"], "no such image"),
+                       # as podman's: pulled, and the pull's error (nothing listens)
+                       (["--infra-image", "127.0.0.1:1/pause:3.5"],
+                        "initializing source docker://127.0.0.1:1/pause:3.5: "),
                        (["--infra=false", "--infra-name", "x"],
                         "cannot set infra-name without an infra container")):
         result = pypod("pod", "create", *args)

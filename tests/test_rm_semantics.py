@@ -56,7 +56,8 @@ def test_rm_exit_codes_say_what_failed(pypod: Pypod, rootfs: str) -> None:
     # Each container is tried; a missing one makes the exit code 1, over a running one.
     mixed = pypod("rm", "busy", "nosuch", "done")
     assert mixed.returncode == 1
-    assert mixed.stdout == f"{done}\n" and len(mixed.stderr.splitlines()) == 2
+    # As podman's: each removed container as the user typed it.
+    assert done and mixed.stdout == "done\n" and len(mixed.stderr.splitlines()) == 2
     assert pypod("rm", "-f", "-t", "0", "busy", "nosuch").returncode == 0
     assert pypod("ps", "-a", "-q").stdout == ""
 
@@ -83,3 +84,22 @@ def test_parallel_rm_f_of_one_container_all_succeed(cli_flags: list[str], rootfs
     assert sorted(out for _, out, _ in results) == [""] * 7 + [f"{ctr_id}\n"]
     assert run_pypod(*cli_flags, "ps", "-a", "-q").stdout == ""
 
+
+
+def test_run_exits_137_when_rm_f_removes_its_container(pypod: Pypod, cli_flags: list[str],
+                                                      rootfs: str) -> None:
+    """``rm -f`` of a container an attached ``run`` waits on: the run exits with the
+    container's code (137, SIGKILL), not with a missing container's error."""
+    import time
+
+    run = subprocess.Popen([PYPOD, *cli_flags, "run", "--name", "gone", "--rootfs", rootfs,
+                            "sleep", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    for _ in range(200):
+        if pypod("ps", "-q", "--filter", "name=gone").stdout.strip():
+            break
+        time.sleep(0.05)
+    assert pypod("rm", "-t", "0", "-f", "gone").returncode == 0
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 137, err
+    assert pypod("ps", "-a", "-q").stdout == ""

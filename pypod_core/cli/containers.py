@@ -182,7 +182,9 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     from pypod_core.cli import options as opt  # lazy: only create and run (~0.4 ms)
 
     mode: str | None
-    mode, networks = opt.parse_network(args.network)
+    joined = _joined_network(args, ctx)
+    mode, networks = ("none", ()) if joined else opt.parse_network(args.network,
+                                                                   ctx.runtime.rootless)
     ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
     if args.network is None:
         # As podman: -p, -P or --ip put the container on the default network; else the
@@ -223,6 +225,8 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     fields.update(_volume_fields(args))
     fields.update(opt.parse_log_opts(args.log_opt))
     fields.update(run_flags.config_fields(args, ctx))
+    if joined:
+        fields["shared_namespaces"] = {**fields.get("shared_namespaces", {}), "net": joined}
     if args.pod:
         fields["pod"] = ctx.runtime.state.lookup_pod(args.pod).config.id
     if mode is None:
@@ -236,6 +240,18 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     if args.stop_signal is not None:
         fields["stop_signal"] = opt.parse_signal(args.stop_signal)
     return fields
+
+
+def _joined_network(args: argparse.Namespace, ctx: CLIContext) -> str:
+    """``--network container:NAME``: the id of the container whose network namespace
+    (and /etc/hosts, /etc/resolv.conf) this one joins; "" for any other mode."""
+    value = args.network or ""
+    if not value.startswith("container:"):
+        return ""
+    name = value[len("container:"):]
+    if not name:
+        raise InvalidArgError("--network container: needs a container name or id")
+    return ctx.runtime.lookup_container(name).id
 
 
 def _create(args: argparse.Namespace, ctx: CLIContext) -> Container:
@@ -610,15 +626,24 @@ def cmd_rm(args: argparse.Namespace, ctx: CLIContext) -> int:
     names = _targets(args, ctx, ignore)
     if args.depend:
         names = _with_dependents(ctx, names)
+    elif args.all:
+        names = _infra_first(ctx, names)
     return for_each(names, ctx.runtime.lookup_container, lambda c: _remove(args, ctx, c),
-                    lambda name, c, removed: c.id if removed else None, ctx.out,
-                    ignore=ignore, exit_code=_rm_exit_code)
+                    _removed_text, ctx.out, ignore=ignore, exit_code=_rm_exit_code)
 
 
-def _remove(args: argparse.Namespace, ctx: CLIContext, ctr: Container) -> bool:
-    """Remove one container; with ``--depend``, a pod's infra container takes its pod
-    (whose other containers went before it), as podman's."""
-    if args.depend and ctr.config.is_infra and ctr.config.pod:
+def _removed_text(name: str, ctr: Container, removed: bool | list[str]) -> str | None:
+    """What rm prints for a removal: the name as the user typed it (``--all`` and
+    ``--depend`` type ids), or each container of a pod that went with its infra one."""
+    if isinstance(removed, list):
+        return "\n".join(removed)
+    return name if removed else None
+
+
+def _remove(args: argparse.Namespace, ctx: CLIContext, ctr: Container) -> bool | list[str]:
+    """Remove one container; with ``--depend`` or ``--all``, a pod's infra container
+    takes its pod and every container of it, as podman's (the ids of those removed)."""
+    if (args.depend or args.all) and ctr.config.is_infra and ctr.config.pod:
         from pypod_core.errors import NoSuchPodError
 
         try:
@@ -626,10 +651,20 @@ def _remove(args: argparse.Namespace, ctx: CLIContext, ctr: Container) -> bool:
         except NoSuchPodError:
             pass
         else:
+            members = ctx.runtime.state.pod_containers_by_id(pod.id)
             ctx.runtime.remove_pod(pod, force=args.force, timeout=args.time)
-            return True
+            return members
     return bool(ctx.runtime.remove_container(ctr, force=args.force, timeout=args.time,
                                              volumes=args.volumes))
+
+
+def _infra_first(ctx: CLIContext, ids: list[str]) -> list[str]:
+    """``rm --all``: the infra containers first (each takes its pod's containers with
+    it, as podman's), then the containers of no pod that went so."""
+    infra = [c for c in ctx.runtime.containers(all=True)
+             if c.id in ids and c.config.is_infra and c.config.pod]
+    gone = {m for c in infra for m in ctx.runtime.state.pod_containers_by_id(c.config.pod)}
+    return [c.id for c in infra] + [i for i in ids if i not in gone]
 
 
 def _with_dependents(ctx: CLIContext, names: list[str]) -> list[str]:
@@ -837,13 +872,15 @@ def _add_ps(sub: Any) -> None:
 
 
 def _ps_template_view(entry: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
-    """podman's ps template fields: ``.ID``, ``.Names`` as text, ``.Command`` joined."""
+    """podman's ps template fields: ``.ID`` and ``.Pod`` (truncated unless ``no_trunc``),
+    ``.Names`` as text, ``.Command`` joined."""
     from pypod_core.engine.inspect import ports_text  # lazy: the engine, not for parsing
 
     return {**entry, "ID": entry["Id"] if no_trunc else entry["Id"][:12],
             "Names": ",".join(entry["Names"]), "Command": " ".join(entry["Command"]),
             "CreatedHuman": entry["CreatedAt"], "Ports": ports_text(entry),
-            "ImageID": entry["ImageID"] if no_trunc else entry["ImageID"][:12]}
+            "ImageID": entry["ImageID"] if no_trunc else entry["ImageID"][:12],
+            "Pod": entry["Pod"] if no_trunc else entry["Pod"][:12]}
 
 
 def _ps_table(ctx: CLIContext, entries: list[dict[str, Any]],

@@ -160,10 +160,12 @@ def parse_publish(spec: str) -> list[PortMapping]:
             for h, c in zip(host_ports, ctr_ports, strict=True)]
 
 
-def parse_network(value: str | None) -> tuple[str, tuple[str, ...]]:
+def parse_network(value: str | None, rootless: bool = False) -> tuple[str, tuple[str, ...]]:
     """``--network``: (network mode, networks). ``none``, ``host``, ``bridge`` (the
-    default network), ``slirp4netns[:OPTIONS]``, or a comma-separated list of network
-    names."""
+    default network), ``private`` (podman's: a namespace of its own, on the default
+    network when rootful; rootless pypod has no network backend, so none),
+    ``slirp4netns[:OPTIONS]``, or a comma-separated list of network names.
+    ``container:NAME`` is the caller's (a container's flag, not a pod's)."""
     if value in (None, "", "none"):
         return "none", ()
     if value == "host":
@@ -172,6 +174,12 @@ def parse_network(value: str | None) -> tuple[str, tuple[str, ...]]:
         return "bridge", ()
     if value == "slirp4netns" or value.startswith("slirp4netns:"):
         return "slirp4netns", ()  # its options: slirp_options()
+    if value == "private":
+        return ("none" if rootless else "bridge"), ()
+    if value.startswith(("container:", "ns:")):
+        raise InvalidArgError(f"--network {value}: not supported by pypod here (bridge, "
+                              "none, host, private, slirp4netns or network names; "
+                              "container:NAME for a container)")
     names = tuple(n for n in value.split(",") if n)
     if not names or any(n in ("none", "host") for n in names):
         raise InvalidArgError(f"invalid --network {value!r}: none and host cannot be combined")

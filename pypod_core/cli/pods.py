@@ -47,7 +47,8 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
     share = parse_share(args.share) if args.share is not None else (
         DEFAULT_SHARE if infra else ())
     ports = tuple(m for spec in args.publish for m in opt.parse_publish(spec))
-    mode, networks = (None, ()) if args.network is None else opt.parse_network(args.network)
+    mode, networks = (None, ()) if args.network is None else opt.parse_network(
+        args.network, ctx.runtime.rootless)
     if opt.slirp_options(args.network):
         raise InvalidArgError("pod create --network slirp4netns:OPTIONS: options are not "
                               "supported for pods by pypod (use --network slirp4netns)")
@@ -60,8 +61,11 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
                               f"delete {args.pod_id_file}")
     command = None if args.infra_command is None else \
         opt.parse_entrypoint(args.infra_command)
+    name = args.name if args.name is not None else args.pod_name
+    if args.replace:
+        _replace(ctx, name)
     pod = ctx.runtime.create_pod(
-        name=args.name if args.name is not None else args.pod_name,
+        name=name,
         labels=opt.parse_labels(args.label), ports=ports, share=share,
         infra=infra, network_mode=mode, networks=networks, hostname=args.hostname,
         infra_name=args.infra_name, infra_image=args.infra_image, infra_command=command,
@@ -71,6 +75,19 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
             f.write(pod.id)
     ctx.out(pod.id)
     return 0
+
+
+def _replace(ctx: CLIContext, name: str | None) -> None:
+    """``pod create --replace``: the pod of that name (if any) is removed first, its
+    containers stopped and removed with it, as podman's."""
+    if not name:
+        raise InvalidArgError("cannot replace pod without --name being set")
+    try:
+        old = ctx.runtime.lookup_pod(name)
+    except NoSuchPodError:
+        return
+    if old.name == name:  # not a pod whose id begins so
+        ctx.runtime.remove_pod(old, force=True)
 
 
 def _add_create(pod: Any) -> None:
@@ -99,6 +116,8 @@ def _add_create(pod: Any) -> None:
                         "(default: config infra_command, or the image's entrypoint)")
     p.add_argument("--pod-id-file", default="", metavar="FILE",
                    help="write the pod's id to this file (which must not exist)")
+    p.add_argument("--replace", action="store_true",
+                   help="remove the pod of the same name first, with its containers")
     p.add_argument("--exit-policy", default="continue", metavar="POLICY",
                    help="continue (the default), or stop: the infra container stops "
                         "when the pod's last other container exits")

@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pypod_core.engine.bundle import exec_spec
 from pypod_core.engine.detach_keys import DEFAULT_DETACH_KEYS, DetachScanner, parse_detach_keys
-from pypod_core.errors import DetachedError, InvalidArgError, NotImplementedByBackendError
+from pypod_core.errors import (
+    DetachedError,
+    InvalidArgError,
+    NoSuchCtrError,
+    NotImplementedByBackendError,
+)
 from pypod_core.host.private import private_dir
 from pypod_core.model import ContainerStatus
 
@@ -332,7 +337,10 @@ def start_attached(ctr: Container, stdout: Any, stderr: Any, stdin: Any = None,
                 detached = True  # it runs on: not removed by --rm
                 raise
         ctr.oci.wait_container(ctr)
-        code = ctr.wait()
+        try:
+            code = ctr.wait()
+        except NoSuchCtrError:
+            code = _exit_code_of_removed(ctr)  # rm -f by another process meanwhile
         # The exit command leaves the clean-up (and so the restart) to us.
         ctr.restart_if_due()
         return code
@@ -341,6 +349,19 @@ def start_attached(ctr: Container, stdout: Any, stderr: Any, stdin: Any = None,
             ctr._remove_quietly()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(ctr.attached_marker)
+
+
+def _exit_code_of_removed(ctr: Container) -> int:
+    """The exit code a removal left for this attached session (see
+    ``runtime_ctr._leave_exit_code``); NoSuchCtrError if none was left."""
+    try:
+        with open(ctr.exit_file) as f:
+            code = int(f.read().strip())
+    except (OSError, ValueError):
+        raise NoSuchCtrError(f"no container with id {ctr.id}") from None
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(ctr.exit_file)
+    return code
 
 
 def attach(ctr: Container, stdout: Any, stderr: Any, stdin: Any = None,

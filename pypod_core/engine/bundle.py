@@ -326,6 +326,7 @@ def build_spec(
     volume_mounts: Sequence[Mapping[str, Any]] = (),
     root: str = "",
     console_size: tuple[int, int] | None = None,
+    shm_dir: str = "",
 ) -> dict[str, Any]:
     """The OCI runtime spec (``config.json``) of a container, as a dictionary.
 
@@ -336,7 +337,8 @@ def build_spec(
     ``cgroups_path`` defaults to ``/pypod/ID`` (cgroupfs); ``volume_mounts`` are the
     spec mounts of the named volumes, mounted on the host already; ``root`` is the
     mounted rootfs (default: the ``--rootfs`` directory); ``console_size`` (rows,
-    columns) sizes a ``terminal`` container's terminal.
+    columns) sizes a ``terminal`` container's terminal; ``shm_dir`` is the host tmpfs
+    bound at /dev/shm (:mod:`pypod_core.engine.shm`; "": a tmpfs of the container's own).
     """
     if not config.command:
         raise InvalidArgError("no command specified for the container")
@@ -364,6 +366,10 @@ def build_spec(
     if config.init:
         process["args"] = [INIT_DESTINATION, "--", *config.command]
     mounts = _kernel_mounts(config)
+    if shm_dir:
+        mounts = [m if m["destination"] != "/dev/shm" else
+                  {"destination": "/dev/shm", "type": "bind", "source": shm_dir,
+                   "options": ["bind", "rprivate", *_NOSUID_NOEXEC_NODEV]} for m in mounts]
     own = [*user_mounts(config, user), *(dict(m) for m in volume_mounts)]
     if own:  # the user's own mounts win over read-only's scratch tmpfs
         taken = {m["destination"] for m in own}
@@ -426,10 +432,11 @@ def write_etc_files(config: ContainerConfig, run_dir: str,
 
 def write_bundle(ctr: Container, netns_path: str = "",
                  shared_namespaces: Mapping[str, str] | None = None,
-                 volume_mounts: Sequence[Mapping[str, Any]] = (), root: str = "") -> str:
+                 volume_mounts: Sequence[Mapping[str, Any]] = (), root: str = "",
+                 shm_dir: str = "") -> str:
     """Write ``config.json`` into the container's bundle dir; return its path
     (``volume_mounts``: the named volumes' spec mounts; ``root``: the mounted rootfs,
-    default the ``--rootfs`` directory)."""
+    default the ``--rootfs`` directory; ``shm_dir``: the host tmpfs for /dev/shm)."""
     config = ctr.config
     root = root or config.rootfs
     user = resolve_user(root, config.user)
@@ -444,7 +451,7 @@ def write_bundle(ctr: Container, netns_path: str = "",
                       etc_files=write_etc_files(config, ctr.run_dir, ctr.runtime.config),
                       cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "",
                       volume_mounts=volume_mounts, root=root,
-                      console_size=getattr(ctr, "console_size", None))
+                      console_size=getattr(ctr, "console_size", None), shm_dir=shm_dir)
     run_options.check_workdir(config, root, [m["destination"] for m in spec["mounts"]])
     if config.tz:
         spec["mounts"].append(run_options.localtime_mount(config, ctr.run_dir))

@@ -251,7 +251,7 @@ class Container:
     def _init(self) -> None:
         # lazy: only init (bundle ~3 ms, etc_files ~4 ms, networking ~7 ms, volumes ~8 ms,
         # rootfs ~1 ms)
-        from pypod_core.engine import bundle, etc_files, networking, rootfs, volumes
+        from pypod_core.engine import bundle, etc_files, networking, rootfs, shm, volumes
 
         check_transition(self.id, self.state.state, S.CREATED)
         # A configured container has no run dir, unless an init was cut short (its
@@ -262,18 +262,25 @@ class Container:
         private_dir(self.exit_dir)
         _unlink(self.exit_file)
         shared = self._shared_namespace_paths()
-        root = rootfs.mount(self)
+        shm_dir = shm.prepare(self)
+        try:
+            root = rootfs.mount(self)
+        except BaseException:
+            shm.release(self)
+            raise
         # The namespace is made now and attached to its networks meanwhile: the OCI
         # runtime's create needs the namespace, not its interfaces.
         try:
             attaching = networking.setup_network(self.runtime, self)
         except BaseException:
             rootfs.umount(self)
+            shm.release(self)
             raise
         created = False
         try:
             volume_mounts = volumes.mount_all(self)
-            bundle.write_bundle(self, self.state.netns_path, shared, volume_mounts, root=root)
+            bundle.write_bundle(self, self.state.netns_path, shared, volume_mounts, root=root,
+                                shm_dir=shm_dir)
             self.oci.create_container(self)
             created = True
             if attaching is not None:
@@ -290,6 +297,7 @@ class Container:
             etc_files.leave_shared_hosts(self)
             volumes.unmount_all(self)
             rootfs.umount(self)
+            shm.release(self)
             self._save()
             raise
         self.state.state = S.CREATED
@@ -572,7 +580,7 @@ class Container:
         side (the backend's ``delete_container`` on a thread of its own)."""
         import shutil  # lazy: only a clean-up, not ps or inspect (~1.5 ms, bz2 and lzma)
 
-        from pypod_core.engine import etc_files, networking, rootfs
+        from pypod_core.engine import etc_files, networking, rootfs, shm
         from pypod_core.host.background import Background
 
         deleting = Background(self.oci.delete_container, self)
@@ -587,6 +595,7 @@ class Container:
             volumes.unmount_all(self)
         if not keep_exit_file:
             _unlink(self.exit_file)
+        shm.release(self)  # before its run dir goes: the files are the tmpfs's
         shutil.rmtree(self.run_dir, ignore_errors=True)
         if not _marker_alive(self.attached_marker):
             _unlink(self.attached_marker)  # left by an attached pypod that was killed

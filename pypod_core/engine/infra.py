@@ -82,16 +82,19 @@ def infra_source(runtime: Any, image: str, command: list[str] | None) -> dict[st
 
     ``image`` ("": config ``infra_image``) is an absolute root filesystem directory, an
     image of the store (podman's ``--infra-image``: ``command`` replaces its entrypoint,
-    and without one its own runs), or a name for pypod's pause root filesystem (built
+    and without one its own runs; a reference with a registry or tag that the store
+    lacks is pulled first), or a name for pypod's pause root filesystem (built
     under ``graph_root/infra``).  ``command`` (None: config ``infra_command``) runs in a
     directory."""
     config: RuntimeConfig = runtime.config
+    if image and not os.path.isabs(image) and ("/" in image or ":" in image) \
+            and not runtime.image_exists(image):
+        # As podman: an infra image missing from the store is pulled (its errors are
+        # the pull's, "initializing source docker://...").
+        runtime.pull_image(image, policy="missing")
     if image and not os.path.isabs(image) and runtime.image_exists(image):
         return {"image": image, "command": (),
                 **({"entrypoint": command} if command else {})}
-    if image and not os.path.isabs(image) and ("/" in image or ":" in image):
-        raise InvalidArgError(f"--infra-image {image}: no such image in the store "
-                              "(pull it first) and not a directory")
     rootfs = infra_rootfs(config, image)
     return {"rootfs": rootfs, "command": command or config.infra_command}
 

@@ -146,7 +146,7 @@ def spec_changes(spec: dict[str, Any], c: ContainerConfig) -> None:
         spec["process"]["oomScoreAdj"] = c.oom_score_adj
     spec["annotations"].update(c.annotations)
     for mount in spec["mounts"]:
-        if mount["destination"] == "/dev/shm":
+        if mount["destination"] == "/dev/shm" and mount["type"] == "tmpfs":  # not a bind
             mount["options"] = [o for o in mount["options"] if not o.startswith("size=")]
             if c.shm_size:
                 mount["options"].append(f"size={c.shm_size // 1024}k")

@@ -217,10 +217,17 @@ class ContainerOps(RuntimeHalf):
                         self.state.add_container_to_pod(config.pod, record)
                     else:
                         self.state.add_container(record)
-            except NameInUseError:
+            except NameInUseError as exc:
                 if name is not None or attempt == NAME_ATTEMPTS - 1:
                     self._undo_volumes(created)
-                    raise
+                    if name is None:
+                        raise
+                    # podman's words, which scripts match
+                    raise NameInUseError(
+                        f'creating container storage: the container name "{name}" is '
+                        f"already in use by {self._name_owner(name, exc)}. You have to "
+                        "remove that container to be able to reuse that name: that name "
+                        "is already in use") from None
                 continue
             except BaseException:
                 self._undo_volumes(created)
@@ -266,6 +273,17 @@ class ContainerOps(RuntimeHalf):
             from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
 
             volumes.undo(self._runtime, created)
+
+    def _name_owner(self, name: str, exc: NameInUseError) -> str:
+        """The id of the container or pod that holds ``name`` (for the error)."""
+        for lookup in (self.state.lookup_container, self.state.lookup_pod):
+            try:
+                record = lookup(name)
+            except PypodError:
+                continue
+            if record.config.name == name:
+                return record.config.id
+        return str(exc).rsplit(" ", 1)[-1]
 
     def default_network_mode(self) -> str:
         """The network mode of a container that asks for none: config ``netns``, or
@@ -400,14 +418,16 @@ class ContainerOps(RuntimeHalf):
                 _unlink(ctr.exit_file)
             self._remove_files(ctr)
             self._forget_record(ctr.config)
+            _leave_exit_code(ctr)
 
     def _remove_files(self, ctr: Container) -> None:
         import shutil  # lazy: only rm, not ps or inspect (~1.5 ms, with bz2 and lzma)
 
-        from pypod_core.engine import rootfs  # lazy: containers only (~1 ms)
+        from pypod_core.engine import rootfs, shm  # lazy: containers only (~1 ms)
 
         rootfs.remove(ctr)
         self.storage.remove_container_dir(ctr.id)
+        shm.release(ctr)  # a removal cut short may have left it mounted
         shutil.rmtree(ctr.run_dir, ignore_errors=True)
         _unlink(ctr.attached_marker)
 
@@ -434,7 +454,7 @@ class ContainerOps(RuntimeHalf):
         import shutil  # lazy: only after a reboot (~1.5 ms, with bz2 and lzma)
 
         # lazy: containers only (rootfs ~1 ms)
-        from pypod_core.engine import networking, rootfs
+        from pypod_core.engine import networking, rootfs, shm
         from pypod_core.engine.container import Container
 
         for record in self.state.all_containers():
@@ -448,6 +468,7 @@ class ContainerOps(RuntimeHalf):
                 logging.getLogger("pypod.runtime").warning(
                     "cannot delete container %s from the OCI runtime: %s", ctr.name, exc)
             rootfs.refresh(ctr)
+            shm.release(ctr)
             shutil.rmtree(ctr.run_dir, ignore_errors=True)
             _unlink(ctr.exit_file)
             _unlink(ctr.attached_marker)
@@ -466,6 +487,17 @@ def _publish_all(image: Image, fields: dict[str, Any]) -> dict[str, Any]:
         return fields
     published: tuple[PortMapping, ...] = fields.get("port_mappings", ())
     return {**fields, "port_mappings": image_config.publish_all(exposed, published)}
+
+
+def _leave_exit_code(ctr: Container) -> None:
+    """A container removed (``rm -f``) while another pypod is attached to it (``run``):
+    its exit code is left in its exit file, for that session to exit with, as podman's
+    run does with the code of a container removed under it."""
+    from pypod_core.engine.container import _marker_alive  # lazy: containers only
+
+    if _marker_alive(ctr.attached_marker):
+        with open(ctr.exit_file, "w") as f:
+            f.write(str(ctr.state.exit_code))
 
 
 def _unlink(path: str) -> None:

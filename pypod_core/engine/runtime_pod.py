@@ -259,8 +259,9 @@ class PodOps(RuntimeHalf):
         if "uts" in shared:
             infra_hostname = self._runtime.get_container(infra).config.hostname
             if fields.get("hostname") not in (None, "", infra_hostname):
-                raise InvalidArgError(f"container shares the UTS namespace of pod {pod.name}: "
-                                      "it cannot set its own host name")
+                raise InvalidArgError(  # podman's words, which scripts match
+                    "invalid config provided: cannot set hostname when joining the pod UTS "
+                    "namespace: invalid configuration")
             result["hostname"] = infra_hostname
         return result
 

@@ -1,4 +1,5 @@
-"""Overlay mounts, unmounts and /proc/self/mountinfo, from the standard library.
+"""Overlay and tmpfs mounts, unmounts and /proc/self/mountinfo, from the standard
+library.
 
 Two ways to mount an overlay, because the classic one runs out of room:
 
@@ -119,6 +120,19 @@ def umount(target: str, *, detach: bool = True) -> None:
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOENT):
             raise MountError(err, f"umount {target}: {os.strerror(err)}")
+
+
+#: mount(2) flags for a tmpfs of no devices, no set-uid and no executables.
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+
+
+def mount_tmpfs(target: str, data: str, source: str = "tmpfs") -> None:
+    """Mount a tmpfs on ``target`` (nosuid, nodev, noexec) with ``data`` (``mode=1777,
+    size=65536k``); MountError with the kernel's words."""
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if _libc.mount(source.encode(), os.fsencode(target), b"tmpfs", flags, data.encode()) != 0:
+        err = ctypes.get_errno()
+        raise MountError(err, f"mount tmpfs on {target}: {os.strerror(err)}")
 
 
 def new_mount_api() -> bool:

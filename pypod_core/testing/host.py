@@ -25,3 +25,13 @@ def need_binary(name: str, package: str = "") -> str:
             pytest.fail(f"{what}: scripts/setup.sh should have installed it")
         pytest.skip(what)
     return path
+
+
+def power_off_tmp_dir(tmp_dir: str) -> None:
+    """A simulated power cut's effect on the per-boot ``tmp_dir``: what was mounted under
+    it is no longer (a containers's /dev/shm tmpfs), and its files are gone."""
+    from pypod_core.host.mounts import mounts_under, umount  # lazy: only reboot tests
+
+    for point in reversed(mounts_under(tmp_dir)):
+        umount(point)
+    shutil.rmtree(tmp_dir)

@@ -113,4 +113,4 @@ def test_info_and_network_ls_take_templates(pypod: Pypod, net_config: str) -> No
     assert info.stdout == f"{platform.release()} runc 0\n"
     nets = pypod("network", "ls", "--format", "{{.Name}} {{.Driver}} {{len .Subnets}}")
     assert nets.returncode == 0, nets.stderr
-    assert nets.stdout == "pypod bridge 1\n"
+    assert nets.stdout == "podman bridge 1\n"

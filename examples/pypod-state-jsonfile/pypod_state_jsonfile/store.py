@@ -18,7 +18,8 @@ from pypod_core.serialize import from_dict, to_dict
 #: State methods that change the store: saved after they run.
 MUTATING = (
     "refresh", "validate_db_config", "add_container", "remove_container",
-    "rename_container", "save_container_networks", "save_container_state", "add_pod", "remove_pod", "remove_pod_containers",
+    "rename_container", "save_container_networks", "save_container_state", "add_pod",
+    "remove_pod", "remove_pod_containers",
     "add_container_to_pod", "remove_container_from_pod", "save_pod_state",
     "add_volume", "remove_volume", "save_volume_state",
 )

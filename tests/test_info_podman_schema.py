@@ -42,6 +42,11 @@ def test_binaries_name_their_debian_package(cli_flags: list[str]) -> None:
     assert host["conmon"]["package"].startswith("conmon_")
     assert host["ociRuntime"]["package"].startswith("runc_")
     assert hostinfo.package_of("/nonexistent/binary") == ""
+    # --network slirp4netns's binary (scripts read .host.slirp4netns.executable)
+    slirp = host["slirp4netns"]
+    assert list(slirp) == ["executable", "package", "version"]
+    assert os.path.isabs(slirp["executable"]) and slirp["package"].startswith("slirp4netns_")
+    assert slirp["version"].startswith("slirp4netns version ")
 
 
 def test_text_nests_keys_in_podmans_order_with_yaml_scalars(cli_flags: list[str]) -> None:

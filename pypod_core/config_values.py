@@ -136,10 +136,14 @@ def _events_logger(value: str) -> str | None:
     return _one_of(*EVENTS_LOGGERS)(value)
 
 
+#: An image reference with a registry, repository path or tag (``--infra-image``'s form).
+_IMAGE_REFERENCE: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.:/@-]*[/:@][a-zA-Z0-9_.:/@-]+$")
+
+
 def _infra_image(value: str) -> str | None:
-    if value.startswith("/") or _name(value) is None:
+    if value.startswith("/") or _name(value) is None or _IMAGE_REFERENCE.match(value):
         return None
-    return f"{value!r} is neither an absolute path nor a name"
+    return f"{value!r} is neither an absolute path, a name nor an image reference"
 
 
 def _command(value: list[str]) -> str | None:

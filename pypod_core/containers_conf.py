@@ -31,6 +31,7 @@ KEYS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("containers", "base_hosts_file"): ("base_hosts_file", "str"),
     ("containers", "host_containers_internal_ip"): ("host_containers_internal_ip", "str"),
     ("network", "default_network"): ("cni_default_network", "str"),
+    ("engine", "infra_image"): ("infra_image", "str"),
 }
 
 

@@ -101,6 +101,20 @@ def test_a_missing_containers_conf_is_one_line(cli_flags: list[str], tmp_path: P
     assert result.stderr == f"Error: {tmp_path / 'nope'}: cannot read: No such file or directory\n"
 
 
+def test_engine_infra_image_is_the_pods_infra_image(cli_flags: list[str],
+                                                    tmp_path: Path) -> None:
+    """podman's [engine] infra_image: a pod's infra image, pulled when the store lacks it
+    (here from a closed port on loopback: the pull's own error, as podman's)."""
+    conf = tmp_path / "containers.conf"
+    conf.write_text('[engine]\ninfra_image = "127.0.0.1:1/no/pause:1"\n')
+    result = run_pypod(*cli_flags, "pod", "create", "--network", "none",
+                       env={"CONTAINERS_CONF": str(conf)})
+    assert result.returncode == 125
+    assert "initializing source docker://127.0.0.1:1/no/pause:1" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert run_pypod(*cli_flags, "pod", "ps", "-q").stdout == ""  # no pod left behind
+
+
 def test_containers_get_the_dns_and_hosts_defaults(podman_conf: Path, cli_flags: list[str],
                                                    rootfs: str) -> None:
     need_binary("conmon")

@@ -87,6 +87,7 @@ def infra_source(runtime: Any, image: str, command: list[str] | None) -> dict[st
     under ``graph_root/infra``).  ``command`` (None: config ``infra_command``) runs in a
     directory."""
     config: RuntimeConfig = runtime.config
+    image = image or config.infra_image  # containers.conf's [engine] infra_image too
     if image and not os.path.isabs(image) and ("/" in image or ":" in image) \
             and not runtime.image_exists(image):
         # As podman: an infra image missing from the store is pulled (its errors are

@@ -175,7 +175,9 @@ def main() -> None:
     from pypod_core.host.rootfs import make_busybox_rootfs
 
     # A short path: podman refuses a runroot longer than 50 characters.
-    tmp = tempfile.mkdtemp(prefix="pbi-")
+    # The suffix: an oci: layout is named after its path, and a path part may not end
+    # in a separator ("_") in an image name.
+    tmp = tempfile.mkdtemp(prefix="pbi-", suffix="x")
     try:
         rootfs = make_busybox_rootfs(os.path.join(tmp, "rootfs"))
         tar = layer_tar(rootfs, os.path.join(tmp, "busybox.tar"))

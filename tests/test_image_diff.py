@@ -113,9 +113,11 @@ def test_runtime_diff_leaves_no_rootfs(make_runtime, busybox_tar):
                               network_mode="none")
     ctr.start()
     ctr.wait()
-    rows = rt.diff(ctr.name)
-    assert [(c.kind, c.path) for c in rows] == [("C", "/etc"), ("A", "/n"), ("D", "/var")]
-    assert str(rows[1]) == "A /n"  # /etc: its hosts file, as podman.s
+    # /etc changes where the runtime made the hosts file's mount point in the upper dir
+    # (as podman's); a base that has the file already leaves /etc as it was.
+    rows = [c for c in rt.diff(ctr.name) if (c.kind, c.path) != ("C", "/etc")]
+    assert [(c.kind, c.path) for c in rows] == [("A", "/n"), ("D", "/var")]
+    assert str(rows[0]) == "A /n"
     everything = rt.diff("bb", kinds=("image",))
     assert everything and {c.kind for c in everything} == {"A"}
     assert ("A", "/bin/sh") in everything

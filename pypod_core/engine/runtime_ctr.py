@@ -416,9 +416,11 @@ class ContainerOps(RuntimeHalf):
                 ctr._cleanup()
             else:  # never initialised, or cleaned up at its exit: no OCI backend needed
                 _unlink(ctr.exit_file)
+            attached = _attached(ctr)  # asked before _remove_files drops the marker
             self._remove_files(ctr)
             self._forget_record(ctr.config)
-            _leave_exit_code(ctr)
+            if attached:
+                _leave_exit_code(ctr)
 
     def _remove_files(self, ctr: Container) -> None:
         import shutil  # lazy: only rm, not ps or inspect (~1.5 ms, with bz2 and lzma)
@@ -489,15 +491,25 @@ def _publish_all(image: Image, fields: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "port_mappings": image_config.publish_all(exposed, published)}
 
 
+def _attached(ctr: Container) -> bool:
+    """Whether another pypod is attached to ``ctr`` (``run``) and will wait for it (not
+    this process: ``run --rm`` removes its own container while its marker stands)."""
+    from pypod_core.engine.container import _marker_alive  # lazy: containers only
+
+    try:
+        with open(ctr.attached_marker) as f:
+            ours = f.read().strip() == str(os.getpid())
+    except OSError:
+        return False
+    return not ours and _marker_alive(ctr.attached_marker)
+
+
 def _leave_exit_code(ctr: Container) -> None:
     """A container removed (``rm -f``) while another pypod is attached to it (``run``):
     its exit code is left in its exit file, for that session to exit with, as podman's
     run does with the code of a container removed under it."""
-    from pypod_core.engine.container import _marker_alive  # lazy: containers only
-
-    if _marker_alive(ctr.attached_marker):
-        with open(ctr.exit_file, "w") as f:
-            f.write(str(ctr.state.exit_code))
+    with open(ctr.exit_file, "w") as f:
+        f.write(str(ctr.state.exit_code))
 
 
 def _unlink(path: str) -> None:

@@ -4,29 +4,14 @@ port answering throughout; inspect's Go templates reach each network's entry."""
 
 from __future__ import annotations
 
-import subprocess
-from typing import Any
+import test_net_cli
 
-import pytest
-
-from conftest import fetch, need_binary, run_pypod
+from conftest import fetch
 from pypod_core.testing.network import free_port
 
+#: The fixture running pypod on this test's network config (test_net_cli's).
+pypod = test_net_cli.pypod
 IP = '{{(index .NetworkSettings.Networks "%s").IPAddress}}'
-
-
-@pytest.fixture
-def pypod(net_config: str) -> Any:
-    """Run ``pypod --config <this test's config> ARGS``; fail on an unexpected exit code."""
-    need_binary("iptables")
-    need_binary("runc")
-
-    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        proc = run_pypod("--config", net_config, *args)
-        assert proc.returncode == code, (args, proc.stdout, proc.stderr)
-        return proc
-
-    return run
 
 
 def test_connect_and_disconnect_a_running_container(pypod, rootfs, tmp_path) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.cli.report import tabwriter
+from pypod_core.engine.logs import human_size
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -19,15 +20,6 @@ if TYPE_CHECKING:
 SUMMARY_HEADERS = {"Type": "TYPE", "Total": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
                    "Reclaimable": "RECLAIMABLE"}
 
-
-def df_size(size: float) -> str:
-    """go-units' ``HumanSize``: ``2.428MB``, ``1.863kB``, ``0B``."""
-    value = float(max(size, 0))
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if value < 1000 or unit == "PB":
-            return f"{value:.4g}{unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def _summary_rows(usage: Any) -> list[dict[str, Any]]:
@@ -44,8 +36,8 @@ def _summary_rows(usage: Any) -> list[dict[str, Any]]:
     rows = []
     for kind, total, active, size, reclaimable in raw:
         percent = int(reclaimable / size * 100 + 0.5) if size > 0 else 0
-        rows.append({"Type": kind, "Total": total, "Active": active, "Size": df_size(size),
-                     "Reclaimable": f"{df_size(reclaimable)} ({percent}%)",
+        rows.append({"Type": kind, "Total": total, "Active": active, "Size": human_size(size),
+                     "Reclaimable": f"{human_size(reclaimable)} ({percent}%)",
                      "RawSize": size, "RawReclaimable": reclaimable})
     return rows
 
@@ -88,15 +80,15 @@ def _verbose(ctx: CLIContext, usage: Any) -> None:
         repo = ii.repository_of(names[0]) if names else "<none>"
         tag = ii.tag_of(names[0]) if names else "<none>"
         images.append(f"{repo}\t{tag}\t{u.image.short_id}\t"
-                      f"{ago(now - ii.created_time(u.image))}\t{df_size(u.size)}\t"
-                      f"{df_size(u.shared_size)}\t{df_size(u.unique_size)}\t{u.containers}")
+                      f"{ago(now - ii.created_time(u.image))}\t{human_size(u.size)}\t"
+                      f"{human_size(u.shared_size)}\t{human_size(u.unique_size)}\t{u.containers}")
     containers = ["CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES"]
     for c in usage.containers:
         containers.append(f"{c.id[:12]}\t{c.image_id[:12]}\t{' '.join(c.command)}\t"
-                          f"{c.local_volumes}\t{df_size(c.rw_size)}\t{ago(now - c.created)}\t"
+                          f"{c.local_volumes}\t{human_size(c.rw_size)}\t{ago(now - c.created)}\t"
                           f"{c.status}\t{c.name}")
     volumes = ["VOLUME NAME\tLINKS\tSIZE"]
-    volumes += [f"{v.name}\t{v.links}\t{df_size(v.size)}" for v in usage.volumes]
+    volumes += [f"{v.name}\t{v.links}\t{human_size(v.size)}" for v in usage.volumes]
     for title, lines in (("Images", images), ("Containers", containers),
                          ("Local Volumes", volumes)):
         if title != "Images":

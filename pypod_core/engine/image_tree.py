@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from pypod_core.engine.image_inspect import podman_size
+from pypod_core.engine.logs import human_size
 
 if TYPE_CHECKING:
     from pypod_core.engine.runtime import Runtime
@@ -67,18 +68,9 @@ class _Layer:
     def text(self) -> str:
         tags = repo_tags(self.images)
         topped = f" Top Layer of: [{' '.join(tags)}]" if tags else ""
-        return f"ID: {self.id.removeprefix('sha256:')[:12]} Size: {human(self.size):>7}" \
+        return f"ID: {self.id.removeprefix('sha256:')[:12]} Size: {human_size(self.size):>7}" \
                f"{topped}"
 
-
-def human(size: float) -> str:
-    """go-units' ``HumanSizeWithPrecision(size, 4)``: ``2.427MB``, ``0B``."""
-    value = float(max(size, 0))
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if value < 1000 or unit == "PB":
-            return f"{value:.4g}{unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def repo_tags(images: Iterable[Image]) -> list[str]:
@@ -93,7 +85,7 @@ def image_tree(runtime: Runtime, ref: str, whatrequires: bool = False) -> str:
     images = runtime.image_store.images()
     layers = _layers(runtime, images)
     header = (f"Image ID: {image.short_id}\nTags:     [{' '.join(repo_tags([image]))}]\n"
-              f"Size:     {human(podman_size(runtime.image_store, image))}\n"
+              f"Size:     {human_size(podman_size(runtime.image_store, image))}\n"
               + ("Image Layers" if image.layers else "No Image Layers"))
     root = _Node(header)
     top = layers.get(image.top_layer or "")

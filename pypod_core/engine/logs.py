@@ -73,11 +73,12 @@ def parse_size(text: str, what: str) -> int:
     return int(float(match[1]) * _UNITS[(match[2] or "").lower()])
 
 
-def human_size(size: int) -> str:
-    """A size as podman's inspect shows it (``10MB``, ``1.5kB``, ``0B``)."""
+def human_size(size: float) -> str:
+    """go-units' ``HumanSize``, as podman's inspect, ``system df`` and ``image tree``
+    show sizes: decimal units, 4 significant digits (``10MB``, ``1.863kB``, ``0B``)."""
     value = float(max(size, 0))
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if value < 1000 or unit == "PB":
             return f"{value:.4g}{unit}"  # go-units HumanSize: 4 digits
         value /= 1000
     raise AssertionError("unreachable")

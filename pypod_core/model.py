@@ -340,12 +340,16 @@ class ContainerState:
     #: Where the container's rootfs is mounted while it is initialized or runs ("" when
     #: it is not): libpod's ``Mountpoint``.
     mount_point: str = ""
+    #: How many ``mount`` calls (podman's ``podman mount``) hold the rootfs mounted
+    #: beyond the container's own run; the rootfs stays mounted while it is above 0.
+    user_mounts: int = 0
 
     def reset_after_reboot(self) -> None:
         """Apply libpod's reboot refresh: move the state, clear pid, netns, network,
         mount point and the restart count (the start time stays, as libpod's)."""
         self.state = self.state.after_reboot()
         self.mount_point = ""
+        self.user_mounts = 0
         self.pid = 0
         self.conmon_pid = 0
         self.netns_path = ""

@@ -29,6 +29,7 @@ _LOGIN = ("login",)
 _TOOLS, _EVENTS = ("container_tools",), ("events",)
 _IMAGE_LIFE, _DISK_USAGE = ("image_life",), ("disk_usage",)
 _KUBE = ("kube",)
+_MOUNTING = ("mounting",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
@@ -61,8 +62,11 @@ COMMANDS: dict[str, Command] = {
     "commit": Command(_IMAGE_LIFE, "create a new image from a container's changes"),
     "export": Command(_IMAGE_LIFE, "write a container's file system as a tar"),
     "diff": Command(_IMAGE_LIFE, "show the changes to a container's or image's files"),
-    "container": Command((*_CONTAINERS, *_COPY, *_TOOLS, *_IMAGE_LIFE), "manage containers",
-                         group=True),
+    "mount": Command(_MOUNTING, "mount containers' root file systems on the host"),
+    "umount": Command(_MOUNTING, "unmount containers' root file systems"),
+    "unmount": Command(_MOUNTING, "unmount containers' root file systems"),
+    "container": Command((*_CONTAINERS, *_COPY, *_TOOLS, *_IMAGE_LIFE, *_MOUNTING),
+                         "manage containers", group=True),
     "images": Command(_IMAGES, "list images"),
     "pull": Command(_IMAGES, "pull images from a registry"),
     "build": Command(_SYSTEM, "build an image: not supported by pypod"),
@@ -74,7 +78,8 @@ COMMANDS: dict[str, Command] = {
     "load": Command(_MOVING, "store the images of an archive or layout"),
     "import": Command(_IMAGE_LIFE, "create an image from a tarball"),
     "history": Command(_IMAGE_LIFE, "show an image's history"),
-    "image": Command((*_IMAGES, *_MOVING, *_IMAGE_LIFE), "manage images", group=True),
+    "image": Command((*_IMAGES, *_MOVING, *_IMAGE_LIFE, *_MOUNTING), "manage images",
+                     group=True),
     "login": Command(_LOGIN, "log in to a container registry"),
     "logout": Command(_LOGIN, "log out of a container registry"),
     "network": Command(_NETWORKS, "manage networks", group=True),
@@ -97,6 +102,9 @@ CONTAINER_ONLY: dict[str, Command] = {
     "commit": Command(_IMAGE_LIFE, COMMANDS["commit"].summary),
     "export": Command(_IMAGE_LIFE, COMMANDS["export"].summary),
     "diff": Command(_IMAGE_LIFE, "show the changes to a container's files"),
+    "mount": Command(_MOUNTING, COMMANDS["mount"].summary),
+    "umount": Command(_MOUNTING, COMMANDS["umount"].summary),
+    "unmount": Command(_MOUNTING, COMMANDS["unmount"].summary),
 }
 
 _LIST_PODS = Command(_PODS, "list pods")
@@ -182,6 +190,9 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "prune": Command(_IMAGE_LIFE, "remove dangling images (-a: every unused one)"),
         "diff": Command(_IMAGE_LIFE, "show the changes to an image's files"),
         "tree": Command(_IMAGE_LIFE, "show an image's layers as a tree"),
+        "mount": Command(_MOUNTING, "mount images' files on the host, read-only"),
+        "unmount": Command(_MOUNTING, "unmount images' files"),
+        "umount": Command(_MOUNTING, "unmount images' files"),
     },
 }
 

@@ -55,7 +55,8 @@ def _add_create_flags(p: argparse.ArgumentParser, run: bool = False) -> None:
     p.add_argument("--runtime", dest="ctr_runtime", default=None, metavar="NAME|PATH",
                    help="the OCI runtime: a backend (runc, crun) or a binary's path")
     p.add_argument("--rootfs", action="store_true",
-                   help="the first argument is a root file system directory, not an image")
+                   help="the first argument is a root file system directory, not an image "
+                        "(DIR:O: an overlay over it, DIR left as it is)")
     from pypod_core.cli.pull_options import add_pull_flags  # lazy: create, run (~0.2 ms)
 
     p.add_argument("--pull", default="missing", metavar="POLICY",
@@ -265,13 +266,28 @@ def _create(args: argparse.Namespace, ctx: CLIContext) -> Container:
     run_flags.before_create(args, ctx)
     fields = config_fields(args, ctx)
     entrypoint = None if args.entrypoint is None else opt.parse_entrypoint(args.entrypoint)
-    source: dict[str, Any] = {"rootfs": args.target} if args.rootfs else \
+    source: dict[str, Any] = rootfs_source(args.target) if args.rootfs else \
         {"image": _image_to_run(args, ctx)}
     ctr = ctx.runtime.create_container(
         command=args.command, entrypoint=entrypoint, publish_all=args.publish_all,
         image_volume=args.image_volume, name=args.name, **source, **fields)
     run_flags.after_create(args, ctr)
     return ctr
+
+
+def rootfs_source(target: str) -> dict[str, Any]:
+    """``--rootfs DIR[:O]`` as ``create_container``'s arguments: ``:O`` (podman's, the
+    last colon's suffix) makes an overlay over DIR; the options later podmans take there
+    (``idmap``) are refused by name."""
+    path, colon, suffix = target.rpartition(":")
+    options = suffix.split(",") if colon else []
+    if options and all(o == "O" or o.split("=")[0] == "idmap" for o in options):
+        for option in options:
+            if option != "O":
+                raise InvalidArgError(f'--rootfs option "{option}" is not supported by '
+                                      f"pypod (only :O)")
+        return {"rootfs": path, "rootfs_overlay": True}
+    return {"rootfs": target}
 
 
 def _image_to_run(args: argparse.Namespace, ctx: CLIContext) -> str:

@@ -602,6 +602,32 @@ class Container:
         # After the delete: no process of the container holds the rootfs any more.
         rootfs.umount(self)
 
+    # -- mounting the rootfs on the host (``pypod mount``) -----------------------------
+
+    def mount(self) -> str:
+        """Mount the container's rootfs on the host, once more (libpod's ``Mount``), and
+        return its path; it stays mounted after the container stops, until as many
+        :meth:`unmount` calls (or ``rm``)."""
+        from pypod_core.engine import rootfs  # lazy: containers only (~1 ms)
+
+        with self.locked():
+            if self.state.state is S.REMOVING:
+                raise CtrStateInvalidError(f"cannot mount container {self.id} as it is "
+                                           f"being removed")
+            path = rootfs.user_mount(self)
+            self._save()
+        return os.path.realpath(path)
+
+    def unmount(self, force: bool = False) -> None:
+        """Count one :meth:`mount` off (``force``: every one); after the last, the
+        rootfs is unmounted, unless the container's run still holds it (its clean-up
+        unmounts it then).  Not mounted is fine."""
+        from pypod_core.engine import rootfs  # lazy: containers only (~1 ms)
+
+        with self.locked():
+            rootfs.user_umount(self, force, running=self._has_leftovers())
+            self._save()
+
     # -- inside the container ----------------------------------------------------------
 
     def exec(self, command: list[str], env: dict[str, str] | None = None, user: str = "",

@@ -137,7 +137,7 @@ def pypod_make_storage(runtime: Runtime) -> Any:
 @hookimpl
 def pypod_graph_drivers() -> Any:
     """``dir``: a --rootfs directory used in place (the engine's choice for --rootfs
-    containers, whatever ``graph_driver`` says)."""
+    containers, whatever ``graph_driver`` says); ``dir-overlay``: ``--rootfs DIR:O``."""
     from pypod_core.plugin.declarations import GraphDriverBackend
 
     def factory(runtime: Any) -> Any:
@@ -145,8 +145,16 @@ def pypod_graph_drivers() -> Any:
 
         return DirGraphDriver(os.path.join(runtime.config.graph_root, "dir"))
 
+    def overlay_factory(runtime: Any) -> Any:
+        from pypod_core.engine.dir_overlay import DirOverlayDriver
+
+        return DirOverlayDriver(os.path.join(runtime.config.graph_root, "dir-overlay"))
+
     yield GraphDriverBackend(name="dir", factory=factory,
                              description="a --rootfs directory used in place; no layers")
+    yield GraphDriverBackend(name="dir-overlay", factory=overlay_factory,
+                             description="--rootfs DIR:O: an overlay over the directory, "
+                                         "the container's writes kept apart")
 
 
 @hookimpl(trylast=True)

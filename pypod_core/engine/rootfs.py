@@ -7,6 +7,7 @@ Every container's rootfs goes through :class:`~pypod_core.plugin.graph_driver.Gr
 container       driver (``ContainerConfig.graph_driver``)   the driver's "layer"
 ==============  =====================================  ==================================
 ``--rootfs``    ``dir``                                the directory, used in place
+``DIR:O``       ``dir-overlay``                        the directory, an overlay's lower
 from an image   the runtime's image driver (overlay,   the image's top layer
                 vfs)
 older record    "" (made before graph drivers)          none: ``config.rootfs`` in place
@@ -21,6 +22,10 @@ The life of one rootfs, and who calls what:
 - :func:`umount` in the container's clean-up (its exit noticed by any process, conmon's
   exit command, ``--rm``, a failed init), and at the reboot refresh;
 - :func:`remove` at ``rm``.
+
+``pypod mount`` holds the rootfs mounted beyond the run (:func:`user_mount`, counted in
+``ctr.state.user_mounts``): :func:`umount` leaves it mounted while that count is above 0,
+and :func:`user_umount` takes it away after the last one once no run holds it.
 
 A record stored by a process killed before it made the rootfs is completed at mount.
 """
@@ -41,6 +46,10 @@ if TYPE_CHECKING:
 
 #: The driver of every ``--rootfs`` container, whatever ``graph_driver`` says.
 DIR_DRIVER = "dir"
+#: The driver of a ``--rootfs DIR:O`` container (an overlay over DIR).
+DIR_OVERLAY_DRIVER = "dir-overlay"
+#: The drivers whose "layer" is the container's ``--rootfs`` directory.
+ROOTFS_DRIVERS = frozenset({DIR_DRIVER, DIR_OVERLAY_DRIVER})
 
 
 def driver_named(runtime: Runtime, name: str) -> GraphDriver:
@@ -69,7 +78,7 @@ def _driver(ctr: Container) -> GraphDriver | None:
 def _layer(config: ContainerConfig, runtime: Runtime) -> str | None:
     """What the container's rootfs stands on: its directory (``dir``) or its image's top
     layer (None: an image without layers)."""
-    if config.graph_driver == DIR_DRIVER:
+    if config.graph_driver in ROOTFS_DRIVERS:
         return config.rootfs
     return runtime.get_image(config.image_id).top_layer
 
@@ -102,7 +111,10 @@ def mount(ctr: Container) -> str:
 
 def umount(ctr: Container) -> None:
     """Unmount the container's rootfs (its files stay); not mounted, or no rootfs at all,
-    is fine.  ``ctr.state.mount_point`` is cleared (the caller saves the state)."""
+    is fine.  ``ctr.state.mount_point`` is cleared (the caller saves the state).  While
+    ``pypod mount`` holds it (``ctr.state.user_mounts``), it stays mounted."""
+    if ctr.state.user_mounts > 0:
+        return
     driver = _driver(ctr)
     ctr.state.mount_point = ""
     if driver is not None:
@@ -117,8 +129,28 @@ def remove(ctr: Container) -> None:
     the user's: only the driver's record of it goes)."""
     driver = _driver(ctr)
     ctr.state.mount_point = ""
+    ctr.state.user_mounts = 0
     if driver is not None:
         driver.remove_rootfs(ctr.id)
+
+
+def user_mount(ctr: Container) -> str:
+    """Mount the container's rootfs for ``pypod mount`` (once more) and return its path;
+    the caller holds the container's lock and saves the state."""
+    path = mount(ctr)
+    ctr.state.user_mounts += 1
+    return path
+
+
+def user_umount(ctr: Container, force: bool, running: bool) -> None:
+    """Count one ``pypod mount`` off (``force``: all of them); after the last, unmount
+    unless the container's run still holds the rootfs (``running``: its clean-up will).
+    The caller holds the container's lock and saves the state."""
+    if ctr.state.user_mounts <= 0:
+        return
+    ctr.state.user_mounts = 0 if force else ctr.state.user_mounts - 1
+    if ctr.state.user_mounts == 0 and not running:
+        umount(ctr)
 
 
 @contextmanager
@@ -146,6 +178,7 @@ def readable_path(ctr: Container) -> str:
 def refresh(ctr: Container) -> None:
     """After a reboot: nothing of the container stays marked mounted (a driver that
     marks mounts in files, as vfs, forgets them).  A failure is warned about."""
+    ctr.state.user_mounts = 0
     try:
         umount(ctr)
     except PypodError as exc:

@@ -3,7 +3,8 @@
 Build one with :func:`new_runtime` (default precedence of config files plus caller
 options) or :func:`new_runtime_from_config` (one named file).  Container and pod
 operations live in :mod:`pypod_core.engine.runtime_ctr` and :mod:`pypod_core.engine.runtime_pod`,
-image operations in :mod:`pypod_core.engine.runtime_img`, volume operations in
+image operations in :mod:`pypod_core.engine.runtime_img`, mounts on the host in
+:mod:`pypod_core.engine.runtime_mount`, volume operations in
 :mod:`pypod_core.engine.runtime_vol`, pruning in :mod:`pypod_core.engine.runtime_prune`.
 """
 
@@ -21,6 +22,7 @@ from pypod_core.engine.pipeline import DeferredStage, make_runtime
 from pypod_core.engine.runtime_ctr import ContainerOps
 from pypod_core.engine.runtime_img import ImageOps
 from pypod_core.engine.runtime_login import LoginOps
+from pypod_core.engine.runtime_mount import MountOps
 from pypod_core.engine.runtime_pod import PodOps
 from pypod_core.engine.runtime_prune import PruneOps
 from pypod_core.engine.runtime_vol import VolumeOps
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from pypod_core.engine.kube import KubeDownReport, PlayKubeReport
 
 
-class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps):
+class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps, MountOps):
     """A pypod runtime: the state, the OCI runtime, the network, the firewall, the
     images and the volumes."""
 

@@ -83,10 +83,12 @@ class ContainerOps(RuntimeHalf):
                          command: Sequence[str] = (), *, image: str | None = None,
                          entrypoint: Sequence[str] | None = None, publish_all: bool = False,
                          image_volume: str | None = None, name: str | None = None,
-                         **config_fields: Any) -> Container:
+                         rootfs_overlay: bool = False, **config_fields: Any) -> Container:
         """Add a new container (state ``configured``) running ``command``, with its root
-        file system from exactly one of ``rootfs`` (a directory, used in place) or
-        ``image`` (a name or id in the image store: its config gives the defaults, see
+        file system from exactly one of ``rootfs`` (a directory, used in place; with
+        ``rootfs_overlay``, podman's ``--rootfs DIR:O``, the lower of an overlay whose
+        upper dir is the container's, so DIR is never written) or ``image`` (a name or
+        id in the image store: its config gives the defaults, see
         :mod:`pypod_core.engine.image_config`); ``config_fields`` are
         :class:`~pypod_core.model.ContainerConfig` fields (env, workdir, user, mounts...).
 
@@ -119,13 +121,15 @@ class ContainerOps(RuntimeHalf):
             validate_name(name)
         # An Image, or a --rootfs path (a str: no image record class made, ~0.6 ms).
         source = self._rootfs_source(rootfs, image, image_volume)
+        if rootfs_overlay and not isinstance(source, str):
+            raise InvalidArgError("rootfs_overlay needs a rootfs directory, not an image")
         if not isinstance(source, str):
             from pypod_core.engine.image_config import image_volumes  # lazy: only create
 
             config_fields, anonymous = image_volumes(source, config_fields, anonymous,
                                                      image_volume)
         config_fields, command, source_fields = self._source_fields(
-            source, image or "", command, entrypoint, config_fields)
+            source, image or "", command, entrypoint, config_fields, rootfs_overlay)
         config_fields = self._checked_fields(config_fields)
         if publish_all and not isinstance(source, str):
             config_fields = _publish_all(source, config_fields)
@@ -150,18 +154,23 @@ class ContainerOps(RuntimeHalf):
         return os.path.abspath(path)
 
     def _source_fields(self, source: str | Image, ref: str, command: tuple[str, ...],
-                       entrypoint: tuple[str, ...] | None, fields: dict[str, Any]
+                       entrypoint: tuple[str, ...] | None, fields: dict[str, Any],
+                       overlay: bool = False,
                        ) -> tuple[dict[str, Any], tuple[str, ...], dict[str, Any]]:
         """(the caller's fields with the image's defaults, the process, the fields saying
         where the rootfs comes from)."""
         from pypod_core.engine import image_config  # lazy: only create (~2 ms)
-        from pypod_core.engine.rootfs import DIR_DRIVER  # lazy: containers only (~1 ms)
+        from pypod_core.engine.rootfs import (  # lazy: containers only (~1 ms)
+            DIR_DRIVER,
+            DIR_OVERLAY_DRIVER,
+        )
 
         if isinstance(source, str):
             if not command and not entrypoint:
                 raise InvalidArgError("no command specified for the container")
+            driver = DIR_OVERLAY_DRIVER if overlay else DIR_DRIVER
             return fields, (*(entrypoint or ()), *command), {
-                "rootfs": source, "graph_driver": DIR_DRIVER, "entrypoint": entrypoint or ()}
+                "rootfs": source, "graph_driver": driver, "entrypoint": entrypoint or ()}
         process, ep = image_config.resolve_command(source.run_config, command, entrypoint)
         fields = image_config.apply_config(source, ref, fields)
         return fields, process, {

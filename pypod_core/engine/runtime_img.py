@@ -61,8 +61,8 @@ class ImageOps(RuntimeHalf):
         overlayfs does not mount, ``vfs``.  (``--rootfs`` containers use ``dir``.)"""
         name = self.config.graph_driver
         explicit = "graph_driver" in self.config.explicit
-        if name == "dir":
-            raise InvalidArgError('the graph driver "dir" stores no images (it serves '
+        if name in ("dir", "dir-overlay"):
+            raise InvalidArgError(f'the graph driver "{name}" stores no images (it serves '
                                   '--rootfs): set graph_driver to "overlay" or "vfs"')
         try:
             driver: GraphDriver = self.plugins.build("graph_driver", name, self)

@@ -135,6 +135,24 @@ def mount_tmpfs(target: str, data: str, source: str = "tmpfs") -> None:
         raise MountError(err, f"mount tmpfs on {target}: {os.strerror(err)}")
 
 
+#: mount(2) flags for a read-only bind mount (made, then remounted read-only).
+MS_RDONLY, MS_REMOUNT, MS_BIND = 1, 32, 4096
+
+
+def bind_readonly(source: str, target: str) -> None:
+    """Bind-mount the directory ``source`` on ``target``, read-only (a bind mount takes
+    ``MS_RDONLY`` only on a remount); MountError with the kernel's words, and nothing
+    left mounted."""
+    if _libc.mount(os.fsencode(source), os.fsencode(target), None, MS_BIND, None) != 0:
+        err = ctypes.get_errno()
+        raise MountError(err, f"bind-mount {source} on {target}: {os.strerror(err)}")
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+    if _libc.mount(None, os.fsencode(target), None, flags, None) != 0:
+        err = ctypes.get_errno()
+        umount(target)
+        raise MountError(err, f"remount {target} read-only: {os.strerror(err)}")
+
+
 def new_mount_api() -> bool:
     """Whether the kernel has fsopen() and overlayfs takes ``lowerdir+`` (Linux 6.8+);
     probed once per process."""
@@ -164,7 +182,8 @@ def mount_overlay(target: str, lowers: Sequence[str], upper: str, work: str, *,
     where the kernel has it (unless ``force_mount2``); else mount(2) with
     ``short_lowers`` (the same layers as paths relative to ``relative_to``, e.g.
     ``l/ABC...``; ``upper`` and ``work`` made relative too when they are under it) after
-    a chdir there.  MountError says why the kernel refused.
+    a chdir there.  ``upper`` and ``work`` both "" make a read-only overlay (the kernel
+    then wants two lowerdirs at least).  MountError says why the kernel refused.
     """
     if not 1 <= len(lowers) <= MAX_LOWERDIRS:
         raise MountError(errno.EINVAL, f"overlay on {target}: {len(lowers)} lower layers "
@@ -181,7 +200,7 @@ def mount_overlay(target: str, lowers: Sequence[str], upper: str, work: str, *,
     if not short_lowers:
         _mount2(target, data)  # raises: does not fit
     base = os.path.realpath(relative_to)
-    upper, work = (os.path.relpath(p, base) if os.path.realpath(p).startswith(base + "/")
+    upper, work = (os.path.relpath(p, base) if p and os.path.realpath(p).startswith(base + "/")
                    else p for p in (upper, work))
     data = _options(short_lowers, upper, work, options)
     with _CHDIR_LOCK:
@@ -195,8 +214,8 @@ def mount_overlay(target: str, lowers: Sequence[str], upper: str, work: str, *,
 
 
 def _options(lowers: Sequence[str], upper: str, work: str, extra: Sequence[str]) -> str:
-    return ",".join([f"lowerdir={':'.join(lowers)}", f"upperdir={upper}",
-                     f"workdir={work}", *extra])
+    writable = [f"upperdir={upper}", f"workdir={work}"] if upper else []
+    return ",".join([f"lowerdir={':'.join(lowers)}", *writable, *extra])
 
 
 def _mount2(target: str, data: str) -> None:
@@ -236,8 +255,9 @@ def _mount_fsconfig(target: str, lowers: Sequence[str], upper: str, work: str,
         config(_FSCONFIG_SET_STRING, b"source", b"overlay")
         for lower in lowers:
             config(_FSCONFIG_SET_STRING, b"lowerdir+", os.fsencode(lower))
-        config(_FSCONFIG_SET_STRING, b"upperdir", os.fsencode(upper))
-        config(_FSCONFIG_SET_STRING, b"workdir", os.fsencode(work))
+        if upper:  # else a read-only overlay
+            config(_FSCONFIG_SET_STRING, b"upperdir", os.fsencode(upper))
+            config(_FSCONFIG_SET_STRING, b"workdir", os.fsencode(work))
         for option in extra:
             key, eq, value = option.partition("=")
             if eq:

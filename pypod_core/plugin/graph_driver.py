@@ -14,6 +14,7 @@ A container's rootfs is the container's own writable layer over an image's top l
     create_rootfs(ctr, top)  ->  mount(ctr) -> merged path  ->  umount(ctr)
                                  (start)                        (stop / cleanup)
     diff(ctr) -> the container's changes as a layer tar (commit; optional)
+    mount_layer(layer) -> a read-only view of a layer  (image mount; optional)
     write_diff(ctr, file) -> the same tar written onto a file (commit; optional)
     remove_rootfs(ctr)  (rm: unmounts first)
 
@@ -43,7 +44,7 @@ from typing import BinaryIO
 
 import attrs
 
-from pypod_core.errors import DiffUnsupportedError, InvalidArgError
+from pypod_core.errors import DiffUnsupportedError, InvalidArgError, NotImplementedByBackendError
 
 #: What a layer or container id may look like: a chain id (``sha256:<hex>``), a hex id,
 #: or any name of letters, digits and ``_.-`` (with one ``algorithm:`` prefix).
@@ -130,6 +131,26 @@ class GraphDriver(ABC):
         """Delete the layer ``layer_id``.  NoSuchLayerError if there is none;
         LayerInUseError if another layer has it as parent or a container's rootfs
         stands on it."""
+
+    def mount_layer(self, layer_id: str) -> str:
+        """A read-only view of the layer ``layer_id`` over its parents (``image
+        mount``), at a path of the driver's own, one per layer; mounting a mounted layer
+        returns the same path.  The caller keeps the reference count and calls
+        :meth:`umount_layer` after the last user; :meth:`remove_layer` takes a view away
+        first.  NoSuchLayerError if it is not stored; GraphDriverError if the mount
+        fails.  The default: NotImplementedByBackendError, naming the driver."""
+        raise NotImplementedByBackendError(
+            f"the {self.name} graph driver cannot mount a layer (image mount)")
+
+    def umount_layer(self, layer_id: str) -> None:
+        """Take the layer's read-only view away; not mounted is fine.  The default:
+        nothing (a driver without :meth:`mount_layer` has no views)."""
+        return None
+
+    def layer_mount_point(self, layer_id: str) -> str:
+        """Where the layer's read-only view is mounted now; "" if it is not.  The
+        default: "" (no views)."""
+        return ""
 
     # -- containers' root filesystems ----------------------------------------------------
 

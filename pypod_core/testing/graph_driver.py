@@ -33,6 +33,7 @@ from pypod_core.errors import (
     LayerInUseError,
     NoSuchLayerError,
     NoSuchRootfsError,
+    NotImplementedByBackendError,
     RootfsExistsError,
 )
 from pypod_core.host.mounts import mounts_under
@@ -144,6 +145,9 @@ class GraphDriverTests:
 
     #: How many layers the many-layers test stacks (overlay: 500, the kernel's limit).
     many_layers = 500
+    #: Whether the driver mounts read-only views of layers (``image mount``); a driver
+    #: that does not must refuse with NotImplementedByBackendError.
+    layer_views = True
 
     @pytest.fixture
     def driver(self) -> GraphDriver:  # pragma: no cover - the subclass gives it
@@ -449,6 +453,41 @@ class GraphDriverTests:
         driver.remove_rootfs("c1")
         driver.remove_rootfs("c1")  # twice: fine
         assert mounts_under(driver.home) == [] and list(driver.rootfs_ids()) == []
+
+    def test_a_layer_view_is_read_only_and_shows_its_parents(self, driver):
+        """``image mount``: the top layer over its parents, whiteouts applied, nothing
+        writable, one path per layer; gone after ``umount_layer``."""
+        import errno
+
+        self.apply(driver, "sha256:l1", None, f("a", b"1"), f("gone"))
+        self.apply(driver, "sha256:l2", "sha256:l1", f("b", b"2"), f(".wh.gone"))
+        assert driver.layer_mount_point("sha256:l2") == ""
+        if not self.layer_views:
+            with pytest.raises(NotImplementedByBackendError):
+                driver.mount_layer("sha256:l2")
+            return
+        path = driver.mount_layer("sha256:l2")
+        assert driver.mount_layer("sha256:l2") == path == driver.layer_mount_point("sha256:l2")
+        assert sorted(os.listdir(path)) == ["a", "b"]
+        with pytest.raises(OSError) as exc:
+            open(os.path.join(path, "new"), "w").close()
+        assert exc.value.errno == errno.EROFS
+        one = driver.mount_layer("sha256:l1")  # a single layer mounts too
+        assert one != path and sorted(os.listdir(one)) == ["a", "gone"]
+        driver.umount_layer("sha256:l2")
+        driver.umount_layer("sha256:l2")  # not mounted: fine
+        assert driver.layer_mount_point("sha256:l2") == ""
+        driver.umount_layer("sha256:l1")
+        assert mounts_under(driver.home) == []
+        with pytest.raises(NoSuchLayerError):
+            driver.mount_layer("sha256:nope")
+
+    def test_removing_a_viewed_layer_takes_the_view_away(self, driver):
+        self.apply(driver, "sha256:l1", None, f("a"))
+        path = driver.mount_layer("sha256:l1") if self.layer_views else ""
+        driver.remove_layer("sha256:l1")
+        assert not driver.has_layer("sha256:l1") and mounts_under(driver.home) == []
+        assert not path or not os.path.exists(path)
 
     def test_rootfs_errors(self, driver):
         self.apply(driver, "sha256:l1", None, f("a"))

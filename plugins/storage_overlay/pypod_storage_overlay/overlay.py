@@ -139,6 +139,17 @@ class OverlayDriver(LayerStore):
             raise GraphDriverError(f"container {ctr_id}: {exc}") from None
         return merged
 
+    def _mount_view(self, target: str, record: dict[str, Any]) -> None:
+        """A read-only overlay of the layer and its parents (no upper dir; overlayfs
+        then wants two lowerdirs, so a single layer stands on the empty one)."""
+        absolute, short = self._lowers({"layers": [self._dir_of(record),
+                                                   *record.get("lower", [])]})
+        if len(absolute) == 1:
+            absolute.append(self.empty_dir)
+            short.extend(["empty"] if short else [])
+        _mounts().mount_overlay(target, absolute, "", "", relative_to=self.home,
+                                short_lowers=short)
+
     def _umount(self, ctr_id: str, directory: str) -> None:
         merged = os.path.join(directory, "merged")
         for _ in range(_MAX_STACKED):  # a mount stacked over ours: take every one away

@@ -6,6 +6,7 @@ Layout under the driver's home (``graph_root/overlay`` or ``graph_root/vfs``)::
     layers/<id>/diff         the layer's files (overlay: its diff; vfs: the whole tree)
     layers/<id>/info.json    {"id", "parent", "diff_size", "lower", "link"}
     tmp/<id>.<random>/       a layer being applied (renamed to layers/<id> when done)
+    mounts/<id>/             the layer's read-only view while mounted (image mount)
     locks/<name>.lock        flock files: one per layer and container, and "store"
     containers/<ctr>/        a container's own files (the driver's)
 
@@ -239,6 +240,7 @@ class LayerStore(GraphDriver):
         with self.lock(f"layer-{name}"), self.lock("store"):
             record = self._layer_record(layer_id)
             self._check_unused(layer_id, name)
+            self._umount_view(self._view_dir(layer_id))  # rmi of a mounted image
             doomed = fresh_dir(self.tmp_dir, f"{name}.")
             os.rename(os.path.join(self.layers_dir, name), os.path.join(doomed, "layer"))
             self._layer_removed(record)
@@ -254,6 +256,62 @@ class LayerStore(GraphDriver):
             if name in record["layers"]:
                 raise LayerInUseError(f"layer {layer_id} is in use by the rootfs of "
                                       f"container {ctr_id}")
+
+    # -- read-only views of layers (image mount) -----------------------------------------
+
+    def _view_dir(self, layer_id: str) -> str:
+        return os.path.join(self.home, "mounts", id_to_dir(check_id("layer id", layer_id)))
+
+    def mount_layer(self, layer_id: str) -> str:
+        """The layer over its parents, read-only, at ``mounts/<id>`` (under its lock, so a
+        removal or a second mount waits)."""
+        from pypod_core.host.mounts import is_mount_point  # lazy: only mounts (~2 ms, ctypes)
+
+        target = self._view_dir(layer_id)
+        with self.lock(f"layer-{id_to_dir(layer_id)}"):
+            record = self._layer_record(layer_id)
+            if is_mount_point(target):
+                return target
+            private_dir(os.path.dirname(target))
+            os.makedirs(target, 0o755, exist_ok=True)
+            try:
+                self._mount_view(target, record)
+            except OSError as exc:
+                raise GraphDriverError(f"layer {layer_id}: {exc}") from None
+        return target
+
+    def umount_layer(self, layer_id: str) -> None:
+        with self.lock(f"layer-{id_to_dir(check_id('layer id', layer_id))}"):
+            self._umount_view(self._view_dir(layer_id))
+
+    def layer_mount_point(self, layer_id: str) -> str:
+        from pypod_core.host.mounts import is_mount_point  # lazy: only mounts (~2 ms, ctypes)
+
+        target = self._view_dir(layer_id)
+        return target if is_mount_point(target) else ""
+
+    def _mount_view(self, target: str, record: dict[str, Any]) -> None:
+        """Mount the layer of ``record`` read-only on ``target``."""
+        raise NotImplementedError
+
+    def _umount_view(self, target: str) -> None:
+        """Take every mount off ``target`` (one stacked over ours too), then the
+        directory; not mounted is fine."""
+        from pypod_core.host.mounts import is_mount_point, umount  # lazy: only mounts
+
+        for _ in range(16):
+            if not is_mount_point(target):
+                break
+            try:
+                umount(target)
+            except OSError as exc:
+                raise GraphDriverError(str(exc)) from None
+        else:
+            raise GraphDriverError(f"{target} is still mounted")
+        try:
+            os.rmdir(target)
+        except OSError:
+            pass  # never made, or not empty: never delete through a mount
 
     # -- containers ------------------------------------------------------------------
 

@@ -61,6 +61,12 @@ class VfsDriver(LayerStore):
         except FileNotFoundError:
             pass
 
+    def _mount_view(self, target: str, record: dict[str, Any]) -> None:
+        """A read-only bind mount of the layer's tree (a vfs layer holds every file)."""
+        from pypod_core.host.mounts import bind_readonly  # lazy: only image mount (ctypes)
+
+        bind_readonly(os.path.join(self.layer_dir(record["id"]), "diff"), target)
+
     def _write_diff(self, directory: str, record: dict[str, Any], out: BinaryIO) -> None:
         """The copy against the top layer's tree it was made from (an empty tree for a
         rootfs on no layer)."""

@@ -18,6 +18,7 @@ from pypod_core.plugin.declarations import (  # noqa: E402
     ImageTransportBackend,
     NetworkBackend,
     OCIRuntimeBackend,
+    SecretDriverBackend,
     StateBackend,
     VolumeDriverBackend,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "NetworkBackend",
     "OCIRuntimeBackend",
     "Runtime",
+    "SecretDriverBackend",
     "StateBackend",
     "VolumeDriverBackend",
     "hookimpl",

@@ -99,6 +99,9 @@ class RuntimeConfig:
     #: The volume driver of a volume created without ``-d`` (and of those a container
     #: creates): podman has no key for it and always uses "local".
     volume_driver: str = "local"
+    #: The secret driver of a secret created without ``--driver`` (containers.conf's
+    #: ``[secrets] driver``): "file", data under ``graph_root/secrets``.
+    secret_driver: str = "file"
     #: Where events go (podman's ``events_logger``): "file" (one JSON line each in
     #: ``events_logfile_path``) or "none"; pypod has no "journald" backend.
     events_logger: str = "file"

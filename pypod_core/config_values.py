@@ -177,6 +177,7 @@ CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "tmp_dir": _absolute,
     "volume_path": _absolute,
     "volume_driver": _name,
+    "secret_driver": _name,
     "events_logger": _events_logger,
     "events_logfile_path": _optional_absolute,
     "max_log_size": _log_size,

@@ -32,6 +32,7 @@ KEYS: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("containers", "host_containers_internal_ip"): ("host_containers_internal_ip", "str"),
     ("network", "default_network"): ("cni_default_network", "str"),
     ("engine", "infra_image"): ("infra_image", "str"),
+    ("secrets", "driver"): ("secret_driver", "str"),
 }
 
 

@@ -219,6 +219,23 @@ class VolumeDriverError(VolumeError):
     """A volume driver failed: a mount, an unmount, the volume's files."""
 
 
+class SecretError(PypodError):
+    """Base of the secrets' errors (containers/common's ``pkg/secrets``)."""
+
+
+class NoSuchSecretError(SecretError):
+    """No secret with that name or id (``ErrNoSuchSecret``; podman's text: ``no secret
+    with name or id "X": no such secret``)."""
+
+
+class SecretExistsError(SecretError):
+    """A secret with that name exists already (podman's ``secret name in use``)."""
+
+
+class SecretDriverError(SecretError):
+    """A secret driver could not store, read or delete a secret's data."""
+
+
 class CopyError(PypodError):
     """Copying files into or out of a container failed (``pypod cp``): a directory onto a
     file, a file that cannot be read or written; names the path and where it is."""

@@ -143,6 +143,23 @@ class NetworkOptions:
 
 
 @attrs.frozen(kw_only=True)
+class ContainerSecret:
+    """A secret given to a container (``--secret NAME[,type=,target=,uid=,gid=,mode=]``):
+    its data was copied into the container at create.  ``type`` "mount" puts it in a
+    read-only file at ``target`` (relative: under /run/secrets; default: the name) with
+    ``uid``, ``gid`` and ``mode``; "env" sets the variable ``target`` (default: the name)."""
+
+    name: str
+    id: str
+    type: str = "mount"
+    target: str = ""
+    uid: int = 0
+    gid: int = 0
+    #: podman's default, 0444.
+    mode: int = 0o444
+
+
+@attrs.frozen(kw_only=True)
 class ContainerConfig:
     """A container's immutable configuration."""
 
@@ -293,6 +310,8 @@ class ContainerConfig:
     #: False for a ``--workdir`` the user gave: it must exist (else the start fails, as
     #: podman's); the image's (or the default) is made when missing.
     create_workdir: bool = True
+    #: ``--secret``: the secrets copied into the container at create.
+    secrets: tuple[ContainerSecret, ...] = ()
 
     def dependencies(self) -> list[str]:
         """Ids of the containers this one depends on (whose namespaces it joins)."""

@@ -66,3 +66,10 @@ def test_bench_attach_prints_throughput_and_echo_time() -> None:
     out = _bench("bench_attach.py", "--mb", "1", "--keys", "5", "--pypod-only")
     row = next(line.split() for line in out.splitlines() if line.startswith("pypod"))
     assert float(row[1]) > 0 and float(row[2]) > 0
+
+
+def test_bench_secrets_prints_every_operation() -> None:
+    out = _bench("bench_secrets.py", "--pypod-only", "--secrets", "3", "--ls-runs", "1")
+    for label in ("secret create x3 (total)", "secret ls (3 secrets)", "secret rm -a (3)"):
+        line = next(line for line in out.splitlines() if line.startswith(label))
+        assert float(line[len(label):].split()[1]) > 0

@@ -68,7 +68,8 @@ def test_declaration_types_are_exported_and_frozen():
     import attrs
 
     for name in ("StateBackend", "OCIRuntimeBackend", "NetworkBackend", "FirewallBackend",
-                 "ImageTransportBackend", "GraphDriverBackend", "VolumeDriverBackend"):
+                 "ImageTransportBackend", "GraphDriverBackend", "VolumeDriverBackend",
+                 "SecretDriverBackend"):
         cls = getattr(pypod_core, name)
         decl = cls(name="x", factory=lambda runtime: None, description="d")
         with pytest.raises(attrs.exceptions.FrozenInstanceError):

@@ -30,6 +30,7 @@ _TOOLS, _EVENTS = ("container_tools",), ("events",)
 _IMAGE_LIFE, _DISK_USAGE = ("image_life",), ("disk_usage",)
 _KUBE = ("kube",)
 _MOUNTING = ("mounting",)
+_SECRETS = ("secrets",)
 
 #: Every top-level word, in ``--help`` order.
 COMMANDS: dict[str, Command] = {
@@ -85,6 +86,7 @@ COMMANDS: dict[str, Command] = {
     "network": Command(_NETWORKS, "manage networks", group=True),
     "pod": Command(_PODS, "manage pods", group=True),
     "volume": Command(_VOLUMES, "manage volumes", group=True),
+    "secret": Command(_SECRETS, "manage secrets", group=True),
     "play": Command(_KUBE, "play Kubernetes YAML (play kube)", group=True),
     "kube": Command(_KUBE, "play and take down Kubernetes YAML", group=True),
 }
@@ -112,6 +114,7 @@ _LIST_NETWORKS = Command(_NETWORKS, "list networks")
 _LIST_VOLUMES = Command(_VOLUMES, "list volumes")
 _REMOVE_VOLUMES = Command(_VOLUMES, "remove volumes")
 _LIST_IMAGES = Command(_IMAGES, "list images")
+_LIST_SECRETS = Command(_SECRETS, "list secrets")
 
 #: Each group's own sub-commands, in ``--help`` order (``container`` also has every
 #: top-level container command: :func:`group_words`).
@@ -165,6 +168,13 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "prune": Command(_VOLUMES, "remove every volume no container uses"),
         "export": Command(_VOLUMES, "write a volume's files as a tar"),
         "import": Command(_VOLUMES, "extract a tar into a volume"),
+    },
+    "secret": {
+        "create": Command(_SECRETS, "create a secret from a file, stdin or a variable"),
+        "ls": _LIST_SECRETS,
+        "list": _LIST_SECRETS,
+        "inspect": Command(_SECRETS, "show secrets' details (never their data)"),
+        "rm": Command(_SECRETS, "remove secrets"),
     },
     "play": {
         "kube": Command(_KUBE, "make and start the pods and volumes of Kubernetes YAML"),

@@ -1,6 +1,6 @@
 """podman's ``run``/``create`` flags beyond the basics of :mod:`pypod_core.cli.containers`:
 the resource limits (``--memory``, ``--cpus``, ``--pids-limit``...), ``--device``,
-``--timeout``, ``--tz``, ``--restart``, ``--systemd``, ``--sysctl``, ``--group-add``,
+``--timeout``, ``--tz``, ``--restart``, ``--secret``, ``--systemd``, ``--sysctl``, ``--group-add``,
 ``--pid``/``--ipc``/``--uts``, ``--annotation``, ``--env-file``, ``--label-file``,
 ``--env-host``, ``--log-driver``, ``--conmon-pidfile``, ``--cidfile``, ``--replace``,
 ``--pod new:NAME`` and, for ``run`` only, ``--rmi`` and ``--preserve-fds``.
@@ -81,6 +81,9 @@ def add_flags(p: argparse.ArgumentParser, run: bool) -> None:
           help=f"the {kind} namespace: private, host or container:NAME")
     a("--annotation", action="append", default=[], metavar="KEY=VALUE")
     a("--env-file", action="append", default=[], metavar="FILE")
+    a("--secret", action="append", default=[],
+      metavar="NAME[,type=mount|env,target=,uid=,gid=,mode=]",
+      help="give the container a secret: a file under /run/secrets, or a variable")
     a("--label-file", action="append", default=[], metavar="FILE")
     a("--env-host", action="store_true", help="pass on this process's environment")
     a("--unsetenv", action="append", default=[], metavar="NAME",
@@ -204,6 +207,8 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         annotations=_annotations(args.annotation), log_driver=args.log_driver,
         unset_env=tuple(args.unsetenv), unset_env_all=args.unsetenv_all,
         conmon_pidfile=os.path.abspath(args.conmon_pidfile) if args.conmon_pidfile else "")
+    if args.secret:
+        fields["secrets"] = tuple(args.secret)  # the engine parses and looks them up
     if args.restart is not None:
         fields["restart_policy"], fields["restart_retries"] = parse_restart(args.restart)
     fields.update(_namespace_fields(args, ctx))

@@ -408,8 +408,8 @@ def exec_attached(ctr: Container, command: list[str], env: dict[str, str] | None
     _check_stdin(stdin)
     with ctr.locked():
         ctr._require(S.RUNNING, action="exec in")
-    spec = exec_spec(ctr.config, command, env=env, user=user, workdir=workdir,
-                     rootfs=ctr.state.mount_point)
+    spec = exec_spec(ctr.config, command, env=ctr.exec_env(env), user=user,
+                     workdir=workdir, rootfs=ctr.state.mount_point)
     if terminal:
         # A terminal wants a TERM (podman's default environment has one).
         extra = () if any(e.startswith("TERM=") for e in spec.env) else ("TERM=xterm",)
@@ -434,8 +434,8 @@ def exec_detached(ctr: Container, command: list[str], env: dict[str, str] | None
     its id."""
     with ctr.locked():
         ctr._require(S.RUNNING, action="exec in")
-    spec = exec_spec(ctr.config, command, env=env, user=user, workdir=workdir,
-                     rootfs=ctr.state.mount_point)
+    spec = exec_spec(ctr.config, command, env=ctr.exec_env(env), user=user,
+                     workdir=workdir, rootfs=ctr.state.mount_point)
     if terminal:
         extra = () if any(e.startswith("TERM=") for e in spec.env) else ("TERM=xterm",)
         spec = spec._replace(terminal=True, env=spec.env + extra)

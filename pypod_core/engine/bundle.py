@@ -444,6 +444,10 @@ def write_bundle(ctr: Container, netns_path: str = "",
         extra = run_options.group_ids(root, config.group_add)
         user = user._replace(additional_gids=tuple(dict.fromkeys(
             [*user.additional_gids, *(g for g in extra if g != user.gid)])))
+    if config.secrets:
+        from pypod_core.engine import ctr_secrets  # lazy: only with --secret
+
+        volume_mounts = [*volume_mounts, *ctr_secrets.spec_mounts(ctr)]
     # The systemd cgroup manager takes "slice:prefix:name" (a pypod-ID.scope).
     systemd = ctr.runtime.config.cgroup_manager == "systemd"
     spec = build_spec(config, user=user, netns_path=netns_path,
@@ -452,6 +456,9 @@ def write_bundle(ctr: Container, netns_path: str = "",
                       cgroups_path=f"machine.slice:pypod:{config.id}" if systemd else "",
                       volume_mounts=volume_mounts, root=root,
                       console_size=getattr(ctr, "console_size", None), shm_dir=shm_dir)
+    if config.secrets:
+        # After the image's and -e variables, as podman's: a secret's value wins.
+        spec["process"]["env"] = container_env(config, user, ctr_secrets.env(ctr))
     run_options.check_workdir(config, root, [m["destination"] for m in spec["mounts"]])
     if config.tz:
         spec["mounts"].append(run_options.localtime_mount(config, ctr.run_dir))

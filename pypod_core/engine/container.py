@@ -649,9 +649,18 @@ class Container:
 
         with self.locked():
             self._require(S.RUNNING, action="exec in")
-            spec = exec_spec(self.config, command, env=env, user=user, workdir=workdir,
-                             rootfs=self.state.mount_point)
+            spec = exec_spec(self.config, command, env=self.exec_env(env), user=user,
+                             workdir=workdir, rootfs=self.state.mount_point)
         return self.oci.exec_container(self, spec, stdout=stdout, stderr=stderr)
+
+    def exec_env(self, env: dict[str, str] | None) -> dict[str, str] | None:
+        """An exec's variables: the container's env secrets (podman gives them to exec
+        sessions too), then ``env``."""
+        if not any(s.type == "env" for s in self.config.secrets):
+            return env
+        from pypod_core.engine import ctr_secrets  # lazy: only with --secret
+
+        return {**ctr_secrets.env(self), **(env or {})}
 
     def exec_detached(self, command: list[str], env: dict[str, str] | None = None,
                       user: str = "", workdir: str = "", terminal: bool = False) -> str:

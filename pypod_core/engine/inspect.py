@@ -84,6 +84,18 @@ def _env(ctr: Container) -> list[str]:
 
 def _config(ctr: Container) -> dict[str, Any]:
     c = ctr.config
+    config = _config_fields(ctr)
+    if c.secrets:
+        from pypod_core.engine import ctr_secrets  # lazy: only with --secret
+
+        # podman lists the mount secrets, and omits the key when there are none.
+        if listed := ctr_secrets.inspect(c):
+            config["Secrets"] = listed
+    return config
+
+
+def _config_fields(ctr: Container) -> dict[str, Any]:
+    c = ctr.config
     return {
         "Hostname": hostname_of(c),
         "Domainname": "",

@@ -5,7 +5,8 @@ options) or :func:`new_runtime_from_config` (one named file).  Container and pod
 operations live in :mod:`pypod_core.engine.runtime_ctr` and :mod:`pypod_core.engine.runtime_pod`,
 image operations in :mod:`pypod_core.engine.runtime_img`, mounts on the host in
 :mod:`pypod_core.engine.runtime_mount`, volume operations in
-:mod:`pypod_core.engine.runtime_vol`, pruning in :mod:`pypod_core.engine.runtime_prune`.
+:mod:`pypod_core.engine.runtime_vol`, secrets in :mod:`pypod_core.engine.runtime_secret`,
+pruning in :mod:`pypod_core.engine.runtime_prune`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pypod_core.engine.runtime_login import LoginOps
 from pypod_core.engine.runtime_mount import MountOps
 from pypod_core.engine.runtime_pod import PodOps
 from pypod_core.engine.runtime_prune import PruneOps
+from pypod_core.engine.runtime_secret import SecretOps
 from pypod_core.engine.runtime_vol import VolumeOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
 from pypod_core.host.locks import LockTable
@@ -43,9 +45,10 @@ if TYPE_CHECKING:
     from pypod_core.engine.kube import KubeDownReport, PlayKubeReport
 
 
-class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, LoginOps, PruneOps, MountOps):
+class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, SecretOps, LoginOps, PruneOps,
+              MountOps):
     """A pypod runtime: the state, the OCI runtime, the network, the firewall, the
-    images and the volumes."""
+    images, the volumes and the secrets."""
 
     # Set by its stage, in order, before the runtime is valid.
     state: State

@@ -116,6 +116,11 @@ class ContainerOps(RuntimeHalf):
             from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
 
             config_fields, anonymous = volumes.prepare(self._runtime, config_fields)
+        if config_fields.get("secrets"):
+            from pypod_core.engine import ctr_secrets  # lazy: only with --secret
+
+            config_fields["secrets"] = ctr_secrets.prepare(self._runtime,
+                                                           config_fields["secrets"])
         config_fields = validate.container_fields(config_fields)
         if name is not None:
             validate_name(name)
@@ -252,6 +257,14 @@ class ContainerOps(RuntimeHalf):
                 self._forget_record(config)
             self._undo_volumes(created)
             raise
+        if config.secrets:
+            try:
+                from pypod_core.engine import ctr_secrets  # lazy: only with --secret
+
+                ctr_secrets.copy_in(ctr)
+            except BaseException:
+                self.remove_container(ctr, force=True)
+                raise
         try:
             self.plugins.hook.pypod_container_created(runtime=self, container=ctr)
         except BaseException:

@@ -80,3 +80,22 @@ def write_private(path: str, text: str) -> None:
     """Write ``text`` to ``path`` (0600; see :func:`private_file`)."""
     with os.fdopen(private_file(path), "w") as f:
         f.write(text)
+
+
+def replace_private(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` (0600) all at once: into a file beside it, flushed
+    to disk, then renamed over it, so that a reader (or a crash) never sees half of
+    it."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    try:
+        with os.fdopen(private_file(temporary), "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise

@@ -23,6 +23,7 @@ from pypod_core.plugin.declarations import (
     ImageTransportBackend,
     NetworkBackend,
     OCIRuntimeBackend,
+    SecretDriverBackend,
     StateBackend,
     VolumeDriverBackend,
 )
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     )
     from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
     from pypod_core.plugin.oci import Attachment, ExecAttachment, ExecSpec, OCIRuntime
+    from pypod_core.plugin.secret import MAX_SECRET_SIZE, SecretDriver
     from pypod_core.plugin.state import DBConfig, State, check_db_config
     from pypod_core.plugin.storage import Storage
     from pypod_core.plugin.views import ContainerView, PodView, RuntimeView
@@ -66,6 +68,7 @@ _LAZY = {
     "Attachment": "oci", "ExecAttachment": "oci", "ExecSpec": "oci", "OCIRuntime": "oci",
     "DBConfig": "state", "State": "state", "check_db_config": "state",
     "Storage": "storage",
+    "MAX_SECRET_SIZE": "secret", "SecretDriver": "secret",
     "ContainerView": "views", "PodView": "views", "RuntimeView": "views",
     "VolumeDriver": "volume", "VolumeInfo": "volume", "check_volume_name": "volume",
 }
@@ -100,6 +103,9 @@ __all__ = [
     "PullOptions",
     "PushOptions",
     "RuntimeView",
+    "MAX_SECRET_SIZE",
+    "SecretDriver",
+    "SecretDriverBackend",
     "State",
     "StateBackend",
     "Storage",

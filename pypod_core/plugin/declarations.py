@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pypod_core.plugin.image_transport import ImageTransport
     from pypod_core.plugin.network import Network
     from pypod_core.plugin.oci import OCIRuntime
+    from pypod_core.plugin.secret import SecretDriver
     from pypod_core.plugin.state import State
     from pypod_core.plugin.views import RuntimeView as Runtime
     from pypod_core.plugin.volume import VolumeDriver
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 #: The version of the plugin contract (hook specs, declarations, interfaces) this core
 #: implements.  A change that breaks existing backends raises the major number.
-CONTRACT_VERSION = "1.5"
+CONTRACT_VERSION = "1.6"
 
 
 def contract_major(version: str) -> str:
@@ -118,6 +119,15 @@ class VolumeDriverBackend(_Declaration):
     factory: Callable[[Runtime], VolumeDriver]
 
 
+@attrs.frozen(kw_only=True)
+class SecretDriverBackend(_Declaration):
+    """A secret driver: ``factory(runtime)`` returns a
+    :class:`pypod_core.plugin.secret.SecretDriver`.  ``secret create --driver NAME``
+    picks one per secret; config ``secret_driver`` names the default (``file``)."""
+
+    factory: Callable[[Runtime], SecretDriver]
+
+
 #: The declaration families: config key that selects one ("" when a reference's
 #: prefix does, as for image transports), hook that declares them.
 BACKEND_FAMILIES: dict[str, tuple[str, str]] = {
@@ -128,4 +138,5 @@ BACKEND_FAMILIES: dict[str, tuple[str, str]] = {
     "graph_driver": ("graph_driver", "pypod_graph_drivers"),
     "image_transport": ("", "pypod_image_transports"),
     "volume_driver": ("volume_driver", "pypod_volume_drivers"),
+    "secret_driver": ("secret_driver", "pypod_secret_drivers"),
 }

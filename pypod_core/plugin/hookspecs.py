@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ImageTransportBackend,
         NetworkBackend,
         OCIRuntimeBackend,
+        SecretDriverBackend,
         StateBackend,
         VolumeDriverBackend,
     )
@@ -166,6 +167,26 @@ def pypod_volume_drivers() -> Iterable[VolumeDriverBackend]:
                 return NfsDriver(runtime.config.plugin_config("my_nfs"))
             yield VolumeDriverBackend(name="nfs", factory=factory,
                                       description="volumes on an NFS export")
+    """
+
+
+@hookspec
+def pypod_secret_drivers() -> Iterable[SecretDriverBackend]:
+    """Declare the secret drivers this plugin provides.
+
+    Called on every plugin when backends are collected.  Returns an iterable of
+    :class:`pypod_core.SecretDriverBackend`; ``secret create --driver NAME`` picks one
+    for a secret, and the config key ``secret_driver`` names the default (``file``).
+
+    Example::
+
+        @hookimpl
+        def pypod_secret_drivers():
+            def factory(runtime):
+                from my_vault.driver import VaultDriver   # heavy import: inside
+                return VaultDriver(runtime.config.plugin_config("my_vault"))
+            yield SecretDriverBackend(name="vault", factory=factory,
+                                      description="secrets in a Vault server")
     """
 
 

@@ -34,9 +34,10 @@ from pypod_core.testing.graph_driver import GraphDriverTests  # noqa: E402
 from pypod_core.testing.image_transport import ImageTransportTests  # noqa: E402
 from pypod_core.testing.network import NetworkBackendTests  # noqa: E402
 from pypod_core.testing.oci import OCIRuntimeTests  # noqa: E402
+from pypod_core.testing.secret_driver import SecretDriverTests  # noqa: E402
 from pypod_core.testing.state import StateBackendTests  # noqa: E402
 from pypod_core.testing.volume_driver import VolumeDriverTests  # noqa: E402
 
 __all__ = ["FirewallBackendTests", "GraphDriverTests", "ImageTransportTests",
-           "NetworkBackendTests", "OCIRuntimeTests", "StateBackendTests",
+           "NetworkBackendTests", "OCIRuntimeTests", "SecretDriverTests", "StateBackendTests",
            "VolumeDriverTests"]

@@ -293,8 +293,11 @@ class ContainerConfig:
     #: ``on-failure:N``'s N (0: no limit).
     restart_policy: str = ""
     restart_retries: int = 0
-    #: ``--systemd``: ``true`` (systemd mode for an init command) or ``false``.
+    #: ``--systemd``: ``true`` (systemd mode for an init command), ``false`` or
+    #: ``always``; ``systemd_mode``: whether the container is in it, decided at create
+    #: (:mod:`pypod_core.engine.systemd_mode`).
     systemd: str = "true"
+    systemd_mode: bool = False
     #: ``--annotation``: the OCI spec's annotations.
     annotations: dict[str, str] = attrs.field(factory=dict)
     #: ``--group-add``: group names or ids, resolved in the rootfs at start.

@@ -1,6 +1,6 @@
 """podman's smaller ``run``/``create`` flags, as a user runs them (real runc under
 conmon): ``--cidfile``, ``--conmon-pidfile``, ``--timeout``, ``--tz``, ``--replace``,
-``--restart``, ``--systemd``, ``--preserve-fds``, ``--pod new:NAME``, ``--rmi``,
+``--restart``, ``--preserve-fds``, ``--pod new:NAME``, ``--rmi``,
 ``--env-file``, ``--label-file``, ``--env-host``, ``--log-driver``, ``-h``, ``--workdir``
 of a missing directory, ``--annotation``, ``--group-add``, ``--sysctl``, ``--pid``,
 ``--ipc``, ``--uts``, and unknown flags refused by name.  The expected outputs and
@@ -147,17 +147,6 @@ def test_attached_run_with_restart_policy_restarts_in_background(pypod: Pypod,
     assert (result.returncode, result.stdout) == (4, "ran\n")
     wait_for(lambda: inspect(pypod, "att")["RestartCount"] == 1
              and inspect(pypod, "att")["State"]["Status"] == "exited")
-
-
-def test_systemd(pypod: Pypod, rootfs: str) -> None:
-    assert ok(pypod("run", "--rm", "--systemd", "false", "--rootfs", rootfs, "echo",
-                    "x")) == "x\n"
-    for flags in (["--systemd", "always"], ["--systemd", "true"]):
-        result = pypod("create", *flags, "--rootfs", rootfs, "/sbin/init")
-        assert result.returncode == 125
-        assert "systemd mode is not supported by pypod" in result.stderr
-    bogus = pypod("create", "--systemd", "maybe", "--rootfs", rootfs, "true")
-    assert bogus.returncode == 125 and "--systemd" in bogus.stderr
 
 
 def test_preserve_fds(pypod: Pypod, rootfs: str, tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def add_flags(p: argparse.ArgumentParser, run: bool) -> None:
     a("--restart", default=None, metavar="POLICY",
       help="no, on-failure[:N], always or unless-stopped")
     a("--systemd", default="true", metavar="MODE",
-      help="true or false (systemd mode itself is not supported)")
+      help="systemd mode: true (for an init command), false or always")
     a("--sysctl", action="append", default=[], metavar="NAME=VALUE")
     a("--group-add", action="append", default=[], metavar="GROUP")
     for kind in ("pid", "ipc", "uts"):

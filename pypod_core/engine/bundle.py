@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pypod_core.engine import resources, run_options, seccomp
+from pypod_core.engine import resources, run_options, seccomp, systemd_mode
 from pypod_core.engine.names import hostname_of
 from pypod_core.errors import InvalidArgError
 from pypod_core.plugin.oci import ExecSpec
@@ -378,6 +378,8 @@ def build_spec(
     if config.init:
         after.append({"destination": INIT_DESTINATION, "type": "bind",
                       "source": config.init_path, "options": ["bind", "ro"]})
+    mounts, for_systemd = systemd_mode.mounts(config, mounts, after)
+    after += for_systemd
     # As podman, shallower paths first (a volume at /data before a bind at /data/x).
     mounts += sorted(after, key=_depth)
     linux: dict[str, Any] = {
@@ -387,7 +389,8 @@ def build_spec(
                       **resources.spec_resources(config)},
     }
     if config.privileged:
-        linux["devices"] = host_devices()
+        linux["devices"] = [d for d in host_devices()
+                            if systemd_mode.keep_device(config, d["path"])]
     elif config.devices:
         linux["devices"] = resources.spec_devices(config)
     if not config.privileged:
@@ -409,6 +412,7 @@ def build_spec(
     if "uts" not in shared:
         spec["hostname"] = hostname
     run_options.spec_changes(spec, config)
+    systemd_mode.spec_changes(spec, config)
     return spec
 
 

@@ -79,7 +79,9 @@ def _env(ctr: Container) -> list[str]:
         user = resolve_user(root, ctr.config.user) if root else ExecUser()
     except PypodError:
         user = ExecUser()
-    return container_env(ctr.config, user)
+    from pypod_core.engine.systemd_mode import extra_env  # lazy: as bundle (~0.3 ms)
+
+    return container_env(ctr.config, user, extra_env(ctr.config))
 
 
 def _config(ctr: Container) -> dict[str, Any]:
@@ -120,7 +122,7 @@ def _config_fields(ctr: Container) -> dict[str, Any]:
         "Umask": "0022",
         "Timeout": c.timeout,
         "Timezone": c.tz,
-        "SystemdMode": False,
+        "SystemdMode": c.systemd_mode,
     }
 
 

@@ -11,10 +11,10 @@ systemd: conmon's exit command starts the container again).
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pypod_core.engine import systemd_mode
 from pypod_core.errors import CommandNotExecutableError, InvalidArgError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def check(c: ContainerConfig) -> None:
                               f"({LOG_DRIVERS_REFUSED[c.log_driver]})")
     if c.log_driver not in LOG_DRIVERS:
         raise InvalidArgError(f"invalid log driver: {c.log_driver}")
-    _check_systemd(c)
+    systemd_mode.check_config(c)
     if c.tz:
         timezone_file(c.tz)
     for kind in c.host_namespaces:
@@ -74,19 +74,6 @@ def check(c: ContainerConfig) -> None:
     if "keep-groups" in c.group_add:
         raise InvalidArgError("--group-add keep-groups: not supported by pypod (it needs "
                               "crun's run.oci.keep_original_groups, in rootless mode)")
-
-
-def _check_systemd(c: ContainerConfig) -> None:
-    """``--systemd``: true and false are podman's; systemd mode itself (``always``, or
-    ``true`` with an init command) is refused by name."""
-    if c.systemd not in ("true", "false", "always"):
-        raise InvalidArgError(f"invalid value for --systemd: {c.systemd!r}: true, false "
-                              "or always")
-    init = bool(c.command) and posixpath.basename(c.command[0]) in ("init", "systemd")
-    if c.systemd == "always" or (c.systemd == "true" and init):
-        raise InvalidArgError("--systemd: systemd mode is not supported by pypod (it "
-                              "needs a writable systemd cgroup and podman's systemd "
-                              "mounts); use --systemd=false")
 
 
 def _check_sysctl(c: ContainerConfig, name: str) -> None:

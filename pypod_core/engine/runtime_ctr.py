@@ -135,7 +135,10 @@ class ContainerOps(RuntimeHalf):
                                                      image_volume)
         config_fields, command, source_fields = self._source_fields(
             source, image or "", command, entrypoint, config_fields, rootfs_overlay)
-        config_fields = self._checked_fields(config_fields)
+        # After the image's defaults: its Cmd may be an init, its StopSignal wins.
+        from pypod_core.engine.systemd_mode import create_fields  # lazy: only create (~0.3 ms)
+
+        config_fields = self._checked_fields(create_fields(config_fields, command))
         if publish_all and not isinstance(source, str):
             config_fields = _publish_all(source, config_fields)
         return self._add_container(name, command, source, {**config_fields, **source_fields},

@@ -102,18 +102,26 @@ def cli_flags(cli_config: str) -> list[str]:
 def net_settings(tmp_path: Path) -> Iterator[dict[str, str]]:
     """``[plugins.net_cni]`` settings giving this test's default network a bridge and
     subnets of its own (a random /22 of 10.200.0.0/13), so that tests never share
-    addresses, and its lease tables (``ipam_dir``) under tmp_path; the test's bridges
-    are deleted afterwards."""
+    addresses, and its lease tables (``ipam_dir``) and dnsmasq files (``dns_dir``) under
+    tmp_path; the test's bridges, the dnsmasq left running and their INPUT rules go
+    afterwards."""
     import secrets
 
     block = secrets.randbelow(2048)
     prefix = f"pt{secrets.token_hex(3)}n"  # ends in a letter: bridges are <prefix><N>
     base = f"10.{200 + block // 64}.{(block % 64) * 4}"
+    dns_dir = str(tmp_path / "dns")
     yield {"default_bridge": f"{prefix}0", "default_subnet": f"{base}.0/24",
-           "subnet_pool": f"{base}.0/22", "ipam_dir": str(tmp_path / "ipam")}
+           "subnet_pool": f"{base}.0/22", "ipam_dir": str(tmp_path / "ipam"),
+           "dns_dir": dns_dir}
+    from pypod_net_cni import dnsmasq
+
+    for network in dnsmasq.networks(dns_dir):
+        dnsmasq.stop_server(dns_dir, network)
     for name in os.listdir("/sys/class/net"):
         if name.startswith(prefix):
             subprocess.run(["ip", "link", "del", name], capture_output=True)
+            dnsmasq.drop_input_rule(name)
     if shutil.which("iptables") or os.path.exists("/usr/sbin/iptables"):
         import ipaddress
 

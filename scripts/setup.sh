@@ -9,6 +9,8 @@ ROOT=$(pwd)
 PACKAGES="runc crun conmon containernetworking-plugins iptables iproute2 busybox-static"
 # --network slirp4netns: user-mode networking attached to a container's namespace.
 PACKAGES="$PACKAGES slirp4netns"
+# Name resolution on created networks: the dnsname CNI plugin and the dnsmasq it runs.
+PACKAGES="$PACKAGES golang-github-containernetworking-plugin-dnsname dnsmasq-base"
 # The default seccomp profile (/usr/share/containers/seccomp.json), --init's catatonit,
 # and a C compiler with a static libc for the tests' system-call probe.
 PACKAGES="$PACKAGES golang-github-containers-common catatonit gcc libc6-dev"

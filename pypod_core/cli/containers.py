@@ -87,6 +87,9 @@ def _add_create_flags(p: argparse.ArgumentParser, run: bool = False) -> None:
                    help="bridge, none, host, or network names (comma-separated); "
                         "default: config netns (bridge when rootful)")
     p.add_argument("--ip", default="", help="static IPv4 address on the network")
+    p.add_argument("--network-alias", action="append", default=[], metavar="NAME",
+                   help="more names of the container on each of its networks (those "
+                        "with DNS resolve them); comma-separated or repeated")
     p.add_argument("-p", "--publish", action="append", default=[],
                    metavar="[IP:][HOST:]CTR[/PROTO]")
     p.add_argument("-P", "--publish-all", action="store_true",
@@ -192,6 +195,8 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         # runtime picks (config netns, or the pod's namespace for a pod's container,
         # where -P publishes nothing: the pod's ports are the pod's).
         mode = "bridge" if ports or args.ip or (args.publish_all and not args.pod) else None
+        if args.network_alias and not args.pod:
+            mode = "bridge"  # podman's: an alias puts the container on the default network
     if ports and mode in ("host", "none"):
         # podman's warning, bare as podman prints it; the container runs without them
         print("Port mappings have been discarded as one of the Host, Container, Pod, "
@@ -199,6 +204,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         ports = ()
     if args.ip and mode not in ("bridge", None):
         raise InvalidArgError(f"--ip needs a network; --network is {mode}")
+    aliases = _network_aliases(args, mode, networks, ctx)
     from pypod_core.cli import run_flags  # lazy: create, run
 
     # podman's order: the host's proxy variables, the host's environment, then the env
@@ -217,7 +223,7 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         "auto_remove": args.rm or getattr(args, "rmi", False),
         "network_mode": mode, "networks": networks,
         "slirp_options": opt.slirp_options(args.network),
-        "static_ip": args.ip, "port_mappings": ports,
+        "static_ip": args.ip, "port_mappings": ports, **aliases,
         "terminal": args.tty, "stdin": args.interactive,
         **opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,
                          args.no_hosts),
@@ -241,6 +247,31 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     if args.stop_signal is not None:
         fields["stop_signal"] = opt.parse_signal(args.stop_signal)
     return fields
+
+
+def _network_aliases(args: argparse.Namespace, mode: str | None,
+                     networks: tuple[str, ...], ctx: CLIContext) -> dict[str, Any]:
+    """``--network-alias``: the ``network_options`` giving every network of the
+    container (the default one if it names none) those aliases, as podman's."""
+    aliases = tuple(a for given in args.network_alias for a in given.split(",") if a)
+    if not aliases:
+        return {}
+    if mode != "bridge" or args.pod:
+        # podman's words
+        raise InvalidArgError("--network-alias can only be set when the network mode "
+                              "is bridge")
+    from pypod_core.model import NetworkOptions  # lazy: only --network-alias (~0 ms, loaded)
+
+    names = networks or (_default_network(ctx),)
+    return {"network_options": tuple(NetworkOptions(network=n, aliases=aliases)
+                                     for n in names)}
+
+
+def _default_network(ctx: CLIContext) -> str:
+    if not ctx.runtime.network:
+        raise NetworkError("--network-alias: this runtime has no network backend "
+                           "(rootless pypod has none)")
+    return str(ctx.runtime.network.default_network())
 
 
 def _joined_network(args: argparse.Namespace, ctx: CLIContext) -> str:

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pypod_core.engine import etc_files
-from pypod_core.engine.networking import firewall_of, network_names, network_of
+from pypod_core.engine.networking import (
+    attach_request,
+    firewall_of,
+    network_names,
+    network_of,
+)
 from pypod_core.errors import InvalidArgError, NetworkError, PypodError
 from pypod_core.model import ContainerStatus, NetworkOptions
 from pypod_core.plugin.network import NetworkRequest
@@ -52,7 +57,7 @@ def connect(runtime: Runtime, ctr: Container, network: str,
         all_options = (*kept, own) if own != NetworkOptions(network=info.name) else kept
         result = None
         if ctr.state.netns_path:
-            request = attrs.evolve(NetworkRequest.for_container(ctr), networks=names,
+            request = attrs.evolve(attach_request(runtime, ctr), networks=names,
                                    network_options=all_options)
             result = _attach(runtime, request, info.name, list(info.subnets),
                              info.masquerade)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from pypod_core.engine import slirp
 from pypod_core.errors import CtrInUseError, NetworkError, PortInUseError, PypodError
 from pypod_core.host import netns, portreserve
@@ -29,6 +31,19 @@ if TYPE_CHECKING:
     from pypod_core.engine.runtime import Runtime
     from pypod_core.plugin.firewall import Firewall
     from pypod_core.plugin.network import Network
+
+def attach_request(runtime: Runtime, ctr: Container) -> NetworkRequest:
+    """The request that attaches ``ctr``: a pod's infra container is named by its pod,
+    the name a network's DNS resolves (podman's ``getCNIPodName``)."""
+    request = NetworkRequest.for_container(ctr)
+    if ctr.config.is_infra and ctr.config.pod:
+        try:
+            name = runtime.state.pod(ctr.config.pod).config.name
+        except PypodError:
+            return request  # the pod went meanwhile: the container's own name will do
+        request = attrs.evolve(request, name=name)
+    return request
+
 
 def netns_dir(runtime: Runtime) -> str:
     """Where pypod keeps its containers' namespaces: per boot, pypod's own."""
@@ -96,7 +111,7 @@ def _attach(runtime: Runtime, ctr: Container) -> None:
             # it is checked (and made if missing) on a thread of its own meanwhile.
             subnets = _masqueraded_subnets(runtime, ctr)
             masquerading = Background(firewall_of(runtime).masquerade, subnets)
-        ctr.state.network_status = network_of(runtime).setup(NetworkRequest.for_container(ctr))
+        ctr.state.network_status = network_of(runtime).setup(attach_request(runtime, ctr))
         if masquerading is not None:
             masquerading.result()
         if runtime.firewall:

@@ -40,6 +40,16 @@ def contract_major(version: str) -> str:
     return version.partition(".")[0]
 
 
+def contract_at_least(version: str, wanted: str) -> bool:
+    """Whether a backend written for contract ``version`` knows what ``wanted`` added
+    ("1.10" is after "1.9"); a version that is not numbers knows nothing new."""
+    try:
+        return tuple(int(p) for p in version.split(".")) >= \
+            tuple(int(p) for p in wanted.split("."))
+    except ValueError:
+        return False
+
+
 @attrs.frozen(kw_only=True)
 class _Declaration:
     """Fields shared by every declaration type."""

@@ -3,7 +3,9 @@
 A backend manages named networks (list, inspect, create, remove) and attaches a network
 namespace to some of them (``setup``), checks the attachment (``check``) and detaches
 it (``teardown``); since contract 1.5 it may also attach an attached namespace to one
-more network (``connect``) and detach it from one (``disconnect``).  It works on a
+more network (``connect``) and detach it from one (``disconnect``); since 1.6 a network
+may resolve its containers' names (``create(dns=...)``, ``NetworkInfo.dns_enabled``),
+its DNS servers and search domains told in each attachment's result (``dns``).  It works on a
 :class:`NetworkRequest` (ocicni's ``PodNetwork``), not on a container, so that it can be
 used, and tested, on any namespace: :meth:`NetworkRequest.for_container` makes the
 request of a container.
@@ -86,6 +88,9 @@ class NetworkInfo:
     #: Whether the runtime's firewall must masquerade traffic leaving ``subnets`` (the
     #: network itself does not).
     masquerade: bool = False
+    #: Whether the network's containers resolve each other's names and aliases through a
+    #: DNS server of the network, which their attachment results name (contract 1.6).
+    dns_enabled: bool = False
     #: The backend's own description of the network (a CNI config list).
     config: dict[str, Any] = attrs.field(factory=dict)
 
@@ -113,9 +118,13 @@ class Network(ABC):
         """One network; NoSuchNetworkError if there is none of that name."""
 
     @abstractmethod
-    def create(self, name: str, subnet: str = "") -> NetworkInfo:
+    def create(self, name: str, subnet: str = "", *, dns: bool = True) -> NetworkInfo:
         """Define a new bridge network (a free subnet if none is given); return it.
-        NetworkExistsError if the name is taken, InvalidArgError for a bad subnet."""
+        NetworkExistsError if the name is taken, InvalidArgError for a bad subnet.
+        ``dns`` (contract 1.6; ``network create --disable-dns`` passes False): whether
+        its containers resolve each other's names, where the backend can (the result
+        says, in ``dns_enabled``).  A backend written before 1.6 is called without it
+        and makes networks without DNS."""
 
     @abstractmethod
     def remove(self, name: str) -> None:
@@ -126,7 +135,11 @@ class Network(ABC):
     def setup(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
         """Attach ``request.netns_path`` to its networks (interfaces eth0, eth1, ...) and
         return each network's result, by name, in the shape of a CNI result (``ips``,
-        ``interfaces``, ``routes``).  On failure nothing stays attached."""
+        ``interfaces``, ``routes``, and ``dns``: ``{"nameservers": [...], "search":
+        [...]}`` of a network with DNS, which the container's resolv.conf puts first).
+        ``request.name`` and each network's aliases are the names a DNS-enabled network
+        resolves to the container's addresses there.  On failure nothing stays
+        attached."""
 
     @abstractmethod
     def teardown(self, request: NetworkRequest) -> None:

@@ -177,6 +177,29 @@ class NetworkBackendTests:
         with pytest.raises(InvalidArgError):
             network.create(f"kit-{secrets.token_hex(3)}", subnet="10.1.2.3.4/8")
 
+    def test_a_network_with_dns_names_its_servers(self, network: Network,
+                                                   attach: Attach) -> None:
+        """contract 1.6: ``create(dns=False)`` makes a network without DNS; one made
+        with it (where the backend can) tells its servers and search domains in each
+        attachment's result, which the container's resolv.conf puts first."""
+        plain, named = (f"kit-{secrets.token_hex(3)}" for _ in range(2))
+        try:
+            assert network.create(plain, dns=False).dns_enabled is False
+            assert network.inspect(plain).dns_enabled is False
+            made = network.create(named)
+            assert network.inspect(named).dns_enabled is made.dns_enabled
+            request, results = attach(name="kit-dns", networks=(plain, named))
+            assert not (results[plain].get("dns") or {}).get("nameservers")
+            dns = results[named].get("dns") or {}
+            assert not made.dns_enabled or (dns.get("nameservers") and dns.get("search"))
+            network.teardown(request)  # before its networks go
+        finally:
+            for name in (plain, named):
+                try:
+                    network.remove(name)
+                except NoSuchNetworkError:
+                    pass
+
     # -- attaching -----------------------------------------------------------------------
 
     def test_setup_gives_eth0_an_address_in_the_namespace(self, network: Network,

@@ -18,6 +18,10 @@ import attrs
 from pypod_core.errors import ConfigError, NetworkExistsError
 
 EXTENSIONS = (".conf", ".conflist", ".json")
+#: The CNI plugin that gives a network name resolution between its containers (a
+#: dnsmasq per network), and the domain podman's networks resolve their names in.
+DNS_PLUGIN = "dnsname"
+DNS_DOMAIN = "dns.podman"
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +57,10 @@ class ConfList:
             if ipam.get("subnet"):
                 found.append(ipam["subnet"])
         return found
+
+    def dns_enabled(self) -> bool:
+        """Whether the list runs the ``dnsname`` plugin (podman's test of the same)."""
+        return any(plugin.get("type") == DNS_PLUGIN for plugin in self.plugins)
 
     def bridge(self) -> str:
         """The bridge interface of the list's ``bridge`` plugin, or ""."""
@@ -125,8 +133,11 @@ def load_dir(directory: str) -> tuple[list[ConfList], list[ConfigError]]:
     return lists, broken
 
 
-def bridge_conflist(name: str, bridge: str, subnet: str, data_dir: str) -> dict[str, Any]:
-    """A bridge network as podman's default: host-local IPAM, masquerade, portmap.
+def bridge_conflist(name: str, bridge: str, subnet: str, data_dir: str,
+                    dns: bool = False) -> dict[str, Any]:
+    """A bridge network as podman's: host-local IPAM, masquerade, portmap, and with
+    ``dns`` the ``dnsname`` plugin last (domain ``dns.podman``, taking the containers'
+    aliases), as podman's ``network create`` writes it.
 
     No ``firewall`` plugin: pypod's firewall backend writes those rules itself.  And the
     masquerade is the firewall's too (``"pypod": {"masquerade": true}``), one rule per
@@ -156,6 +167,8 @@ def bridge_conflist(name: str, bridge: str, subnet: str, data_dir: str) -> dict[
                 },
             },
             {"type": "portmap", "capabilities": {"portMappings": True}},
+            *([{"type": DNS_PLUGIN, "domainName": DNS_DOMAIN,
+                "capabilities": {"aliases": True}}] if dns else []),
         ],
         "pypod": {"masquerade": True},
     }

@@ -35,11 +35,17 @@ class Invocation:
     ifname: str
     args: str = ""
     plugin_dirs: tuple[str, ...] = ()
+    #: ``XDG_RUNTIME_DIR`` of the plugins, "" for ours: where ``dnsname`` keeps each
+    #: network's dnsmasq files (``<dir>/containers/cni/dnsname/<network>``), fixed so
+    #: that a DEL from another shell finds what the ADD made, and apart from podman's.
+    runtime_dir: str = ""
 
     def environ(self) -> dict[str, str]:
         """The plugin's environment: ours plus the ``CNI_*`` variables."""
         env = dict(os.environ)
         env["PATH"] = ":".join(p for p in (env.get("PATH", ""), _SYSTEM_PATH) if p)
+        if self.runtime_dir:
+            env["XDG_RUNTIME_DIR"] = self.runtime_dir
         env.update({
             "CNI_COMMAND": self.command,
             "CNI_CONTAINERID": self.container_id,

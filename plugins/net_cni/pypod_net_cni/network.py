@@ -5,8 +5,10 @@ pypod writes its own default network there (a bridge of its own, host-local IPAM
 masquerade, portmap), so that a fresh host works.  Plugins are searched for in
 ``cni_plugin_dir``.  Settings of ``[plugins.net_cni]``: ``default_bridge`` (``pypod0``),
 ``default_subnet`` (``10.90.0.0/16``) for the network pypod writes, ``subnet_pool``
-(``10.91.0.0/16``), whose /24s ``network create`` hands out, and ``ipam_dir``
-(``/run/pypod-ipam``), the host-local ``dataDir`` written into the networks pypod writes.
+(``10.91.0.0/16``), whose /24s ``network create`` hands out, ``ipam_dir``
+(``/run/pypod-ipam``), the host-local ``dataDir`` written into the networks pypod writes,
+and ``dns_dir`` (``/run/pypod-dns``), where the ``dnsname`` plugin keeps the dnsmasq of
+each network that resolves its containers' names (see :mod:`pypod_net_cni.dnsmasq`).
 
 A network's leases belong to the network, not to the store that created it: every store
 whose ``cni_config_dir`` holds the network reads the same ``dataDir`` from its config
@@ -36,7 +38,7 @@ from pypod_core.host.netns import is_netns
 from pypod_core.host.private import private_dir
 from pypod_core.model import NetworkOptions, validate_name
 from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
-from pypod_net_cni import conflist
+from pypod_net_cni import conflist, dnsmasq
 from pypod_net_cni.cache import CacheEntry, ResultCache
 from pypod_net_cni.conflist import ConfList
 from pypod_net_cni.invoke import Invocation, exec_plugin, find_plugin
@@ -54,7 +56,8 @@ _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 #: its default network (and its containers their network) under this one.
 LEGACY_DEFAULT = "pypod"
 SETTINGS = {"default_bridge": "pypod0", "default_subnet": "10.90.0.0/16",
-            "subnet_pool": "10.91.0.0/16", "ipam_dir": "/run/pypod-ipam"}
+            "subnet_pool": "10.91.0.0/16", "ipam_dir": "/run/pypod-ipam",
+            "dns_dir": "/run/pypod-dns"}
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -74,9 +77,10 @@ def _settings(runtime: Runtime) -> dict[str, str]:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: [plugins.net_cni]: key {key!r}: expected a string")
     settings = {**SETTINGS, **given}
-    if not os.path.isabs(settings["ipam_dir"]):
-        raise ConfigError(f"{where}: [plugins.net_cni]: key 'ipam_dir': "
-                          f"{settings['ipam_dir']!r} is not an absolute path")
+    for key in ("ipam_dir", "dns_dir"):
+        if not os.path.isabs(settings[key]):
+            raise ConfigError(f"{where}: [plugins.net_cni]: key {key!r}: "
+                              f"{settings[key]!r} is not an absolute path")
     for key in ("default_subnet", "subnet_pool"):
         if key not in given:
             continue  # the built-in ones are good
@@ -102,12 +106,14 @@ class CNINetwork(Network):
                  default_bridge: str = SETTINGS["default_bridge"],
                  default_subnet: str = SETTINGS["default_subnet"],
                  subnet_pool: str = SETTINGS["subnet_pool"],
-                 ipam_dir: str = SETTINGS["ipam_dir"]):
+                 ipam_dir: str = SETTINGS["ipam_dir"],
+                 dns_dir: str = SETTINGS["dns_dir"]):
         self.config_dir = config_dir
         self.plugin_dirs = plugin_dirs
         self.cache = ResultCache(cache_dir)
         self.standin_dir = os.path.join(cache_dir, ".standin")
         self.ipam_dir = ipam_dir
+        self.dns_dir = dns_dir
         self.default_name = default_name
         self.default_bridge = default_bridge
         self.default_subnet = default_subnet
@@ -188,18 +194,23 @@ class CNINetwork(Network):
         return NetworkInfo(name=conf.name, driver=str(conf.plugins[0]["type"]),
                            subnets=tuple(conf.subnets()), interface=conf.bridge(),
                            path=conf.path, default=default, config=conf.to_dict(),
-                           masquerade=bool(conf.pypod.get("masquerade")))
+                           masquerade=bool(conf.pypod.get("masquerade")),
+                           dns_enabled=conf.dns_enabled())
 
-    def create(self, name: str, subnet: str = "") -> NetworkInfo:
+    def create(self, name: str, subnet: str = "", *, dns: bool = True) -> NetworkInfo:
         """Write ``<config dir>/<name>.conflist``: a bridge network like the default one,
-        on a bridge and subnet no other network (or host route) uses."""
+        on a bridge and subnet no other network (or host route) uses; with ``dns`` and
+        the ``dnsname`` plugin installed, its containers resolve each other's names
+        (podman's rule: without the plugin the network has no DNS, and says so)."""
         validate_name(name)
         lists, _ = self._load()
         if any(conf.name == name for conf in lists):
             # podman's words, which scripts match
             raise NetworkExistsError(f"network name {name} already used: network already exists")
         net = self._check_subnet(subnet, lists) if subnet else self._free_subnet(lists)
-        data = conflist.bridge_conflist(name, self._free_bridge(lists), str(net), self.ipam_dir)
+        dns = dns and find_plugin(conflist.DNS_PLUGIN, self.plugin_dirs) is not None
+        data = conflist.bridge_conflist(name, self._free_bridge(lists), str(net),
+                                        self.ipam_dir, dns=dns)
         path = os.path.join(self.config_dir, f"{name}.conflist")
         conflist.write_new(path, data)
         return self._info(conflist.load_file(path), False)
@@ -238,8 +249,9 @@ class CNINetwork(Network):
         return f"{prefix}{n}"
 
     def remove(self, name: str) -> None:
-        """Delete the network's config file, and its bridge if no other network uses it.
-        The default network cannot be removed (pypod would write it again)."""
+        """Delete the network's config file, and its bridge if no other network uses it;
+        stop its dnsmasq if one still runs.  The default network cannot be removed
+        (pypod would write it again)."""
         lists, broken = self._load()
         conf = self._lookup(name)
         if conf.name == self._default(lists, broken).name:
@@ -249,9 +261,13 @@ class CNINetwork(Network):
             os.unlink(conf.path)
         except FileNotFoundError:
             pass
+        if conf.dns_enabled():
+            dnsmasq.stop_server(self.dns_dir, conf.name)
         bridge = conf.bridge()
         if bridge and not any(c.bridge() == bridge for c in lists if c.name != name):
             _delete_link(bridge)
+            if conf.dns_enabled():
+                dnsmasq.drop_input_rule(bridge)
 
     # -- attaching -----------------------------------------------------------------------
 
@@ -343,7 +359,7 @@ class CNINetwork(Network):
     def _invocation(self, command: str, entry: CacheEntry, netns: str) -> Invocation:
         return Invocation(command=command, container_id=entry.container_id, netns=netns,
                           ifname=entry.ifname, args=entry.cni_args,
-                          plugin_dirs=self.plugin_dirs)
+                          plugin_dirs=self.plugin_dirs, runtime_dir=self.dns_dir)
 
     def _add_retrying(self, conf: ConfList, entry: CacheEntry) -> dict[str, Any]:
         """ADD, and once more after a DEL where the bridge plugin (up to at least 1.1.1)
@@ -458,7 +474,7 @@ class CNINetwork(Network):
                 try:
                     exec_plugin(binary, config, inv)
                 except NetworkError as exc:
-                    if not _known_false_alarm(plugin, entry, exc):
+                    if not _known_false_alarm(plugin, entry, exc, self.dns_dir):
                         raise NetworkError(f"network {conf.name!r}: {exc}") from None
 
 
@@ -497,9 +513,14 @@ def _plugin_config(conf: ConfList, plugin: dict[str, Any], prev: dict[str, Any] 
     return config
 
 
-def _known_false_alarm(plugin: dict[str, Any], entry: CacheEntry, exc: NetworkError) -> bool:
+def _known_false_alarm(plugin: dict[str, Any], entry: CacheEntry, exc: NetworkError,
+                       dns_dir: str) -> bool:
     """portmap up to at least 1.1.1 fails CHECK of a container with published ports but
-    no IPv6 address: it looks for an IPv6 DNAT chain that ADD rightly never made."""
+    no IPv6 address: it looks for an IPv6 DNAT chain that ADD rightly never made.
+    dnsname (up to at least 1.3.1) fails every CHECK: it looks for the network's files
+    one directory too high; pypod looks where they are instead."""
+    if plugin.get("type") == conflist.DNS_PLUGIN and "missing from configuration" in str(exc):
+        return dnsmasq.serves(dns_dir, entry.network)
     if plugin.get("type") != "portmap" or "ipv6" not in str(exc):
         return False
     return not any(":" in a for a in result_addresses(entry.result or {}))
@@ -513,9 +534,12 @@ def _static_ips(request: NetworkRequest, network: str, first: bool) -> list[str]
 
 
 def _cni_args(request: NetworkRequest, network: str, first: bool) -> str:
-    """``CNI_ARGS``: a lone static address as ``IP`` (what CNI plugins before 1.0 take),
-    a static MAC address as ``MAC``."""
-    args = ["IgnoreUnknown=1"]
+    """``CNI_ARGS``: the container's name as ``K8S_POD_NAME`` (the name ``dnsname``
+    resolves, as podman passes it), a lone static address as ``IP`` (what CNI plugins
+    before 1.0 take), a static MAC address as ``MAC``."""
+    # dnsname removes a container's line by that name on DEL: never an empty one (and a
+    # DNS label is at most 63 characters: the short id, not the whole one).
+    args = ["IgnoreUnknown=1", f"K8S_POD_NAME={request.name or request.container_id[:12]}"]
     ips = _static_ips(request, network, first)
     if len(ips) == 1:
         args.append(f"IP={ips[0]}")

@@ -140,6 +140,11 @@ class OCIRuntimeError(PypodError):
     """The OCI runtime (runc, crun) or conmon failed (libpod ``ErrOCIRuntime``)."""
 
 
+class CgroupError(PypodError):
+    """A running container's cgroup cannot be read (libpod ``ErrNoCgroups`` and the
+    failures of loading a cgroup)."""
+
+
 class CommandNotFoundError(OCIRuntimeError):
     """The container's command does not exist (exit 127 from the command line)."""
 

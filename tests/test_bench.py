@@ -73,3 +73,10 @@ def test_bench_secrets_prints_every_operation() -> None:
     for label in ("secret create x3 (total)", "secret ls (3 secrets)", "secret rm -a (3)"):
         line = next(line for line in out.splitlines() if line.startswith(label))
         assert float(line[len(label):].split()[1]) > 0
+
+
+def test_bench_stats_prints_a_row_per_count() -> None:
+    out = _bench("bench_stats.py", "--runs", "1", "--containers", "2")
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert all(float(row[1]) > 0 and float(row[2]) > 0 for row in rows)

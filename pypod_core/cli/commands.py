@@ -28,7 +28,7 @@ _COPY, _IMAGES, _MOVING = ("copy",), ("images",), ("image_transfer",)
 _LOGIN = ("login",)
 _TOOLS, _EVENTS = ("container_tools",), ("events",)
 _IMAGE_LIFE, _DISK_USAGE = ("image_life",), ("disk_usage",)
-_KUBE = ("kube",)
+_KUBE, _STATS = ("kube",), ("stats",)
 _MOUNTING = ("mounting",)
 _SECRETS = ("secrets",)
 
@@ -59,6 +59,7 @@ COMMANDS: dict[str, Command] = {
     "top": Command(_TOOLS, "show a container's processes"),
     "port": Command(_TOOLS, "show a container's published ports"),
     "rename": Command(_TOOLS, "give a container a new name"),
+    "stats": Command(_STATS, "show containers' resource use (CPU, memory, I/O, pids)"),
     "cp": Command(_COPY, "copy files between containers and the host"),
     "commit": Command(_IMAGE_LIFE, "create a new image from a container's changes"),
     "export": Command(_IMAGE_LIFE, "write a container's file system as a tar"),
@@ -66,7 +67,7 @@ COMMANDS: dict[str, Command] = {
     "mount": Command(_MOUNTING, "mount containers' root file systems on the host"),
     "umount": Command(_MOUNTING, "unmount containers' root file systems"),
     "unmount": Command(_MOUNTING, "unmount containers' root file systems"),
-    "container": Command((*_CONTAINERS, *_COPY, *_TOOLS, *_IMAGE_LIFE, *_MOUNTING),
+    "container": Command((*_CONTAINERS, *_COPY, *_TOOLS, *_IMAGE_LIFE, *_MOUNTING, *_STATS),
                          "manage containers", group=True),
     "images": Command(_IMAGES, "list images"),
     "pull": Command(_IMAGES, "pull images from a registry"),
@@ -84,7 +85,7 @@ COMMANDS: dict[str, Command] = {
     "login": Command(_LOGIN, "log in to a container registry"),
     "logout": Command(_LOGIN, "log out of a container registry"),
     "network": Command(_NETWORKS, "manage networks", group=True),
-    "pod": Command(_PODS, "manage pods", group=True),
+    "pod": Command(_PODS + _STATS, "manage pods", group=True),
     "volume": Command(_VOLUMES, "manage volumes", group=True),
     "secret": Command(_SECRETS, "manage secrets", group=True),
     "play": Command(_KUBE, "play Kubernetes YAML (play kube)", group=True),
@@ -101,6 +102,7 @@ CONTAINER_ONLY: dict[str, Command] = {
     "top": Command(_TOOLS, COMMANDS["top"].summary),
     "port": Command(_TOOLS, COMMANDS["port"].summary),
     "rename": Command(_TOOLS, COMMANDS["rename"].summary),
+    "stats": Command(_STATS, COMMANDS["stats"].summary),
     "commit": Command(_IMAGE_LIFE, COMMANDS["commit"].summary),
     "export": Command(_IMAGE_LIFE, COMMANDS["export"].summary),
     "diff": Command(_IMAGE_LIFE, "show the changes to a container's files"),
@@ -155,6 +157,7 @@ GROUP_COMMANDS: dict[str, dict[str, Command]] = {
         "inspect": Command(_PODS, "show pods' configuration and state"),
         "exists": Command(_PODS, "exit 0 if a pod exists, 1 if not"),
         "top": Command(_PODS, "show the processes of a pod's containers"),
+        "stats": Command(_STATS, "show the resource use of pods' containers"),
         "prune": Command(_PODS, "remove every pod that is stopped or exited"),
     },
     "volume": {

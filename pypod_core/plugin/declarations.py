@@ -112,6 +112,7 @@ class GraphDriverBackend(_Declaration):
     factory: Callable[[Runtime], GraphDriver]
 
 
+@attrs.frozen(kw_only=True)
 class ImageTransportBackend(_Declaration):
     """An image transport: ``factory(runtime)`` returns a
     :class:`pypod_core.plugin.image_transport.ImageTransport`.  No config key selects

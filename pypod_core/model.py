@@ -89,7 +89,8 @@ class Mount:
     source: str
     destination: str
     read_only: bool = False
-    #: "bind" or "tmpfs".
+    #: "bind", "tmpfs" or "devpts" (``--mount type=devpts``: a new devpts instance,
+    #: ``source`` then ``devpts`` and ``options`` podman's uid=, gid=, mode=, max=...).
     type: str = "bind"
     options: tuple[str, ...] = ()
 
@@ -108,6 +109,18 @@ class NamedVolume:
     def read_only(self) -> bool:
         """Whether the volume is mounted read-only (``ro``)."""
         return "ro" in self.options
+
+
+@attrs.frozen
+class ImageVolume:
+    """An image's root file system mounted into a container (``--mount type=image``):
+    the image as the user named it (looked up at each start, as podman does), where it
+    goes, and whether the container may write to it (``rw=true``: its writes go to an
+    upper dir of its own, dropped when it stops; the image never changes)."""
+
+    source: str
+    destination: str
+    read_write: bool = False
 
 
 @attrs.frozen
@@ -250,6 +263,8 @@ class ContainerConfig:
     # Volumes (pypod_core.engine.volumes resolves these at create).
     #: Named and anonymous volumes, in the order they are mounted.
     named_volumes: tuple[NamedVolume, ...] = ()
+    #: ``--mount type=image``: images' files mounted into the container.
+    image_volumes: tuple[ImageVolume, ...] = ()
     #: ``--volumes-from``: the ids of the containers whose volumes were copied (each
     #: ``ID`` or ``ID:OPTIONS``), for inspect's ``HostConfig.VolumesFrom``.
     volumes_from: tuple[str, ...] = ()

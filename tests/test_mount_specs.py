@@ -13,7 +13,7 @@ from pypod_core.engine.mount_specs import (
     process_options,
 )
 from pypod_core.errors import InvalidArgError
-from pypod_core.model import Mount, NamedVolume
+from pypod_core.model import ImageVolume, Mount, NamedVolume
 
 
 def test_volume_flag_kinds():
@@ -48,11 +48,29 @@ def test_mount_flag_kinds():
     assert parse_mount("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=700,noexec") == \
         Mount("tmpfs", "/t", type="tmpfs", options=("size=1m", "mode=700", "noexec"))
     assert parse_mount('type=bind,"source=/e",target=/e').source == "/e"
+    assert parse_mount("type=image,source=alpine,target=/img/") == \
+        ImageVolume("alpine", "/img", read_write=False)
+    assert parse_mount("type=image,src=a:1,dst=/i,rw=true").read_write
+    assert not parse_mount("type=image,src=a,destination=/i,readwrite=false").read_write
+    assert parse_mount("type=devpts,target=/dev/pts2,uid=0,gid=5,mode=620,max=9") == \
+        Mount("devpts", "/dev/pts2", type="devpts",
+              options=("uid=0", "gid=5", "mode=620", "max=9"))
 
 
 @pytest.mark.parametrize("spec,words", [
     ("source=v,target=/v", "expected type="),
-    ("type=image,source=i,target=/i", "mount type 'image' is not supported"),
+    ("type=nfs,source=i,target=/i", "mount type 'nfs' is not supported"),
+    ("type=image,target=/i", "needs source= (the image) and target="),
+    ("type=image,source=i", "needs source= (the image) and target="),
+    ("type=image,source=i,target=/i,ro=true", "'ro=true' is not supported with type=image"),
+    ("type=image,source=i,target=/i,rw=yes", "rw must be true or false, not 'yes'"),
+    ("type=image,source=i,target=/i,rw", "rw must be true or false"),
+    ("type=image,source=i,target=/i,U=true", "'U=true' is not supported with type=image"),
+    ("type=image,source=i,target=/", "cannot mount over the container's root"),
+    ("type=devpts,uid=1", "target= (the container path) is required"),
+    ("type=devpts,source=x,target=/p", "'source=x' is not a devpts option"),
+    ("type=devpts,target=/p,mode=rw", "'mode=rw' is not a devpts option"),
+    ("type=devpts,target=/p,ptxmode=666", "'ptxmode=666' is not a devpts option"),
     ("type=volume,source=v", "target= (the container path) is required"),
     ("type=tmpfs,source=x,target=/t", "a tmpfs mount takes no source"),
     ("type=volume,source=v,target=/v,tmpfs-size=1m", "not supported with type=volume"),

@@ -116,7 +116,7 @@ def _add_volume_flags(p: argparse.ArgumentParser) -> None:
                    help="a bind (/host:/ctr), a named volume (NAME:/ctr) or an anonymous "
                         "one (/ctr); OPTS: ro, rw, z, Z, U, nocopy, [r]shared...")
     p.add_argument("--mount", action="append", default=[], metavar="type=TYPE,...",
-                   help="type=bind|volume|tmpfs,source=,target=[,ro,...]")
+                   help="type=bind|volume|tmpfs|image|devpts,source=,target=[,ro,...]")
     p.add_argument("--tmpfs", action="append", default=[], metavar="CTR[:OPTS]",
                    help="a tmpfs at CTR (OPTS: size=, mode=, ro, noexec...)")
     p.add_argument("--volumes-from", action="append", default=[], metavar="CTR[:OPTS]",

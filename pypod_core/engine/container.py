@@ -250,8 +250,16 @@ class Container:
 
     def _init(self) -> None:
         # lazy: only init (bundle ~3 ms, etc_files ~4 ms, networking ~7 ms, volumes ~8 ms,
-        # rootfs ~1 ms)
-        from pypod_core.engine import bundle, etc_files, networking, rootfs, shm, volumes
+        # rootfs ~1 ms, image_volumes ~1 ms)
+        from pypod_core.engine import (
+            bundle,
+            etc_files,
+            image_volumes,
+            networking,
+            rootfs,
+            shm,
+            volumes,
+        )
 
         check_transition(self.id, self.state.state, S.CREATED)
         # A configured container has no run dir, unless an init was cut short (its
@@ -278,7 +286,7 @@ class Container:
             raise
         created = False
         try:
-            volume_mounts = volumes.mount_all(self)
+            volume_mounts = [*volumes.mount_all(self), *image_volumes.mount_all(self)]
             bundle.write_bundle(self, self.state.netns_path, shared, volume_mounts, root=root,
                                 shm_dir=shm_dir)
             self.oci.create_container(self)
@@ -296,6 +304,7 @@ class Container:
             networking.teardown_network(self.runtime, self)
             etc_files.leave_shared_hosts(self)
             volumes.unmount_all(self)
+            image_volumes.unmount_all(self)
             rootfs.umount(self)
             shm.release(self)
             self._save()
@@ -593,6 +602,10 @@ class Container:
             from pypod_core.engine import volumes  # lazy: only with volumes (~8 ms)
 
             volumes.unmount_all(self)
+        if self.config.image_volumes:
+            from pypod_core.engine import image_volumes  # lazy: only with them (~1 ms)
+
+            image_volumes.unmount_all(self)
         if not keep_exit_file:
             _unlink(self.exit_file)
         shm.release(self)  # before its run dir goes: the files are the tmpfs's

@@ -58,7 +58,8 @@ def _layer(image: Image) -> str:
 
 
 def mount(runtime: Runtime, image: Image) -> str:
-    """Mount ``image`` (once more) and return where its files are."""
+    """Mount ``image`` (once more) and return where its files are (containers'
+    ``--mount type=image`` count here too: :mod:`pypod_core.engine.image_volumes`)."""
     layer = _layer(image)
     driver = runtime.graph_driver
     with _counts(runtime) as counts:
@@ -72,9 +73,14 @@ def mount(runtime: Runtime, image: Image) -> str:
 def unmount(runtime: Runtime, image: Image, force: bool = False) -> bool:
     """Count one mount of ``image`` off (``force``: all of them), taking the view away
     after the last; whether it was mounted (podman prints only those)."""
-    layer = image.top_layer
-    if layer is None:
+    if image.top_layer is None:
         return False
+    return release_layer(runtime, image.top_layer, force)
+
+
+def release_layer(runtime: Runtime, layer: str, force: bool = False) -> bool:
+    """:func:`unmount` by the image's top layer (a container's image mount lets go of
+    the layer it mounted, whatever became of the image's names since)."""
     driver = runtime.graph_driver
     with _counts(runtime) as counts:
         if not driver.layer_mount_point(layer):

@@ -334,7 +334,8 @@ def ps_entry(ctr: Container, now: float) -> dict[str, Any]:
         "IsInfra": c.is_infra,
         "Labels": dict(c.labels) or None,
         "Mounts": [*(m.destination for m in c.mounts),
-                   *(v.destination for v in c.named_volumes)],
+                   *(v.destination for v in c.named_volumes),
+                   *(v.destination for v in c.image_volumes)],
         "Names": [c.name],
         "Namespaces": {},
         "Networks": (list(c.network_list(ctr.runtime.config.cni_default_network))

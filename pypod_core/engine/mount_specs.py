@@ -1,6 +1,7 @@
 """podman's ways of asking for mounts, parsed: ``-v``/``--volume``, ``--mount``,
-``--tmpfs`` and ``--volumes-from``, into :class:`~pypod_core.model.Mount` (bind and
-tmpfs) and :class:`~pypod_core.model.NamedVolume` values; and podman's final option
+``--tmpfs`` and ``--volumes-from``, into :class:`~pypod_core.model.Mount` (bind, tmpfs
+and devpts), :class:`~pypod_core.model.NamedVolume` and
+:class:`~pypod_core.model.ImageVolume` values; and podman's final option
 lists (``ProcessOptions``), which the OCI spec and ``inspect`` show.
 
 The command line and ``create_container(volumes=[...], mounts=[...])`` share these, so
@@ -13,7 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 
 from pypod_core.errors import InvalidArgError
-from pypod_core.model import Mount, NamedVolume
+from pypod_core.model import ImageVolume, Mount, NamedVolume
 
 #: Mount propagation modes (one at most).
 PROPAGATIONS = frozenset({"private", "rprivate", "shared", "rshared", "slave", "rslave",
@@ -34,6 +35,12 @@ _UNSUPPORTED = {"O": "overlay volumes (O) are not supported",
 ENGINE_ONLY = frozenset({"z", "Z", "U", "copy", "nocopy"})
 #: What a tmpfs mount takes besides the flags.
 _TMPFS_KEYS = ("size", "mode", "nr_inodes", "nr_blocks", "uid", "gid")
+#: The types ``--mount`` takes.
+MOUNT_TYPES = ("bind", "volume", "tmpfs", "image", "devpts")
+#: A devpts mount's numeric options (podman passes them to the kernel as given).
+_DEVPTS_NUMBERS = ("uid", "gid", "max")
+#: Where a ``--mount`` names its container path.
+_TARGET_KEYS = ("target", "dst", "destination")
 
 
 def _bad(what: str, spec: str, why: str) -> InvalidArgError:
@@ -119,17 +126,23 @@ def _flag(value: str | None, key: str, spec: str) -> bool:
     raise _bad("mount", spec, f"{key} must be true or false, not {value!r}")
 
 
-def parse_mount(spec: str) -> Mount | NamedVolume:
-    """``--mount type=bind|volume|tmpfs,source=,target=,ro,...`` (podman's keys)."""
+def parse_mount(spec: str) -> Mount | NamedVolume | ImageVolume:
+    """``--mount type=bind|volume|tmpfs|image|devpts,source=,target=,ro,...`` (podman's
+    keys)."""
     fields = _csv(spec)
     kinds = [f.partition("=")[2] for f in fields if f.startswith("type=")]
     if len(kinds) != 1:
-        raise _bad("mount", spec, "expected type=bind|volume|tmpfs,[source=...,]"
-                                  "target=...[,options]")
+        raise _bad("mount", spec, "expected type=bind|volume|tmpfs|image|devpts,"
+                                  "[source=...,]target=...[,options]")
     kind = kinds[0]
-    if kind not in ("bind", "volume", "tmpfs"):
-        raise _bad("mount", spec, f"mount type {kind!r} is not supported (bind, volume, "
-                                  "tmpfs)")
+    if kind not in MOUNT_TYPES:
+        raise _bad("mount", spec, f"mount type {kind!r} is not supported "
+                                  f"({', '.join(MOUNT_TYPES)})")
+    others = [f for f in fields if not f.startswith("type=")]
+    if kind == "image":
+        return _image_mount(others, spec)
+    if kind == "devpts":
+        return _devpts_mount(others, spec)
     source, target, options = "", "", []
     for field in fields:
         key, eq, value = field.partition("=")
@@ -180,6 +193,52 @@ def parse_mount(spec: str) -> Mount | NamedVolume:
     read_only, rest = _split(checked)
     return Mount(source=os.path.normpath(os.path.abspath(source or target)),
                  destination=target, read_only=read_only, options=rest)
+
+
+def _image_mount(fields: Sequence[str], spec: str) -> ImageVolume:
+    """``type=image,source=IMAGE,target=DIR[,rw=true]``: podman's keys (``rw`` and
+    ``readwrite`` take true or false; read-only is the default)."""
+    source, target, read_write = "", "", False
+    for field in fields:
+        key, eq, value = field.partition("=")
+        if key in ("src", "source") and eq:
+            source = value
+        elif key in _TARGET_KEYS and eq:
+            target = value
+        elif key in ("rw", "readwrite"):
+            if value not in ("true", "false"):
+                raise _bad("mount", spec, f"{key} must be true or false, not {value!r}")
+            read_write = value == "true"
+        elif key == "consistency":
+            continue  # podman ignores it (macOS)
+        else:
+            raise _bad("mount", spec, f"option {field!r} is not supported with type=image")
+    if not source or not target:
+        raise _bad("mount", spec, "an image mount needs source= (the image) and target=")
+    return ImageVolume(source, check_destination(target, "mount", spec), read_write)
+
+
+def _devpts_mount(fields: Sequence[str], spec: str) -> Mount:
+    """``type=devpts,target=DIR[,uid=,gid=,mode=,max=,newinstance]``: a devpts instance
+    of the container's own at DIR, the options given to the kernel as they are."""
+    target, options = "", []
+    for field in fields:
+        key, eq, value = field.partition("=")
+        if key in _TARGET_KEYS and eq:
+            target = value
+        elif key in _DEVPTS_NUMBERS and value.isdigit():
+            options.append(field)
+        elif key == "mode" and value and set(value) <= set("01234567"):
+            options.append(field)
+        elif field == "newinstance":
+            options.append(field)
+        else:
+            raise _bad("mount", spec, f"option {field!r} is not a devpts option (uid=N, "
+                                      "gid=N, mode=OCTAL, max=N, newinstance)")
+    if not target:
+        raise _bad("mount", spec, "target= (the container path) is required")
+    return Mount(source="devpts", destination=check_destination(target, "mount", spec),
+                 type="devpts", options=tuple(options))
 
 
 def tmpfs_mount(destination: str, options: Sequence[str], what: str, spec: str) -> Mount:

@@ -49,7 +49,8 @@ NAME_ATTEMPTS = 16
 ETC_FIELDS = ("dns_servers", "dns_search", "dns_options", "extra_hosts", "no_resolv_conf",
               "no_hosts")
 #: create_container's keywords that pypod_core.engine.volumes turns into config fields.
-VOLUME_KEYWORDS = frozenset({"volumes", "mounts", "named_volumes", "volumes_from"})
+VOLUME_KEYWORDS = frozenset({"volumes", "mounts", "named_volumes", "image_volumes",
+                             "volumes_from"})
 #: States in which a container may only be removed with force.
 _NEEDS_FORCE = frozenset({ContainerStatus.RUNNING, ContainerStatus.PAUSED,
                           ContainerStatus.STOPPING})
@@ -102,8 +103,8 @@ class ContainerOps(RuntimeHalf):
         its id or name) the container joins the pod's shared namespaces.
 
         ``volumes`` (``-v`` strings: ``NAME:/path[:opts]``, ``/path`` for an anonymous
-        volume, ``/host:/path``), ``mounts`` (``--mount`` strings, or Mount and
-        NamedVolume values) and ``volumes_from`` (``CTR[:ro]``) are podman's; a named
+        volume, ``/host:/path``), ``mounts`` (``--mount`` strings, or Mount, NamedVolume
+        and ImageVolume values) and ``volumes_from`` (``CTR[:ro]``) are podman's; a named
         volume that does not exist is created (:mod:`pypod_core.engine.volumes`)."""
         from pypod_core.engine import validate
 

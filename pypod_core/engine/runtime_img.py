@@ -102,9 +102,13 @@ class ImageOps(RuntimeHalf):
         return self.image_store.exists(ref)
 
     def image_containers(self, image: Image) -> list[str]:
-        """The ids of the containers made from ``image`` (in this runtime's namespace)."""
-        return [r.config.id for r in self.state.all_containers()
+        """The ids of the containers made from ``image`` or mounting it (``--mount
+        type=image``), in this runtime's namespace."""
+        from pypod_core.engine.image_volumes import users  # lazy: only rmi (~1 ms)
+
+        made = [r.config.id for r in self.state.all_containers()
                 if r.config.image_id == image.id]
+        return [*made, *(i for i in users(self._runtime, image) if i not in made)]
 
     # -- pulling ---------------------------------------------------------------------------
 

@@ -273,7 +273,7 @@ def _check_process(c: ContainerConfig) -> None:
 
 
 def _check_mounts(c: ContainerConfig) -> None:
-    if c.mounts or c.named_volumes:
+    if c.mounts or c.named_volumes or c.image_volumes:
         from pypod_core.engine.volumes import check_config  # lazy: only with mounts (~8 ms)
 
         check_config(c)

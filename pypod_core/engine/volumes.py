@@ -27,7 +27,7 @@ from pypod_core.engine import mount_specs
 from pypod_core.engine.rootfs import readable_path
 from pypod_core.errors import InvalidArgError, NoSuchVolumeError, PypodError, VolumeDriverError
 from pypod_core.host.paths import secure_join
-from pypod_core.model import Mount, NamedVolume, new_id
+from pypod_core.model import ImageVolume, Mount, NamedVolume, new_id
 from pypod_core.plugin.volume import check_volume_name
 
 if TYPE_CHECKING:
@@ -45,20 +45,24 @@ def _warn(message: str, *args: Any) -> None:
 
 
 #: The keywords of ``create_container`` that this module turns into config fields.
-KEYWORDS = frozenset({"volumes", "mounts", "named_volumes", "volumes_from"})
+KEYWORDS = frozenset({"volumes", "mounts", "named_volumes", "image_volumes", "volumes_from"})
 
 
 # -- at create ---------------------------------------------------------------------------
 
 
-def _from_item(item: Any, parse: Any, where: str) -> Mount | NamedVolume:
-    if isinstance(item, Mount | NamedVolume):
+#: What a caller may give for a mount.
+_Wanted = Mount | NamedVolume | ImageVolume
+
+
+def _from_item(item: Any, parse: Any, where: str) -> _Wanted:
+    if isinstance(item, _Wanted):
         return item
     if isinstance(item, str):
-        parsed: Mount | NamedVolume = parse(item)
+        parsed: _Wanted = parse(item)
         return parsed
-    raise TypeError(f"{where}: expected a string, a Mount or a NamedVolume, not "
-                    f"{type(item).__name__} {item!r:.40}")
+    raise TypeError(f"{where}: expected a string, a Mount, a NamedVolume or an "
+                    f"ImageVolume, not {type(item).__name__} {item!r:.40}")
 
 
 def _items(fields: dict[str, Any], key: str) -> list[Any]:
@@ -71,11 +75,11 @@ def _items(fields: dict[str, Any], key: str) -> list[Any]:
 def prepare(runtime: Runtime, fields: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
     """``create_container``'s volume keywords as config fields: ``volumes`` (``-v``
     strings, Mounts, NamedVolumes), ``mounts`` (``--mount`` strings, Mounts,
-    NamedVolumes), ``named_volumes`` and ``volumes_from`` (``CTR[:ro|rw|z]``).  Returns
-    the fields and the names given to anonymous volumes.  InvalidArgError for two mounts
-    on one path."""
+    NamedVolumes, ImageVolumes), ``named_volumes``, ``image_volumes`` and ``volumes_from``
+    (``CTR[:ro|rw|z]``).  Returns the fields (ImageVolumes in ``image_volumes``) and the
+    names given to anonymous volumes.  InvalidArgError for two mounts on one path."""
     fields = dict(fields)
-    wanted: list[Mount | NamedVolume] = []
+    wanted: list[_Wanted] = []
     for i, item in enumerate(_items(fields, "mounts")):
         wanted.append(_from_item(item, mount_specs.parse_mount, f"mounts[{i}]"))
     for i, item in enumerate(_items(fields, "volumes")):
@@ -85,13 +89,20 @@ def prepare(runtime: Runtime, fields: dict[str, Any]) -> tuple[dict[str, Any], s
             raise TypeError(f"named_volumes[{i}]: expected a NamedVolume, not "
                             f"{type(item).__name__}")
         wanted.append(item)
+    for i, item in enumerate(_items(fields, "image_volumes")):
+        if not isinstance(item, ImageVolume):
+            raise TypeError(f"image_volumes[{i}]: expected an ImageVolume, not "
+                            f"{type(item).__name__}")
+        wanted.append(item)
     taken = _check_unique(wanted)
     sources = _items(fields, "volumes_from")
     copied, origins = _volumes_from(runtime, sources, taken)
     anonymous: set[str] = set()
-    named, mounts = [], []
+    named, mounts, images = [], [], []
     for item in [*wanted, *copied]:
-        if isinstance(item, NamedVolume):
+        if isinstance(item, ImageVolume):
+            images.append(item)
+        elif isinstance(item, NamedVolume):
             if not item.name:
                 item = NamedVolume(new_id(), item.destination, item.options)
                 anonymous.add(item.name)
@@ -99,16 +110,17 @@ def prepare(runtime: Runtime, fields: dict[str, Any]) -> tuple[dict[str, Any], s
         else:
             mounts.append(item)
     fields.update(mounts=tuple(mounts), named_volumes=tuple(named),
-                  volumes_from=tuple(origins))
+                  image_volumes=tuple(images), volumes_from=tuple(origins))
     return fields, anonymous
 
 
-def _check_unique(items: Sequence[Mount | NamedVolume]) -> set[str]:
+def _check_unique(items: Sequence[_Wanted]) -> set[str]:
     """The destinations; InvalidArgError naming one that two mounts share."""
     seen: set[str] = set()
     for item in items:
-        if not isinstance(item, Mount | NamedVolume):
-            raise TypeError(f"expected a Mount or a NamedVolume, not {type(item).__name__}")
+        if not isinstance(item, _Wanted):
+            raise TypeError(f"expected a Mount, a NamedVolume or an ImageVolume, not "
+                            f"{type(item).__name__}")
         if item.destination in seen:
             raise InvalidArgError(f"{item.destination}: duplicate mount destination")
         seen.add(item.destination)
@@ -146,7 +158,7 @@ def _volumes_from(runtime: Runtime, sources: list[Any], taken: set[str]
 def check_config(config: ContainerConfig) -> None:
     """The values of a new container's mounts and volumes: absolute destinations, each
     once; bind sources that exist; volume names and options podman takes."""
-    _check_unique([*config.mounts, *config.named_volumes])
+    _check_unique([*config.mounts, *config.named_volumes, *config.image_volumes])
     for m in config.mounts:
         spec = f"{m.source}:{m.destination}"
         if not m.destination.startswith("/"):
@@ -155,9 +167,13 @@ def check_config(config: ContainerConfig) -> None:
         if m.type == "tmpfs":
             mount_specs.tmpfs_mount(m.destination, m.options, "tmpfs", m.destination)
             continue
+        if m.type == "devpts":
+            mount_specs.parse_mount(",".join(["type=devpts", f"target={m.destination}",
+                                              *m.options]))
+            continue
         if m.type != "bind":
-            raise InvalidArgError(f"invalid mount {spec}: type {m.type!r} is not bind or "
-                                  "tmpfs")
+            raise InvalidArgError(f"invalid mount {spec}: type {m.type!r} is not bind, "
+                                  "tmpfs or devpts")
         if not m.source.startswith("/"):
             raise InvalidArgError(f"invalid volume {spec}: both paths must be absolute")
         if not os.path.exists(m.source):
@@ -169,6 +185,11 @@ def check_config(config: ContainerConfig) -> None:
         spec = f"{v.name}:{v.destination}"
         mount_specs.check_destination(v.destination, "volume", spec)
         mount_specs.validate_options(v.options, "volume", spec)
+    for iv in config.image_volumes:
+        if not iv.source:
+            raise InvalidArgError(f"invalid image mount {iv.destination}: the image is "
+                                  "required")
+        mount_specs.check_destination(iv.destination, "mount", f"{iv.source}:{iv.destination}")
 
 
 def ensure(runtime: Runtime, config: ContainerConfig, anonymous: set[str]) -> list[str]:
@@ -380,6 +401,10 @@ def bind_and_tmpfs_mounts(ctr_config: ContainerConfig, uid: int = 0,
     container's user) and gives a tmpfs to them."""
     result = []
     for m in ctr_config.mounts:
+        if m.type == "devpts":  # podman gives the kernel the options as they are
+            result.append({"destination": m.destination, "type": "devpts",
+                           "source": "devpts", "options": list(m.options)})
+            continue
         if m.type == "tmpfs":
             options = list(m.options)
             if "U" in options:
@@ -422,7 +447,8 @@ def _inspect_options(options: Iterable[str]) -> dict[str, Any]:
 
 
 def inspect_mounts(ctr: Container) -> list[dict[str, Any]]:
-    """podman's ``Mounts``: named volumes, then bind mounts (a tmpfs is not shown)."""
+    """podman's ``Mounts``: named volumes, image mounts, then bind mounts (a tmpfs is
+    not shown; a devpts shows as podman shows it, a "bind" of ``devpts``)."""
     state = ctr.runtime.state
     result: list[dict[str, Any]] = []
     for nv in ctr.config.named_volumes:
@@ -436,7 +462,15 @@ def inspect_mounts(ctr: Container) -> list[dict[str, Any]]:
                        "Destination": nv.destination, "Driver": driver,
                        **_inspect_options(o for o in processed if o not in ("U", "nocopy",
                                                                               "copy"))})
+    for iv in ctr.config.image_volumes:
+        result.append({"Type": "image", "Source": iv.source, "Destination": iv.destination,
+                       "Driver": "", "Mode": "", "Options": None, "RW": iv.read_write,
+                       "Propagation": ""})
     for m in ctr.config.mounts:
+        if m.type == "devpts":
+            result.append({"Type": "bind", "Source": "devpts", "Destination": m.destination,
+                           "Driver": "", "Mode": "", "Options": list(m.options), "RW": True,
+                           "Propagation": ""})
         if m.type != "bind":
             continue
         processed = mount_specs.process_options(m.options, m.read_only, source=m.source)
@@ -457,6 +491,8 @@ def host_config(ctr: Container) -> dict[str, Any]:
         if m.type == "tmpfs":
             tmpfs[m.destination] = ",".join(
                 mount_specs.process_options(m.options, m.read_only, tmpfs=True))
+        elif m.type == "devpts":
+            binds.append(f"devpts:{m.destination}:{','.join(m.options)}")
         else:
             binds.append(f"{m.source}:{m.destination}:" + ",".join(
                 mount_specs.process_options(m.options, m.read_only, source=m.source)))

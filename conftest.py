@@ -82,6 +82,13 @@ def run_pypod(*args: str, env: dict[str, str] | None = None, timeout: float = 12
                           timeout=timeout, input=input)
 
 
+def pypod_ok(cli_flags: list[str], *args: str, input: str | None = None) -> str:
+    """``pypod`` with ``cli_flags`` then ``args``, which must succeed: its stdout."""
+    result = run_pypod(*cli_flags, *args, input=input)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 @pytest.fixture
 def cli_config(tmp_path: Path, runtime_options: dict[str, Any]) -> str:
     """A config file holding this test's isolated directories (``runtime_options``)."""

@@ -12,6 +12,7 @@ import tarfile
 import pytest
 
 from conftest import PYPOD, need_binary, run_pypod
+from conftest import pypod_ok as ok
 
 
 @pytest.fixture(autouse=True)
@@ -19,11 +20,6 @@ def _oci() -> None:
     need_binary("runc")
     need_binary("conmon")
 
-
-def ok(cli_flags: list[str], *args: str, input: str | None = None) -> str:
-    result = run_pypod(*cli_flags, *args, input=input)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_import_commit_history_and_run(cli_flags, busybox_tar):

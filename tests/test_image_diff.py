@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import need_binary, run_pypod
+from conftest import pypod_ok as ok
 
 #: Adds, changes and deletes files and whole directories.
 SCRIPT = ("echo x > /etc/newfile; echo y >> /etc/passwd; rm /etc/group; mkdir -p /a/b; "
@@ -27,11 +28,6 @@ def _oci() -> None:
     need_binary("runc")
     need_binary("conmon")
 
-
-def ok(cli_flags: list[str], *args: str) -> str:
-    result = run_pypod(*cli_flags, *args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import need_binary, run_pypod
+from conftest import pypod_ok as ok
 from pypod_core.host.mounts import mounts_under
 
 
@@ -19,11 +20,6 @@ def _oci() -> None:
     need_binary("runc")
     need_binary("conmon")
 
-
-def ok(flags: list[str], *args: str) -> str:
-    result = run_pypod(*flags, *args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def fails(flags: list[str], code: int, *args: str) -> str:

@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 from conftest import need_binary, run_pypod
+from conftest import pypod_ok as ok
 from pypod_core.host.mounts import is_mount_point, mounts_under
 
 
@@ -21,11 +22,6 @@ def _oci() -> None:
     need_binary("runc")
     need_binary("conmon")
 
-
-def ok(cli_flags: list[str], *args: str) -> str:
-    result = run_pypod(*cli_flags, *args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def fails(cli_flags: list[str], *args: str) -> str:

@@ -1,5 +1,6 @@
 """The image records (:mod:`pypod_core.model`'s, imported from there on first use): an
-image in the local store, its layers, and the steps a pull reports."""
+image in the local store, its layers, the steps a pull reports, and what a removal
+did."""
 
 from __future__ import annotations
 
@@ -92,3 +93,15 @@ class PullEvent:
     done: int = 0
     skipped: bool = False
     image_id: str = ""
+
+
+@attrs.frozen
+class ImageRemoval:
+    """What :meth:`~pypod_core.engine.runtime_img.ImageOps.remove_image` did: the names
+    it untagged, whether it deleted the image (and its id), and the containers it
+    removed first (``force``)."""
+
+    image: Image
+    untagged: tuple[str, ...] = ()
+    deleted: bool = False
+    removed_containers: tuple[str, ...] = ()

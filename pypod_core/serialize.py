@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import enum
 import json
+import sys
 import typing
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attr
 import attrs
@@ -32,6 +33,15 @@ _Structure = Callable[[Any], Any] | None
 
 #: Per class: (data key, ``__init__`` argument, structure function) of each field.
 _PLANS: dict[type, list[tuple[str, str, _Structure]]] = {}
+
+#: The commonest field types, by the string annotation the model writes, read without
+#: evaluating it (``typing.get_type_hints`` compiles every annotation of a class:
+#: ~10 M instructions for the container records on each ``ps``, ``inspect``, ``stop``).
+_PLAIN: Final[dict[str, Any]] = {
+    "str": str, "int": int, "float": float, "bool": bool,
+    "tuple[str, ...]": tuple[str, ...], "tuple[int, ...]": tuple[int, ...],
+    "dict[str, str]": dict[str, str], "dict[str, dict]": dict[str, dict],
+}
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -83,10 +93,21 @@ def from_json(text: str | bytes, cls: type[T]) -> T:
 
 def _plan(cls: type) -> list[tuple[str, str, _Structure]]:
     """How to structure each ``__init__`` field of ``cls``, from its declared type."""
-    # The model uses `from __future__ import annotations`: field types are strings.
-    hints = typing.get_type_hints(cls)
-    return [(field.name, field.alias, _structure_for(hints[field.name], cls))
+    return [(field.name, field.alias, _structure_for(_field_type(cls, field), cls))
             for field in attrs.fields(cls) if field.init]
+
+
+def _field_type(cls: type, field: Any) -> Any:
+    """The type a field of ``cls`` declares.  The model uses ``from __future__ import
+    annotations``, so it is a string: a common one is looked up in :data:`_PLAIN`, any
+    other evaluated in the class's module, as ``typing.get_type_hints`` would."""
+    annotation = field.type
+    if not isinstance(annotation, str):
+        return annotation
+    plain = _PLAIN.get(annotation)
+    if plain is not None:
+        return plain
+    return eval(annotation, vars(sys.modules[cls.__module__]))  # the model's own text
 
 
 def _structure_for(tp: Any, owner: type) -> _Structure:

@@ -16,7 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CORE = REPO / "pypod_core"
-VOCABULARY = {"errors", "model", "model_volume", "model_image", "serialize", "config",
+VOCABULARY = {"errors", "model", "model_volume", "model_image", "model_pod", "serialize", "config",
               "config_values", "containers_conf"}
 RANK = {"vocabulary": 0, "host": 1, "plugin": 2, "engine": 3, "testing": 4, "cli": 5}
 #: What a plugin distribution's own code may import from pypod_core.

@@ -132,7 +132,7 @@ def test_stop_signal_and_container_uuid(pypod: Pypod, rootfs: str) -> None:
     ctr = ok(pypod("create", "--systemd=always", "--rootfs", rootfs, "sh")).strip()
     data = inspect(pypod, ctr)
     assert data["Config"]["SystemdMode"] is True
-    assert data["Config"]["StopSignal"] == systemd_mode.STOP_SIGNAL == 37
+    assert data["Config"]["StopSignal"] == systemd_mode.stop_signal() == 37
     assert f"container_uuid={ctr[:32]}" in data["Config"]["Env"]
     own = ok(pypod("create", "--systemd=always", "--stop-signal", "TERM",
                    "--rootfs", rootfs, "sh")).strip()
@@ -234,7 +234,7 @@ def test_an_images_init_cmd_and_stop_signal(make_runtime: Callable[..., Any],
     rt.import_image([busybox_tar], {"config": {"Cmd": ["/sbin/init"], "StopSignal": "2"}},
                     names=["initsig"])
     ctr = rt.create_container(image="initimg")
-    assert ctr.config.systemd_mode and ctr.config.stop_signal == systemd_mode.STOP_SIGNAL
+    assert ctr.config.systemd_mode and ctr.config.stop_signal == systemd_mode.stop_signal()
     assert rt.create_container(image="initsig").config.stop_signal == 2
     assert not rt.create_container(image="initimg", systemd="false").config.systemd_mode
     with pytest.raises(InvalidArgError, match="--systemd values must be one of"):

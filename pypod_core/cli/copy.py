@@ -60,6 +60,7 @@ def cmd_cp(args: argparse.Namespace, ctx: CLIContext) -> int:
                               "of SRC and DEST must be CONTAINER:PATH")
     runtime = ctx.runtime
     if src_ctr is not None and dst_ctr is not None:
+        # lazy: the engine, not for parsing (copy ~5 ms)
         from pypod_core.engine.copy import copy_between
 
         copy_between(runtime.lookup_container(src_ctr), src,

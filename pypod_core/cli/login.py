@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.commands import summary
 from pypod_core.cli.pull_options import go_bool
-from pypod_core.errors import InvalidArgError, RegistryUnauthorizedError
+from pypod_core.errors import InvalidArgError, RegistryAuthError, RegistryUnauthorizedError
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -44,6 +44,7 @@ def cmd_login(args: argparse.Namespace, ctx: CLIContext) -> int:
                                "cert_dir": args.cert_dir}
     old_user = _stored_user(runtime, registry, args.authfile)
     if not args.username and not password and old_user:
+        # lazy: only login (the auth files and registry client ~16 ms)
         from pypod_core.engine.login import credentials_key
 
         key, host = credentials_key(runtime, registry)
@@ -66,8 +67,6 @@ def cmd_login(args: argparse.Namespace, ctx: CLIContext) -> int:
 
 def _stored_user(runtime: Any, registry: str, authfile: str) -> str:
     """The user name the auth file has for the registry, or ""."""
-    from pypod_core.errors import RegistryAuthError
-
     try:
         return str(runtime.get_login(registry, authfile))
     except RegistryAuthError:

@@ -20,7 +20,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pypod_core.errors import InvalidArgError, NoSuchCtrError
+from pypod_core.errors import InvalidArgError, NoSuchCtrError, PypodError
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext
@@ -195,7 +195,7 @@ def _throttle(kind: str, item: str) -> str:
 def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     """ContainerConfig fields of every flag of this module (besides the CLI-only ones)."""
     from pypod_core.engine.resources import parse_device  # lazy: only create, run
-    from pypod_core.engine.run_options import parse_restart
+    from pypod_core.engine.run_options import parse_restart  # lazy: only --restart (~0.4 ms)
 
     fields = resource_fields(args)
     fields.update(
@@ -405,8 +405,6 @@ def after_create(args: argparse.Namespace, ctr: Container) -> None:
 def remove_image(ctx: CLIContext, image_id: str) -> None:
     """``--rmi``: remove the image the container ran (by the name it ran as: another
     name of it stays), unless another container uses it (podman says nothing then)."""
-    from pypod_core.errors import PypodError
-
     if not image_id:
         return
     try:

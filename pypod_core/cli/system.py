@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
+import time
 from typing import TYPE_CHECKING, Any
 
 from pypod_core.cli.commands import add_parsers, summary
@@ -16,6 +18,7 @@ from pypod_core.cli.main import ArgumentParser
 from pypod_core.cli.output import parse_format
 from pypod_core.config import load_config
 from pypod_core.errors import InvalidArgError
+from pypod_core.plugin.entrypoints import version
 from pypod_core.plugin.manager import PluginManager
 
 if TYPE_CHECKING:
@@ -138,11 +141,8 @@ def version_info() -> dict[str, Any]:
     """``podman version``'s Client fields, for pypod: its version, the podman API it
     follows, the Python it runs on (in podman's ``GoVersion`` key, which scripts read)
     and when it was installed (``Built``: its package's time)."""
-    import platform
-    import time
-
+    # lazy: only version (infra, with the image records ~5 ms)
     from pypod_core.engine.infra import build_time
-    from pypod_core.plugin.entrypoints import version
 
     built = build_time()
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())

@@ -425,6 +425,8 @@ def write_etc_files(config: ContainerConfig, run_dir: str,
     (:mod:`pypod_core.engine.etc_files`, :mod:`pypod_core.engine.containerenv`).
     ``defaults``: the runtime's config (containers.conf's DNS and hosts keys)."""
     from pypod_core.engine import containerenv  # lazy: exec needs neither
+
+    # lazy: only a start (etc_files, with socket ~7 ms)
     from pypod_core.engine.etc_files import write_files
 
     hostname_file = os.path.join(run_dir, "hostname")

@@ -214,7 +214,7 @@ def copy_paths(src_side: Side, source: str, dst_side: Side, dest: str, *,
 def copy_tar_in(stream: BinaryIO, dst_side: Side, dest: str, *,
                 owner: tuple[int, int] | None, overwrite: bool) -> None:
     """Extract the tar ``stream`` into the directory ``dest`` of a side."""
-    from pypod_core.host.copy_tar import read_tar
+    from pypod_core.host.copy_tar import read_tar  # lazy: only a copy in (copy_tar ~5.5 ms)
 
     with ExitStack() as stack:
         dst = _locate(stack, dst_side, dest)
@@ -236,7 +236,7 @@ def copy_tar_in(stream: BinaryIO, dst_side: Side, dest: str, *,
 def copy_tar_out(src_side: Side, source: str, out: BinaryIO) -> None:
     """Write ``source`` of a side to ``out`` as a tar stream (named as a copy would be:
     a directory's contents for ``dir/.`` and ``/``)."""
-    from pypod_core.host.copy_tar import TarWriter
+    from pypod_core.host.copy_tar import TarWriter  # lazy: only a copy out (copy_tar ~5.5 ms)
 
     with ExitStack() as stack:
         src = _source(stack, src_side, source)

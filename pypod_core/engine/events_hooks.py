@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 def _write(runtime: Any, **fields: Any) -> None:
     """Log one event happening now (the log's module is loaded by the first event:
     every runtime registers these hooks, few commands make an event)."""
+    # lazy: only an event to write (~1.8 ms)
     from pypod_core.engine.events import Event, now_ns, write_event
 
     if runtime.config.events_logger == "file":

@@ -24,6 +24,7 @@ import attrs
 from pypod_core.engine.image_copy import copy_image
 from pypod_core.engine.image_store import normalize_name
 from pypod_core.engine.pull import pull_image
+from pypod_core.engine.runtime_img import _by_id as by_id
 from pypod_core.errors import ImageFormatError, InvalidArgError
 from pypod_core.model import Image, PullEvent, PullStep
 from pypod_core.plugin.image_transport import PullOptions, PushOptions
@@ -204,6 +205,5 @@ def matched_name(image: Image, ref: str) -> str:
 
 
 def _by_id(image: Image, ref: str) -> bool:
-    from pypod_core.engine.runtime_img import _by_id as by_id  # rmi's rule
-
+    """Whether ``ref`` names ``image`` by its id, by rmi's rule."""
     return by_id(image, ref)

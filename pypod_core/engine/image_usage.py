@@ -75,7 +75,7 @@ def prunable(runtime: Runtime, every_unused: bool,
 def tree_size(path: str) -> int:
     """The bytes of the files and symlinks under ``path`` (apparent sizes, a file with
     several hardlinks once; 0 if it does not exist)."""
-    from pypod_core.host.layer_diff import tree_size as size
+    from pypod_core.host.layer_diff import tree_size as size  # lazy: only system df (~0.4 ms)
 
     return size(path)
 
@@ -134,6 +134,7 @@ def disk_usage(runtime: Runtime) -> DiskUsage:
 
 
 def _images(runtime: Runtime) -> list[ImageUsage]:
+    # lazy: only system df and history (image_inspect ~3.7 ms)
     from pypod_core.engine.image_inspect import podman_size
 
     images = runtime.image_store.images()
@@ -153,7 +154,7 @@ def _images(runtime: Runtime) -> list[ImageUsage]:
 
 
 def _containers(runtime: Runtime) -> list[ContainerUsage]:
-    from pypod_core.engine.rootfs import driver_named
+    from pypod_core.engine.rootfs import driver_named  # lazy: only system df (~0.3 ms)
 
     result = []
     for ctr in runtime.containers():

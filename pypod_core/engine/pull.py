@@ -77,6 +77,7 @@ def pull_image(runtime: Runtime, ref: str, *, platform: Platform | str | None = 
     """Pull ``ref`` into ``runtime``'s image store and return its record (see the
     module docstring; :meth:`pypod_core.engine.runtime_img.ImageOps.pull_image` says
     what each argument means)."""
+    # lazy: only a pull (the image contract ~17 ms)
     from pypod_core.plugin.image_transport import Platform, PullOptions
 
     _check_args(ref, platform, tls_verify, authfile, creds, policy, progress, choose,
@@ -139,6 +140,7 @@ def _check_args(ref: Any, platform: Any, tls_verify: Any, authfile: Any, creds: 
                 policy: Any, progress: Any, choose: Any, signature_policy: Any,
                 cert_dir: Any = "") -> None:
     """InvalidArgError naming the first argument of the wrong type or value."""
+    # lazy: only a pull (the image contract ~17 ms)
     from pypod_core.plugin.image_transport import Platform
 
     if not isinstance(ref, str) or not ref:
@@ -181,7 +183,7 @@ def _local_name(image: Image, ref: str) -> str:
     """The fully qualified name of ``image`` that the short name ``ref`` matched (so
     the pull goes where the image came from, as podman's); ``ref`` itself if it is
     qualified or matched none."""
-    from pypod_core.host.reference import parse_reference
+    from pypod_core.host.reference import parse_reference  # lazy: only a pull (~1.1 ms)
 
     try:
         wanted = parse_reference(ref)
@@ -218,7 +220,7 @@ def _candidates(transport: ImageTransport, ref: str, options: PullOptions, tty: 
 
 
 def _load_policy(runtime: Runtime, override: str) -> Policy:
-    from pypod_core.host.policy import load_policy, policy_path
+    from pypod_core.host.policy import load_policy, policy_path  # lazy: only a pull (~1 ms)
 
     return load_policy(policy_path(override or runtime.config.signature_policy))
 
@@ -377,6 +379,7 @@ class _Pull:
         created = config.get("created")
         names = source.names()
         if self.transport.name != "docker":  # an archive's names may be short
+            # lazy: only a pull (image_store ~4 ms)
             from pypod_core.engine.image_store import normalize_name
 
             names = tuple(dict.fromkeys(normalize_name(n) for n in names))

@@ -36,6 +36,7 @@ from pypod_core.errors import (
 )
 from pypod_core.host.processes import pid_alive
 from pypod_core.model import ImageLayer, PullStep
+from pypod_core.plugin.graph_driver import chain_id
 
 if TYPE_CHECKING:
     from pypod_core.engine.image_store import ImageStore
@@ -68,8 +69,6 @@ class LayerPlan:
 def plan_layers(driver: GraphDriver, descriptors: Sequence[BlobDescriptor],
                 diff_ids: Sequence[str]) -> LayerPlan:
     """The :class:`LayerPlan` of an image, asking ``driver`` what it has."""
-    from pypod_core.plugin.graph_driver import chain_id
-
     chains: list[str] = []
     parent = None
     for diff_id in diff_ids:
@@ -151,6 +150,7 @@ def _apply_blob(plan: LayerPlan, i: int, driver: GraphDriver, raw: Any) -> int:
     """Apply layer ``i`` from its blob's reader ``raw``, decompressed and checked
     against the layer's diff id as the driver reads it; the layer's uncompressed
     size."""
+    # lazy: only a pull (the image contract ~17 ms)
     from pypod_core.plugin.image_transport import VerifiedReader, decompress
 
     desc = plan.descriptors[i]
@@ -183,6 +183,7 @@ def _apply_stored(source: ImageSource, plan: LayerPlan, i: int, store: ImageStor
     """Apply layer ``i`` from a blob the store has already (a killed pull's, or
     another image's), checked again while it is read: a damaged one is fetched
     afresh."""
+    # lazy: only a pull (the image contract ~17 ms)
     from pypod_core.plugin.image_transport import VerifiedReader
 
     desc = plan.descriptors[i]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -30,19 +31,19 @@ from pypod_core.engine.runtime_secret import SecretOps
 from pypod_core.engine.runtime_vol import VolumeOps
 from pypod_core.errors import NoSuchCtrError, NoSuchPodError, RuntimeStoppedError
 from pypod_core.host.locks import LockTable
-from pypod_core.plugin.firewall import Firewall
-from pypod_core.plugin.graph_driver import GraphDriver
 from pypod_core.plugin.manager import PluginManager
-from pypod_core.plugin.network import Network
-from pypod_core.plugin.oci import OCIRuntime
 from pypod_core.plugin.state import State
-from pypod_core.plugin.storage import Storage
 
 if TYPE_CHECKING:
     import os
 
     from pypod_core.engine.events import Event
     from pypod_core.engine.kube import KubeDownReport, PlayKubeReport
+    from pypod_core.plugin.firewall import Firewall
+    from pypod_core.plugin.graph_driver import GraphDriver
+    from pypod_core.plugin.network import Network
+    from pypod_core.plugin.oci import OCIRuntime
+    from pypod_core.plugin.storage import Storage
 
 
 class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, SecretOps, LoginOps, PruneOps,
@@ -150,7 +151,7 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, SecretOps, LoginOps, Pr
 
     def info(self) -> dict[str, Any]:
         """Host, store, registries and plugins, as ``pypod info`` shows them."""
-        from pypod_core.engine.info import runtime_info
+        from pypod_core.engine.info import runtime_info  # lazy: only info (~10 ms)
 
         self.check_valid()
         return runtime_info(self)
@@ -160,6 +161,7 @@ class Runtime(ContainerOps, PodOps, ImageOps, VolumeOps, SecretOps, LoginOps, Pr
         """The events log (:func:`pypod_core.engine.events.read_events`): since and
         until are Unix times, ``filters`` podman's ``KEY=VALUE`` (container=, event=,
         image=, label=, pod=, type=, volume=); with ``stream``, follow the log."""
+        # lazy: only events (~1.8 ms)
         from pypod_core.engine.events import parse_filters, read_events
 
         self.check_valid()
@@ -210,8 +212,6 @@ def new_runtime(
     stage, the plugin that served it and its time; ``plugin_manager`` passes a ready one.
     (Options are config keys, ``plugins`` included: ``plugins={"state_sqlite": {...}}``.)
     """
-    import os
-
     config = load_config(config_path, options)
     trace = trace or os.environ.get("PYPOD_TRACE", "") not in ("", "0")
     manager = (plugin_manager or _plugin_manager(config, no_plugins)).use_defaults(defaults)

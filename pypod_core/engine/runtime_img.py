@@ -33,22 +33,12 @@ if TYPE_CHECKING:
     from pypod_core.engine.image_transfer import LoadResult, PushResult, SaveResult
     from pypod_core.engine.image_usage import DiskUsage, HistoryRow
     from pypod_core.model import Image, PullEvent
+    from pypod_core.model_image import ImageRemoval
     from pypod_core.plugin.graph_driver import GraphDriver
     from pypod_core.plugin.image_transport import Platform
 
 #: The graph driver used for images where the configured overlay cannot mount.
 FALLBACK_DRIVER = "vfs"
-
-
-@attrs.frozen
-class ImageRemoval:
-    """What :meth:`ImageOps.remove_image` did: the names it untagged, whether it deleted
-    the image (and its id), and the containers it removed first (``force``)."""
-
-    image: Image
-    untagged: tuple[str, ...] = ()
-    deleted: bool = False
-    removed_containers: tuple[str, ...] = ()
 
 
 class ImageOps(RuntimeHalf):
@@ -78,7 +68,7 @@ class ImageOps(RuntimeHalf):
     def image_store(self) -> ImageStore:
         """The image records and blobs under ``graph_root/images`` (the graph driver is
         made when layers are first needed: listing and looking up images need none)."""
-        from pypod_core.engine.image_store import ImageStore
+        from pypod_core.engine.image_store import ImageStore  # lazy: only image commands (~4 ms)
 
         return ImageStore(os.path.join(self.config.graph_root, "images"),
                           lambda: self.graph_driver)
@@ -145,6 +135,7 @@ class ImageOps(RuntimeHalf):
         BlobDigestError, ImageFormatError, ShortNameError, PolicyError (all
         ImageError); a short name whose every candidate failed raises one naming
         each.  The ``pypod_image_pulled`` event fires after a pull that stored."""
+        # lazy: only a pull (~3 ms, the image contract ~17 ms)
         from pypod_core.engine.pull import pull_image
 
         self.check_valid()
@@ -180,6 +171,7 @@ class ImageOps(RuntimeHalf):
         digest written).  Typed errors: NoSuchImageError, ImageStoreError (a blob
         missing from the store), UnsupportedTransportError (a read-only transport),
         RegistryError..., InvalidArgError."""
+        # lazy: only push (the transfer code ~30 ms)
         from pypod_core.engine.image_transfer import push_image
         from pypod_core.plugin.image_transport import PushOptions
 
@@ -203,6 +195,7 @@ class ImageOps(RuntimeHalf):
         gzip uncompressed ones unless ``uncompressed`` (``--uncompressed``) and
         docker-dir gzips them with ``compress`` (``--compress``, docker-dir only; an
         InvalidArgError otherwise, podman's words)."""
+        # lazy: only save (the transfer code ~30 ms)
         from pypod_core.engine.image_transfer import save_images
 
         self.check_valid()
@@ -219,6 +212,7 @@ class ImageOps(RuntimeHalf):
         ``dir:`` directory: sniffed), as ``podman load``; names as a pull from that
         transport gives them.  ImageFormatError (one line, nothing stored) for a
         foreign or truncated archive."""
+        # lazy: only load (the transfer code ~30 ms)
         from pypod_core.engine.image_transfer import load_images
 
         self.check_valid()
@@ -230,6 +224,7 @@ class ImageOps(RuntimeHalf):
     def tag_image(self, ref: str, *names: str) -> Image:
         """Give the image ``ref`` the ``names`` too (a short name goes under
         ``localhost/``, ``:latest`` is assumed); a name another image had moves here."""
+        # lazy: only tag (image_store ~4 ms)
         from pypod_core.engine.image_store import normalize_name
 
         self.check_valid()
@@ -242,6 +237,7 @@ class ImageOps(RuntimeHalf):
     def untag_image(self, ref: str, *names: str) -> Image:
         """Take ``names`` (all of them if none is given) from the image ``ref``; it stays
         in the store.  NoSuchImageError for a name the image does not have."""
+        # lazy: only untag (image_store ~4 ms)
         from pypod_core.engine.image_store import normalize_name
 
         self.check_valid()
@@ -266,6 +262,8 @@ class ImageOps(RuntimeHalf):
           those containers first;
         - else the record goes, then the layers and blobs no other image uses, and the
           ``pypod_image_removed`` event fires."""
+        from pypod_core.model_image import ImageRemoval  # lazy: only rmi (~0.3 ms)
+
         self.check_valid()
         image = self.image_store.get(ref)
         by_id = _by_id(image, ref)
@@ -286,6 +284,7 @@ class ImageOps(RuntimeHalf):
 
     def _matched_name(self, image: Image, ref: str) -> str:
         """Which of the image's names ``ref`` (a name, short or partial) matched."""
+        # lazy: only rmi (image_store ~4 ms)
         from pypod_core.engine.image_store import normalize_name
 
         with contextlib.suppress(InvalidArgError):
@@ -326,6 +325,7 @@ class ImageOps(RuntimeHalf):
         outside its root (``../``, absolute) writes nothing outside the layer.
         InvalidArgError (a bad change or name), ImageFormatError (not decompressable),
         InvalidLayerError (a broken tar): nothing is stored."""
+        # lazy: only import (image_build ~7 ms, image_store ~4 ms)
         from pypod_core.engine.image_build import import_layers
         from pypod_core.engine.image_store import normalize_name
 
@@ -351,7 +351,7 @@ class ImageOps(RuntimeHalf):
         ``format``: ``oci`` or ``docker`` manifest and config; ``message`` needs
         ``docker`` (podman's rule).  InvalidArgError for a ``--rootfs`` container, a
         bad change or name; nothing is stored when it fails."""
-        from pypod_core.engine.image_build import commit
+        from pypod_core.engine.image_build import commit  # lazy: only commit (image_build ~7 ms)
 
         self.check_valid()
         if isinstance(ctr, str):
@@ -383,7 +383,7 @@ class ImageOps(RuntimeHalf):
     def export_container(self, ctr: Container | str, out: BinaryIO) -> None:
         """Write the container's whole file system (not its volumes) as a tar on
         ``out``, as ``podman export``; a stopped container is mounted meanwhile."""
-        from pypod_core.engine.image_build import export
+        from pypod_core.engine.image_build import export  # lazy: only export (image_build ~7 ms)
 
         self.check_valid()
         if isinstance(ctr, str):
@@ -394,6 +394,7 @@ class ImageOps(RuntimeHalf):
 
     def image_history(self, ref: str) -> list[HistoryRow]:
         """The image's history, newest first, as ``podman history`` lists it."""
+        # lazy: only history (image_usage ~3.7 ms)
         from pypod_core.engine.image_usage import history
 
         self.check_valid()
@@ -404,6 +405,7 @@ class ImageOps(RuntimeHalf):
         """Remove the images without names (``all``: also every image no container
         uses) that ``select`` accepts (None: each), as ``podman image prune``; the
         images removed.  The ``pypod_image_removed`` event fires for each."""
+        # lazy: only image prune (image_usage ~3.7 ms)
         from pypod_core.engine.image_usage import prunable
 
         self.check_valid()
@@ -420,6 +422,7 @@ class ImageOps(RuntimeHalf):
     def disk_usage(self) -> DiskUsage:
         """What ``podman system df`` shows: each image's size (shared and unique), each
         container's writable layer, each volume's size and users."""
+        # lazy: only system df (image_usage ~3.7 ms)
         from pypod_core.engine.image_usage import disk_usage
 
         self.check_valid()
@@ -454,7 +457,7 @@ def _check_push_args(ref: Any, dest: Any, tls_verify: Any, authfile: Any, creds:
 def _by_id(image: Image, ref: str) -> bool:
     """Whether ``ref`` found ``image`` by its id, not by a name that happens to look like
     hex (``a``, ``beef``: a name is looked up before an id prefix)."""
-    from pypod_core.engine.image_store import find_image
+    from pypod_core.engine.image_store import find_image  # lazy: only rmi (image_store ~4 ms)
 
     if not _is_hex(ref) or not image.id.startswith(ref.removeprefix("sha256:")):
         return False

@@ -31,7 +31,7 @@ class LoginOps(RuntimeHalf):
         Typed errors: RegistryUnauthorizedError (``logging into "KEY": invalid
         username/password``; nothing written), RegistryError (unreachable),
         RegistryAuthError (an identity token), InvalidArgError (a bad key)."""
-        from pypod_core.engine.login import login
+        from pypod_core.engine.login import login  # lazy: only login (the registry client ~16 ms)
 
         self.check_valid()
         return login(self._runtime, registry, username, password, authfile=authfile,
@@ -44,13 +44,14 @@ class LoginOps(RuntimeHalf):
         all; ``removed`` False when the auth file had none but the registry accepts
         the ones another file holds (Docker's ``~/.docker/config.json``, kept).
         RegistryAuthError (``not logged into KEY``) when there are none."""
-        from pypod_core.engine.login import logout
+        from pypod_core.engine.login import logout  # lazy: only logout (the registry client ~16 ms)
 
         self.check_valid()
         return logout(self._runtime, registry, authfile=authfile, all=all)
 
     def get_login(self, registry: str = "", authfile: str = "") -> str:
         """The user name logged in to ``registry``; RegistryAuthError if none."""
+        # lazy: only login (the registry client ~16 ms)
         from pypod_core.engine.login import get_login
 
         self.check_valid()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import signal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 MODES: Final = ("true", "false", "always")
 #: The init paths that make ``true`` mean systemd mode (besides any ``*/systemd``).
 INIT_COMMANDS: Final = frozenset({"/sbin/init", "/usr/sbin/init", "/usr/local/sbin/init"})
-#: systemd halts on SIGRTMIN+3 (SIGTERM would only make it re-execute itself).
-STOP_SIGNAL: Final = int(signal.SIGRTMIN) + 3
 #: The tmpfs systemd wants, in mount order, and their options (podman's).
 TMPFS: Final = ("/run", "/run/lock", "/tmp", "/var/log/journal")
 TMPFS_OPTIONS: Final = ("rw", "rprivate", "nosuid", "nodev", "tmpcopyup")
@@ -64,13 +61,21 @@ def wanted(setting: str, command: Sequence[str]) -> bool:
 
 def create_fields(fields: dict[str, Any], command: Sequence[str]) -> dict[str, Any]:
     """The container's fields with ``systemd_mode`` decided; in systemd mode the stop
-    signal is :data:`STOP_SIGNAL` unless ``fields`` (the user's, with the image's
+    signal is :func:`stop_signal` unless ``fields`` (the user's, with the image's
     defaults) name one."""
     mode = wanted(str(fields.get("systemd", "true")), command)
     result = {**fields, "systemd_mode": mode}
     if mode and "stop_signal" not in fields:
-        result["stop_signal"] = STOP_SIGNAL
+        result["stop_signal"] = stop_signal()
     return result
+
+
+def stop_signal() -> int:
+    """SIGRTMIN+3, on which systemd halts (SIGTERM would only make it re-execute
+    itself)."""
+    import signal  # lazy: only systemd mode; create imports no signal (~1 ms)
+
+    return int(signal.SIGRTMIN) + 3
 
 
 def check_config(c: ContainerConfig) -> None:

@@ -25,11 +25,14 @@ nothing is installed and attrs compiles as ever.
 
 from __future__ import annotations
 
+import atexit
 import marshal
 import os
 import sys
 import zlib
 from typing import Any
+
+import attr._make as make
 
 #: :func:`_key` of (file name, source with the hash salt marked) -> (code, the salt it
 #: was compiled with)
@@ -50,10 +53,6 @@ def cache_dir() -> str:
 def install() -> None:
     """Hand attrs the stored code of sources compiled before (once per process)."""
     global _dir
-    try:
-        import attr._make as make
-    except ImportError:  # pragma: no cover - attrs is a dependency
-        return
     original = getattr(make, "_compile_and_eval", None)
     if _dir or original is None:
         return
@@ -71,8 +70,6 @@ def install() -> None:
             code = compile(script, filename, "exec")
             _cache[key] = (code, salt)
             if not _new:
-                import atexit
-
                 atexit.register(_save)
             _new.append(key)
         else:

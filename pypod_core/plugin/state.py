@@ -37,16 +37,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pypod_core.errors import DBBadConfigError, NotImplementedByBackendError
-from pypod_core.model import (
-    ContainerRecord,
-    ContainerState,
-    NetworkOptions,
-    PodRecord,
-    PodState,
-)
+from pypod_core.model import ContainerRecord, ContainerState, NetworkOptions
 
 if TYPE_CHECKING:
-    from pypod_core.model import Volume, VolumeState
+    from pypod_core.model import PodRecord, PodState, Volume, VolumeState
 
 
 @attrs.frozen(kw_only=True)

@@ -14,6 +14,7 @@ mount may be left under the driver's home, whether the test passed or not.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -457,8 +458,6 @@ class GraphDriverTests:
     def test_a_layer_view_is_read_only_and_shows_its_parents(self, driver):
         """``image mount``: the top layer over its parents, whiteouts applied, nothing
         writable, one path per layer; gone after ``umount_layer``."""
-        import errno
-
         self.apply(driver, "sha256:l1", None, f("a", b"1"), f("gone"))
         self.apply(driver, "sha256:l2", "sha256:l1", f("b", b"2"), f(".wh.gone"))
         assert driver.layer_mount_point("sha256:l2") == ""

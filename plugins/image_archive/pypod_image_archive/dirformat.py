@@ -147,7 +147,7 @@ class DirDestination(ImageDestination):
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib
+    import hashlib  # lazy: only a dir: image's digests (hashlib ~3 ms)
 
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

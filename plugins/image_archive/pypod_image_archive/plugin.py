@@ -19,7 +19,8 @@ def _oci_archive(runtime):
 
 
 def _docker_archive(runtime):
-    from pypod_image_archive.docker_archive import DockerArchiveTransport  # lazy
+    # lazy: only when the backend is built (~35 ms)
+    from pypod_image_archive.docker_archive import DockerArchiveTransport
 
     return DockerArchiveTransport()
 

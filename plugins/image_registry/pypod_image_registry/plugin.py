@@ -9,6 +9,7 @@ def _factory(runtime):
     # lazy: only when the backend is built
     import os
 
+    # lazy: only when the backend is built (http.client, ssl ~55 ms)
     from pypod_image_registry.transport import DockerTransport
 
     # Which repositories have which blobs, for cross-repository mounts on push

@@ -107,6 +107,7 @@ class DockerTransport(ImageTransport):
         """The repository ``reference`` names (a short name is Docker Hub's, as the
         docker transport's references are; ``latest`` when it has no tag), with
         registries.conf's ``insecure`` and ``blocked`` and the push scope."""
+        # lazy: only push (the upload code ~4 ms)
         from pypod_image_registry.destination import RegistryDestination
 
         ref = parse_reference(reference)

@@ -36,9 +36,6 @@ from pypod_core.model import (
     ContainerRecord,
     ContainerState,
     NetworkOptions,
-    PodConfig,
-    PodRecord,
-    PodState,
 )
 from pypod_core.plugin.state import DBConfig, State, check_db_config
 from pypod_core.serialize import from_json, to_json
@@ -47,6 +44,7 @@ from pypod_state_sqlite.settings import DEFAULT_BUSY_TIMEOUT_MS, PLUGIN, parse_s
 
 if TYPE_CHECKING:
     from pypod_core.model import Volume, VolumeState
+    from pypod_core.model_pod import PodRecord, PodState
     from pypod_core.plugin import RuntimeView as Runtime
 
 #: The database's file name inside ``static_dir``.
@@ -154,6 +152,8 @@ class SQLiteState(State):
                                self._decode(row[4], ContainerState, "container", row[0]))
 
     def _pod(self, row: Row) -> PodRecord:
+        from pypod_core.model_pod import PodConfig, PodRecord, PodState  # lazy: pods (~1 ms)
+
         return PodRecord(self._decode(row[3], PodConfig, "pod", row[0]),
                          self._decode(row[4], PodState, "pod", row[0]))
 
@@ -189,6 +189,8 @@ class SQLiteState(State):
             self._db.executemany(
                 "UPDATE ContainerState SET State = ?, ExitCode = ?, JSON = ? WHERE ID = ?",
                 updates)
+            from pypod_core.model_pod import PodState  # lazy: pod records (~1 ms)
+
             pods: list[tuple[Any, ...]] = []
             for pod_id, text in self._db.query("SELECT ID, JSON FROM PodState"):
                 pod_state = self._decode(text, PodState, "pod", pod_id)

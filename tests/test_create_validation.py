@@ -105,7 +105,7 @@ BAD_CALLS: list[tuple[tuple[Any, ...], dict[str, Any], type[Exception], str]] = 
     ((["true"],), {"stop_timeout": True}, TypeError, "stop_timeout: expected an integer"),
     ((["true"],), {"read_only": "yes"}, TypeError, "read_only: expected a boolean"),
     ((["true"],), {"mounts": [("/tmp", "/x")]}, TypeError,
-     "mounts[0]: expected a string, a Mount or a NamedVolume"),
+     "mounts[0]: expected a string, a Mount, a NamedVolume or an ImageVolume"),
     ((["true"],), {"mounts": [Mount(5, "/x")]}, TypeError,  # type: ignore[arg-type]
      "mounts[0].source: expected a string"),
     ((["true"],), {"port_mappings": [8080]}, TypeError, "expected PortMapping"),

@@ -54,6 +54,19 @@ def state_of(pypod: Pypod, name: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout)[0]["State"])
 
 
+def processes_naming(word: str) -> list[int]:
+    """The pids of processes whose command line holds ``word`` (a container id)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if word.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = GUARD) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -311,6 +324,9 @@ def test_after_a_reboot_a_container_that_ran_is_created_again(
     for pid in (running.state.conmon_pid, running.state.pid):
         os.kill(pid, signal.SIGKILL)  # without pypod knowing: no exit command runs
     wait_for(lambda: not alive(running.state.pid), "container gone")
+    # The exited container's exit command is a pypod process of its own, which would
+    # mark this boot alive again after the unlink below.
+    wait_for(lambda: not processes_naming(exited.id), "exit command done")
     tmp_dir = rt.config.tmp_dir
     rt.shutdown()
     os.unlink(os.path.join(tmp_dir, "alive"))

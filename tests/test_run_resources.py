@@ -179,7 +179,9 @@ def test_device_and_cgroup_rules(pypod: Pypod, rootfs: str, tmp_path: Path) -> N
                    "--rootfs", rootfs, "sleep", "100")).strip()
     out = ok(pypod("exec", ctr, "sh", "-c", "echo x > /dev/mynull && echo written; "
                    "mknod /tmp/zero c 1 5 && head -c 3 /tmp/zero | wc -c; "
-                   "mknod /tmp/port c 1 4; head -c 1 /tmp/port >/dev/null 2>&1 || echo refused"))
+                   "mknod /tmp/port c 1 4; head -c 1 /tmp/port >/dev/null 2>&1 || echo refused; "
+                   # The rootfs is the session's: no device nodes left for later tests.
+                   "rm -f /tmp/zero /tmp/port"))
     assert out.split() == ["written", "3", "refused"]
     if (CGROUP / "devices").is_dir():
         allowed = cgroup_file("devices", ctr, "devices.list").splitlines()

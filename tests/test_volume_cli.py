@@ -77,7 +77,7 @@ def test_errors_are_one_line_with_podmans_codes(pypod, rootfs):
         (("run", "--rm", "-v", "x:/y:weird", "--rootfs", rootfs, "true"), 125,
          "unknown option 'weird'"),
         (("run", "--rm", "--mount", "type=image,target=/i", "--rootfs", rootfs, "true"), 125,
-         "mount type 'image' is not supported"),
+         "an image mount needs source= (the image) and target="),
         (("run", "--rm", "-v", "a:/d", "--tmpfs", "/d", "--rootfs", rootfs, "true"), 125,
          "/d: duplicate mount destination"),
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -75,6 +76,10 @@ def test_network_container_joins_its_namespace(pypod: Pypod, rootfs: str) -> Non
     assert view["HostConfig"]["NetworkMode"] == f"container:{server}"
     assert view["Dependencies"] == [server]
     ok(pypod("start", "-a", joined))  # its loopback is the server's
+    # conmon writes the server's log a moment after nc prints: wait for it.
+    deadline = time.monotonic() + 10
+    while ok(pypod("logs", "server")) != "ping\n" and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert ok(pypod("logs", "server")) == "ping\n"
     # The dependency holds: the joined container goes first, or with --depend.
     refused = pypod("rm", "server")

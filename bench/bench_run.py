@@ -189,5 +189,17 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+
+def print_ratio_table(rows: list[tuple[str, dict[str, float]]]) -> None:
+    """One line per operation: podman's and pypod's milliseconds and their ratio
+    (``-`` where podman was not measured)."""
+    print(f"{'operation':<36}{'podman ms':>12}{'pypod ms':>12}{'pypod/podman':>15}")
+    for label, values in rows:
+        theirs = values.get("podman")
+        ratio = f"{values['pypod'] / theirs:.2f}" if theirs else ""
+        shown = f"{theirs:.1f}" if theirs else "-"
+        print(f"{label:<36}{shown:>12}{values['pypod']:>12.1f}{ratio:>15}")
+
+
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_run import PYPOD, median, podman_env, pypod_env, timed  # noqa: E402
+from bench_run import PYPOD, median, podman_env, print_ratio_table, pypod_env, timed  # noqa: E402
 
 
 def main() -> None:
@@ -61,12 +61,7 @@ def main() -> None:
                 (f"secret ls ({n} secrets)", {k: median(v) for k, v in lists.items()}),
                 (f"secret inspect ({n} secrets)", {k: median(v) for k, v in inspects.items()}),
                 (f"secret rm -a ({n})", removals)]
-        print(f"{'operation':<36}{'podman ms':>12}{'pypod ms':>12}{'pypod/podman':>15}")
-        for label, values in rows:
-            theirs = values.get("podman")
-            ratio = f"{values['pypod'] / theirs:.2f}" if theirs else ""
-            shown = f"{theirs:.1f}" if theirs else "-"
-            print(f"{label:<36}{shown:>12}{values['pypod']:>12.1f}{ratio:>15}")
+        print_ratio_table(rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

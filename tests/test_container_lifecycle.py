@@ -29,7 +29,7 @@ from pypod_core.errors import (
     NoSuchCtrError,
 )
 from pypod_core.model import ContainerStatus, Mount
-from pypod_core.testing.host import power_off_tmp_dir
+from pypod_core.testing.host import await_exit_commands, power_off_tmp_dir
 
 S = ContainerStatus
 TERM_IGNORING = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
@@ -285,6 +285,7 @@ def test_a_reboot_turns_running_and_created_containers_into_configured_ones(
     for pid in pids:
         _kill(pid)
     _forget_cgroups(running.id, created.id)
+    await_exit_commands(rt.config.graph_root)
     power_off_tmp_dir(tmp_dir)
     after = make_runtime(runtime=oci_name)
     assert after.refreshed_after_reboot

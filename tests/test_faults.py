@@ -22,6 +22,7 @@ import pytest
 
 from conftest import FIXTURE_PLUGINS, PYPOD, REPO, need_binary, run_pypod
 from pypod_core.model import ContainerStatus as S
+from pypod_core.testing.host import await_exit_commands
 from pypod_core.testing.network import free_port
 
 Pypod = Callable[..., subprocess.CompletedProcess[str]]
@@ -52,19 +53,6 @@ def state_of(pypod: Pypod, name: str) -> dict[str, Any]:
     result = pypod("inspect", name)
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout)[0]["State"])
-
-
-def processes_naming(word: str) -> list[int]:
-    """The pids of processes whose command line holds ``word`` (a container id)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if word.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            continue  # gone meanwhile
-    return found
 
 
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = GUARD) -> None:
@@ -326,7 +314,7 @@ def test_after_a_reboot_a_container_that_ran_is_created_again(
     wait_for(lambda: not alive(running.state.pid), "container gone")
     # The exited container's exit command is a pypod process of its own, which would
     # mark this boot alive again after the unlink below.
-    wait_for(lambda: not processes_naming(exited.id), "exit command done")
+    await_exit_commands(rt.config.graph_root)
     tmp_dir = rt.config.tmp_dir
     rt.shutdown()
     os.unlink(os.path.join(tmp_dir, "alive"))

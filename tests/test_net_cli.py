@@ -16,6 +16,7 @@ import pytest
 
 from conftest import need_binary, run_pypod
 from pypod_core.host import netns
+from pypod_core.testing.host import await_exit_commands
 from pypod_core.testing.network import free_port
 
 
@@ -113,6 +114,7 @@ def test_reboot_refresh_tears_down_networks_of_containers_that_died_with_the_hos
     time.sleep(0.2)
     rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
     assert f" {address}/32 " in rules  # nobody cleaned up yet
+    await_exit_commands(rt.config.graph_root)
     rt.shutdown()
     os.unlink(Path(rt.config.tmp_dir) / "alive")
     after = make_runtime(config_path=net_config)

@@ -30,7 +30,7 @@ from pypod_core.errors import (
     NoSuchPodError,
 )
 from pypod_core.model import ContainerStatus, Mount, PortMapping
-from pypod_core.testing.host import power_off_tmp_dir
+from pypod_core.testing.host import await_exit_commands, power_off_tmp_dir
 
 S = ContainerStatus
 #: A server that ends on SIGTERM (a PID 1 without a handler ignores it).
@@ -343,6 +343,7 @@ def test_a_reboot_refreshes_pods_and_their_containers(rt, rootfs, www,
     for pid in pids:
         _kill(pid)
     _forget_cgroups(*(c.id for c in ctrs))
+    await_exit_commands(rt.config.graph_root)
     power_off_tmp_dir(tmp_dir)
     after = make_runtime()
     assert after.refreshed_after_reboot

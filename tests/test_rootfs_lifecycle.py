@@ -22,7 +22,7 @@ from conftest import need_binary, run_pypod
 from pypod_core.errors import CommandNotFoundError, NoSuchLayerError
 from pypod_core.model import ContainerConfig, ContainerRecord, ContainerState
 from pypod_core.model import ContainerStatus as S
-from pypod_core.testing.host import power_off_tmp_dir
+from pypod_core.testing.host import await_exit_commands, power_off_tmp_dir
 
 GUARD = 60
 
@@ -184,6 +184,7 @@ def test_a_reboot_leaves_nothing_marked_mounted(rt, image, make_runtime, driver_
         os.kill(pid, signal.SIGKILL)
     _forget_cgroup(ctr.id)
     assert rt.graph_driver.is_mounted(ctr.id)  # nobody cleaned up
+    await_exit_commands(rt.config.graph_root)
     power_off_tmp_dir(rt.config.tmp_dir)  # the per-boot directory is gone
     after = make_runtime(graph_driver=driver_name)
     assert after.refreshed_after_reboot

@@ -29,6 +29,7 @@ from pypod_core.errors import (
 from pypod_core.host.mounts import is_mount_point
 from pypod_core.host.rootfs import make_busybox_rootfs
 from pypod_core.model import ContainerStatus, Mount, NamedVolume
+from pypod_core.testing.host import await_exit_commands
 
 TMPFS_3M = {"type": "tmpfs", "device": "tmpfs", "o": "size=3m"}
 
@@ -49,6 +50,7 @@ def run(ctr: Any) -> tuple[int, str]:
 def reboot(make_runtime: Callable[..., Any], rt: Any, **options: Any) -> Any:
     """A simulated reboot: the runtime goes, the per-boot ``alive`` file with it."""
     tmp_dir = rt.config.tmp_dir
+    await_exit_commands(rt.config.graph_root)  # a removed container's may still run
     rt.shutdown()
     os.unlink(os.path.join(tmp_dir, "alive"))
     after = make_runtime(**options)

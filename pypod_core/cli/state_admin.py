@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pypod_core.cli.commands import add_parsers, summary
 from pypod_core.config import RuntimeConfig, load_config
 from pypod_core.errors import CtrInUseError, InternalError, InvalidArgError, PypodError
-from pypod_core.host.processes import pid_alive
+from pypod_core.host.processes import cleanup_commands, pid_alive
 
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
@@ -117,24 +117,6 @@ def _remove_all(items: list[T], remove: Callable[[T], None], label: Callable[[T]
         items = left
 
 
-def _cleanup_commands(graph_root: str) -> list[int]:
-    """The pids of the exit commands (``pypod --root GRAPH_ROOT ... container cleanup``,
-    and the shell waiting to run one) of the runtime at ``graph_root``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        roots = {args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--root"}
-        if "cleanup" in args and graph_root in roots:
-            found.append(int(entry))
-    return found
-
-
 def wait_for_monitors(conmon_pids: Iterable[int], graph_root: str,
                       timeout: float = 15.0) -> None:
     """Wait until the containers' conmon processes, and the clean-up commands they start
@@ -144,7 +126,7 @@ def wait_for_monitors(conmon_pids: Iterable[int], graph_root: str,
     pending = list(conmon_pids)
     while time.monotonic() < deadline:
         pending = [pid for pid in pending if pid_alive(pid)]
-        if not pending and not _cleanup_commands(graph_root):
+        if not pending and not cleanup_commands(graph_root):
             return
         time.sleep(0.02)
     warn("clean-up processes of removed containers are still running")

@@ -1,4 +1,5 @@
-"""Whether a process is alive, asked of the kernel by its pid."""
+"""Whether a process is alive, asked of the kernel by its pid, and which of them are a
+runtime's exit commands."""
 
 from __future__ import annotations
 
@@ -17,3 +18,21 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def cleanup_commands(graph_root: str) -> list[int]:
+    """The pids of the exit commands (``pypod --root GRAPH_ROOT ... container cleanup``,
+    and the shell waiting to run one) of the runtime at ``graph_root``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        roots = {args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--root"}
+        if "cleanup" in args and graph_root in roots:
+            found.append(int(entry))
+    return found

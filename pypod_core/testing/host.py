@@ -35,3 +35,17 @@ def power_off_tmp_dir(tmp_dir: str) -> None:
     for point in reversed(mounts_under(tmp_dir)):
         umount(point)
     shutil.rmtree(tmp_dir)
+
+
+def await_exit_commands(graph_root: str, timeout: float = 15.0) -> None:
+    """Wait until no exit command of the runtime at ``graph_root`` runs.  A simulated
+    reboot must: one still running builds a runtime, which marks the boot alive again."""
+    import time  # lazy: only reboot tests wait
+
+    from pypod_core.host.processes import cleanup_commands  # lazy: only reboot tests
+
+    deadline = time.monotonic() + timeout
+    while cleanup_commands(graph_root):
+        if time.monotonic() > deadline:
+            pytest.fail(f"exit commands of {graph_root} still run after {timeout:g} s")
+        time.sleep(0.02)

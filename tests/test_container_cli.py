@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PYPOD, need_binary, run_pypod
+from pypod_core.testing.host import await_exit_commands, await_signal_handled
 
 Pypod = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -82,12 +83,12 @@ def test_user_by_name_and_network_modes(pypod: Pypod, rootfs: str) -> None:
 
 def test_rm_leaves_no_record_and_no_files(pypod: Pypod, rootfs: str, tmp_path: Path) -> None:
     assert pypod("run", "--rm", "--rootfs", rootfs, "echo", "hi").stdout == "hi\n"
-    time.sleep(0.5)  # let the exit command's cleanup finish too
+    await_exit_commands(str(tmp_path / "root"))  # its clean-up removes files too
     after_one = _files(tmp_path)
     assert not [f for f in after_one if re.search(r"[0-9a-f]{64}", f)], after_one
     assert pypod("run", "--rm", "--rootfs", rootfs, "echo", "hi").stdout == "hi\n"
     assert pypod("ps", "-a", "-q").stdout == ""
-    time.sleep(0.5)
+    await_exit_commands(str(tmp_path / "root"))
     assert _files(tmp_path) == after_one
 
 
@@ -144,7 +145,8 @@ def test_privileged_and_ulimits(pypod: Pypod, rootfs: str) -> None:
 def test_stop_with_a_timeout_on_a_process_ignoring_sigterm(pypod: Pypod, rootfs: str) -> None:
     pypod("run", "-d", "--name", "stubborn", "--rootfs", rootfs, "sh", "-c",
           "trap '' TERM; while :; do sleep 0.1; done")
-    time.sleep(0.3)
+    pid = pypod("inspect", "--format", "{{.State.Pid}}", "stubborn").stdout
+    await_signal_handled(int(pid), signal.SIGTERM)
     started = time.monotonic()
     result = pypod("stop", "-t", "2", "stubborn")
     took = time.monotonic() - started

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +30,11 @@ from pypod_core.errors import (
     NoSuchCtrError,
 )
 from pypod_core.model import ContainerStatus, Mount
-from pypod_core.testing.host import await_exit_commands, power_off_tmp_dir
+from pypod_core.testing.host import (
+    await_exit_commands,
+    await_signal_handled,
+    power_off_tmp_dir,
+)
 
 S = ContainerStatus
 TERM_IGNORING = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
@@ -93,7 +98,7 @@ def test_states_through_a_life_and_illegal_transitions(rt: Any, rootfs: str) -> 
 def test_stop_waits_for_the_timeout_then_kills(rt: Any, rootfs: str) -> None:
     ctr = rt.create_container(rootfs, TERM_IGNORING)
     ctr.start()
-    time.sleep(0.2)  # the shell installs its trap
+    await_signal_handled(ctr.state.pid, signal.SIGTERM)
     started = time.monotonic()
     ctr.stop(timeout=2)
     took = time.monotonic() - started

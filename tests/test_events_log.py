@@ -5,6 +5,7 @@ until a time, streamed or not."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -113,12 +114,31 @@ def test_cli_lines_json_and_templates(pypod: Pypod, rootfs: str) -> None:
     assert (bad.returncode, bad.stderr) == (125, "Error: nope=1 is an invalid filter\n")
 
 
+def _await_at_end_of_log(pid: int, timeout: float = 30.0) -> None:
+    """Wait until process ``pid`` reads the events log from its end: an event written
+    before it got there would not be shown (a fixed pause was too short under load)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.endswith("events.log"):
+                    with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                        pos = int(info.readline().split()[1])
+                    if pos == os.path.getsize(target):
+                        return
+        except OSError:
+            pass  # an fd closed while listed: look again
+        assert time.monotonic() < deadline, "pypod events never reached the log's end"
+        time.sleep(0.02)
+
+
 def test_cli_streams_new_events(pypod: Pypod, cli_flags: list[str], rootfs: str) -> None:
     pypod("create", "--name", "old", "--rootfs", rootfs, "true")
     follower = subprocess.Popen([PYPOD, *cli_flags, "events", "--format", "{{.Name}}"],
                                 stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(1)  # let it open the log and go to its end
+        _await_at_end_of_log(follower.pid)
         pypod("create", "--name", "new", "--rootfs", rootfs, "true")
         assert follower.stdout is not None
         assert follower.stdout.readline() == "new\n"  # the old one is not shown

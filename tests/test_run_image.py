@@ -134,6 +134,15 @@ def test_workdir_and_user_from_the_image_unless_given(rt, images, busybox_tar):
     assert output(rt, image="wd") == "/made/by/image\n"
 
 
+def _await_a_child(pid: int, timeout: float = 30.0) -> None:
+    """Wait until process ``pid`` has a child (a shell got to its loop's first command).
+    busybox sh catches INT itself, so the kernel's signal masks cannot show the trap."""
+    deadline = time.monotonic() + timeout
+    while not open(f"/proc/{pid}/task/{pid}/children").read().split():
+        assert time.monotonic() < deadline, f"process {pid} started no child"
+        time.sleep(0.02)
+
+
 def test_stop_signal_from_the_image_unless_given(rt, images, busybox_tar):
     """podman 4.3.1: the image's StopSignal (``import --change 'STOPSIGNAL SIGINT'``
     stored "2"; a ``podman build`` stores "SIGINT") showed as ``Config.StopSignal`` 2
@@ -143,7 +152,7 @@ def test_stop_signal_from_the_image_unless_given(rt, images, busybox_tar):
         "sh", "-c", "trap 'exit 7' INT; while :; do sleep 0.1; done"])
     assert ctr.config.stop_signal == 2 and ctr.inspect()["Config"]["StopSignal"] == 2
     ctr.start()
-    time.sleep(0.3)  # the trap is set (a signal before it would kill sh: 130)
+    _await_a_child(ctr.state.pid)  # its loop runs: the trap is set (before it, INT: 130)
     ctr.stop(timeout=20)
     assert ctr.state.exit_code == 7
     assert rt.create_container(image="cfg", stop_signal=10).config.stop_signal == 10

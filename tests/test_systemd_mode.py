@@ -22,6 +22,7 @@ from pypod_core.engine import systemd_mode
 from pypod_core.errors import InvalidArgError
 from pypod_core.host.rootfs import make_busybox_rootfs
 from pypod_core.model import ContainerConfig
+from pypod_core.testing.host import await_signal_handled
 
 Pypod = Callable[..., subprocess.CompletedProcess[str]]
 #: What the init script prints: its mounts, then that it is ready.
@@ -152,6 +153,9 @@ def test_stop_signal_and_container_uuid(pypod: Pypod, rootfs: str) -> None:
 def test_stop_sends_sigrtmin_plus_3(pypod: Pypod, init_rootfs: str) -> None:
     ctr = ok(pypod("run", "-d", "--rootfs", init_rootfs, "/sbin/init")).strip()
     ok(pypod("wait", "--condition", "running", ctr))
+    pid = inspect(pypod, ctr)["State"]["Pid"]
+    # Before its trap, signal 37 to pid 1 is dropped: stop would wait 60 s, then kill.
+    await_signal_handled(pid, 37)
     ok(pypod("stop", "-t", "60", ctr))
     assert "halted by" in ok(pypod("logs", ctr))
     assert inspect(pypod, ctr)["State"]["ExitCode"] == 0  # the init's own exit

@@ -5,7 +5,6 @@ podman's one-line error."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -40,12 +39,13 @@ def test_cli_wait_condition(cli_flags: list[str], rootfs: str) -> None:
     need_binary("conmon")
     run_pypod(*cli_flags, "create", "--name", "later", "--rootfs", rootfs, "sleep", "100")
     later = threading.Timer(0.5, run_pypod, (*cli_flags, "start", "later"))
+    killer = threading.Timer(0.5, run_pypod, (*cli_flags, "kill", "later"))
     later.start()
     try:
         result = run_pypod(*cli_flags, "wait", "--condition", "running", "-i", "50",
                            "later", timeout=30)
         assert (result.returncode, result.stdout) == (0, "-1\n"), result.stderr
-        threading.Timer(0.5, run_pypod, (*cli_flags, "kill", "later")).start()
+        killer.start()
         result = run_pypod(*cli_flags, "wait", "--condition", "stopped", "--interval",
                            "100ms", "later", timeout=30)
         assert (result.returncode, result.stdout) == (0, "137\n")
@@ -54,5 +54,6 @@ def test_cli_wait_condition(cli_flags: list[str], rootfs: str) -> None:
             125, "Error: unknown container state: bogus: invalid argument\n")
     finally:
         later.join()
-        time.sleep(0.6)
+        if killer.is_alive():  # its pypod must not write the state rm is removing
+            killer.join()
         run_pypod(*cli_flags, "rm", "-a", "-f", "-t", "0")

@@ -49,3 +49,28 @@ def await_exit_commands(graph_root: str, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"exit commands of {graph_root} still run after {timeout:g} s")
         time.sleep(0.02)
+
+
+def await_signal_handled(pid: int, signum: int, timeout: float = 15.0) -> None:
+    """Wait until process ``pid`` ignores or catches ``signum`` (its ``trap`` is set).
+    A signal sent before a container's shell installs its trap kills the shell, so a
+    test of how a trap handles it must first see the trap in the kernel's view."""
+    import time  # lazy: only signal tests wait
+
+    bit = 1 << (signum - 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        masks = {}
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("SigIgn", "SigCgt"):
+                        masks[key] = int(value, 16)
+        except OSError:
+            pytest.fail(f"process {pid} is gone before handling signal {signum}")
+        if any(mask & bit for mask in masks.values()):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} did not handle signal {signum} after {timeout:g} s")
+        time.sleep(0.02)

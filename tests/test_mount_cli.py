@@ -181,3 +181,21 @@ def test_an_image_mount_count_restarts_once_its_view_is_gone(make_runtime, busyb
     assert [m.image.id for m in runtime.mounted_images()] == [image.id]
     assert runtime.unmount_image("bb") is True and not is_mount_point(path)
     assert runtime.unmount_image("bb") is False
+
+
+def test_mounts_and_unmounts_are_events(cli_flags, image):
+    """As podman's: a container's mount and unmount, and an image's (id only, no name),
+    are events; a run's own mount of its rootfs is not, nor an unmount of what is not
+    mounted."""
+    cid = ok(cli_flags, "create", "--name", "ev", "bb", "true").strip()
+    ok(cli_flags, "mount", "ev")
+    ok(cli_flags, "umount", "ev")
+    ok(cli_flags, "image", "mount", "bb")
+    ok(cli_flags, "image", "unmount", "bb")
+    ok(cli_flags, "image", "unmount", "bb")  # not mounted: no event
+    ok(cli_flags, "start", "-a", "ev")
+    fmt = "{{.Type}} {{.Status}} {{.ID}} {{.Name}}"
+    lines = ok(cli_flags, "events", "--stream=false", "--format", fmt,
+               "--filter", "event=mount", "--filter", "event=unmount").splitlines()
+    assert lines == [f"container mount {cid} ev", f"container unmount {cid} ev",
+                     f"image mount {image} ", f"image unmount {image} "]

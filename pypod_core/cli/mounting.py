@@ -56,7 +56,7 @@ def cmd_mount(args: argparse.Namespace, ctx: CLIContext) -> int:
     none, the mounted ones listed (``--format json``, ``--no-trunc``)."""
     names = _container_names(args, ctx)
     if names:
-        return for_each(names, ctx.runtime.lookup_container, lambda c: c.mount(),
+        return for_each(names, ctx.runtime.lookup_container, ctx.runtime.mount_container,
                         lambda name, ctr, path: path, ctx.out)
     _check_format(args.format)
     mounted = ctx.runtime.mounted_containers()
@@ -78,7 +78,8 @@ def cmd_umount(args: argparse.Namespace, ctx: CLIContext) -> int:
         names = [c.id for c in ctx.runtime.containers(all=True) if c.state.user_mounts]
     else:
         names = _container_names(args, ctx)
-    return for_each(names, ctx.runtime.lookup_container, lambda c: c.unmount(args.force),
+    rt = ctx.runtime
+    return for_each(names, rt.lookup_container, lambda c: rt.unmount_container(c, args.force),
                     lambda name, ctr, _: name, ctx.out)
 
 

@@ -180,6 +180,20 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+def container_event(ctr_config: Any, status: str, exit_code: int | None = None) -> Event:
+    """An event of the container whose config is ``ctr_config``, happening now, with the
+    fields podman gives one (its labels as attributes)."""
+    c = ctr_config
+    return Event(type="container", status=status, time_ns=now_ns(), id=c.id, name=c.name,
+                 image=c.image_name or c.rootfs, pod_id=c.pod, exit_code=exit_code,
+                 attributes=dict(c.labels))
+
+
+def image_event(image_id: str, status: str, name: str = "") -> Event:
+    """An event of the image ``image_id``, happening now."""
+    return Event(type="image", status=status, time_ns=now_ns(), id=image_id, name=name)
+
+
 # -- reading ---------------------------------------------------------------------------
 
 

@@ -349,7 +349,7 @@ class ContainerOps(RuntimeHalf):
         infra container, whose name is its pod's).  NameInUseError if a container or
         pod has it; the events log has a ``rename``."""
         # lazy: only rename (~1.8 ms)
-        from pypod_core.engine.events import Event, now_ns, write_event
+        from pypod_core.engine.events import container_event, write_event
 
         self.check_valid()
         validate_name(new_name)
@@ -359,9 +359,7 @@ class ContainerOps(RuntimeHalf):
         with ctr.locked():
             self.state.rename_container(ctr.id, new_name)
             ctr.config = self.state.container(ctr.id).config
-        write_event(self.config, Event(type="container", status="rename", time_ns=now_ns(),
-                                       id=ctr.id, name=new_name, pod_id=ctr.config.pod,
-                                       image=ctr.config.image_name or ctr.config.rootfs))
+        write_event(self.config, container_event(ctr.config, "rename"))
 
     def connect_network(self, ctr: Container, network: str,
                         options: NetworkOptions | None = None) -> None:

@@ -4,7 +4,8 @@ unmount``: a mixin of :class:`pypod_core.engine.runtime.Runtime`.
 A container's rootfs is mounted by :meth:`~pypod_core.engine.container.Container.mount`
 (counted in its state); an image's files, read-only, by :mod:`pypod_core.engine.image_mount`
 (counted per layer under ``run_root``).  Both counts live outside this process: a mount
-made by one ``pypod`` is seen, listed and unmounted by the next.
+made by one ``pypod`` is seen, listed and unmounted by the next.  Each mount and unmount
+is a ``mount``/``unmount`` event of the container or image, as podman logs them.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class MountOps(RuntimeHalf):
         self.check_valid()
         if isinstance(ctr, str):
             ctr = self._runtime.lookup_container(ctr)
-        return ctr.mount()
+        path = ctr.mount()
+        self._log_container(ctr, "mount")
+        return path
 
     def unmount_container(self, ctr: Container | str, force: bool = False) -> None:
         """Drop one :meth:`mount_container` (``force``: all of them), as ``podman
@@ -54,6 +57,7 @@ class MountOps(RuntimeHalf):
         if isinstance(ctr, str):
             ctr = self._runtime.lookup_container(ctr)
         ctr.unmount(force)
+        self._log_container(ctr, "unmount")
 
     def mounted_containers(self) -> list[MountedContainer]:
         """The containers whose rootfs is mounted now (by ``mount`` or by their run),
@@ -72,7 +76,10 @@ class MountOps(RuntimeHalf):
         from pypod_core.engine import image_mount  # lazy: only image mount (~1 ms)
 
         self.check_valid()
-        return image_mount.mount(self._runtime, self._runtime.get_image(ref))
+        image = self._runtime.get_image(ref)
+        path = image_mount.mount(self._runtime, image)
+        self._log_image(image, "mount")
+        return path
 
     def unmount_image(self, ref: str, force: bool = False) -> bool:
         """Drop one :meth:`mount_image` of the image ``ref`` (``force``: all of them),
@@ -80,7 +87,11 @@ class MountOps(RuntimeHalf):
         from pypod_core.engine import image_mount  # lazy: only image unmount (~1 ms)
 
         self.check_valid()
-        return image_mount.unmount(self._runtime, self._runtime.get_image(ref), force)
+        image = self._runtime.get_image(ref)
+        was_mounted = image_mount.unmount(self._runtime, image, force)
+        if was_mounted:  # as podman's, which passes over an image not mounted
+            self._log_image(image, "unmount")
+        return was_mounted
 
     def mounted_images(self) -> list[MountedImage]:
         """The images mounted now, newest first (two with one top layer both are)."""
@@ -93,3 +104,16 @@ class MountOps(RuntimeHalf):
             if path:
                 found.append(MountedImage(image, path))
         return found
+
+    def _log_container(self, ctr: Container, status: str) -> None:
+        # lazy: only mount and unmount (~1.8 ms)
+        from pypod_core.engine.events import container_event, write_event
+
+        write_event(self.config, container_event(ctr.config, status))
+
+    def _log_image(self, image: Image, status: str) -> None:
+        """podman's image mount events carry the id and no name."""
+        # lazy: only image mount and unmount (~1.8 ms)
+        from pypod_core.engine.events import image_event, write_event
+
+        write_event(self.config, image_event(image.id, status))

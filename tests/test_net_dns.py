@@ -170,6 +170,35 @@ def test_a_pod_is_found_by_its_name(dns_pypod, rootfs) -> None:
     pypod("network", "rm", "named")
 
 
+def test_a_pods_network_aliases_name_it(dns_pypod, rootfs) -> None:
+    """``pod create --network-alias``: the pod's infra container, and so every container
+    sharing its namespace, answers to the aliases on the pod's networks."""
+    pypod = dns_pypod
+    pypod("network", "create", "named")
+    pypod("pod", "create", "--name", "shop", "--network", "named",
+          "--network-alias", "store,market", "--network-alias", "bazaar")
+    try:
+        pypod("run", "-d", "--pod", "shop", "--rootfs", rootfs, "sleep", "1000")
+        infra = pypod("pod", "inspect", "--format", "{{.InfraContainerID}}", "shop").stdout
+        address = _ip(pypod, infra.strip(), "named")
+        for name in ("shop", "store", "market", "bazaar"):
+            assert _lookup(pypod, rootfs, "named", name) == address, name
+        err = pypod("run", "--rm", "--pod", "shop", "--network-alias", "x", "--rootfs",
+                    rootfs, "true", code=125).stderr  # a member's network is the pod's
+        assert err == "Error: --network-alias can only be set when the network mode is bridge\n"
+    finally:
+        pypod("pod", "rm", "-f", "-t", "0", "shop")
+    pypod("network", "rm", "named")
+
+
+def test_pod_network_alias_needs_an_infra_container_and_a_bridge(pypod) -> None:
+    err = pypod("pod", "create", "--infra=false", "--network-alias", "x", code=125).stderr
+    assert err == "Error: cannot set --network-alias without infra container\n"
+    err = pypod("pod", "create", "--network", "none", "--network-alias", "x", code=125).stderr
+    assert err == "Error: --network-alias can only be set when the network mode is bridge\n"
+    assert pypod("pod", "ps", "-q").stdout == ""  # nothing made
+
+
 def test_connect_and_disconnect_add_and_drop_the_names(dns_pypod, rootfs) -> None:
     pypod = dns_pypod
     pypod("network", "create", "named")

@@ -36,6 +36,7 @@ from pypod_core.errors import (
 if TYPE_CHECKING:
     from pypod_core.cli.main import CLIContext, Wanted
     from pypod_core.engine.container import Container
+    from pypod_core.model import NetworkOptions
 
 Handler = Callable[[argparse.Namespace, "CLIContext"], int]
 
@@ -205,7 +206,10 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
         ports = ()
     if args.ip and mode not in ("bridge", None):
         raise InvalidArgError(f"--ip needs a network; --network is {mode}")
-    aliases = _network_aliases(args, mode, networks, ctx)
+    # A pod's container is on the pod's network: its aliases are given at pod create.
+    options = network_alias_options(args.network_alias, None if args.pod else mode,
+                                    networks, ctx)
+    aliases = {"network_options": options} if options else {}
     from pypod_core.cli import run_flags  # lazy: create, run
 
     # podman's order: the host's proxy variables, the host's environment, then the env
@@ -250,22 +254,21 @@ def config_fields(args: argparse.Namespace, ctx: CLIContext) -> dict[str, Any]:
     return fields
 
 
-def _network_aliases(args: argparse.Namespace, mode: str | None,
-                     networks: tuple[str, ...], ctx: CLIContext) -> dict[str, Any]:
-    """``--network-alias``: the ``network_options`` giving every network of the
-    container (the default one if it names none) those aliases, as podman's."""
-    aliases = tuple(a for given in args.network_alias for a in given.split(",") if a)
+def network_alias_options(given: list[str], mode: str | None, networks: tuple[str, ...],
+                          ctx: CLIContext) -> tuple[NetworkOptions, ...]:
+    """``--network-alias`` (of run, create and pod create): the network options giving
+    every network (the default one if none is named) those aliases, as podman's."""
+    aliases = tuple(a for text in given for a in text.split(",") if a)
     if not aliases:
-        return {}
-    if mode != "bridge" or args.pod:
+        return ()
+    if mode != "bridge":
         # podman's words
         raise InvalidArgError("--network-alias can only be set when the network mode "
                               "is bridge")
     from pypod_core.model import NetworkOptions  # lazy: only --network-alias (~0 ms, loaded)
 
     names = networks or (_default_network(ctx),)
-    return {"network_options": tuple(NetworkOptions(network=n, aliases=aliases)
-                                     for n in names)}
+    return tuple(NetworkOptions(network=n, aliases=aliases) for n in names)
 
 
 def _default_network(ctx: CLIContext) -> str:

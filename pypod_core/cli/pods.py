@@ -54,6 +54,7 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
                               "supported for pods by pypod (use --network slirp4netns)")
     etc = opt.dns_fields(args.dns, args.dns_search, args.dns_option, args.add_host,
                          args.no_hosts)
+    aliases = _network_aliases(args, infra, mode, networks, ctx)
     if args.name is not None and args.pod_name is not None:
         raise InvalidArgError("cannot specify --name and NAME at the same time")
     if args.pod_id_file and os.path.exists(args.pod_id_file):
@@ -69,12 +70,24 @@ def cmd_create(args: argparse.Namespace, ctx: CLIContext) -> int:
         labels=opt.parse_labels(args.label), ports=ports, share=share,
         infra=infra, network_mode=mode, networks=networks, hostname=args.hostname,
         infra_name=args.infra_name, infra_image=args.infra_image, infra_command=command,
-        exit_policy=args.exit_policy, **etc)
+        exit_policy=args.exit_policy, network_options=aliases, **etc)
     if args.pod_id_file:
         with open(args.pod_id_file, "w") as f:
             f.write(pod.id)
     ctx.out(pod.id)
     return 0
+
+
+def _network_aliases(args: argparse.Namespace, infra: bool, mode: str | None,
+                     networks: tuple[str, ...], ctx: CLIContext) -> tuple[Any, ...]:
+    """``--network-alias``: the infra container's network options (podman's checks)."""
+    if not args.network_alias:
+        return ()
+    if not infra:
+        raise InvalidArgError("cannot set --network-alias without infra container")
+    from pypod_core.cli.containers import network_alias_options  # lazy: pod create only
+
+    return network_alias_options(args.network_alias, mode or "bridge", networks, ctx)
 
 
 def _replace(ctx: CLIContext, name: str | None) -> None:
@@ -105,6 +118,9 @@ def _add_create(pod: Any) -> None:
     p.add_argument("--network", "--net", default=None,
                    help="bridge, none, host, or network names (comma-separated); "
                         "default: config netns (bridge when rootful)")
+    p.add_argument("--network-alias", action="append", default=[], metavar="NAME",
+                   help="more names of the pod on each of its networks (those with DNS "
+                        "resolve them); comma-separated or repeated")
     p.add_argument("--hostname", default="", help="the pod's host name (default: its name)")
     p.add_argument("--infra-name", default="", metavar="NAME",
                    help="the infra container's name (default: <pod id>-infra)")

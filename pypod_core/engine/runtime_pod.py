@@ -31,7 +31,7 @@ from pypod_core.model import ContainerStatus, PortMapping, new_id, validate_name
 if TYPE_CHECKING:
     from pypod_core.engine.container import Container
     from pypod_core.engine.pod import Pod
-    from pypod_core.model import PodRecord
+    from pypod_core.model import NetworkOptions, PodRecord
 
 #: The namespace kinds a pod can share through its infra container.
 SHAREABLE = ("net", "ipc", "uts", "pid")
@@ -110,7 +110,8 @@ class PodOps(RuntimeHalf):
                    extra_hosts: Sequence[str] = (), no_hosts: bool = False,
                    infra_name: str = "", infra_image: str = "",
                    infra_command: Sequence[str] | None = None,
-                   exit_policy: str = "continue") -> Pod:
+                   exit_policy: str = "continue",
+                   network_options: Sequence[NetworkOptions] = ()) -> Pod:
         """Add a new pod and its infra container (not started: ``pod.start()``).
 
         ``share`` is the namespace kinds its containers share (default net, ipc, uts; none
@@ -125,6 +126,9 @@ class PodOps(RuntimeHalf):
         see :func:`pypod_core.engine.infra.infra_source`) and command (config
         ``infra_command``).  ``exit_policy`` ("continue" or "stop") says whether the
         infra container stops when the pod's last other container exits.
+        ``network_options`` (aliases, ...) are the infra container's on its networks: every
+        container sharing the pod's network answers to them.  On a network the pod is
+        known by its name.
         """
         # lazy: only pod create (etc_files ~7 ms, validate, pod)
         from pypod_core.engine import etc_files, validate
@@ -139,19 +143,19 @@ class PodOps(RuntimeHalf):
             "no_resolv_conf": no_resolv_conf, "extra_hosts": extra_hosts,
             "no_hosts": no_hosts})
         kinds = _check_share(DEFAULT_SHARE if share is None and infra else share or ())
-        if not infra and (kinds or ports or networks or network_mode):
+        if not infra and (kinds or ports or networks or network_mode or network_options):
             raise InvalidArgError("a pod without an infra container cannot share namespaces, "
                                   "publish ports or join networks")
         if not infra and any(etc.values()):
             raise InvalidArgError("a pod without an infra container has no hosts or "
                                   "resolv.conf of its own: --dns, --dns-search, --dns-option, "
                                   "--add-host and --no-hosts need the infra container")
-        mode = network_mode or ("bridge" if ports or networks
+        mode = network_mode or ("bridge" if ports or networks or network_options
                                  else self._runtime.default_network_mode() if infra else "none")
         if mode not in ("none", "host", "bridge", "slirp4netns"):
             raise InvalidArgError(f"invalid network mode {mode!r}: none, host, bridge or "
                                   "slirp4netns")
-        if (ports or networks) and mode != "bridge":
+        if (ports or networks or network_options) and mode != "bridge":
             raise InvalidArgError(f"published ports and networks need a bridge network; "
                                   f"the pod's network mode is {mode}")
         record = self._add_pod_record(name, dict(labels or {}), kinds, infra, tuple(ports),
@@ -159,7 +163,8 @@ class PodOps(RuntimeHalf):
         pod = Pod(self._runtime, record)
         if infra:
             try:
-                self._create_infra(pod, mode, tuple(networks), hostname, etc, infra_options)
+                self._create_infra(pod, mode, tuple(networks), tuple(network_options),
+                                   hostname, etc, infra_options)
             except BaseException:
                 self._forget_pod(pod.id)
                 raise
@@ -193,6 +198,7 @@ class PodOps(RuntimeHalf):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _create_infra(self, pod: Pod, mode: str, networks: tuple[str, ...],
+                      network_options: tuple[NetworkOptions, ...],
                       hostname: str, etc: Mapping[str, Any],
                       options: Mapping[str, Any]) -> None:
         """The infra container: the pause process from pypod's infra root filesystem
@@ -208,7 +214,8 @@ class PodOps(RuntimeHalf):
             **source, name=options["name"] or f"{pod.id[:12]}-infra", pod=pod.id,
             is_infra=True, read_only=True,
             hostname=(hostname or pod.name)[:MAX_HOSTNAME], network_mode=mode,
-            networks=networks, port_mappings=pod.config.port_mappings,
+            networks=networks, network_options=network_options,
+            port_mappings=pod.config.port_mappings,
             labels={"io.pypod.pod.infra": pod.id}, **etc)
         pod.state.infra_container_id = infra.id
         self.state.save_pod_state(pod.id, pod.state)

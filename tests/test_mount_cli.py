@@ -199,3 +199,15 @@ def test_mounts_and_unmounts_are_events(cli_flags, image):
                "--filter", "event=mount", "--filter", "event=unmount").splitlines()
     assert lines == [f"container mount {cid} ev", f"container unmount {cid} ev",
                      f"image mount {image} ", f"image unmount {image} "]
+
+
+def test_export_is_a_mount_event(cli_flags, image, tmp_path):
+    """podman logs an export as the container's mount event, and nothing at its end;
+    the export of a missing container logs nothing."""
+    cid = ok(cli_flags, "create", "--name", "ex", "bb", "true").strip()
+    ok(cli_flags, "export", "-o", str(tmp_path / "ex.tar"), "ex")
+    assert os.path.getsize(tmp_path / "ex.tar") > 0
+    assert fails(cli_flags, "export", "-o", str(tmp_path / "no.tar"), "nosuch").startswith("Error:")
+    lines = ok(cli_flags, "events", "--stream=false", "--format", "{{.Status}} {{.ID}}",
+               "--filter", "event=mount", "--filter", "event=unmount").splitlines()
+    assert lines == [f"mount {cid}"]

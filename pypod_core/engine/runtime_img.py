@@ -382,13 +382,17 @@ class ImageOps(RuntimeHalf):
 
     def export_container(self, ctr: Container | str, out: BinaryIO) -> None:
         """Write the container's whole file system (not its volumes) as a tar on
-        ``out``, as ``podman export``; a stopped container is mounted meanwhile."""
-        from pypod_core.engine.image_build import export  # lazy: only export (image_build ~7 ms)
+        ``out``, as ``podman export``; a stopped container is mounted meanwhile.  Like
+        podman's, an export is logged as the container's ``mount`` event."""
+        # lazy: only export (image_build ~7 ms, events ~1.8 ms)
+        from pypod_core.engine.events import container_event, write_event
+        from pypod_core.engine.image_build import export
 
         self.check_valid()
         if isinstance(ctr, str):
             ctr = self._runtime.lookup_container(ctr)
         export(ctr, out)
+        write_event(self.config, container_event(ctr.config, "mount"))
 
     # -- history, prune, disk usage ------------------------------------------------------
 

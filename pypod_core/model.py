@@ -161,6 +161,10 @@ class NetworkOptions:
     static_ips: tuple[str, ...] = ()
     #: ``--mac-address``: the interface's static MAC address.
     static_mac: str = ""
+    #: The container's interface on that network ("eth1"; contract 1.7), kept once the
+    #: container joined or left a network after its creation, so that a restart gives
+    #: its interfaces the names they had (as libpod keeps them); "": the next free one.
+    interface_name: str = ""
 
 
 @attrs.frozen(kw_only=True)

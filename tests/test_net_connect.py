@@ -15,7 +15,7 @@ from pypod_core.engine.inspect import ps_entry
 from pypod_core.errors import InvalidArgError, NoSuchNetworkError, NotImplementedByBackendError
 from pypod_core.model import Mount, NetworkOptions, PortMapping
 from pypod_core.plugin.network import Network, NetworkRequest
-from pypod_core.testing.network import free_port, interfaces_in
+from pypod_core.testing.network import free_port, interface_of, interfaces_in
 
 
 @pytest.fixture
@@ -113,6 +113,32 @@ def test_a_created_container_only_has_its_record_changed(rt, rootfs, second) -> 
         networks = ctr.inspect()["NetworkSettings"]["Networks"]
         assert networks[second]["MacAddress"] == "02:42:0a:0b:0c:0d"
         assert networks[second]["Aliases"] == ["db", ctr.id[:12]]
+    finally:
+        rt.remove_container(ctr, force=True, timeout=0)
+
+
+def test_interfaces_keep_their_names_across_a_restart(rt, rootfs, second) -> None:
+    """As libpod's: once the networks change, each keeps its interface's name, so a
+    restart does not move the second network to eth0 when the first one left."""
+    default = rt.network.default_network()
+    ctr = rt.create_container(rootfs, ["sleep", "60"], network_mode="bridge",
+                              networks=(default, second))
+    try:
+        ctr.start()
+        rt.disconnect_network(ctr, default)
+        ctr.stop(timeout=0)
+        ctr.start()
+        path = ctr.state.netns_path
+        assert interfaces_in(path) == ["eth1", "lo"]
+        assert interface_of(path, address(ctr, second)) == "eth1"
+        rt.connect_network(ctr, default)  # the first name left free
+        ctr = rt.lookup_container(ctr.id)
+        assert [o.interface_name for o in ctr.config.network_options] == ["eth1", "eth0"]
+        ctr.stop(timeout=0)
+        ctr.start()
+        path = ctr.state.netns_path
+        assert interface_of(path, address(ctr, default)) == "eth0"
+        assert interface_of(path, address(ctr, second)) == "eth1"
     finally:
         rt.remove_container(ctr, force=True, timeout=0)
 

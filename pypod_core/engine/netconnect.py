@@ -25,9 +25,11 @@ from pypod_core.engine.networking import (
 )
 from pypod_core.errors import InvalidArgError, NetworkError, PypodError
 from pypod_core.model import ContainerStatus, NetworkOptions
-from pypod_core.plugin.network import NetworkRequest
+from pypod_core.plugin.network import NetworkRequest, interface_names, next_interface
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pypod_core.engine.container import Container
     from pypod_core.engine.runtime import Runtime
 
@@ -50,11 +52,12 @@ def connect(runtime: Runtime, ctr: Container, network: str,
             # podman's words, which scripts match
             raise InvalidArgError(f"container {ctr.id} is already connected to network "
                                   f"{info.name!r}: network is already connected")
+        kept = _with_interfaces(ctr, current)
         given = options or NetworkOptions(network=info.name)
-        own = attrs.evolve(given, network=info.name)
+        interface = given.interface_name or next_interface({o.interface_name for o in kept})
+        own = attrs.evolve(given, network=info.name, interface_name=interface)
         names = (*current, info.name)
-        kept = tuple(o for o in ctr.config.network_options if o.network in current)
-        all_options = (*kept, own) if own != NetworkOptions(network=info.name) else kept
+        all_options = (*kept, own)
         result = None
         if ctr.state.netns_path:
             request = attrs.evolve(attach_request(runtime, ctr), networks=names,
@@ -85,7 +88,7 @@ def disconnect(runtime: Runtime, ctr: Container, network: str) -> None:
             # podman's words, which scripts match
             raise InvalidArgError(f"container {ctr.name} is not connected to network {name}")
         names = tuple(n for n in current if n != name)
-        kept = tuple(o for o in ctr.config.network_options if o.network in names)
+        kept = tuple(o for o in _with_interfaces(ctr, current) if o.network != name)
         old = ctr.state.network_status.get(name)
         if ctr.state.netns_path:
             _detach(runtime, NetworkRequest.for_container(ctr), name, old)
@@ -95,6 +98,15 @@ def disconnect(runtime: Runtime, ctr: Container, network: str) -> None:
         ctr.config = runtime.state.container(ctr.id).config
         if old is not None:
             etc_files.remove_network(ctr, old)
+
+
+def _with_interfaces(ctr: Container, networks: Sequence[str]) -> tuple[NetworkOptions, ...]:
+    """The container's options on each of ``networks``, each keeping the name of the
+    interface it has there: once the list changes, the names would no longer follow
+    from the order (libpod keeps them in its database for the same reason)."""
+    names = interface_names(networks, ctr.config.network_options)
+    return tuple(attrs.evolve(ctr.config.options_for(n), interface_name=names[n])
+                 for n in networks)
 
 
 def _check_bridged(ctr: Container) -> None:

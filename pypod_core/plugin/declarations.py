@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 #: The version of the plugin contract (hook specs, declarations, interfaces) this core
 #: implements.  A change that breaks existing backends raises the major number.
-CONTRACT_VERSION = "1.6"
+CONTRACT_VERSION = "1.7"
 
 
 def contract_major(version: str) -> str:

@@ -5,7 +5,9 @@ namespace to some of them (``setup``), checks the attachment (``check``) and det
 it (``teardown``); since contract 1.5 it may also attach an attached namespace to one
 more network (``connect``) and detach it from one (``disconnect``); since 1.6 a network
 may resolve its containers' names (``create(dns=...)``, ``NetworkInfo.dns_enabled``),
-its DNS servers and search domains told in each attachment's result (``dns``).  It works on a
+its DNS servers and search domains told in each attachment's result (``dns``); since 1.7
+it names the interfaces as :meth:`NetworkRequest.interface_names` says, so that names
+kept in the container's options survive a restart.  It works on a
 :class:`NetworkRequest` (ocicni's ``PodNetwork``), not on a container, so that it can be
 used, and tested, on any namespace: :meth:`NetworkRequest.for_container` makes the
 request of a container.
@@ -16,6 +18,7 @@ interfaces in it.  Firewall rules are the :class:`pypod_core.plugin.firewall.Fir
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,8 @@ from pypod_core.errors import NotImplementedByBackendError
 from pypod_core.model import NetworkOptions, PortMapping
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
     from pypod_core.plugin.views import ContainerView as Container
 
 
@@ -55,6 +60,11 @@ class NetworkRequest:
                 return options
         return NetworkOptions(network=network)
 
+    def interface_names(self, default_network: str) -> dict[str, str]:
+        """Each network's interface name (contract 1.7): see :func:`interface_names`;
+        ``default_network`` stands for an empty ``networks``."""
+        return interface_names(self.networks or (default_network,), self.network_options)
+
     @classmethod
     def for_container(cls, ctr: Container) -> NetworkRequest:
         """The request of a container in network mode ``bridge``."""
@@ -68,6 +78,27 @@ class NetworkRequest:
             port_mappings=tuple(config.port_mappings),
             network_options=tuple(config.network_options),
         )
+
+
+def interface_names(networks: Sequence[str],
+                    options: Sequence[NetworkOptions]) -> dict[str, str]:
+    """The interface each of ``networks`` gives a container: its options'
+    ``interface_name`` where one is kept, else the first ``ethN`` that no network
+    before it nor any kept name took (eth0, eth1, ... when none is kept)."""
+    kept = {o.network: o.interface_name for o in options
+            if o.interface_name and o.network in networks}
+    taken = set(kept.values())
+    names: dict[str, str] = {}
+    for network in networks:
+        name = kept.get(network) or next_interface(taken)
+        taken.add(name)
+        names[network] = name
+    return names
+
+
+def next_interface(taken: Collection[str]) -> str:
+    """The first ``ethN`` not in ``taken``."""
+    return next(f"eth{i}" for i in itertools.count() if f"eth{i}" not in taken)
 
 
 @attrs.frozen(kw_only=True)

@@ -16,9 +16,11 @@ namespaces, and from the host's loopback to a published port.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import secrets
 import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,6 +54,29 @@ def first_address(result: dict[str, Any]) -> str:
 def interfaces_in(path: str) -> list[str]:
     """The interface names inside a namespace."""
     return sorted(name for _, name in netns.run_in_netns(path, socket.if_nameindex))
+
+
+#: ioctl(2) request for an interface's (first) IPv4 address, from <linux/sockios.h>.
+SIOCGIFADDR = 0x8915
+
+
+def interface_of(path: str, address: str) -> str:
+    """The interface inside a namespace that holds the IPv4 ``address``, as the
+    kernel says (not the backend's result)."""
+
+    def find() -> str:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _, name in socket.if_nameindex():
+                request = struct.pack("256s", name.encode())
+                try:
+                    reply = fcntl.ioctl(sock.fileno(), SIOCGIFADDR, request)
+                except OSError:
+                    continue  # an interface without an IPv4 address
+                if socket.inet_ntoa(reply[20:24]) == address:
+                    return name
+        raise AssertionError(f"no interface holds {address}")
+
+    return netns.run_in_netns(path, find)
 
 
 def serve_once(path: str, port: int, reply: bytes = b"pong") -> threading.Thread:
@@ -320,6 +345,29 @@ class NetworkBackendTests:
         network.teardown(request)
         assert network.remembered(request) == {}
         assert interfaces_in(request.netns_path) == ["lo"]
+
+    def test_interfaces_are_named_as_the_request_keeps_them(
+        self, network: Network, attach: Attach, extra_network: str
+    ) -> None:
+        """contract 1.7: a name kept in a network's options is its interface's, on
+        setup and on connect; the other networks take the first ``ethN`` left free."""
+        default = network.default_network()
+        kept = NetworkOptions(network=extra_network, interface_name="eth0")
+        request, results = attach(networks=(default, extra_network), network_options=(kept,))
+        path = request.netns_path
+        assert interfaces_in(path) == ["eth0", "eth1", "lo"]
+        assert interface_of(path, first_address(results[extra_network])) == "eth0"
+        assert interface_of(path, first_address(results[default])) == "eth1"
+        network.disconnect(request, default)
+        taken = attrs.evolve(request, network_options=(
+            kept, NetworkOptions(network=default, interface_name="eth0")))
+        with pytest.raises(InvalidArgError):
+            network.connect(taken, default)
+        assert interfaces_in(path) == ["eth0", "lo"]
+        again = attrs.evolve(request, network_options=(
+            kept, NetworkOptions(network=default, interface_name="eth3")))
+        assert interface_of(path, first_address(network.connect(again, default))) == "eth3"
+        assert interfaces_in(path) == ["eth0", "eth3", "lo"]
 
     def test_disconnect_frees_the_address(self, network: Network, attach: Attach) -> None:
         wanted = self._spare_address(network, 1)

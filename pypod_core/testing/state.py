@@ -372,11 +372,11 @@ class StateBackendTests:
         state.add_container(record)
         new = ContainerState(state=ContainerStatus.RUNNING, pid=12,
                              network_status={"other": {"ips": []}})
-        options = (NetworkOptions(network="other", aliases=("db",)),)
+        options = (NetworkOptions(network="other", aliases=("db",), interface_name="eth1"),)
         state.save_container_networks(record.config.id, ("other",), options, new)
         stored = state.container(record.config.id)
         assert stored.config.networks == ("other",) and stored.config.networks_explicit
-        assert stored.config.options_for("other").aliases == ("db",)
+        assert stored.config.options_for("other") == options[0]
         assert stored.config.name == record.config.name  # the rest of the config as was
         assert stored.state == new
         state.save_container_networks(record.config.id, (), (), ContainerState())

@@ -19,7 +19,6 @@ addresses another store's containers hold).
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import shutil
@@ -37,7 +36,14 @@ from pypod_core.errors import (
 from pypod_core.host.netns import is_netns
 from pypod_core.host.private import private_dir
 from pypod_core.model import NetworkOptions, validate_name
-from pypod_core.plugin.network import Network, NetworkInfo, NetworkRequest, result_addresses
+from pypod_core.plugin.network import (
+    Network,
+    NetworkInfo,
+    NetworkRequest,
+    interface_names,
+    next_interface,
+    result_addresses,
+)
 from pypod_net_cni import conflist, dnsmasq
 from pypod_net_cni.cache import CacheEntry, ResultCache
 from pypod_net_cni.conflist import ConfList
@@ -272,8 +278,9 @@ class CNINetwork(Network):
     # -- attaching -----------------------------------------------------------------------
 
     def setup(self, request: NetworkRequest) -> dict[str, dict[str, Any]]:
-        """ADD the namespace to each network in turn (eth0, eth1, ...); on failure DEL
-        what was added and raise."""
+        """ADD the namespace to each network in turn, on the interfaces the request
+        names (eth0, eth1, ... unless kept otherwise); on failure DEL what was added and
+        raise."""
         known, broken = self._load()  # read once: every lookup below is in it
         names = request.networks or (self._default(known, broken).name,)
         if len(set(names)) != len(names):
@@ -283,14 +290,15 @@ class CNINetwork(Network):
         for name in names:
             _check_options(request.options_for(name))
         lists = [self._find(n, known, broken) for n in names]
+        ifnames = interface_names(names, request.network_options)
         for conf in lists:
             self._binaries(conf)  # fail before anything is attached
             _prepare_data_dirs(conf)
         results: dict[str, dict[str, Any]] = {}
         try:
-            for i, conf in enumerate(lists):
+            for i, (name, conf) in enumerate(zip(names, lists, strict=True)):
                 entry = CacheEntry(container_id=request.container_id, network=conf.name,
-                                   ifname=f"eth{i}", netns=request.netns_path,
+                                   ifname=ifnames[name], netns=request.netns_path,
                                    config=conf.to_dict(),
                                    cni_args=_cni_args(request, conf.name, i == 0),
                                    capability_args=_capability_args(request, conf.name, i == 0))
@@ -307,8 +315,9 @@ class CNINetwork(Network):
         return results
 
     def connect(self, request: NetworkRequest, network: str) -> dict[str, Any]:
-        """ADD the namespace to one more network, on the first ``ethN`` the container's
-        attachments leave free; on failure DEL it again and raise."""
+        """ADD the namespace to one more network, on the interface its options name or
+        else the first ``ethN`` the container's attachments leave free; on failure DEL
+        it again and raise."""
         conf = self._lookup(network)
         entries = self.cache.entries(request.container_id)
         if any(e.network == conf.name for e in entries):
@@ -318,7 +327,10 @@ class CNINetwork(Network):
         self._binaries(conf)  # fail before anything is attached
         _prepare_data_dirs(conf)
         used = {e.ifname for e in entries}
-        ifname = next(f"eth{i}" for i in itertools.count() if f"eth{i}" not in used)
+        ifname = request.options_for(conf.name).interface_name or next_interface(used)
+        if ifname in used:
+            raise InvalidArgError(f"container {request.container_id[:12]} has an "
+                                  f"interface {ifname} already")
         entry = CacheEntry(container_id=request.container_id, network=conf.name,
                            ifname=ifname, netns=request.netns_path, config=conf.to_dict(),
                            cni_args=_cni_args(request, conf.name, False),

@@ -66,11 +66,25 @@ class ArgumentParser(argparse.ArgumentParser):
             used = next((a for a in self._given if a in flags), flags[-1])
             said = f"'{used[1:]}' in {used}" if not used.startswith("--") else used
             raise UsageError(f"flag needs an argument: {said} (see '{self.prog} --help')")
+        verb = _INVALID_COMMAND.match(message)
+        if verb:
+            raise UsageError(self._unrecognized(verb[1]))
         unknown = self._unknown_flag()
         if unknown and message.startswith("the following arguments are required"):
             # what is missing was taken for the unknown flag's value: name the flag
             raise UsageError(f"unknown flag: {unknown} (see '{self.prog} --help')")
         raise UsageError(f"{self.prog}: {message}")
+
+    def _unrecognized(self, word: str) -> str:
+        """podman's words for an unknown command, with its near misses on one line."""
+        import difflib  # lazy: only a mistyped command (~2 ms)
+
+        verbs = [verb for action in self._actions
+                 if isinstance(action, argparse._SubParsersAction)
+                 for verb in action.choices]
+        close = difflib.get_close_matches(word, verbs, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        return f"unrecognized command `{self.prog} {word}`{hint} (see '{self.prog} --help')"
 
     def _unknown_flag(self) -> str | None:
         """The first flag given (before ``--``) that this parser does not know."""
@@ -117,6 +131,9 @@ class ArgumentParser(argparse.ArgumentParser):
         self._given = tuple(args or ())
         return super().parse_known_args(args, namespace)
 
+
+#: argparse's message for a word that is none of a command's sub-commands.
+_INVALID_COMMAND = re.compile(r"^argument COMMAND: invalid choice: '(.*?)' \(choose from ")
 
 #: argparse's message for a flag given without its value.
 _MISSING_VALUE = re.compile(r"^argument (\S+): expected one argument$")

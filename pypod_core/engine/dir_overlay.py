@@ -21,11 +21,10 @@ import shutil
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from pypod_core.engine.dirdriver import DirGraphDriver, _reason
+from pypod_core.engine.dirdriver import DirGraphDriver, _reason, check_rootfs_dir
 from pypod_core.errors import (
     DiffUnsupportedError,
     GraphDriverError,
-    InvalidArgError,
     NoSuchRootfsError,
     RootfsExistsError,
 )
@@ -47,11 +46,7 @@ class DirOverlayDriver(DirGraphDriver):
 
     def create_rootfs(self, ctr_id: str, top_layer: str | None) -> None:
         """Record ``top_layer``, an absolute directory, as the lower of a new overlay."""
-        if not top_layer or not os.path.isabs(top_layer):
-            raise InvalidArgError(f"the dir-overlay graph driver takes the rootfs directory "
-                                  f"as an absolute path, not {top_layer!r}")
-        if not os.path.isdir(top_layer):
-            raise InvalidArgError(f"rootfs {top_layer}: not a directory")
+        top_layer = check_rootfs_dir("dir-overlay", top_layer)
         directory = self._dir(ctr_id)
         private_dir(self.containers_dir)
         tmp = f"{directory}.new"

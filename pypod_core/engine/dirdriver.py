@@ -65,11 +65,7 @@ class DirGraphDriver(GraphDriver):
 
     def create_rootfs(self, ctr_id: str, top_layer: str | None) -> None:
         """Record ``top_layer``, an absolute directory, as the container's rootfs."""
-        if not top_layer or not os.path.isabs(top_layer):
-            raise InvalidArgError(f"the dir graph driver takes the rootfs directory as an "
-                                  f"absolute path, not {top_layer!r}")
-        if not os.path.isdir(top_layer):
-            raise InvalidArgError(f"rootfs {top_layer}: not a directory")
+        top_layer = check_rootfs_dir("dir", top_layer)
         link = self._link(ctr_id)
         try:
             private_dir(self.containers_dir)
@@ -141,3 +137,13 @@ def _reason(exc: OSError) -> str:
     file system", "no space left on device")."""
     return (exc.strerror or str(exc)).lower()
 
+
+def check_rootfs_dir(driver: str, top_layer: str | None) -> str:
+    """``top_layer`` if it is an existing directory by absolute path (the rootfs a
+    directory driver takes); InvalidArgError naming ``driver`` otherwise."""
+    if not top_layer or not os.path.isabs(top_layer):
+        raise InvalidArgError(f"the {driver} graph driver takes the rootfs directory as "
+                              f"an absolute path, not {top_layer!r}")
+    if not os.path.isdir(top_layer):
+        raise InvalidArgError(f"rootfs {top_layer}: not a directory")
+    return top_layer

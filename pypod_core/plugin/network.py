@@ -6,7 +6,7 @@ it (``teardown``); since contract 1.5 it may also attach an attached namespace t
 more network (``connect``) and detach it from one (``disconnect``); since 1.6 a network
 may resolve its containers' names (``create(dns=...)``, ``NetworkInfo.dns_enabled``),
 its DNS servers and search domains told in each attachment's result (``dns``); since 1.7
-it names the interfaces as :meth:`NetworkRequest.interface_names` says, so that names
+it names the interfaces as :func:`interface_names` says, so that names
 kept in the container's options survive a restart.  It works on a
 :class:`NetworkRequest` (ocicni's ``PodNetwork``), not on a container, so that it can be
 used, and tested, on any namespace: :meth:`NetworkRequest.for_container` makes the
@@ -43,7 +43,8 @@ class NetworkRequest:
     name: str = ""
     #: Path of the bind-mounted network namespace ("" on teardown if it is gone).
     netns_path: str = ""
-    #: Network names, in interface order (eth0, eth1, ...); empty: the default network.
+    #: Network names (interfaces eth0, eth1, ... in order unless the options keep others:
+    #: :func:`interface_names`); empty: the default network.
     networks: tuple[str, ...] = ()
     #: A static address (no prefix) for the first network's interface, or "".
     static_ip: str = ""
@@ -59,11 +60,6 @@ class NetworkRequest:
             if options.network == network:
                 return options
         return NetworkOptions(network=network)
-
-    def interface_names(self, default_network: str) -> dict[str, str]:
-        """Each network's interface name (contract 1.7): see :func:`interface_names`;
-        ``default_network`` stands for an empty ``networks``."""
-        return interface_names(self.networks or (default_network,), self.network_options)
 
     @classmethod
     def for_container(cls, ctr: Container) -> NetworkRequest:

@@ -324,13 +324,13 @@ class CNINetwork(Network):
             raise InvalidArgError(f"container {request.container_id[:12]} is already "
                                   f"connected to network {conf.name!r}")
         _check_options(request.options_for(conf.name))
-        self._binaries(conf)  # fail before anything is attached
-        _prepare_data_dirs(conf)
         used = {e.ifname for e in entries}
         ifname = request.options_for(conf.name).interface_name or next_interface(used)
         if ifname in used:
             raise InvalidArgError(f"container {request.container_id[:12]} has an "
                                   f"interface {ifname} already")
+        self._binaries(conf)  # fail before anything is attached
+        _prepare_data_dirs(conf)
         entry = CacheEntry(container_id=request.container_id, network=conf.name,
                            ifname=ifname, netns=request.netns_path, config=conf.to_dict(),
                            cni_args=_cni_args(request, conf.name, False),
